@@ -1,0 +1,77 @@
+"""ResNet/ResNeXt backbones described by a search space, with each block's slots supplied by the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from torch import Tensor, nn
+
+from seknet.arch import Arch
+from seknet.blocks import BasicBlock, Bottleneck, attn_slot, conv_slot
+from seknet.layers import ConvBnAct
+from seknet.space import Space
+
+# (stage index, conv-slot in channels, conv-slot out channels, stride, groups) -> (conv slot, attn slot)
+SlotFactory = Callable[[int, int, int, int, int], tuple[nn.Module, nn.Module]]
+
+
+def block_layout(space: Space) -> Iterator[tuple[int, int, int]]:
+    """Yield (stage index, block in channels, stride) for every block, in order."""
+    in_c = space.stem_width
+    for i, s in enumerate(space.stages):
+        for j in range(s.depth):
+            yield i, in_c, s.stride if j == 0 else 1
+            in_c = s.width * (4 if s.block == "bottleneck" else 1)
+
+
+class ResNet(nn.Module):
+    """stem -> stages of residual blocks -> global pool -> FC classifier.
+
+    ``forward(x, arch)`` passes ``arch.choices[i]`` to stage i's slots: the supernet's slots need
+    it, a stand-alone model's do not (call it as ``model(x)``).
+    """
+
+    def __init__(self, space: Space, slots: SlotFactory) -> None:
+        super().__init__()
+        self.space = space
+        if space.stem == "imagenet":
+            self.stem = nn.Sequential(
+                ConvBnAct(space.in_channels, space.stem_width, 7, 2), nn.MaxPool2d(3, 2, padding=1)
+            )
+        else:
+            self.stem = ConvBnAct(space.in_channels, space.stem_width, 3)
+        self.stages = nn.ModuleList(nn.ModuleList() for _ in space.stages)
+        for i, in_c, stride in block_layout(space):
+            s = space.stages[i]
+            conv_c, attn_c = space.channels(i)
+            if s.block == "basic":
+                cs, at = slots(i, in_c, conv_c, stride, 1)
+                block = BasicBlock(in_c, s.width, stride, cs, at)
+            else:
+                cs, at = slots(i, conv_c, conv_c, stride, s.groups)
+                block = Bottleneck(in_c, s.width, stride, cs, at, inner=conv_c)
+            self.stages[i].append(block)
+        self.fc = nn.Linear(space.channels(len(space.stages) - 1)[1], space.num_classes)
+        for m in self.modules():  # torchvision's initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: Tensor, arch: Arch | None = None) -> Tensor:
+        x = self.stem(x)  # (B, stem_width, H', W')
+        for i, stage in enumerate(self.stages):
+            choice = () if arch is None else (arch.choices[i],)
+            for block in stage:
+                x = block(x, *choice)
+        return self.fc(x.mean((2, 3)))  # (B, num_classes)
+
+
+def build_model(arch: Arch) -> ResNet:
+    """A plain stand-alone model for ``arch``: no search machinery inside."""
+    space = arch.space
+
+    def slots(i: int, in_c: int, out_c: int, stride: int, groups: int) -> tuple[nn.Module, nn.Module]:
+        choice = arch.choices[i]
+        cs = conv_slot(in_c, out_c, stride, groups, choice, space.sk_groups(out_c), space.sk_attn_channels(out_c))
+        return cs, attn_slot(space.channels(i)[1], choice, space.se.bias)
+
+    return ResNet(space, slots)

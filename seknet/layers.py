@@ -1,0 +1,25 @@
+"""Small shared layers: conv + BN (+ ReLU), the unit every ResNet conv slot is made of."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+class ConvBnAct(nn.Sequential):
+    """``k x k`` conv (no bias) -> BN -> ReLU (or no activation with ``act=False``)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        dilation: int = 1,
+        act: bool = True,
+    ) -> None:
+        padding = dilation * (kernel_size - 1) // 2
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias=False)
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.act = nn.ReLU(inplace=True) if act else nn.Identity()

@@ -1,0 +1,224 @@
+"""Search spaces: a declarative ResNet backbone plus the attention choices each stage may take.
+
+A space is read from YAML (``search_space/*.yaml``) into frozen dataclasses. All validation of a
+space lives here and raises ``ValueError`` naming the file, the field and the valid values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seknet.arch import ALL_CHOICES, Arch, Choice
+
+BLOCKS = ("basic", "bottleneck")
+STEMS = ("cifar", "imagenet")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One ResNet stage: ``depth`` blocks of ``block`` kind, the first one strided."""
+
+    depth: int  # number of residual blocks
+    width: int  # torchvision's `planes`; a bottleneck outputs 4 * width channels
+    stride: int = 1  # stride of the stage's first block, carried by its 3x3 conv (torchvision v1.5)
+    block: str = "basic"  # "basic" or "bottleneck"
+    groups: int = 1  # ResNeXt cardinality of the bottleneck 3x3 conv
+    base_width: int = 64  # ResNeXt base width: inner width = width * base_width / 64 * groups
+
+
+@dataclass(frozen=True)
+class SE:
+    """Space-level knobs of Squeeze-and-Excitation (arXiv 1709.01507). r is chosen per stage."""
+
+    bias: bool = True  # FC bias, as in the released SENet models and timm
+
+
+@dataclass(frozen=True)
+class SK:
+    """Space-level knobs of Selective Kernel convs (arXiv 1903.06586). M is chosen per stage."""
+
+    groups: int = 32  # G: groups of each path's 3x3 conv, used as min(G, C)
+    reduction: int = 16  # r: the fuse FC has d = max(C // r, L) units
+    min_attn_channels: int = 32  # L
+
+
+@dataclass(frozen=True)
+class Space:
+    """A backbone and the attention choices open to each of its stages."""
+
+    name: str
+    in_channels: int  # image channels
+    input_size: int  # square input side, pixels
+    num_classes: int
+    stem: str  # "cifar": 3x3 s1 conv; "imagenet": 7x7 s2 conv + 3x3 s2 max-pool
+    stem_width: int
+    stages: tuple[Stage, ...]
+    choices: tuple[str, ...] = ALL_CHOICES  # what every stage may take
+    se: SE = SE()
+    sk: SK = SK()
+    path: str = field(default="", compare=False)  # file it was read from, for messages only
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved space as plain YAML-able data (every default filled in)."""
+        d = dataclasses.asdict(self)
+        d.pop("path")
+        d["stages"] = [dict(s) for s in d["stages"]]
+        d["choices"] = list(d["choices"])
+        return d
+
+    @functools.cached_property
+    def cost_table(self) -> tuple:
+        """``seknet.count.cost_table(self)``, computed once: a space is immutable, so it never goes stale."""
+        from seknet.count import cost_table
+
+        return cost_table(self)
+
+    def parse(self, text: str) -> Arch:
+        """``"se16-none-sk3-se4"`` -> :class:`Arch`; raises ``ValueError`` naming the bad part."""
+        if not isinstance(text, str):
+            raise ValueError(f"arch must be a string like 'se16-none-sk3-se4', got {text!r}")
+        parts = text.strip().split("-")
+        if len(parts) != len(self.stages):
+            raise ValueError(
+                f"arch {text!r} has {len(parts)} stage choice(s) but space {self.name!r} has "
+                f"{len(self.stages)} stages; give one of {'|'.join(self.choices)} per stage, joined by '-'"
+            )
+        return Arch(self, tuple(Choice.parse(p, f"arch {text!r}, stage {i}") for i, p in enumerate(parts)))
+
+    def channels(self, i: int) -> tuple[int, int]:
+        """(conv-slot width, attention-slot width) of stage ``i``: where SK and SE act."""
+        s = self.stages[i]
+        if s.block == "basic":
+            return s.width, s.width
+        return s.width * s.base_width // 64 * s.groups, s.width * 4
+
+    def in_channels_of(self, i: int) -> int:
+        """Channels entering stage ``i``: the stem's width, or the previous stage's output."""
+        return self.stem_width if i == 0 else self.channels(i - 1)[1]
+
+    def sk_groups(self, channels: int) -> int:
+        """Groups of an SK path's conv on ``channels``: min(G, C), as narrow stages need."""
+        return min(self.sk.groups, channels)
+
+    def sk_attn_channels(self, channels: int) -> int:
+        """d = max(C // r, L) of the SK fuse FC (Li et al., eq. 4)."""
+        return max(channels // self.sk.reduction, self.sk.min_attn_channels)
+
+    def archs(self) -> list[Arch]:
+        """Every arch of the space, in lexicographic order of choices."""
+        import itertools
+
+        opts = [Choice.parse(c) for c in self.choices]
+        return [Arch(self, combo) for combo in itertools.product(opts, repeat=len(self.stages))]
+
+    def validate_choice(self, i: int, choice: Choice) -> None:
+        """Raise ``ValueError`` if stage ``i`` cannot take ``choice``."""
+        where = f"{self.path or self.name}: stage {i}"
+        if str(choice) not in self.choices:
+            raise ValueError(f"{where}: choice {choice} is not in this space; valid: {'|'.join(self.choices)}")
+        conv_c, attn_c = self.channels(i)
+        if choice.kind == "se" and attn_c // choice.value < 1:
+            raise ValueError(
+                f"{where}: {choice} leaves no hidden unit on {attn_c} channels ({attn_c} // {choice.value} = 0); "
+                f"use a reduction r <= {attn_c} or a wider stage"
+            )
+        if choice.kind == "sk":
+            g = self.sk_groups(conv_c)
+            # a basic block's SK conv also reads the previous stage's width
+            widths = {conv_c, self.in_channels_of(i)} if self.stages[i].block == "basic" else {conv_c}
+            bad = sorted(w for w in widths if w % g)
+            if bad:
+                raise ValueError(
+                    f"{where}: sk.groups={self.sk.groups} gives {g} groups that do not divide the {bad[0]}-channel "
+                    f"SK conv; choose sk.groups dividing {' and '.join(map(str, sorted(widths)))}"
+                )
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Instantiate a dataclass from a mapping, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping of {', '.join(f.name for f in dataclasses.fields(cls))}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        valid = ", ".join(n for n in names if n != "path")
+        raise ValueError(f"{where}: unknown key {unknown[0]!r}; valid keys: {valid}")
+    for k, v in data.items():
+        want = names[k].type
+        ok = {
+            "int": isinstance(v, int) and not isinstance(v, bool),
+            "bool": isinstance(v, bool),
+            "str": isinstance(v, str),
+        }
+        if want in ok and not ok[want]:
+            raise ValueError(f"{where}.{k}: expected {want}, got {v!r}")
+        if want == "int" and v < 1:
+            raise ValueError(f"{where}.{k}: must be a positive integer, got {v}")
+    try:
+        return cls(**data)
+    except TypeError as e:  # a required key is missing
+        missing = str(e).split("argument")[-1].strip(": ")
+        raise ValueError(f"{where}: missing required key {missing}") from None
+
+
+def space_from_dict(data: Any, path: str = "") -> Space:
+    """Validate plain data (as read from YAML) into a :class:`Space`."""
+    where = path or "space"
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: a space file must be a YAML mapping with keys name, stages, ...")
+    data = dict(data)
+    try:
+        stages = data.pop("stages")
+    except KeyError:
+        raise ValueError(f"{where}: missing required key 'stages'") from None
+    if not isinstance(stages, list) or not stages:
+        raise ValueError(f"{where}.stages: expected a non-empty list of stages")
+    data["stages"] = tuple(_build(Stage, s, f"{where}.stages[{i}]") for i, s in enumerate(stages))
+    data["se"] = _build(SE, data.get("se") or {}, f"{where}.se")
+    data["sk"] = _build(SK, data.get("sk") or {}, f"{where}.sk")
+    if "choices" in data:
+        ch = data["choices"]
+        if not isinstance(ch, list) or not ch:
+            raise ValueError(f"{where}.choices: expected a list drawn from {'|'.join(ALL_CHOICES)}")
+        for c in ch:
+            Choice.parse(c, where=f"{where}.choices")
+        data["choices"] = tuple(str(Choice.parse(c)) for c in ch)
+    space = _build(Space, data | {"path": path}, where)
+    for i, s in enumerate(space.stages):
+        w = f"{where}.stages[{i}]"
+        if s.block not in BLOCKS:
+            raise ValueError(f"{w}.block: unknown block {s.block!r}; valid: {'|'.join(BLOCKS)}")
+        if s.block == "basic" and (s.groups != 1 or s.base_width != 64):
+            raise ValueError(f"{w}: groups and base_width apply to bottleneck blocks only; remove them")
+        if space.channels(i)[0] < 1:  # inner = width * base_width // 64 * groups, a multiple of groups
+            raise ValueError(f"{w}: width * base_width = {s.width * s.base_width} < 64 leaves the 3x3 conv no channels")
+    if space.stem not in STEMS:
+        raise ValueError(f"{where}.stem: unknown stem {space.stem!r}; valid: {'|'.join(STEMS)}")
+    for i in range(len(space.stages)):
+        for c in space.choices:
+            space.validate_choice(i, Choice.parse(c))
+    return space
+
+
+def load_space(path: str | Path) -> Space:
+    """Read and validate a search-space YAML file; ``ValueError`` names the file and field on bad input."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ValueError(f"{p}: no such space file; the shipped ones are in search_space/") from None
+    except OSError as e:
+        raise ValueError(f"{p}: cannot read space file ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ValueError(f"{p}: malformed YAML{at} ({problem or 'syntax error'}); fix the syntax") from None
+    return space_from_dict(data, str(p))
