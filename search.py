@@ -1,5 +1,7 @@
 """seknet command line: a thin layer over the ``seknet`` library.
 
+    python search.py [run] [--space S --data D --out DIR --max-macs N --epochs E --seed K ...]
+    python search.py export RUN --max-macs N [--out FILE] [--weights]
     python search.py flops --space S --arch A [--json]    params and MACs of one arch
     python search.py flops --space S --all [--json]       the whole space, sorted by MACs
 
@@ -13,6 +15,8 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
 import seknet
 
@@ -48,9 +52,85 @@ def _flops(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_macs(text: str) -> int:
+    """'12.5M' -> 12_500_000; also k, G and plain integers."""
+    units = {"k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9}
+    t = text.strip().replace(",", "").replace("_", "")
+    try:
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid MAC count {text!r}; write e.g. 12.5M, 1.2G or 800000") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"MAC budget must be positive, got {text!r}")
+    return int(value)
+
+
+def _fraction(text: str) -> float:
+    v = float(text)
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return v
+
+
+def _positive(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return v
+
+
+def _run(args: argparse.Namespace) -> int:
+    from seknet.oneshot import SearchConfig, run
+
+    fields = SearchConfig.__dataclass_fields__
+    cfg = SearchConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    if cfg.smoke:
+        cfg = replace(cfg, epochs=min(cfg.epochs, 1), recal_images=min(cfg.recal_images, 64), slice=0.5)
+    run(cfg)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from seknet.export import export
+
+    out = export(Path(args.run), args.max_macs, args.out, args.weights)
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from seknet.data import DATASETS
+    from seknet.train import SAMPLERS
+
     p = Parser(prog="search.py", description="Find where attention (SE, SK) belongs in a CNN.")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
+    r = sub.add_parser("run", help="one-shot search (the default command)")
+    r.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
+    r.add_argument("--data", default="digits", choices=DATASETS, help="dataset (default: %(default)s)")
+    r.add_argument("--data-root", help="folder holding CIFAR / ImageFolder files")
+    r.add_argument("--out", help="run folder (default: results/<time>-<space>-<data>)")
+    r.add_argument("--max-macs", type=parse_macs, help="MAC budget, e.g. 7.5M: archs above it are never scored")
+    r.add_argument("--epochs", type=int, default=30, help="supernet training epochs (default: %(default)s)")
+    r.add_argument("--batch-size", type=_positive, default=128)
+    r.add_argument("--lr", type=float, default=0.1)
+    r.add_argument("--sampler", choices=SAMPLERS, default="uniform", help="supernet path sampling")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--recal-images", type=_positive, default=512, help="BN recalibration images")
+    r.add_argument("--slice", type=_fraction, default=0.25, help="successive halving: first-round share of val")
+    r.add_argument("--workers", type=_positive, help="Ray scoring tasks at once")
+    r.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPU share per scoring worker, e.g. 0.25")
+    r.add_argument("--address", help="join this Ray cluster instead of starting one")
+    r.add_argument("--exhaustive-limit", type=_positive, default=10_000, help="score every arch up to this many")
+    r.add_argument("--evaluations", type=_positive, default=2_000, help="NSGA-II budget beyond the limit")
+    r.add_argument("--smoke", action="store_true", help="tiny budgets (CI): 1 epoch, small data")
+    r.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    r.set_defaults(func=_run)
+    e = sub.add_parser("export", help="the most accurate arch of a run under a MAC budget")
+    e.add_argument("run", help="a run folder (results/...)")
+    e.add_argument("--max-macs", type=parse_macs, required=True, help="MAC budget, e.g. 7.5M")
+    e.add_argument("--out", help="arch YAML to write (default: RUN/export-<macs>.yaml)")
+    e.add_argument("--weights", action="store_true", help="also write the extracted sub-net's state dict (.pt)")
+    e.set_defaults(func=_export)
     f = sub.add_parser("flops", help="exact params and MACs of an arch, or of the whole space")
     f.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
     f.add_argument("--arch", help="one choice per stage joined by '-', e.g. se16-none-sk3-se4")
@@ -62,12 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:  # the default job, until the search lands: the digits space tabulated
-        argv = ["flops", "--all"]
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["run", *argv]  # the default job: `run` with the flags given
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("search.py: give a command (flops); see --help")
+            raise UsageError("search.py: give a command (run, export, flops); see --help")
         return args.func(args)
     except (UsageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

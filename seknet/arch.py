@@ -81,8 +81,10 @@ def arch_from_dict(data: object, where: str = "arch") -> Arch:
     """Inverse of :meth:`Arch.to_dict`."""
     from seknet.space import space_from_dict
 
-    if not isinstance(data, dict) or set(data) != {"arch", "space"}:
-        raise ValueError(f"{where}: an arch file is a mapping with exactly the keys 'arch' and 'space'")
+    if not isinstance(data, dict) or not {"arch", "space"} <= set(data) <= {"arch", "space", "metrics"}:
+        raise ValueError(
+            f"{where}: an arch file is a mapping with the keys 'arch' and 'space' (and optional 'metrics')"
+        )
     return space_from_dict(data["space"], f"{where}: space").parse(data["arch"])
 
 

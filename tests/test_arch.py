@@ -61,5 +61,5 @@ def test_bad_arch_files(tmp_path):
     with pytest.raises(ValueError, match="bad.yaml: malformed YAML"):
         seknet.load_arch(bad)
     bad.write_text("arch: none-none\n")
-    with pytest.raises(ValueError, match="exactly the keys 'arch' and 'space'"):
+    with pytest.raises(ValueError, match="a mapping with the keys 'arch' and 'space'"):
         seknet.load_arch(bad)

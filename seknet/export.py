@@ -1,0 +1,51 @@
+"""Export from a finished run: the most accurate arch under a MAC budget, optionally with its weights."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import torch
+import yaml
+
+from seknet import report
+from seknet.oneshot import SearchConfig, recal_batches, run_data
+from seknet.space import space_from_dict
+from seknet.supernet import Supernet, recalibrate_bn
+
+
+def pick(rows: list[dict], max_macs: int) -> dict | None:
+    """The most accurate row within ``max_macs`` among the fully evaluated ones (ties: fewer MACs)."""
+    n_full = max(int(r["n_eval"]) for r in rows)
+    ok = [r for r in rows if int(r["macs"]) <= max_macs and int(r["n_eval"]) == n_full]
+    return max(ok, key=lambda r: (float(r["accuracy"]), -int(r["macs"]))) if ok else None
+
+
+def export(run: Path, max_macs: int, out: str | None = None, weights: bool = False) -> Path:
+    """Write the arch YAML (``seknet.load_arch`` reads it) and, with ``weights``, the sub-net's state dict."""
+    evals, cfg_file = run / "evaluations.csv", run / "config.yaml"
+    if not evals.is_file() or not cfg_file.is_file():
+        raise ValueError(f"{run}: not a finished run folder (no evaluations.csv/config.yaml); pass results/<run>")
+    rows = report.read_csv(evals)
+    best = pick(rows, max_macs)
+    if best is None:
+        smallest = min(rows, key=lambda r: int(r["macs"]))
+        raise ValueError(
+            f"no arch of {run} fits in {max_macs:,} MACs; the smallest scored is {smallest['arch']} with "
+            f"{int(smallest['macs']):,} MACs"
+        )
+    config = yaml.safe_load(cfg_file.read_text())
+    space = space_from_dict(config["space"], str(cfg_file))
+    arch = space.parse(best["arch"])
+    path = Path(out) if out else run / f"export-{max_macs}.yaml"
+    metrics = {k: best[k] for k in ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")}
+    report.write_yaml(path, arch.to_dict() | {"metrics": metrics | {"run": str(run), "max_macs": max_macs}})
+    if weights:
+        cfg = SearchConfig(**config["config"])
+        net = Supernet(space)
+        net.load_state_dict(torch.load(run / "supernet.pt", weights_only=True))
+        model = recalibrate_bn(net.extract(arch), recal_batches(run_data(cfg), cfg))
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        report.write_atomic(path.with_suffix(".pt"), buf.getvalue())
+    return path

@@ -1,0 +1,244 @@
+"""The one-shot search: train a supernet once, score every arch (or an NSGA-II sample), write the front.
+
+Scoring uses successive halving: every arch on a slice of the validation set, then only the archs
+that may still reach the front (no cheaper arch is better beyond both 95 % intervals) on the rest.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from seknet import report
+from seknet.arch import Arch
+from seknet.count import count
+from seknet.data import Data, load_data, wilson_interval
+from seknet.pareto import knee
+from seknet.space import Space, load_space
+from seknet.supernet import Supernet
+from seknet.train import TrainConfig, train
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything a one-shot run depends on; the CLI flags of ``search.py run`` carry the same names."""
+
+    space: str = "search_space/digits.yaml"
+    data: str = "digits"
+    data_root: str | None = None  # folder of CIFAR / ImageFolder files
+    out: str | None = None  # run folder; default results/<time>-<space>-<data>
+    max_macs: int | None = None  # budget: archs above it are never scored
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.1
+    sampler: str = "uniform"  # uniform (SPOS) or sandwich
+    seed: int = 0
+    recal_images: int = 512  # BN recalibration set, taken from the training split
+    recal_batch: int = 128
+    slice: float = 0.25  # successive halving: first-round fraction of the validation set
+    workers: int | None = None  # Ray scoring tasks at once; default min(CPUs, first-stage choices)
+    gpus_per_worker: float = 0.0
+    address: str | None = None  # join this Ray cluster instead of starting one
+    exhaustive_limit: int = 10_000  # above this many archs, NSGA-II samples the space
+    evaluations: int = 2_000  # NSGA-II budget of scored archs
+    smoke: bool = False  # tiny budgets, for CI
+    progress: bool = True
+
+
+def budget_archs(space: Space, max_macs: int | None) -> list[Arch]:
+    """The archs of ``space`` within ``max_macs``; ValueError naming the smallest arch when none fits."""
+    archs = space.archs()
+    if max_macs is None:
+        return archs
+    kept = [a for a in archs if count(a).macs <= max_macs]
+    if not kept:
+        smallest = min(archs, key=lambda a: count(a).macs)
+        raise ValueError(
+            f"--max-macs {max_macs:,} is below the smallest arch of {space.name}: {smallest} with "
+            f"{count(smallest).macs:,} MACs; raise the budget"
+        )
+    return kept
+
+
+def run_data(cfg: SearchConfig) -> Data:
+    """The dataset a run uses (smoke runs draw each digit once)."""
+    kw = {"train_variants": 1, "eval_variants": 1} if cfg.smoke and cfg.data == "digits" else {}
+    return load_data(cfg.data, cfg.data_root, cfg.seed, load_space(cfg.space).input_size, **kw)
+
+
+def recal_batches(data: Data, cfg: SearchConfig) -> list[torch.Tensor]:
+    """The BN recalibration batches of a run: ``recal_images`` training images drawn by the seed."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    x = data.train.x[torch.randperm(len(data.train), generator=gen)[: cfg.recal_images]]
+    return list(x.split(cfg.recal_batch))
+
+
+def check_data(space: Space, data: Data) -> None:
+    c, h, w = data.shape
+    if (c, h, w) != (space.in_channels, space.input_size, space.input_size) or data.num_classes != space.num_classes:
+        raise ValueError(
+            f"data {data.name} is {c}x{h}x{w} with {data.num_classes} classes but space {space.name} expects "
+            f"{space.in_channels}x{space.input_size}x{space.input_size} with {space.num_classes}; "
+            "pick a matching --space"
+        )
+
+
+def halving_contenders(archs: list[Arch], correct: dict[str, int], n: int) -> list[Arch]:
+    """Archs not beaten by a no-more-MACs arch whose 95 % lower bound exceeds their upper bound."""
+    ivals = {str(a): wilson_interval(correct[str(a)], n) for a in archs}
+    by_macs: dict[int, list[Arch]] = {}
+    for a in archs:
+        by_macs.setdefault(count(a).macs, []).append(a)
+    keep, best_low = [], float("-inf")
+    for macs in sorted(by_macs):
+        group = by_macs[macs]
+        best_low = max(best_low, *(ivals[str(a)][0] for a in group))
+        keep += [a for a in group if ivals[str(a)][1] >= best_low]
+    return keep
+
+
+def _git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parents[1]
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _out_dir(cfg: SearchConfig, space: Space) -> Path:
+    out = Path(cfg.out) if cfg.out else Path("results") / f"{time.strftime('%Y%m%d-%H%M%S')}-{space.name}-{cfg.data}"
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"run folder {out} already exists and is not empty; choose another --out or remove it")
+    return out
+
+
+def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], data: Data, recal) -> dict:
+    """{arch string: (correct, n_eval, slice_correct, slice_n)} for every scored arch."""
+    from seknet.ray_score import ray_session, score_on_ray
+
+    state = {k: v.cpu() for k, v in net.state_dict().items()}
+    num_gpus = torch.cuda.device_count() if cfg.gpus_per_worker > 0 and not cfg.address else None
+    cpus = os.cpu_count() or 1
+    workers = cfg.workers or min(cpus, len(space.choices))
+    vx, vy = data.val.x, data.val.y
+    with ray_session(cfg.address, num_cpus=None if cfg.address else cpus, num_gpus=num_gpus) as ray:
+
+        def run(subset, x, y, desc):
+            return score_on_ray(ray, space, state, subset, recal, x, y, workers, cfg.gpus_per_worker,
+                                progress=cfg.progress, desc=desc)  # fmt: skip
+
+        if len(archs) > cfg.exhaustive_limit:
+            return _nsga2(cfg, space, archs, lambda subset: run(subset, vx, vy, "score (NSGA-II)"), len(vy))
+        n_slice = max(1, min(len(vy), round(len(vy) * cfg.slice)))
+        first = run(archs, vx[:n_slice], vy[:n_slice], f"score {len(archs)} archs on {n_slice} images")
+        if n_slice == len(vy):
+            return {a: (c, n_slice, c, n_slice) for a, c in first.items()}
+        contenders = halving_contenders(archs, first, n_slice)
+        rest = run(contenders, vx[n_slice:], vy[n_slice:], f"rescore {len(contenders)} contenders")
+    return {a: (c + rest[a], len(vy), c, n_slice) if a in rest else (c, n_slice, c, n_slice) for a, c in first.items()}
+
+
+def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int) -> dict:
+    """Multi-objective NSGA-II (Optuna) over the budget-pruned space, ``cfg.evaluations`` archs scored."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pop = 32
+    study = optuna.create_study(
+        directions=["maximize", "minimize"], sampler=optuna.samplers.NSGAIISampler(population_size=pop, seed=cfg.seed)
+    )
+    allowed, scored = {str(a) for a in archs}, {}
+    stale = 0
+    while len(scored) < min(cfg.evaluations, len(allowed)) and stale < 20:
+        trials = [study.ask() for _ in range(pop)]
+        picked = [
+            space.parse(
+                "-".join(t.suggest_categorical(f"stage{i}", list(space.choices)) for i in range(len(space.stages)))
+            )
+            for t in trials
+        ]
+        new = list({str(a): a for a in picked if str(a) in allowed and str(a) not in scored}.values())
+        new = new[: cfg.evaluations - len(scored)]
+        stale = 0 if new else stale + 1
+        scored.update(score(new) if new else {})
+        for t, a in zip(trials, picked, strict=True):
+            if str(a) in scored:
+                study.tell(t, [scored[str(a)] / n_val, count(a).macs])
+            else:  # over the budget, or past the evaluation budget
+                study.tell(t, state=optuna.trial.TrialState.FAIL)
+    return {a: (c, n_val, c, n_val) for a, c in scored.items()}
+
+
+def run(cfg: SearchConfig) -> Path:
+    """Run a one-shot search; returns the run folder, complete (it is renamed into place at the end)."""
+    t0 = time.time()
+    space = load_space(cfg.space)
+    archs = budget_archs(space, cfg.max_macs)
+    out = _out_dir(cfg, space)
+    data = run_data(cfg)
+    check_data(space, data)
+    partial = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(cfg.seed)
+    net = Supernet(space)
+    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed)
+    losses = train(net, data.train, tcfg, device, space=space, progress=cfg.progress, desc="train supernet")
+    net = net.cpu().to(memory_format=torch.contiguous_format)
+    buf = io.BytesIO()
+    torch.save(net.state_dict(), buf)
+    report.write_atomic(partial / "supernet.pt", buf.getvalue())
+    recal = recal_batches(data, cfg)
+    t1 = time.time()
+    scores = _score(cfg, space, net, archs, data, recal)
+    t2 = time.time()
+
+    rows = []
+    for a in archs:
+        if str(a) not in scores:
+            continue
+        correct, n, s_correct, s_n = scores[str(a)]
+        lo, hi = wilson_interval(correct, n)
+        c = count(a)
+        rows.append({
+            "arch": str(a), "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops,
+            "accuracy": round(correct / n, 6), "acc_low": round(lo, 6), "acc_high": round(hi, 6), "n_eval": n,
+            "slice_accuracy": round(s_correct / s_n, 6), "on_front": 0,
+        })  # fmt: skip
+    front = report.front_rows(rows)
+    for r in front:
+        r["on_front"] = 1
+    pts = [(int(r["macs"]), float(r["accuracy"])) for r in front]
+    best = front[-1] if cfg.max_macs else front[knee(pts)]
+    report.write_csv(partial / "evaluations.csv", rows, report.EVAL_COLUMNS)
+    report.write_csv(partial / "pareto.csv", front, report.EVAL_COLUMNS)
+    pl = report.placement(rows, len(space.stages), space.choices)
+    report.write_csv(partial / "placement.csv", pl, list(pl[0]))
+    best_arch = space.parse(best["arch"])
+    report.write_yaml(partial / "best.yaml", best_arch.to_dict() | {"metrics": {
+        k: best[k] for k in ("params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval")
+    } | {"chosen_as": "most accurate under --max-macs" if cfg.max_macs else "knee of the front"}})  # fmt: skip
+    title = f"space {space.name}, data {data.name}: {len(rows)} archs, {len(front)} on the front"
+    report.plot_pareto(partial / "pareto.png", rows, front, title, cfg.max_macs)
+    report.plot_placement(partial / "placement.png", pl, len(space.stages), space.choices)
+    report.write_yaml(partial / "config.yaml", {
+        "config": asdict(cfg), "space": space.to_dict(), "git_commit": _git_commit(),
+        "data": {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)},
+        "train_loss": [round(x, 4) for x in losses], "device": str(device),
+        "seconds": {"train": round(t1 - t0, 1), "score": round(t2 - t1, 1), "total": round(time.time() - t0, 1)},
+        "archs_in_budget": len(archs), "archs_scored": len(rows),
+    })  # fmt: skip
+    if out.exists():
+        out.rmdir()  # empty, checked above
+    partial.rename(out)
+    print(report.summary(out, rows, front, pl, best, time.time() - t0))
+    return out

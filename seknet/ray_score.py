@@ -1,0 +1,99 @@
+"""Scoring as Ray tasks: one task per subtree of the choice tree, on CPU processes or GPU shares.
+
+Ray is imported here only, so ``import seknet`` stays fast. Each task rebuilds the supernet from
+its state dict and walks its subtree (``seknet.score``); with ``gpus_per_worker`` > 0 Ray sets
+``CUDA_VISIBLE_DEVICES`` per task, so each worker sees only its own device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from seknet.arch import Arch
+from seknet.space import Space
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None) -> Iterator:
+    """Start Ray locally (or join ``address``) and always shut it down afterwards."""
+    import ray
+
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _device() -> str:
+    """The device a task should use: its own GPU where Ray gave it one and CUDA exists, else CPU."""
+    import ray
+
+    return "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
+
+
+def _score_task(space: Space, state: dict, archs: list[str], recal, val_x, val_y, threads: int, chunk: int):
+    from seknet.score import score_correct
+    from seknet.supernet import Supernet
+
+    torch.set_num_threads(threads)
+    net = Supernet(space)
+    net.load_state_dict(state)
+    parsed = [space.parse(a) for a in archs]
+    correct = score_correct(net, parsed, recal, val_x, val_y, chunk=chunk, device=_device())
+    return {str(a): c for a, c in correct.items()}
+
+
+def visible_devices_task() -> tuple[list, str | None]:
+    """What a GPU worker sees: Ray's GPU ids and CUDA_VISIBLE_DEVICES (for placement tests)."""
+    import ray
+
+    return [str(g) for g in ray.get_gpu_ids()], os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def task_resources(total_cpus: int, workers: int, gpus_per_worker: float) -> tuple[int, dict]:
+    """(torch threads, Ray options) of one scoring task: CPU workers share the CPUs, GPU workers take 1 CPU."""
+    if gpus_per_worker > 0:
+        return 1, {"num_cpus": 1, "num_gpus": gpus_per_worker}
+    threads = max(1, total_cpus // max(1, workers))
+    return threads, {"num_cpus": threads, "num_gpus": 0}
+
+
+def score_on_ray(
+    ray,
+    space: Space,
+    state: dict,
+    archs: Sequence[Arch],
+    recal,
+    val_x,
+    val_y,
+    workers: int,
+    gpus_per_worker: float = 0.0,
+    chunk: int = 1024,
+    progress: bool = True,
+    desc: str = "score",
+) -> dict[str, int]:
+    """Correct counts per arch string, scored by Ray tasks grouped by first-stage choice."""
+    groups: dict = {}
+    for a in archs:
+        groups.setdefault(a.choices[0], []).append(str(a))
+    threads, opts = task_resources(int(ray.available_resources().get("CPU", 1)), workers, gpus_per_worker)
+    task = ray.remote(_score_task).options(**opts)
+    refs = [ray.put(x) for x in (space, state, recal, val_x, val_y)]
+    pending = [task.remote(refs[0], refs[1], g, *refs[2:], threads, chunk) for g in groups.values()]
+    result: dict[str, int] = {}
+    with tqdm(total=len(archs), desc=desc, disable=not progress, unit="arch") as bar:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            part = ray.get(done[0])
+            result.update(part)
+            bar.update(len(part))
+    return result

@@ -1,0 +1,198 @@
+"""Run results as plain files: CSVs, YAML, PNG plots, and the printed summary. Every write is atomic."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from seknet.pareto import pareto_front
+
+EVAL_COLUMNS = [
+    "arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval", "slice_accuracy", "on_front",
+]  # fmt: skip
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to a temp file beside ``path`` and rename it over ``path``: never half-written."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(path: Path, rows: Sequence[dict], columns: Sequence[str]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(path, buf.getvalue())
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_yaml(path: Path, data: dict) -> None:
+    write_atomic(path, yaml.safe_dump(data, sort_keys=False))
+
+
+def front_rows(rows: Sequence[dict]) -> list[dict]:
+    """The non-dominated rows (lower MACs, higher accuracy) among those scored on the full evaluation set.
+
+    Archs dropped by successive halving carry only a slice score (fewer ``n_eval``) and are left out.
+    """
+    n_full = max(int(r["n_eval"]) for r in rows)
+    full = [r for r in rows if int(r["n_eval"]) == n_full]
+    idx = pareto_front([(int(r["macs"]), float(r["accuracy"])) for r in full])
+    return [full[i] for i in idx]
+
+
+def indistinct_pairs(front: Sequence[dict]) -> list[tuple[str, str]]:
+    """Neighbouring front points whose 95 % accuracy intervals overlap: they cannot be told apart."""
+    return [
+        (a["arch"], b["arch"])
+        for a, b in zip(front, front[1:], strict=False)
+        if float(a["acc_high"]) >= float(b["acc_low"])
+    ]
+
+
+def placement(rows: Sequence[dict], stages: int, choices: Sequence[str]) -> list[dict]:
+    """Per stage and choice: accuracy and MACs marginalised over the other stages, and gain per MMAC vs none.
+
+    Uses every arch's accuracy on the same (slice) evaluation set, so all archs weigh alike.
+    """
+    out = []
+    for i in range(stages):
+        stats = {}
+        for c in choices:
+            sel = [r for r in rows if r["arch"].split("-")[i] == c]
+            if sel:
+                acc = sum(float(r["slice_accuracy"]) for r in sel) / len(sel)
+                macs = sum(int(r["macs"]) for r in sel) / len(sel)
+                stats[c] = (acc, macs, len(sel))
+        base = stats.get("none")  # a budget may leave a stage without it: deltas stay blank then
+        for c, (acc, macs, n) in stats.items():
+            row = {"stage": i, "choice": c, "archs": n, "mean_accuracy": round(acc, 5), "mean_macs": round(macs),
+                   "delta_accuracy": "", "delta_macs": "", "pp_per_mmac": ""}  # fmt: skip
+            if base:
+                d_acc, d_macs = acc - base[0], macs - base[1]
+                row |= {"delta_accuracy": round(d_acc, 5), "delta_macs": round(d_macs)}
+                row["pp_per_mmac"] = round(d_acc * 100 / (d_macs / 1e6), 4) if round(d_macs) else ""
+            out.append(row)
+    return out
+
+
+def _save_fig(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    write_atomic(path, buf.getvalue())
+
+
+def plot_pareto(path: Path, rows: Sequence[dict], front: Sequence[dict], title: str, budget: int | None) -> None:
+    """All archs (grey), the front (red, with 95 % intervals) labelled by arch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 6))
+    ax.scatter([int(r["macs"]) / 1e6 for r in rows], [float(r["accuracy"]) * 100 for r in rows],
+               s=6, c="0.7", label=f"all scored archs ({len(rows)})")  # fmt: skip
+    fx = [int(r["macs"]) / 1e6 for r in front]
+    fy = [float(r["accuracy"]) * 100 for r in front]
+    err = [[y - float(r["acc_low"]) * 100 for y, r in zip(fy, front, strict=True)],
+           [float(r["acc_high"]) * 100 - y for y, r in zip(fy, front, strict=True)]]  # fmt: skip
+    ax.errorbar(fx, fy, yerr=err, fmt="o-", c="tab:red", ms=4, lw=1, capsize=2, label="Pareto front (95 % CI)")
+    for x, y, r in zip(fx, fy, front, strict=True):
+        ax.annotate(r["arch"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if budget:
+        ax.axvline(budget / 1e6, ls="--", c="tab:blue", lw=1, label=f"budget {budget / 1e6:g} MMACs")
+    ax.set_xlabel("MACs (millions, per image)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    _save_fig(fig, path)
+    plt.close(fig)
+
+
+def plot_placement(path: Path, rows: Sequence[dict], stages: int, choices: Sequence[str]) -> None:
+    """Heat map: stages x choices, accuracy gained over none (pp), annotated with the MACs it costs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    grid = np.full((stages, len(choices)), np.nan)
+    cost = np.full_like(grid, np.nan)
+    for r in rows:
+        if r["delta_accuracy"] != "":
+            j = list(choices).index(r["choice"])
+            grid[int(r["stage"]), j] = float(r["delta_accuracy"]) * 100
+            cost[int(r["stage"]), j] = int(r["delta_macs"]) / 1e3
+    fig, ax = plt.subplots(figsize=(1.1 * len(choices) + 2, 0.8 * stages + 1.5))
+    lim = float(np.nanmax(np.abs(grid), initial=0.0)) or 1.0
+    im = ax.imshow(grid, cmap="RdBu", vmin=-lim, vmax=lim)
+    for i in range(stages):
+        for j in range(len(choices)):
+            if not np.isnan(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:+.2f} pp\n{cost[i, j]:+,.0f}k MACs", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(choices)), choices)
+    ax.set_yticks(range(stages), [f"stage {i}" for i in range(stages)])
+    ax.set_title("accuracy gained over 'none' at the same stage, marginalised over the other stages")
+    fig.colorbar(im, ax=ax, label="pp vs none")
+    _save_fig(fig, path)
+    plt.close(fig)
+
+
+def summary(
+    out: Path, rows: Sequence[dict], front: Sequence[dict], place: Sequence[dict], best: dict, secs: float
+) -> str:
+    """The printed report: the front with intervals, which points cannot be told apart, placement, best."""
+    lines = [
+        f"\nPareto front ({len(front)} of {len(rows)} scored archs; accuracy on {front[0]['n_eval']} images, 95 % CI):"
+    ]
+    width = max(len(r["arch"]) for r in front)
+    lines.append(f"  {'arch':<{width}}  {'MACs':>12}  {'params':>10}  {'accuracy':>8}  95 % interval")
+    for r in front:
+        acc, lo, hi = (float(r[k]) * 100 for k in ("accuracy", "acc_low", "acc_high"))
+        size = f"{int(r['macs']):>12,}  {int(r['params']):>10,}"
+        lines.append(f"  {r['arch']:<{width}}  {size}  {acc:>7.2f}%  [{lo:.2f}, {hi:.2f}]")
+    pairs = indistinct_pairs(front)
+    if pairs:
+        lines.append(f"  {len(pairs)} neighbouring pair(s) on the front cannot be told apart (intervals overlap):")
+        lines.append("    " + ", ".join(f"{a} ~ {b}" for a, b in pairs))
+    lines.append("Placement (accuracy vs none at the same stage, marginalised over the other stages):")
+    for i in sorted({int(p["stage"]) for p in place}):
+        st = [p for p in place if int(p["stage"]) == i and p["choice"] != "none" and p["delta_accuracy"] != ""]
+        if not st:
+            lines.append(f"  stage {i}: no 'none' within the budget to compare with")
+            continue
+        top = max(st, key=lambda p: float(p["delta_accuracy"]))
+        line = (f"  stage {i}: best {top['choice']} ({float(top['delta_accuracy']) * 100:+.2f} pp, "
+                f"{int(top['delta_macs']) / 1e6:+.3f} MMACs)")  # fmt: skip
+        free = [p["choice"] for p in st if float(p["delta_accuracy"]) > 0 and int(p["delta_macs"]) <= 0]
+        paid = [p for p in st if float(p["delta_accuracy"]) > 0 and int(p["delta_macs"]) > 0 and p["pp_per_mmac"] != ""]
+        if free:
+            line += f"; better and no costlier: {', '.join(free)}"
+        if paid:
+            eff = max(paid, key=lambda p: float(p["pp_per_mmac"]))
+            line += f"; most gain per MAC: {eff['choice']} ({float(eff['pp_per_mmac']):+.2f} pp/MMAC)"
+        lines.append(line)
+    lines.append(f"Best: {best['arch']}  {int(best['macs']):,} MACs, {float(best['accuracy']) * 100:.2f}%")
+    lines.append(f"Wrote {out}/ (evaluations.csv, pareto.csv/png, placement.csv/png, best.yaml, config.yaml, "
+                 f"supernet.pt) in {secs:.0f} s")  # fmt: skip
+    return "\n".join(lines)

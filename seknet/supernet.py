@@ -1,0 +1,119 @@
+"""Weight-sharing supernet over a space's attention choices (SPOS, Guo et al., arXiv 1904.00420).
+
+Every stage holds all 8 choices at once, sharing the trunk (stem, 1x1 convs, shortcuts, head).
+Per block, the conv slot keeps one plain 3x3 conv (for none and SE) and one 4-path SK conv; the
+attention slot keeps one SE at the widest hidden size (r = 4). A smaller choice uses the first
+rows/columns of the shared tensors (Once-for-All's slicing)::
+
+    SE fc1.weight (C/4, C), fc1.bias (C/4,): rows [:C/r] are SE(r)
+    SE fc2.weight (C, C/4):                  columns [:C/r] are SE(r); fc2.bias is shared whole
+    SK paths[0..3] (dilation 1..4):          paths [:M] are SK(M)
+    SK select.weight (4*C, d), path-major:   rows [:M*C] are SK(M); fc (d, C) and its BN are shared
+
+The arch is always explicit: ``supernet(x, arch)`` and ``supernet.extract(arch)``; no module keeps
+an "active" choice.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from seknet.arch import Arch, Choice
+from seknet.backbone import ResNet, build_model
+from seknet.layers import ConvBnAct
+from seknet.se import SqueezeExcite, squeeze_excite
+from seknet.sk import SelectiveKernel, select_kernel
+from seknet.space import Space
+
+MAX_PATHS = 4  # widest SK(M)
+MIN_REDUCTION = 4  # widest SE(r)
+
+
+class SuperConvSlot(nn.Module):
+    """The conv slot with every choice: ``conv`` (3x3) for none/SE, the first M of ``sk``'s paths for SK(M)."""
+
+    def __init__(self, in_c: int, out_c: int, stride: int, groups: int, sk_groups: int, attn_channels: int) -> None:
+        super().__init__()
+        self.conv = ConvBnAct(in_c, out_c, 3, stride, groups)
+        self.sk = SelectiveKernel(in_c, out_c, stride, MAX_PATHS, sk_groups, attn_channels)
+
+    def forward(self, x: Tensor, choice: Choice) -> Tensor:
+        if choice.kind != "sk":
+            return self.conv(x)
+        m, sk = choice.value, self.sk
+        c = sk.select.out_features // MAX_PATHS
+        return select_kernel([p(x) for p in sk.paths[:m]], sk.fc, sk.bn, sk.select.weight[: m * c])
+
+
+class SuperAttnSlot(nn.Module):
+    """The attention slot with every choice: identity, or SE(r) as the first C // r units of SE(4)."""
+
+    def __init__(self, channels: int, bias: bool) -> None:
+        super().__init__()
+        self.se = SqueezeExcite(channels, MIN_REDUCTION, bias)
+
+    def forward(self, x: Tensor, choice: Choice) -> Tensor:
+        if choice.kind != "se":
+            return x
+        h, se = x.shape[1] // choice.value, self.se
+        b1 = None if se.fc1.bias is None else se.fc1.bias[:h]
+        return squeeze_excite(x, se.fc1.weight[:h], b1, se.fc2.weight[:, :h], se.fc2.bias)
+
+
+class Supernet(ResNet):
+    """All archs of ``space`` in one network; call it as ``supernet(x, arch)``."""
+
+    def __init__(self, space: Space) -> None:
+        def slots(i: int, in_c: int, out_c: int, stride: int, groups: int) -> tuple[nn.Module, nn.Module]:
+            conv = SuperConvSlot(in_c, out_c, stride, groups, space.sk_groups(out_c), space.sk_attn_channels(out_c))
+            return conv, SuperAttnSlot(space.channels(i)[1], space.se.bias)
+
+        super().__init__(space, slots)
+
+    def forward(self, x: Tensor, arch: Arch) -> Tensor:  # the arch is required here
+        return super().forward(x, arch)
+
+    def source_key(self, name: str, arch: Arch) -> str:
+        """The supernet state-dict key that holds stand-alone key ``name`` of ``build_model(arch)``."""
+        parts = name.split(".")
+        if parts[0] != "stages":
+            return name
+        i = int(parts[1])
+        conv_slot = "conv1" if self.space.stages[i].block == "basic" else "conv2"
+        if parts[3] == conv_slot:
+            parts.insert(4, "sk" if arch.choices[i].kind == "sk" else "conv")
+        elif parts[3] == "attn":
+            parts.insert(4, "se")
+        return ".".join(parts)
+
+    @torch.no_grad()
+    def extract(self, arch: Arch) -> ResNet:
+        """``build_model(arch)`` carrying this supernet's weights and BN statistics for ``arch``, in its mode."""
+        if arch.space != self.space:
+            raise ValueError(f"arch {arch} belongs to space {arch.space.name!r}, not {self.space.name!r}")
+        model = build_model(arch)
+        src = self.state_dict()
+        state = {}
+        for name, t in model.state_dict().items():
+            s = src[self.source_key(name, arch)]
+            state[name] = s[tuple(slice(0, n) for n in t.shape)].clone()  # first rows/columns
+        model.load_state_dict(state)
+        return model.to(next(self.parameters()).device).train(self.training)
+
+
+def recalibrate_bn(model: nn.Module, batches, arch: Arch | None = None) -> nn.Module:
+    """Re-estimate every BN's running statistics as the plain average over ``batches`` of images.
+
+    Inherited statistics are wrong for any one sub-net (SPOS); run this before scoring. ``arch`` is
+    passed on for a supernet. Leaves the model in eval mode.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+    model.train()
+    with torch.no_grad():
+        for x in batches:
+            model(x) if arch is None else model(x, arch)
+    return model.eval()

@@ -1,0 +1,137 @@
+"""Training loops: the supernet by single-path sampling (SPOS, arXiv 1904.00420) and stand-alone models.
+
+Sampling rules for the supernet:
+- ``uniform``: one arch per step, each stage's choice drawn uniformly (SPOS);
+- ``sandwich``: the largest and smallest arch (by MACs) plus ``sandwich_random`` random ones per step,
+  gradients summed (BigNAS / "universally slimmable" sandwich rule).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from seknet.arch import Arch, Choice
+from seknet.count import count
+from seknet.data import Split
+from seknet.space import Space
+
+SAMPLERS = ("uniform", "sandwich")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.1  # peak SGD learning rate, cosine-annealed to 0 over all steps
+    momentum: float = 0.9  # Nesterov
+    weight_decay: float = 5e-4
+    sampler: str = "uniform"  # one of SAMPLERS (supernet only)
+    sandwich_random: int = 2  # random archs per step besides the largest and smallest
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}; valid: {'|'.join(SAMPLERS)}")
+        if self.epochs < 0 or self.batch_size < 1:
+            raise ValueError("epochs must be >= 0 and batch_size >= 1")
+
+
+def batches(split: Split, batch_size: int, generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+    """(x, y) batches of ``split``, shuffled when a generator is given, in order otherwise."""
+    n = len(split)
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for i in range(0, n, batch_size):
+        idx = order[i : i + batch_size]
+        yield split.x[idx], split.y[idx]
+
+
+def random_arch(space: Space, rng: random.Random) -> Arch:
+    """One arch, each stage's choice uniform over the space's choices."""
+    return Arch(space, tuple(Choice.parse(rng.choice(space.choices)) for _ in space.stages))
+
+
+def extreme_archs(space: Space) -> tuple[Arch, Arch]:
+    """(largest, smallest) arch of the space by MACs: the sandwich rule's bread."""
+    archs = sorted(space.archs(), key=lambda a: (count(a).macs, count(a).params))
+    return archs[-1], archs[0]
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA, nothing on CPU."""
+    return torch.autocast("cuda", torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def train(
+    model: nn.Module,
+    data: Split,
+    cfg: TrainConfig,
+    device: torch.device | str = "cpu",
+    space: Space | None = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> list[float]:
+    """Train ``model`` on ``data``; a supernet when ``space`` is given (archs sampled by ``cfg.sampler``).
+
+    Returns the mean training loss of each epoch. Repeatable on CPU for a fixed ``cfg.seed``.
+    """
+    device = torch.device(device)
+    torch.manual_seed(cfg.seed)
+    rng, gen = random.Random(cfg.seed), torch.Generator().manual_seed(cfg.seed)
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
+    )
+    steps = cfg.epochs * -(-len(data) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+    bread = extreme_archs(space) if space is not None and cfg.sampler == "sandwich" else ()
+    losses = []
+    bar = tqdm(total=steps, desc=desc, disable=not progress, unit="step")
+    for _ in range(cfg.epochs):
+        model.train()
+        total, n = 0.0, 0
+        for x, y in batches(data, cfg.batch_size, gen):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            if space is None:
+                archs = [None]
+            elif cfg.sampler == "uniform":
+                archs = [random_arch(space, rng)]
+            else:
+                archs = [*bread, *(random_arch(space, rng) for _ in range(cfg.sandwich_random))]
+            opt.zero_grad(set_to_none=True)
+            for arch in archs:
+                with autocast(device):
+                    out = model(x) if arch is None else model(x, arch)
+                    loss = F.cross_entropy(out.float(), y)
+                loss.backward()
+                total, n = total + loss.item() * len(y), n + len(y)
+            opt.step()
+            sched.step()
+            bar.update()
+        losses.append(total / max(n, 1))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    bar.close()
+    return losses
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Split, device: torch.device | str = "cpu", batch_size: int = 512) -> int:
+    """Number of correctly classified images of ``data`` (model in eval mode)."""
+    device = torch.device(device)
+    model.eval().to(device)
+    correct = 0
+    for x, y in batches(data, batch_size):
+        with autocast(device):
+            correct += (model(x.to(device)).argmax(1).cpu() == y).sum().item()
+    return correct

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import time
+
+from seknet.ray_score import ray_session, task_resources, visible_devices_task
+
+
+def test_task_resources():
+    """CPU workers split the CPUs between them; a GPU worker takes its GPU share and one CPU."""
+    assert task_resources(2, 2, 0.0) == (1, {"num_cpus": 1, "num_gpus": 0})
+    assert task_resources(16, 4, 0.0) == (4, {"num_cpus": 4, "num_gpus": 0})
+    assert task_resources(16, 8, 0.25) == (1, {"num_cpus": 1, "num_gpus": 0.25})
+
+
+def test_gpu_packing_on_logical_gpus():
+    """With 2 logical GPUs and 0.25 GPU per worker, 8 scoring workers run at once, each seeing only its own GPU."""
+    _, opts = task_resources(8, 8, 0.25)
+    with ray_session(num_cpus=8, num_gpus=2) as ray:
+
+        def probe():
+            start = time.time()
+            ids, visible = visible_devices_task()
+            time.sleep(1.5)
+            return ids, visible, start, time.time()
+
+        task = ray.remote(probe).options(**opts)
+        results = ray.get([task.remote() for _ in range(8)])
+    for ids, visible, _, _ in results:
+        assert len(ids) == 1 and visible == ids[0]  # exactly one device, and it is the only one visible
+    per_gpu = {}
+    for ids, *_ in results:
+        per_gpu[ids[0]] = per_gpu.get(ids[0], 0) + 1
+    assert sorted(per_gpu.values()) == [4, 4]  # 4 workers packed per GPU
+    latest_start, earliest_end = max(r[2] for r in results), min(r[3] for r in results)
+    assert latest_start < earliest_end  # all 8 ran at the same time

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+import search
+import seknet
+from seknet import report
+from seknet.oneshot import halving_contenders
+from seknet.supernet import Supernet
+from tests.conftest import ROOT
+
+BUDGET = 6_300_000  # prunes the digits space to its cheaper archs: a faster smoke run
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "smoke"
+    assert search.main(["--smoke", "--no-progress", "--out", str(out), "--max-macs", "6.3M"]) == 0
+    return out
+
+
+def test_smoke_run_writes_every_file(smoke_run, digits):
+    """`search.py --smoke` (the default command, `run`) writes every result file, complete and consistent."""
+    names = {"config.yaml", "evaluations.csv", "pareto.csv", "pareto.png", "best.yaml", "placement.csv",
+             "placement.png", "supernet.pt"}  # fmt: skip
+    assert names <= {p.name for p in smoke_run.iterdir()}
+    assert not list(smoke_run.parent.glob(".*partial")) and not list(smoke_run.glob(".*tmp"))
+    rows = report.read_csv(smoke_run / "evaluations.csv")
+    in_budget = [a for a in digits.archs() if seknet.count(a).macs <= BUDGET]
+    assert sorted(r["arch"] for r in rows) == sorted(map(str, in_budget))  # every arch within budget, scored once
+    for r in rows:
+        assert 0 <= float(r["acc_low"]) <= float(r["accuracy"]) <= float(r["acc_high"]) <= 1
+        assert int(r["macs"]) == seknet.count(digits.parse(r["arch"])).macs <= BUDGET
+    front = report.read_csv(smoke_run / "pareto.csv")
+    full = [r for r in rows if r["n_eval"] == front[0]["n_eval"]]
+    for f in front:  # nothing fully evaluated dominates a front point
+        assert not any(int(r["macs"]) <= int(f["macs"]) and float(r["accuracy"]) > float(f["accuracy"]) for r in full)
+    assert {r["arch"] for r in rows if r["on_front"] == "1"} == {f["arch"] for f in front}
+    best = seknet.load_arch(smoke_run / "best.yaml")
+    assert str(best) == max((f for f in front), key=lambda f: float(f["accuracy"]))["arch"]  # under --max-macs
+    cfg = yaml.safe_load((smoke_run / "config.yaml").read_text())
+    assert cfg["config"]["seed"] == 0 and cfg["config"]["max_macs"] == BUDGET and cfg["space"]["name"] == "digits"
+    assert "git_commit" in cfg
+    place = report.read_csv(smoke_run / "placement.csv")
+    assert {(int(p["stage"]), p["choice"]) for p in place} <= {(i, c) for i in range(4) for c in digits.choices}
+    net = Supernet(digits)
+    net.load_state_dict(torch.load(smoke_run / "supernet.pt", weights_only=True))
+    assert (smoke_run / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_export(smoke_run, tmp_path, digits):
+    """export picks the most accurate fully scored arch under the budget; --weights loads into build_model."""
+    rows = report.read_csv(smoke_run / "evaluations.csv")
+    n_full = max(int(r["n_eval"]) for r in rows)
+    budget = 6_000_000
+    want = max((r for r in rows if int(r["macs"]) <= budget and int(r["n_eval"]) == n_full),
+               key=lambda r: (float(r["accuracy"]), -int(r["macs"])))  # fmt: skip
+    out = tmp_path / "best.yaml"
+    assert search.main(["export", str(smoke_run), "--max-macs", "6M", "--out", str(out), "--weights"]) == 0
+    arch = seknet.load_arch(out)
+    assert str(arch) == want["arch"] and seknet.count(arch).macs <= budget
+    model = seknet.build_model(arch)
+    model.load_state_dict(torch.load(out.with_suffix(".pt"), weights_only=True))
+
+
+def test_export_nothing_under_budget(smoke_run, capsys, tmp_path):
+    """A budget below every scored arch: one line naming the smallest, exit 2, no file."""
+    out = tmp_path / "x.yaml"
+    assert search.main(["export", str(smoke_run), "--max-macs", "1M", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "the smallest scored is sk2-sk2-sk2-sk2 with 5,843,136 MACs" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--max-macs", "1M"], "below the smallest arch of digits: sk2-sk2-sk2-sk2 with 5,843,136 MACs"),
+        (["--max-macs", "lots"], "invalid MAC count 'lots'"),
+        (["--space", "search_space/cifar10.yaml"], "expects 3x32x32 with 10; pick a matching --space"),
+        (["--data", "mnist"], "invalid choice: 'mnist'"),
+        (["--slice", "0"], "must be in (0, 1]"),
+    ],
+)
+def test_bad_run_input(argv, message, capsys, tmp_path):
+    """Bad run input gives one line with the fix, exit 2, and no run folder."""
+    out = tmp_path / "run"
+    assert search.main(["run", "--smoke", "--no-progress", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not out.exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_existing_run_folder_is_not_overwritten(smoke_run, capsys):
+    """--out pointing at a finished run is refused."""
+    assert search.main(["--smoke", "--out", str(smoke_run)]) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+
+
+def test_parse_macs():
+    """MAC budgets accept k/M/G suffixes."""
+    assert search.parse_macs("12.5M") == 12_500_000 and search.parse_macs("1.2G") == 1_200_000_000
+    assert search.parse_macs("800k") == 800_000 and search.parse_macs("5,843,136") == 5_843_136
+
+
+def test_no_traceback_from_the_shell():
+    """From a shell, bad input prints exactly one line on stderr and exits 2."""
+    p = subprocess.run([sys.executable, "search.py", "flops", "--arch", "se5-none-none-none"], cwd=ROOT,
+                       capture_output=True, text=True)  # fmt: skip
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+
+
+def test_halving_keeps_possible_front_members(digits):
+    """An arch is dropped only if a no-more-MACs arch's 95 % lower bound beats its upper bound."""
+    a, b, c = digits.parse("sk2-sk2-sk2-sk2"), digits.parse("none-none-none-none"), digits.parse("se4-se4-se4-se4")
+    n = 400
+    correct = {str(a): 360, str(b): 200, str(c): 350}  # b: far worse than cheaper a; c: close to a
+    kept = halving_contenders([a, b, c], correct, n)
+    assert a in kept and b not in kept and c in kept
+
+
+def test_nsga2_path(tmp_path):
+    """Past --exhaustive-limit, NSGA-II scores exactly --evaluations distinct archs and writes the same files."""
+    out = tmp_path / "nsga"
+    argv = ["--smoke", "--no-progress", "--out", str(out), "--exhaustive-limit", "100", "--evaluations", "40"]
+    assert search.main(argv) == 0
+    rows = report.read_csv(out / "evaluations.csv")
+    assert len(rows) == len({r["arch"] for r in rows}) == 40
+    assert (out / "pareto.csv").exists() and (out / "best.yaml").exists()
