@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import thop
 import torch
 
-import seknet
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # measure this checkout, whatever is installed
+
+import seknet
 
 
 def median_time(fn, repeat: int) -> float:

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # measure this checkout, whatever is installed
 
 import seknet
 from seknet.data import load_digits
 from seknet.score import score_correct
 from seknet.supernet import Supernet, recalibrate_bn
 from seknet.train import evaluate
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -11,16 +11,18 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # measure this checkout, whatever is installed
 import torch.nn.functional as F
 
 import seknet
 from seknet.supernet import Supernet
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def step(model, opt, x, y, arch=None) -> float:

@@ -1,7 +1,7 @@
 """The one-shot search: train a supernet once, score every arch (or an NSGA-II sample), write the front.
 
 Scoring uses successive halving: every arch on a slice of the validation set, then only the archs
-that may still reach the front (no cheaper arch is better beyond both 95 % intervals) on the rest.
+that may still reach the front (no cheaper arch beats them in a paired test on the slice) on the rest.
 """
 
 from __future__ import annotations
@@ -90,17 +90,38 @@ def check_data(space: Space, data: Data) -> None:
         )
 
 
-def halving_contenders(archs: list[Arch], correct: dict[str, int], n: int) -> list[Arch]:
-    """Archs not beaten by a no-more-MACs arch whose 95 % lower bound exceeds their upper bound."""
-    ivals = {str(a): wilson_interval(correct[str(a)], n) for a in archs}
+HALVING_Z = 2.58  # paired-test threshold; at 1.96 a true front member was dropped on digits, at 2.58 none
+
+
+def halving_contenders(archs: list[Arch], hits: dict[str, torch.Tensor], z: float = HALVING_Z) -> list[Arch]:
+    """Archs that may still reach the front after the slice round of successive halving.
+
+    All archs are scored on the same slice images, so a cheaper arch ``b`` beats ``a`` when the paired
+    sign test (McNemar) on the images only one of them gets right gives z = (n_b - n_a) / sqrt(n_b + n_a)
+    above ``z``. Each arch is tested against the slice front of archs with fewer MACs (the strongest
+    challengers); one significant loss drops it.
+    """
     by_macs: dict[int, list[Arch]] = {}
     for a in archs:
         by_macs.setdefault(count(a).macs, []).append(a)
-    keep, best_low = [], float("-inf")
+    keep: list[Arch] = []
+    front: list[torch.Tensor] = []  # hits of the slice front so far, by increasing MACs
+    best = -1
     for macs in sorted(by_macs):
         group = by_macs[macs]
-        best_low = max(best_low, *(ivals[str(a)][0] for a in group))
-        keep += [a for a in group if ivals[str(a)][1] >= best_low]
+        challengers = torch.stack(front) if front else None
+        for a in group:
+            h = hits[str(a)]
+            if challengers is not None:
+                n_b = (challengers & ~h).sum(1).float()
+                n_a = (~challengers & h).sum(1).float()
+                if ((n_b - n_a) / (n_b + n_a).clamp(min=1).sqrt() > z).any():
+                    continue
+            keep.append(a)
+        for a in sorted(group, key=lambda a: -int(hits[str(a)].sum())):
+            if int(hits[str(a)].sum()) > best:
+                best = int(hits[str(a)].sum())
+                front.append(hits[str(a)])
     return keep
 
 
@@ -140,10 +161,14 @@ def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], da
         n_slice = max(1, min(len(vy), round(len(vy) * cfg.slice)))
         first = run(archs, vx[:n_slice], vy[:n_slice], f"score {len(archs)} archs on {n_slice} images")
         if n_slice == len(vy):
-            return {a: (c, n_slice, c, n_slice) for a, c in first.items()}
-        contenders = halving_contenders(archs, first, n_slice)
+            return {a: (int(h.sum()), n_slice, int(h.sum()), n_slice) for a, h in first.items()}
+        contenders = halving_contenders(archs, first)
         rest = run(contenders, vx[n_slice:], vy[n_slice:], f"rescore {len(contenders)} contenders")
-    return {a: (c + rest[a], len(vy), c, n_slice) if a in rest else (c, n_slice, c, n_slice) for a, c in first.items()}
+    scores = {}
+    for a, h in first.items():
+        c = int(h.sum())
+        scores[a] = (c + int(rest[a].sum()), len(vy), c, n_slice) if a in rest else (c, n_slice, c, n_slice)
+    return scores
 
 
 def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int) -> dict:
@@ -171,10 +196,10 @@ def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int
         scored.update(score(new) if new else {})
         for t, a in zip(trials, picked, strict=True):
             if str(a) in scored:
-                study.tell(t, [scored[str(a)] / n_val, count(a).macs])
+                study.tell(t, [int(scored[str(a)].sum()) / n_val, count(a).macs])
             else:  # over the budget, or past the evaluation budget
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
-    return {a: (c, n_val, c, n_val) for a, c in scored.items()}
+    return {a: (int(h.sum()), n_val, int(h.sum()), n_val) for a, h in scored.items()}
 
 
 def run(cfg: SearchConfig) -> Path:

@@ -41,15 +41,15 @@ def _device() -> str:
 
 
 def _score_task(space: Space, state: dict, archs: list[str], recal, val_x, val_y, threads: int, chunk: int):
-    from seknet.score import score_correct
+    from seknet.score import score_hits
     from seknet.supernet import Supernet
 
     torch.set_num_threads(threads)
     net = Supernet(space)
     net.load_state_dict(state)
     parsed = [space.parse(a) for a in archs]
-    correct = score_correct(net, parsed, recal, val_x, val_y, chunk=chunk, device=_device())
-    return {str(a): c for a, c in correct.items()}
+    hits = score_hits(net, parsed, recal, val_x, val_y, chunk=chunk, device=_device())
+    return {str(a): h.cpu() for a, h in hits.items()}
 
 
 def visible_devices_task() -> tuple[list, str | None]:
@@ -81,7 +81,7 @@ def score_on_ray(
     progress: bool = True,
     desc: str = "score",
 ) -> dict[str, int]:
-    """Correct counts per arch string, scored by Ray tasks grouped by first-stage choice."""
+    """Per arch string, the bool tensor of correctly classified images; Ray tasks grouped by first-stage choice."""
     groups: dict = {}
     for a in archs:
         groups.setdefault(a.choices[0], []).append(str(a))
@@ -89,7 +89,7 @@ def score_on_ray(
     task = ray.remote(_score_task).options(**opts)
     refs = [ray.put(x) for x in (space, state, recal, val_x, val_y)]
     pending = [task.remote(refs[0], refs[1], g, *refs[2:], threads, chunk) for g in groups.values()]
-    result: dict[str, int] = {}
+    result: dict[str, torch.Tensor] = {}
     with tqdm(total=len(archs), desc=desc, disable=not progress, unit="arch") as bar:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)

@@ -82,9 +82,16 @@ def score_logits(
     return {a: out[a.choices] for a in archs}
 
 
+def score_hits(
+    net: Supernet, archs: Sequence[Arch], recal: list[Tensor], val_x: Tensor, val_y: Tensor, **kw
+) -> dict[Arch, Tensor]:
+    """Per arch, which validation images it classifies correctly: a bool tensor (N,)."""
+    logits = score_logits(net, archs, recal, val_x, **kw)
+    return {a: lg.argmax(1) == val_y for a, lg in logits.items()}
+
+
 def score_correct(
     net: Supernet, archs: Sequence[Arch], recal: list[Tensor], val_x: Tensor, val_y: Tensor, **kw
 ) -> dict[Arch, int]:
     """Correctly classified validation images per arch (see :func:`score_logits`)."""
-    logits = score_logits(net, archs, recal, val_x, **kw)
-    return {a: int((lg.argmax(1) == val_y).sum()) for a, lg in logits.items()}
+    return {a: int(h.sum()) for a, h in score_hits(net, archs, recal, val_x, val_y, **kw).items()}

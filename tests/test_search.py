@@ -116,11 +116,18 @@ def test_no_traceback_from_the_shell():
 
 
 def test_halving_keeps_possible_front_members(digits):
-    """An arch is dropped only if a no-more-MACs arch's 95 % lower bound beats its upper bound."""
+    """An arch is dropped only when a cheaper arch wins the paired test on the slice images (z > 2.58)."""
     a, b, c = digits.parse("sk2-sk2-sk2-sk2"), digits.parse("none-none-none-none"), digits.parse("se4-se4-se4-se4")
+    assert seknet.count(a).macs < seknet.count(b).macs < seknet.count(c).macs
     n = 400
-    correct = {str(a): 360, str(b): 200, str(c): 350}  # b: far worse than cheaper a; c: close to a
-    kept = halving_contenders([a, b, c], correct, n)
+    ha = torch.ones(n, dtype=torch.bool)
+    ha[:40] = False  # a: 360 right
+    hb = ha.clone()
+    hb[40:60] = False  # b: 340 right, wrong on 20 images a gets right and right on none a misses: z = 20/sqrt(20)
+    hc = ha.clone()
+    hc[40:45] = False
+    hc[:3] = True  # c: 2 fewer right than a over 8 discordant images: z = 2/sqrt(8), not significant
+    kept = halving_contenders([a, b, c], {str(a): ha, str(b): hb, str(c): hc})
     assert a in kept and b not in kept and c in kept
 
 
