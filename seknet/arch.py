@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from seknet.yamlfile import parse_yaml, read_yaml
+
 if TYPE_CHECKING:
     from seknet.space import Space
 
@@ -90,18 +92,9 @@ def arch_from_dict(data: object, where: str = "arch") -> Arch:
 
 def arch_from_yaml(text: str, where: str = "arch") -> Arch:
     """Inverse of :meth:`Arch.to_yaml`."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ValueError(f"{where}: malformed YAML; fix the syntax") from None
-    return arch_from_dict(data, where)
+    return arch_from_dict(parse_yaml(text, where), where)
 
 
 def load_arch(path: str | Path) -> Arch:
     """Read an arch YAML file (as written by ``search.py export``)."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError:
-        raise ValueError(f"{p}: cannot read arch file; pass a YAML written by 'search.py export'") from None
-    return arch_from_yaml(text, str(p))
+    return arch_from_dict(read_yaml(path, "no such arch file; pass a YAML written by 'search.py export'"), str(path))

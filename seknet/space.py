@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from seknet.arch import ALL_CHOICES, Arch, Choice
+from seknet.yamlfile import read_yaml
 
 BLOCKS = ("basic", "bottleneck")
 STEMS = ("cifar", "imagenet")
@@ -208,17 +207,5 @@ def space_from_dict(data: Any, path: str = "") -> Space:
 
 def load_space(path: str | Path) -> Space:
     """Read and validate a search-space YAML file; ``ValueError`` names the file and field on bad input."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise ValueError(f"{p}: no such space file; the shipped ones are in search_space/") from None
-    except OSError as e:
-        raise ValueError(f"{p}: cannot read space file ({e.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise ValueError(f"{p}: malformed YAML{at} ({problem or 'syntax error'}); fix the syntax") from None
-    return space_from_dict(data, str(p))
+    data = read_yaml(path, "no such space file; the shipped ones are in search_space/")
+    return space_from_dict(data, str(path))
