@@ -82,11 +82,40 @@ def _positive(text: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from seknet.oneshot import SearchConfig, run
 
+    if args.resume or args.mode == "multitrial":
+        return _run_multitrial(args)
     fields = SearchConfig.__dataclass_fields__
-    cfg = SearchConfig(**{k: v for k, v in vars(args).items() if k in fields})
-    if cfg.smoke:
-        cfg = replace(cfg, epochs=min(cfg.epochs, 1), recal_images=min(cfg.recal_images, 64), slice=0.5)
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    cfg = SearchConfig(**given)
+    from seknet.train import TrainConfig
+
+    TrainConfig(sampler=cfg.sampler)  # validates the one-shot sampler
+    if cfg.smoke:  # tiny budgets, except what the flags set explicitly
+        cfg = replace(cfg, epochs=args.epochs or 1, recal_images=min(cfg.recal_images, 64), slice=0.5)
     run(cfg)
+    return 0
+
+
+def _run_multitrial(args: argparse.Namespace) -> int:
+    import yaml
+
+    from seknet.tune_search import MultiTrialConfig, run_multitrial
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        partial = run_dir.with_name(f".{run_dir.name}.partial")
+        if (run_dir / "evaluations.csv").exists():
+            raise UsageError(f"--resume {run_dir}: that search already finished")
+        if not (partial / "config.yaml").is_file() or not (partial / "tune").is_dir():
+            raise UsageError(f"--resume {run_dir}: no interrupted multitrial search there ({partial} is missing)")
+        saved = yaml.safe_load((partial / "config.yaml").read_text())["config"]
+        run_multitrial(MultiTrialConfig(**saved), resume=run_dir)
+        return 0
+    fields = MultiTrialConfig.__dataclass_fields__
+    cfg = MultiTrialConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    if cfg.smoke:  # tiny budgets, except what the flags set explicitly
+        cfg = replace(cfg, epochs=args.epochs or 1, trials=args.trials or 4)
+    run_multitrial(cfg)
     return 0
 
 
@@ -101,6 +130,7 @@ def _export(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from seknet.data import DATASETS
     from seknet.train import SAMPLERS
+    from seknet.tune_search import MT_SAMPLERS
 
     p = Parser(prog="search.py", description="Find where attention (SE, SK) belongs in a CNN.")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
@@ -110,11 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root", help="folder holding CIFAR / ImageFolder files")
     r.add_argument("--out", help="run folder (default: results/<time>-<space>-<data>)")
     r.add_argument("--max-macs", type=parse_macs, help="MAC budget, e.g. 7.5M: archs above it are never scored")
-    r.add_argument("--epochs", type=int, default=30, help="supernet training epochs (default: %(default)s)")
-    r.add_argument("--batch-size", type=_positive, default=128)
-    r.add_argument("--lr", type=float, default=0.1)
-    r.add_argument("--sampler", choices=SAMPLERS, default="uniform", help="supernet path sampling")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--mode", choices=("oneshot", "multitrial"), default="oneshot", help="search kind")
+    r.add_argument("--epochs", type=int, help="training epochs: of the supernet (30) or of each trial (5)")
+    r.add_argument("--batch-size", type=_positive)
+    r.add_argument("--lr", type=float)
+    r.add_argument("--sampler", choices=(*SAMPLERS, *MT_SAMPLERS),
+                   help="oneshot: supernet path sampling, uniform (default) | sandwich; "
+                        "multitrial: nsga2 (default) | tpe | random | grid")  # fmt: skip
+    r.add_argument("--trials", type=_positive, help="multitrial: trials to run (default 16)")
+    r.add_argument("--init", choices=("scratch", "supernet"), help="multitrial: train from scratch or --supernet")
+    r.add_argument("--supernet", help="multitrial --init supernet: a one-shot run folder holding supernet.pt")
+    r.add_argument("--asha", action="store_true", default=None, help="multitrial: ASHA early stopping")
+    r.add_argument("--grace-epochs", type=_positive, help="multitrial ASHA: epochs before stopping (default 1)")
+    r.add_argument("--gpus-per-trial", type=float, help="multitrial: GPU share per trial, e.g. 0.25")
+    r.add_argument("--resume", help="continue an interrupted multitrial search: its run folder")
+    r.add_argument("--seed", type=int)
     r.add_argument("--recal-images", type=_positive, default=512, help="BN recalibration images")
     r.add_argument("--slice", type=_fraction, default=0.25, help="successive halving: first-round share of val")
     r.add_argument("--workers", type=_positive, help="Ray scoring tasks at once")
@@ -122,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--address", help="join this Ray cluster instead of starting one")
     r.add_argument("--exhaustive-limit", type=_positive, default=10_000, help="score every arch up to this many")
     r.add_argument("--evaluations", type=_positive, default=2_000, help="NSGA-II budget beyond the limit")
-    r.add_argument("--smoke", action="store_true", help="tiny budgets (CI): 1 epoch, small data")
-    r.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    r.add_argument("--smoke", action="store_true", default=None, help="tiny budgets (CI): 1 epoch, small data")
+    r.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bars")
     r.set_defaults(func=_run)
     e = sub.add_parser("export", help="the most accurate arch of a run under a MAC budget")
     e.add_argument("run", help="a run folder (results/...)")

@@ -15,9 +15,8 @@ from seknet.supernet import Supernet, recalibrate_bn
 
 
 def pick(rows: list[dict], max_macs: int) -> dict | None:
-    """The most accurate row within ``max_macs`` among the fully evaluated ones (ties: fewer MACs)."""
-    n_full = max(int(r["n_eval"]) for r in rows)
-    ok = [r for r in rows if int(r["macs"]) <= max_macs and int(r["n_eval"]) == n_full]
+    """The most accurate row within ``max_macs`` among the comparable ones (ties: fewer MACs)."""
+    ok = [r for r in report.comparable_rows(rows) if int(r["macs"]) <= max_macs]
     return max(ok, key=lambda r: (float(r["accuracy"]), -int(r["macs"]))) if ok else None
 
 
@@ -29,11 +28,13 @@ def export(run: Path, max_macs: int, out: str | None = None, weights: bool = Fal
     rows = report.read_csv(evals)
     best = pick(rows, max_macs)
     if best is None:
-        smallest = min(rows, key=lambda r: int(r["macs"]))
+        smallest = min(report.comparable_rows(rows) or rows, key=lambda r: int(r["macs"] or 0))
         raise ValueError(
             f"no arch of {run} fits in {max_macs:,} MACs; the smallest scored is {smallest['arch']} with "
             f"{int(smallest['macs']):,} MACs"
         )
+    if weights and not (run / "supernet.pt").is_file():
+        raise ValueError(f"{run}: --weights needs supernet.pt, which only one-shot runs write; drop --weights")
     config = yaml.safe_load(cfg_file.read_text())
     space = space_from_dict(config["space"], str(cfg_file))
     arch = space.parse(best["arch"])

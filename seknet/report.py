@@ -48,13 +48,22 @@ def write_yaml(path: Path, data: dict) -> None:
     write_atomic(path, yaml.safe_dump(data, sort_keys=False))
 
 
-def front_rows(rows: Sequence[dict]) -> list[dict]:
-    """The non-dominated rows (lower MACs, higher accuracy) among those scored on the full evaluation set.
+def comparable_rows(rows: Sequence[dict]) -> list[dict]:
+    """Rows that may enter a front: complete (multi-trial ``status``) and scored on the full evaluation set.
 
-    Archs dropped by successive halving carry only a slice score (fewer ``n_eval``) and are left out.
+    One-shot archs dropped by successive halving carry only a slice score (fewer ``n_eval``); failed,
+    over-budget and early-stopped trials carry no final accuracy. Both are left out.
     """
-    n_full = max(int(r["n_eval"]) for r in rows)
-    full = [r for r in rows if int(r["n_eval"]) == n_full]
+    done = [r for r in rows if r.get("status", "complete") == "complete"]
+    if not done:
+        return []
+    n_full = max(int(r["n_eval"]) for r in done)
+    return [r for r in done if int(r["n_eval"]) == n_full]
+
+
+def front_rows(rows: Sequence[dict]) -> list[dict]:
+    """The non-dominated rows (lower MACs, higher accuracy) among :func:`comparable_rows`."""
+    full = comparable_rows(rows)
     idx = pareto_front([(int(r["macs"]), float(r["accuracy"])) for r in full])
     return [full[i] for i in idx]
 

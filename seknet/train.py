@@ -9,8 +9,9 @@ Sampling rules for the supernet:
 from __future__ import annotations
 
 import contextlib
+import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -77,10 +78,13 @@ def train(
     space: Space | None = None,
     progress: bool = True,
     desc: str = "train",
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """Train ``model`` on ``data``; a supernet when ``space`` is given (archs sampled by ``cfg.sampler``).
 
     Returns the mean training loss of each epoch. Repeatable on CPU for a fixed ``cfg.seed``.
+    ``on_epoch(epoch, loss)`` runs after each epoch (1-based). A NaN or infinite loss raises
+    ``FloatingPointError`` naming the epoch.
     """
     device = torch.device(device)
     torch.manual_seed(cfg.seed)
@@ -121,6 +125,11 @@ def train(
             bar.update()
         losses.append(total / max(n, 1))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        if not math.isfinite(losses[-1]):
+            bar.close()
+            raise FloatingPointError(f"training loss is {losses[-1]} at epoch {len(losses)}")
+        if on_epoch is not None:
+            on_epoch(len(losses), losses[-1])
     bar.close()
     return losses
 

@@ -1,0 +1,270 @@
+"""Multi-trial search on Ray Tune: every trial trains one arch stand-alone and reports accuracy and MACs.
+
+Samplers: ``nsga2`` and ``tpe`` (Optuna through ``OptunaSearch``, two objectives: accuracy up, MACs
+down; metric and mode sit on the searcher, as Ray requires for several objectives), ``random`` and
+``grid`` (every in-budget arch). Archs over ``--max-macs`` are reported without being trained.
+Early stopping (``--asha``) stops weak trials on accuracy; such a trial keeps status
+``stopped_early`` and its truncated accuracy never enters the front, which holds complete trials only.
+A crashing or NaN trial is recorded as ``failed`` with its reason and the search goes on.
+Ray is imported here only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from seknet import report
+from seknet.backbone import build_model
+from seknet.count import count
+from seknet.data import Data, wilson_interval
+from seknet.oneshot import _git_commit, _out_dir, budget_archs, check_data, run_data
+from seknet.pareto import knee
+from seknet.space import Space, load_space
+from seknet.supernet import Supernet
+from seknet.train import TrainConfig, evaluate, train
+
+MT_SAMPLERS = ("nsga2", "tpe", "random", "grid")
+INITS = ("scratch", "supernet")
+MT_COLUMNS = ["arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval", "epochs_trained",
+              "status", "error", "trial_id", "on_front"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MultiTrialConfig:
+    """A multi-trial run; the CLI flags of ``search.py run --mode multitrial`` carry the same names."""
+
+    space: str = "search_space/digits.yaml"
+    data: str = "digits"
+    data_root: str | None = None
+    out: str | None = None
+    max_macs: int | None = None
+    trials: int = 16
+    epochs: int = 5  # per trial
+    init: str = "scratch"  # or "supernet": start from a one-shot run's weights
+    supernet: str | None = None  # the one-shot run folder holding supernet.pt (init=supernet)
+    sampler: str = "nsga2"
+    asha: bool = False
+    grace_epochs: int = 1  # ASHA: epochs before a trial may be stopped
+    gpus_per_trial: float = 0.0
+    cpus_per_trial: int = 1
+    batch_size: int = 128
+    lr: float = 0.1
+    seed: int = 0
+    address: str | None = None
+    smoke: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sampler not in MT_SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r} for multitrial; valid: {'|'.join(MT_SAMPLERS)}")
+        if self.init not in INITS:
+            raise ValueError(f"unknown --init {self.init!r}; valid: {'|'.join(INITS)}")
+        if self.init == "supernet" and not self.supernet:
+            raise ValueError("--init supernet needs --supernet RUN, a one-shot run folder with supernet.pt")
+
+
+def _arch_of(config: dict, space: Space) -> str:
+    return config["arch"] if "arch" in config else "-".join(config[f"stage{i}"] for i in range(len(space.stages)))
+
+
+def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_state: dict | None) -> None:
+    """One Tune trial: train ``config``'s arch, report accuracy and MACs after every epoch."""
+    import ray
+    from ray import tune
+
+    arch = space.parse(_arch_of(config, space))
+    c = count(arch)
+    base = {"macs": c.macs, "params": c.params, "attn_ops": c.attn_ops}
+    if cfg.max_macs is not None and c.macs > cfg.max_macs:  # never trained
+        tune.report(base | {"accuracy": 0.0, "correct": 0, "n_eval": 0, "epoch": 0, "over_budget": 1})
+        return
+    torch.set_num_threads(max(1, cfg.cpus_per_trial))
+    torch.manual_seed(cfg.seed)
+    if init_state is not None:
+        net = Supernet(space)
+        net.load_state_dict(init_state)
+        model = net.extract(arch)
+    else:
+        model = build_model(arch)
+    device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        correct = evaluate(model, data.val, device)
+        n = len(data.val)
+        tune.report(base | {"accuracy": correct / n, "correct": correct, "n_eval": n, "epoch": epoch, "loss": loss,
+                            "over_budget": 0})  # fmt: skip
+
+    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
+    train(model, data.train, tcfg, device, progress=False, on_epoch=on_epoch)
+
+
+def _search_setup(cfg: MultiTrialConfig, space: Space, archs: list[str]):
+    """(param_space, search_alg, num_samples) for the sampler."""
+    from ray import tune
+
+    if cfg.sampler == "grid":
+        return {"arch": tune.grid_search(archs)}, None, 1
+    stages = {f"stage{i}": list(space.choices) for i in range(len(space.stages))}
+    if cfg.sampler == "random":
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        space_ = {k: tune.choice(v) for k, v in stages.items()}
+        return space_, BasicVariantGenerator(random_state=cfg.seed), cfg.trials
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if cfg.sampler == "nsga2":
+        sampler = optuna.samplers.NSGAIISampler(population_size=max(4, min(50, cfg.trials // 4)), seed=cfg.seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=cfg.seed)
+    dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in stages.items()}
+    searcher = OptunaSearch(space=dists, metric=["accuracy", "macs"], mode=["max", "min"], sampler=sampler)
+    return None, searcher, cfg.trials
+
+
+def _error_line(error: BaseException) -> str:
+    lines = [ln.strip() for ln in str(error).strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else type(error).__name__)[:300]
+
+
+def _rows(results, space: Space, cfg: MultiTrialConfig) -> list[dict]:
+    rows = []
+    for r in results:
+        m = r.metrics or {}
+        try:
+            arch = _arch_of(r.config, space)
+        except KeyError:
+            arch = ""
+        c = count(space.parse(arch)) if arch and _parses(space, arch) else None
+        row = {"arch": arch, "trial_id": m.get("trial_id", ""), "epochs_trained": m.get("epoch", 0), "error": "",
+               "params": c.params if c else "", "macs": c.macs if c else "", "attn_ops": c.attn_ops if c else "",
+               "accuracy": "", "acc_low": "", "acc_high": "", "n_eval": "", "on_front": 0}  # fmt: skip
+        if r.error is not None:
+            row |= {"status": "failed", "error": _error_line(r.error)}
+        elif m.get("over_budget"):
+            row["status"] = "over_budget"
+        else:
+            n, correct = int(m["n_eval"]), int(m["correct"])
+            lo, hi = wilson_interval(correct, n)
+            row |= {"accuracy": round(correct / n, 6), "acc_low": round(lo, 6), "acc_high": round(hi, 6), "n_eval": n,
+                    "status": "complete" if m.get("epoch") == cfg.epochs else "stopped_early"}  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def _parses(space: Space, arch: str) -> bool:
+    try:
+        space.parse(arch)
+        return True
+    except ValueError:
+        return False
+
+
+def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume: Path | None = None) -> Path:
+    """Run (or with ``resume``, continue) a multi-trial search; returns the finished run folder.
+
+    ``archs`` fixes the grid (default: every in-budget arch of the space).
+    """
+    from ray import tune
+
+    from seknet.ray_score import ray_session
+
+    t0 = time.time()
+    space = load_space(cfg.space)
+    in_budget = [str(a) for a in budget_archs(space, cfg.max_macs)]
+    if resume is None:
+        out = _out_dir(cfg, space)
+        partial = out.with_name(f".{out.name}.partial")
+        if partial.exists():
+            raise ValueError(f"{partial} holds an interrupted search; continue it with --resume {out}")
+        partial.mkdir(parents=True)
+        report.write_yaml(partial / "config.yaml", {"mode": "multitrial", "config": asdict(cfg)})
+    else:
+        out, partial = resume, resume.with_name(f".{resume.name}.partial")
+    grid = archs or in_budget
+    if cfg.sampler == "grid" and resume is None and len(grid) > cfg.trials:
+        raise ValueError(
+            f"grid needs one trial per arch: {len(grid)} archs in budget but --trials {cfg.trials}; "
+            "raise --trials, prune with --max-macs, or use another --sampler"
+        )
+    data = run_data(cfg)
+    check_data(space, data)
+    init_state = None
+    if cfg.init == "supernet":
+        sn = Path(cfg.supernet) / "supernet.pt"
+        if not sn.is_file():
+            raise ValueError(f"--supernet {cfg.supernet}: no supernet.pt there; pass a one-shot run folder")
+        init_state = torch.load(sn, weights_only=True)
+    trainable = tune.with_resources(
+        tune.with_parameters(_trial, space=space, data=data, cfg=cfg, init_state=init_state),
+        {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial},
+    )
+    num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
+    with ray_session(cfg.address, num_gpus=num_gpus):
+        store = str(partial.resolve())
+        if resume is not None:
+            tuner = tune.Tuner.restore(str(Path(store) / "tune"), trainable=trainable, resume_errored=False)
+        else:
+            param_space, search_alg, samples = _search_setup(cfg, space, grid)
+            scheduler = None
+            if cfg.asha:
+                from ray.tune.schedulers import ASHAScheduler
+
+                scheduler = ASHAScheduler(time_attr="epoch", metric="accuracy", mode="max", max_t=cfg.epochs,
+                                          grace_period=min(cfg.grace_epochs, cfg.epochs))  # fmt: skip
+            tuner = tune.Tuner(
+                trainable,
+                param_space=param_space,
+                tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=scheduler, num_samples=samples),
+                run_config=tune.RunConfig(
+                    name="tune",
+                    storage_path=store,
+                    verbose=1 if cfg.progress else 0,
+                    failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+                ),  # fmt: skip
+            )
+        results = tuner.fit()
+    rows = _rows(results, space, cfg)
+    return _write(cfg, space, data, rows, out, partial, time.time() - t0)
+
+
+def _write(cfg, space: Space, data: Data, rows: list[dict], out: Path, partial: Path, secs: float) -> Path:
+    front = report.front_rows(rows)
+    for r in front:
+        r["on_front"] = 1
+    report.write_csv(partial / "evaluations.csv", rows, MT_COLUMNS)
+    report.write_csv(partial / "pareto.csv", front, MT_COLUMNS)
+    statuses = {s: sum(r["status"] == s for r in rows) for s in ("complete", "stopped_early", "failed", "over_budget")}
+    report.write_yaml(partial / "config.yaml", {
+        "mode": "multitrial", "config": asdict(cfg), "space": space.to_dict(), "git_commit": _git_commit(),
+        "data": {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)},
+        "trials": statuses, "seconds": {"total": round(secs, 1)},
+    })  # fmt: skip
+    if not front:
+        partial.rename(out)
+        raise ValueError(f"no trial completed ({statuses}); the reasons are in {out}/evaluations.csv")
+    pts = [(int(r["macs"]), float(r["accuracy"])) for r in front]
+    best = front[-1] if cfg.max_macs else front[knee(pts)]
+    report.write_yaml(partial / "best.yaml", space.parse(best["arch"]).to_dict() | {"metrics": {
+        k: best[k] for k in ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")
+    } | {"chosen_as": "most accurate under --max-macs" if cfg.max_macs else "knee of the front"}})  # fmt: skip
+    done = [r for r in rows if r["status"] == "complete"]
+    title = f"multitrial ({cfg.sampler}) on {data.name}: {len(done)} complete trials, {len(front)} on the front"
+    report.plot_pareto(partial / "pareto.png", done, front, title, cfg.max_macs)
+    partial.rename(out)
+    lines = [f"\n{len(rows)} trials: " + ", ".join(f"{v} {k}" for k, v in statuses.items() if v)]
+    for r in rows:
+        if r["status"] == "failed":
+            lines.append(f"  failed {r['arch'] or '?'}: {r['error']}")
+    lines.append(f"Pareto front of the complete trials ({len(front)}):")
+    for r in front:
+        acc, lo, hi = (float(r[k]) * 100 for k in ("accuracy", "acc_low", "acc_high"))
+        lines.append(f"  {r['arch']:<22} {int(r['macs']):>12,} MACs  {acc:6.2f}%  [{lo:.2f}, {hi:.2f}]")
+    lines.append(f"Best: {best['arch']}. Wrote {out}/ in {secs:.0f} s")
+    print("\n".join(lines))
+    return out
