@@ -2,6 +2,7 @@
 
     python search.py [run] [--space S --data D --out DIR --max-macs N --epochs E --seed K ...]
     python search.py export RUN --max-macs N [--out FILE] [--weights]
+    python search.py retrain RUN [--top K] [--random R] [--epochs E] [--seeds S]
     python search.py flops --space S --arch A [--json]    params and MACs of one arch
     python search.py flops --space S --all [--json]       the whole space, sorted by MACs
 
@@ -127,6 +128,13 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    from seknet.retrain import retrain
+
+    retrain(Path(args.run), args.top, args.random, args.epochs, args.seeds, args.gpus_per_trial, args.progress)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from seknet.data import DATASETS
     from seknet.train import SAMPLERS
@@ -171,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="arch YAML to write (default: RUN/export-<macs>.yaml)")
     e.add_argument("--weights", action="store_true", help="also write the extracted sub-net's state dict (.pt)")
     e.set_defaults(func=_export)
+    t = sub.add_parser("retrain", help="retrain a run's front stand-alone; rank agreement with its scores")
+    t.add_argument("run", help="a run folder (results/...)")
+    t.add_argument("--top", type=_positive, default=5, help="most accurate front archs (default: %(default)s)")
+    t.add_argument("--random", type=int, default=15, help="random other archs, unbiased (default: %(default)s)")
+    t.add_argument("--epochs", type=_positive, default=10, help="stand-alone epochs (default: %(default)s)")
+    t.add_argument("--seeds", type=_positive, default=3, help="seeds per arch (default: %(default)s)")
+    t.add_argument("--gpus-per-trial", type=float, default=0.0)
+    t.add_argument("--no-progress", dest="progress", action="store_false")
+    t.set_defaults(func=_retrain)
     f = sub.add_parser("flops", help="exact params and MACs of an arch, or of the whole space")
     f.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
     f.add_argument("--arch", help="one choice per stage joined by '-', e.g. se16-none-sk3-se4")

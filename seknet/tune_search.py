@@ -11,6 +11,7 @@ Ray is imported here only.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,8 +83,9 @@ def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_s
     if cfg.max_macs is not None and c.macs > cfg.max_macs:  # never trained
         tune.report(base | {"accuracy": 0.0, "correct": 0, "n_eval": 0, "epoch": 0, "over_budget": 1})
         return
+    seed = int(config.get("seed", cfg.seed))  # retrain runs each arch under several seeds
     torch.set_num_threads(max(1, cfg.cpus_per_trial))
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed)
     if init_state is not None:
         net = Supernet(space)
         net.load_state_dict(init_state)
@@ -98,7 +100,7 @@ def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_s
         tune.report(base | {"accuracy": correct / n, "correct": correct, "n_eval": n, "epoch": epoch, "loss": loss,
                             "over_budget": 0})  # fmt: skip
 
-    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
+    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=seed)
     train(model, data.train, tcfg, device, progress=False, on_epoch=on_epoch)
 
 
@@ -205,6 +207,8 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
         {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial},
     )
     num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
+    # Snapshot the experiment state on every loop, so a kill -9 loses no finished trial (trials take seconds).
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
     with ray_session(cfg.address, num_gpus=num_gpus):
         store = str(partial.resolve())
         if resume is not None:

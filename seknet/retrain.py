@@ -1,0 +1,161 @@
+"""The truth check: retrain a run's front (and random others) stand-alone, and measure rank agreement.
+
+A supernet's front is only as good as its ranking (SPOS, arXiv 1904.00420; "How to Train Your
+Super-Net", arXiv 2003.04276). Each chosen arch is trained from scratch under ``seeds`` seeds as Ray
+Tune trials; Kendall tau and Spearman rho compare the run's scores with the stand-alone mean, and the
+seed-vs-seed tau of the same archs gives the ceiling no ranking can beat.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+from dataclasses import replace
+from pathlib import Path
+
+import yaml
+
+from seknet import report
+from seknet.oneshot import check_data, run_data
+from seknet.pareto import pareto_front
+from seknet.space import load_space
+from seknet.tune_search import MultiTrialConfig, _trial
+
+RETRAIN_COLUMNS = [
+    "arch",
+    "macs",
+    "params",
+    "picked_as",
+    "run_accuracy",
+    "seed",
+    "accuracy",
+    "n_eval",
+    "status",
+    "error",
+]
+
+
+def pick_archs(rows: list[dict], top: int, n_random: int, seed: int) -> list[tuple[dict, str]]:
+    """(row, why): the ``top`` most accurate front archs, then ``n_random`` others drawn uniformly by ``seed``."""
+    comparable = report.comparable_rows(rows)
+    front = sorted(report.front_rows(rows), key=lambda r: -float(r["accuracy"]))[:top]
+    chosen = {r["arch"] for r in front}
+    others = [r for r in comparable if r["arch"] not in chosen]
+    drawn = random.Random(seed).sample(others, min(n_random, len(others)))
+    return [(r, "front") for r in front] + [(r, "random") for r in drawn]
+
+
+def rank_agreement(x: list[float], y: list[float]) -> tuple[float, float]:
+    """(Kendall tau-b, Spearman rho) of two score lists; NaN where undefined (fewer than 2 distinct values)."""
+    from scipy.stats import kendalltau, spearmanr
+
+    if len(x) < 2:
+        return float("nan"), float("nan")
+    return float(kendalltau(x, y).statistic), float(spearmanr(x, y).statistic)
+
+
+def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_per_trial: float = 0.0,
+            progress: bool = True) -> dict:  # fmt: skip
+    """Retrain the picked archs of ``run`` under ``seeds`` seeds; write retrain.csv/.yaml/.png into ``run``."""
+    from ray import tune
+
+    from seknet.ray_score import ray_session
+
+    evals, cfg_file = run / "evaluations.csv", run / "config.yaml"
+    if not evals.is_file() or not cfg_file.is_file():
+        raise ValueError(f"{run}: not a finished run folder (no evaluations.csv/config.yaml); pass results/<run>")
+    saved = yaml.safe_load(cfg_file.read_text())
+    c = saved["config"]
+    keep = ("space", "data", "data_root", "seed", "smoke")
+    cfg = MultiTrialConfig(**{k: c[k] for k in keep}, epochs=epochs, gpus_per_trial=gpus_per_trial, progress=progress)
+
+    space = load_space(cfg.space)
+    data = run_data(cfg)
+    check_data(space, data)
+    picked = pick_archs(report.read_csv(evals), top, n_random, cfg.seed)
+    if len(picked) < 2:
+        raise ValueError(f"{run}: fewer than 2 archs to retrain; raise --top or --random")
+    seed_list = [cfg.seed + k for k in range(seeds)]
+    trainable = tune.with_resources(
+        tune.with_parameters(_trial, space=space, data=data, cfg=replace(cfg, max_macs=None), init_state=None),
+        {"cpu": 1, "gpu": gpus_per_trial},
+    )
+    param_space = {"arch": tune.grid_search([r["arch"] for r, _ in picked]), "seed": tune.grid_search(seed_list)}
+    num_gpus = None
+    with ray_session(num_gpus=num_gpus):
+        tuner = tune.Tuner(trainable, param_space=param_space, run_config=tune.RunConfig(
+            name="retrain", storage_path=str((run / "retrain_tune").resolve()), verbose=1 if progress else 0,
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)))  # fmt: skip
+        results = tuner.fit()
+    by_arch = {r["arch"]: (r, why) for r, why in picked}
+    rows = []
+    for res in results:
+        arch, seed, m = res.config["arch"], res.config["seed"], res.metrics or {}
+        r, why = by_arch[arch]
+        row = {"arch": arch, "macs": r["macs"], "params": r["params"], "picked_as": why,
+               "run_accuracy": r["accuracy"], "seed": seed, "n_eval": m.get("n_eval", ""), "error": ""}  # fmt: skip
+        if res.error is not None or m.get("epoch") != epochs:
+            row |= {"accuracy": "", "status": "failed", "error": str(res.error).strip().splitlines()[-1][:300]}
+        else:
+            row |= {"accuracy": round(m["correct"] / m["n_eval"], 6), "status": "complete"}
+        rows.append(row)
+    rows.sort(key=lambda r: (r["arch"], r["seed"]))
+    return _summarise(run, rows, seed_list, epochs)
+
+
+def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int) -> dict:
+    ok = {}
+    for r in rows:
+        if r["status"] == "complete":
+            ok.setdefault(r["arch"], {})[r["seed"]] = float(r["accuracy"])
+    archs = [a for a, per in ok.items() if len(per) == len(seeds)]  # every seed finished
+    run_acc = {r["arch"]: float(r["run_accuracy"]) for r in rows}
+    mean = {a: statistics.fmean(ok[a].values()) for a in archs}
+    tau, rho = rank_agreement([run_acc[a] for a in archs], [mean[a] for a in archs])
+    pair_taus = [rank_agreement([ok[a][s] for a in archs], [ok[a][t] for a in archs])[0]
+                 for s, t in itertools.combinations(seeds, 2)]  # fmt: skip
+    ceiling = statistics.fmean(pair_taus) if pair_taus else float("nan")
+    macs = {r["arch"]: int(r["macs"]) for r in rows}
+    front_idx = pareto_front([(macs[a], mean[a]) for a in archs])
+    summary = {
+        "archs": len(archs), "seeds": seeds, "epochs": epochs,
+        "kendall_tau": round(tau, 4), "spearman_rho": round(rho, 4),
+        "seed_vs_seed_tau": round(ceiling, 4), "seed_pair_taus": [round(t, 4) for t in pair_taus],
+        "standalone_front": [{"arch": archs[i], "macs": macs[archs[i]], "mean_accuracy": round(mean[archs[i]], 6)}
+                             for i in front_idx],
+        "failed_trials": sum(r["status"] == "failed" for r in rows),
+    }  # fmt: skip
+    report.write_csv(run / "retrain.csv", rows, RETRAIN_COLUMNS)
+    report.write_yaml(run / "retrain.yaml", summary)
+    _plot(run / "retrain.png", archs, run_acc, ok, mean, summary)
+    print(f"\nretrained {len(archs)} archs x {len(seeds)} seeds ({epochs} epochs): Kendall tau {tau:.3f}, "
+          f"Spearman rho {rho:.3f} (run score vs stand-alone mean); seed-vs-seed tau {ceiling:.3f}")  # fmt: skip
+    print(f"wrote {run}/retrain.csv, retrain.yaml, retrain.png")
+    return summary
+
+
+def _plot(path: Path, archs, run_acc, per_seed, mean, summary) -> None:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for a in archs:
+        xs = [run_acc[a] * 100] * len(per_seed[a])
+        ax.scatter(xs, [v * 100 for v in per_seed[a].values()], s=8, c="0.7")
+    ax.scatter([run_acc[a] * 100 for a in archs], [mean[a] * 100 for a in archs], s=24, c="tab:red",
+               label="stand-alone mean over seeds")  # fmt: skip
+    ax.set_xlabel("run score (supernet, inherited weights) %")
+    ax.set_ylabel("stand-alone accuracy %")
+    ax.set_title(f"{summary['archs']} archs: Kendall tau {summary['kendall_tau']:.2f}, Spearman rho "
+                 f"{summary['spearman_rho']:.2f}; seed-vs-seed tau {summary['seed_vs_seed_tau']:.2f}")  # fmt: skip
+    ax.legend()
+    ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    report.write_atomic(path, buf.getvalue())

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+import search
+from seknet import report
+from seknet.retrain import pick_archs, rank_agreement
+
+
+def test_rank_agreement_by_hand():
+    """Same order: tau = rho = 1; reversed: -1; one swap of 4: tau = 4/6, rho = 0.8; one point: NaN."""
+    assert rank_agreement([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx((1.0, 1.0))
+    assert rank_agreement([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx((-1.0, -1.0))
+    assert rank_agreement([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx((4 / 6, 0.8))
+    assert all(math.isnan(v) for v in rank_agreement([1], [2]))
+
+
+def test_pick_front_then_random():
+    """--top takes the most accurate front archs; --random draws others, never repeating, by seed."""
+    rows = [{"arch": a, "macs": m, "accuracy": acc, "n_eval": "100"}
+            for a, m, acc in [("a", 1, 0.5), ("b", 2, 0.7), ("c", 3, 0.6), ("d", 4, 0.9), ("e", 5, 0.1)]]  # fmt: skip
+    picked = pick_archs(rows, top=2, n_random=2, seed=0)
+    assert [(r["arch"], why) for r, why in picked[:2]] == [("d", "front"), ("b", "front")]
+    rest = [r["arch"] for r, _ in picked[2:]]
+    assert len(rest) == 2 and not {"d", "b"} & set(rest)
+    assert picked == pick_archs(rows, top=2, n_random=2, seed=0)
+
+
+def test_retrain_smoke(tmp_path):
+    """retrain on a smoke run writes retrain.csv/.yaml/.png with tau, rho and the seed-vs-seed ceiling."""
+    run = tmp_path / "run"
+    assert search.main(["--smoke", "--no-progress", "--out", str(run), "--max-macs", "5.96M"]) == 0
+    argv = ["retrain", str(run), "--top", "2", "--random", "2", "--epochs", "1", "--seeds", "2", "--no-progress"]
+    assert search.main(argv) == 0
+    rows = report.read_csv(run / "retrain.csv")
+    assert len(rows) == 4 * 2 and {r["seed"] for r in rows} == {"0", "1"}
+    assert all(r["status"] == "complete" and 0 <= float(r["accuracy"]) <= 1 for r in rows)
+    s = yaml.safe_load((run / "retrain.yaml").read_text())
+    assert s["archs"] == 4 and s["seeds"] == [0, 1] and -1 <= s["kendall_tau"] <= 1 and -1 <= s["spearman_rho"] <= 1
+    assert len(s["seed_pair_taus"]) == 1 and s["standalone_front"]
+    assert (run / "retrain.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_retrain_bad_run(tmp_path, capsys):
+    """retrain on a folder that is not a run: one line, exit 2."""
+    assert search.main(["retrain", str(tmp_path)]) == 2
+    assert "not a finished run folder" in capsys.readouterr().err
