@@ -68,6 +68,11 @@ class MultiTrialConfig:
             raise ValueError("--init supernet needs --supernet RUN, a one-shot run folder with supernet.pt")
 
 
+def trial_resources(cfg: MultiTrialConfig) -> dict:
+    """What one trial asks Ray for: ``cpus_per_trial`` CPUs and a ``gpus_per_trial`` share of a GPU."""
+    return {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
+
+
 def _arch_of(config: dict, space: Space) -> str:
     return config["arch"] if "arch" in config else "-".join(config[f"stage{i}"] for i in range(len(space.stages)))
 
@@ -203,8 +208,7 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
             raise ValueError(f"--supernet {cfg.supernet}: no supernet.pt there; pass a one-shot run folder")
         init_state = torch.load(sn, weights_only=True)
     trainable = tune.with_resources(
-        tune.with_parameters(_trial, space=space, data=data, cfg=cfg, init_state=init_state),
-        {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial},
+        tune.with_parameters(_trial, space=space, data=data, cfg=cfg, init_state=init_state), trial_resources(cfg)
     )
     num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
     # Snapshot the experiment state on every loop, so a kill -9 loses no finished trial (trials take seconds).

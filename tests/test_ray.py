@@ -33,3 +33,26 @@ def test_gpu_packing_on_logical_gpus():
     assert sorted(per_gpu.values()) == [4, 4]  # 4 workers packed per GPU
     latest_start, earliest_end = max(r[2] for r in results), min(r[3] for r in results)
     assert latest_start < earliest_end  # all 8 ran at the same time
+
+
+def test_tune_packs_four_trials_per_logical_gpu(tmp_path):
+    """Through Ray Tune with 0.25 GPU per trial on 2 logical GPUs, 8 trials run at once, each on one device."""
+    from ray import tune
+
+    from seknet.tune_search import MultiTrialConfig, trial_resources
+
+    def probe(config):
+        start = time.time()
+        ids, visible = visible_devices_task()
+        time.sleep(2.0)
+        tune.report({"gpu": ids[0] if len(ids) == 1 and visible == ids[0] else "bad", "start": start,
+                     "end": time.time()})  # fmt: skip
+
+    resources = trial_resources(MultiTrialConfig(gpus_per_trial=0.25))
+    with ray_session(num_cpus=8, num_gpus=2):
+        tuner = tune.Tuner(tune.with_resources(probe, resources), param_space={"i": tune.grid_search(list(range(8)))},
+                           run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0))  # fmt: skip
+        results = [r.metrics for r in tuner.fit()]
+    gpus = [m["gpu"] for m in results]
+    assert "bad" not in gpus and sorted(gpus.count(g) for g in set(gpus)) == [4, 4]
+    assert max(m["start"] for m in results) < min(m["end"] for m in results)  # all 8 at the same time
