@@ -88,9 +88,6 @@ def _run(args: argparse.Namespace) -> int:
     fields = SearchConfig.__dataclass_fields__
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     cfg = SearchConfig(**given)
-    from seknet.train import TrainConfig
-
-    TrainConfig(sampler=cfg.sampler)  # validates the one-shot sampler
     if cfg.smoke:  # tiny budgets, except what the flags set explicitly
         cfg = replace(cfg, epochs=args.epochs or 1, recal_images=min(cfg.recal_images, 64), slice=0.5)
     run(cfg)

@@ -23,7 +23,7 @@ from seknet.data import Data, load_data, wilson_interval
 from seknet.pareto import knee
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
-from seknet.train import TrainConfig, train
+from seknet.train import SAMPLERS, TrainConfig, train
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,10 @@ class SearchConfig:
     evaluations: int = 2_000  # NSGA-II budget of scored archs
     smoke: bool = False  # tiny budgets, for CI
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r} for oneshot; valid: {'|'.join(SAMPLERS)}")
 
 
 def budget_archs(space: Space, max_macs: int | None) -> list[Arch]:
@@ -125,7 +129,8 @@ def halving_contenders(archs: list[Arch], hits: dict[str, torch.Tensor], z: floa
     return keep
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The checkout's commit, recorded in config.yaml (None outside a git checkout)."""
     try:
         root = Path(__file__).resolve().parents[1]
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
@@ -134,7 +139,8 @@ def _git_commit() -> str | None:
         return None
 
 
-def _out_dir(cfg: SearchConfig, space: Space) -> Path:
+def run_dir(cfg, space: Space) -> Path:
+    """``cfg.out``, or results/<time>-<space>-<data>; refuses a non-empty folder."""
     out = Path(cfg.out) if cfg.out else Path("results") / f"{time.strftime('%Y%m%d-%H%M%S')}-{space.name}-{cfg.data}"
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"run folder {out} already exists and is not empty; choose another --out or remove it")
@@ -207,7 +213,7 @@ def run(cfg: SearchConfig) -> Path:
     t0 = time.time()
     space = load_space(cfg.space)
     archs = budget_archs(space, cfg.max_macs)
-    out = _out_dir(cfg, space)
+    out = run_dir(cfg, space)
     data = run_data(cfg)
     check_data(space, data)
     partial = out.with_name(f".{out.name}.partial")
@@ -256,7 +262,7 @@ def run(cfg: SearchConfig) -> Path:
     report.plot_pareto(partial / "pareto.png", rows, front, title, cfg.max_macs)
     report.plot_placement(partial / "placement.png", pl, len(space.stages), space.choices)
     report.write_yaml(partial / "config.yaml", {
-        "config": asdict(cfg), "space": space.to_dict(), "git_commit": _git_commit(),
+        "config": asdict(cfg), "space": space.to_dict(), "git_commit": git_commit(),
         "data": {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)},
         "train_loss": [round(x, 4) for x in losses], "device": str(device),
         "seconds": {"train": round(t1 - t0, 1), "score": round(t2 - t1, 1), "total": round(time.time() - t0, 1)},

@@ -20,7 +20,7 @@ from seknet import report
 from seknet.oneshot import check_data, run_data
 from seknet.pareto import pareto_front
 from seknet.space import load_space
-from seknet.tune_search import MultiTrialConfig, _trial
+from seknet.tune_search import MultiTrialConfig, _trial, error_line
 
 RETRAIN_COLUMNS = [
     "arch",
@@ -82,8 +82,9 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
         {"cpu": 1, "gpu": gpus_per_trial},
     )
     param_space = {"arch": tune.grid_search([r["arch"] for r, _ in picked]), "seed": tune.grid_search(seed_list)}
-    num_gpus = None
-    with ray_session(num_gpus=num_gpus):
+    import torch
+
+    with ray_session(num_gpus=torch.cuda.device_count() if gpus_per_trial > 0 else None):
         tuner = tune.Tuner(trainable, param_space=param_space, run_config=tune.RunConfig(
             name="retrain", storage_path=str((run / "retrain_tune").resolve()), verbose=1 if progress else 0,
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)))  # fmt: skip
@@ -96,7 +97,8 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
         row = {"arch": arch, "macs": r["macs"], "params": r["params"], "picked_as": why,
                "run_accuracy": r["accuracy"], "seed": seed, "n_eval": m.get("n_eval", ""), "error": ""}  # fmt: skip
         if res.error is not None or m.get("epoch") != epochs:
-            row |= {"accuracy": "", "status": "failed", "error": str(res.error).strip().splitlines()[-1][:300]}
+            why = error_line(res.error) if res.error is not None else f"stopped after {m.get('epoch', 0)} epochs"
+            row |= {"accuracy": "", "status": "failed", "error": why}
         else:
             row |= {"accuracy": round(m["correct"] / m["n_eval"], 6), "status": "complete"}
         rows.append(row)

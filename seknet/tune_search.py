@@ -22,7 +22,7 @@ from seknet import report
 from seknet.backbone import build_model
 from seknet.count import count
 from seknet.data import Data, wilson_interval
-from seknet.oneshot import _git_commit, _out_dir, budget_archs, check_data, run_data
+from seknet.oneshot import budget_archs, check_data, git_commit, run_data, run_dir
 from seknet.pareto import knee
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
@@ -134,7 +134,8 @@ def _search_setup(cfg: MultiTrialConfig, space: Space, archs: list[str]):
     return None, searcher, cfg.trials
 
 
-def _error_line(error: BaseException) -> str:
+def error_line(error: BaseException) -> str:
+    """The last line of a trial's error (Ray wraps it in a traceback): the reason to record."""
     lines = [ln.strip() for ln in str(error).strip().splitlines() if ln.strip()]
     return (lines[-1] if lines else type(error).__name__)[:300]
 
@@ -142,17 +143,16 @@ def _error_line(error: BaseException) -> str:
 def _rows(results, space: Space, cfg: MultiTrialConfig) -> list[dict]:
     rows = []
     for r in results:
-        m = r.metrics or {}
+        m, arch = r.metrics or {}, _arch_of(r.config, space)
         try:
-            arch = _arch_of(r.config, space)
-        except KeyError:
-            arch = ""
-        c = count(space.parse(arch)) if arch and _parses(space, arch) else None
+            c = count(space.parse(arch))
+        except ValueError:  # a bad arch: its trial failed for that reason, recorded below
+            c = None
         row = {"arch": arch, "trial_id": m.get("trial_id", ""), "epochs_trained": m.get("epoch", 0), "error": "",
                "params": c.params if c else "", "macs": c.macs if c else "", "attn_ops": c.attn_ops if c else "",
                "accuracy": "", "acc_low": "", "acc_high": "", "n_eval": "", "on_front": 0}  # fmt: skip
         if r.error is not None:
-            row |= {"status": "failed", "error": _error_line(r.error)}
+            row |= {"status": "failed", "error": error_line(r.error)}
         elif m.get("over_budget"):
             row["status"] = "over_budget"
         else:
@@ -162,14 +162,6 @@ def _rows(results, space: Space, cfg: MultiTrialConfig) -> list[dict]:
                     "status": "complete" if m.get("epoch") == cfg.epochs else "stopped_early"}  # fmt: skip
         rows.append(row)
     return rows
-
-
-def _parses(space: Space, arch: str) -> bool:
-    try:
-        space.parse(arch)
-        return True
-    except ValueError:
-        return False
 
 
 def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume: Path | None = None) -> Path:
@@ -185,7 +177,7 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
     space = load_space(cfg.space)
     in_budget = [str(a) for a in budget_archs(space, cfg.max_macs)]
     if resume is None:
-        out = _out_dir(cfg, space)
+        out = run_dir(cfg, space)
         partial = out.with_name(f".{out.name}.partial")
         if partial.exists():
             raise ValueError(f"{partial} holds an interrupted search; continue it with --resume {out}")
@@ -249,7 +241,7 @@ def _write(cfg, space: Space, data: Data, rows: list[dict], out: Path, partial: 
     report.write_csv(partial / "pareto.csv", front, MT_COLUMNS)
     statuses = {s: sum(r["status"] == s for r in rows) for s in ("complete", "stopped_early", "failed", "over_budget")}
     report.write_yaml(partial / "config.yaml", {
-        "mode": "multitrial", "config": asdict(cfg), "space": space.to_dict(), "git_commit": _git_commit(),
+        "mode": "multitrial", "config": asdict(cfg), "space": space.to_dict(), "git_commit": git_commit(),
         "data": {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)},
         "trials": statuses, "seconds": {"total": round(secs, 1)},
     })  # fmt: skip
