@@ -1,0 +1,73 @@
+"""Trials per hour with 4 trials packed per GPU / with 1 trial per GPU, on CIFAR-10-sized inputs. Goal >= 2.5.
+
+Synthetic data of CIFAR-10's shape (3x32x32, 10 classes) on the cifar10 space; each trial trains one
+random arch for --epochs epochs over --images images. Needs CUDA for a meaningful figure; with
+--logical-gpus N on a CPU machine it only checks that the packing runs (trials then train on CPU).
+
+    python benchmarks/gpu_packing.py [--trials 16] [--epochs 2] [--images 8192] [--logical-gpus N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import seknet
+from seknet.data import Data, Split
+from seknet.ray_score import ray_session
+from seknet.tune_search import MultiTrialConfig, _trial, trial_resources
+
+
+def synthetic(n: int) -> Data:
+    g = torch.Generator().manual_seed(0)
+    split = Split(torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g))
+    val = Split(split.x[: n // 8], split.y[: n // 8])
+    return Data("synthetic-cifar10", split, val, val, num_classes=10)
+
+
+def trials_per_hour(gpus_per_trial: float, args, data: Data, space) -> float:
+    from ray import tune
+
+    cfg = MultiTrialConfig(space=str(ROOT / "search_space" / "cifar10.yaml"), epochs=args.epochs,
+                           gpus_per_trial=gpus_per_trial, progress=False)  # fmt: skip
+    archs = [str(a) for a in space.archs()[:: max(1, len(space.archs()) // args.trials)][: args.trials]]
+    trainable = tune.with_resources(
+        tune.with_parameters(_trial, space=space, data=data, cfg=cfg, init_state=None), trial_resources(cfg)
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        tune.Tuner(trainable, param_space={"arch": tune.grid_search(archs)},
+                   run_config=tune.RunConfig(storage_path=tmp, verbose=0)).fit()  # fmt: skip
+        return len(archs) / (time.perf_counter() - t) * 3600
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--trials", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--images", type=int, default=8192)
+    p.add_argument("--logical-gpus", type=int, help="declare N GPUs to Ray on a CPU machine (checks the plumbing)")
+    args = p.parse_args()
+    gpus = args.logical_gpus or torch.cuda.device_count()
+    if gpus == 0:
+        sys.exit("no GPU: run on a CUDA machine, or pass --logical-gpus N to check the packing on CPU")
+    space = seknet.load_space(ROOT / "search_space" / "cifar10.yaml")
+    data = synthetic(args.images)
+    with ray_session(num_gpus=gpus):
+        one = trials_per_hour(1.0, args, data, space)
+        four = trials_per_hour(0.25, args, data, space)
+    kind = "logical GPUs (CPU machine: the ratio means nothing)" if args.logical_gpus else "CUDA GPUs"
+    print(f"{gpus} {kind}: 1 trial/GPU {one:.0f} trials/h; 4 trials/GPU {four:.0f} trials/h; "
+          f"ratio {four / one:.2f} (goal >= 2.5)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
