@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = Parser(prog="search.py", description="Find where attention (SE, SK) belongs in a CNN.")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
-    r = sub.add_parser("run", help="one-shot search (the default command)")
+    r = sub.add_parser("run", help="search: one-shot (default) or --mode multitrial; the default command")
     r.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
     r.add_argument("--data", default="digits", choices=DATASETS, help="dataset (default: %(default)s)")
     r.add_argument("--data-root", help="folder holding CIFAR / ImageFolder files")
