@@ -20,7 +20,6 @@ from seknet import report
 from seknet.arch import Arch
 from seknet.count import count
 from seknet.data import Data, load_data, wilson_interval
-from seknet.pareto import knee
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
 from seknet.train import SAMPLERS, TrainConfig, train
@@ -248,16 +247,12 @@ def run(cfg: SearchConfig) -> Path:
     front = report.front_rows(rows)
     for r in front:
         r["on_front"] = 1
-    pts = [(int(r["macs"]), float(r["accuracy"])) for r in front]
-    best = front[-1] if cfg.max_macs else front[knee(pts)]
     report.write_csv(partial / "evaluations.csv", rows, report.EVAL_COLUMNS)
     report.write_csv(partial / "pareto.csv", front, report.EVAL_COLUMNS)
     pl = report.placement(rows, len(space.stages), space.choices)
     report.write_csv(partial / "placement.csv", pl, list(pl[0]))
-    best_arch = space.parse(best["arch"])
-    report.write_yaml(partial / "best.yaml", best_arch.to_dict() | {"metrics": {
-        k: best[k] for k in ("params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval")
-    } | {"chosen_as": "most accurate under --max-macs" if cfg.max_macs else "knee of the front"}})  # fmt: skip
+    keys = ("params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval")
+    best = report.write_best(partial / "best.yaml", space, front, cfg.max_macs, keys)
     title = f"space {space.name}, data {data.name}: {len(rows)} archs, {len(front)} on the front"
     report.plot_pareto(partial / "pareto.png", rows, front, title, cfg.max_macs)
     report.plot_placement(partial / "placement.png", pl, len(space.stages), space.choices)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from seknet.pareto import pareto_front
+from seknet.pareto import knee, pareto_front
 
 EVAL_COLUMNS = [
     "arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval", "slice_accuracy", "on_front",
@@ -66,6 +66,18 @@ def front_rows(rows: Sequence[dict]) -> list[dict]:
     full = comparable_rows(rows)
     idx = pareto_front([(int(r["macs"]), float(r["accuracy"])) for r in full])
     return [full[i] for i in idx]
+
+
+def write_best(path: Path, space, front: Sequence[dict], max_macs: int | None, keys: Sequence[str]) -> dict:
+    """Write the run's best arch as an arch YAML with its ``keys`` metrics, and return its row.
+
+    Under a MAC budget the best arch is the front's most accurate, otherwise the front's knee.
+    """
+    best = front[-1] if max_macs else front[knee([(int(r["macs"]), float(r["accuracy"])) for r in front])]
+    chosen_as = "most accurate under --max-macs" if max_macs else "knee of the front"
+    metrics = {k: best[k] for k in keys} | {"chosen_as": chosen_as}
+    write_yaml(path, space.parse(best["arch"]).to_dict() | {"metrics": metrics})
+    return best
 
 
 def indistinct_pairs(front: Sequence[dict]) -> list[tuple[str, str]]:

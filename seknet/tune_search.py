@@ -23,7 +23,6 @@ from seknet.backbone import build_model
 from seknet.count import count
 from seknet.data import Data, wilson_interval
 from seknet.oneshot import budget_archs, check_data, git_commit, run_data, run_dir
-from seknet.pareto import knee
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
 from seknet.train import TrainConfig, evaluate, train
@@ -248,11 +247,8 @@ def _write(cfg, space: Space, data: Data, rows: list[dict], out: Path, partial: 
     if not front:
         partial.rename(out)
         raise ValueError(f"no trial completed ({statuses}); the reasons are in {out}/evaluations.csv")
-    pts = [(int(r["macs"]), float(r["accuracy"])) for r in front]
-    best = front[-1] if cfg.max_macs else front[knee(pts)]
-    report.write_yaml(partial / "best.yaml", space.parse(best["arch"]).to_dict() | {"metrics": {
-        k: best[k] for k in ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")
-    } | {"chosen_as": "most accurate under --max-macs" if cfg.max_macs else "knee of the front"}})  # fmt: skip
+    keys = ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")
+    best = report.write_best(partial / "best.yaml", space, front, cfg.max_macs, keys)
     done = [r for r in rows if r["status"] == "complete"]
     title = f"multitrial ({cfg.sampler}) on {data.name}: {len(done)} complete trials, {len(front)} on the front"
     report.plot_pareto(partial / "pareto.png", done, front, title, cfg.max_macs)
