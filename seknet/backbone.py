@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from torch import Tensor, nn
 
-from seknet.arch import Arch
+from seknet.arch import Arch, Choice
 from seknet.blocks import BasicBlock, Bottleneck, attn_slot, conv_slot
 from seknet.layers import ConvBnAct
 from seknet.space import Space
@@ -22,6 +22,51 @@ def block_layout(space: Space) -> Iterator[tuple[int, int, int]]:
         for j in range(s.depth):
             yield i, in_c, s.stride if j == 0 else 1
             in_c = s.width * (4 if s.block == "bottleneck" else 1)
+
+
+class Stage(nn.ModuleList):
+    """The residual blocks of one stage, run in order; ``choice`` (if any) goes to every block's slots."""
+
+    def forward(self, x: Tensor, *choice: Choice) -> Tensor:
+        for block in self:
+            x = block(x, *choice)
+        return x
+
+
+def stage_blocks(space: Space, i: int, slots: SlotFactory) -> Stage:
+    """Stage ``i`` of ``space``, each block's conv and attention slots made by ``slots``."""
+    blocks = Stage()
+    for j, in_c, stride in block_layout(space):
+        if j != i:
+            continue
+        s = space.stages[i]
+        conv_c, _ = space.channels(i)
+        if s.block == "basic":
+            cs, at = slots(i, in_c, conv_c, stride, 1)
+            blocks.append(BasicBlock(in_c, s.width, stride, cs, at))
+        else:
+            cs, at = slots(i, conv_c, conv_c, stride, s.groups)
+            blocks.append(Bottleneck(in_c, s.width, stride, cs, at, inner=conv_c))
+    return blocks
+
+
+def init_weights(module: nn.Module) -> nn.Module:
+    """torchvision's ResNet initialisation: Kaiming-normal (fan-out) convs, the rest left to PyTorch."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return module
+
+
+def plain_slots(space: Space, choices: Sequence[Choice]) -> SlotFactory:
+    """The slots of a stand-alone model: stage i's blocks get exactly ``choices[i]``."""
+
+    def slots(i: int, in_c: int, out_c: int, stride: int, groups: int) -> tuple[nn.Module, nn.Module]:
+        choice = choices[i]
+        cs = conv_slot(in_c, out_c, stride, groups, choice, space.sk_groups(out_c), space.sk_attn_channels(out_c))
+        return cs, attn_slot(space.channels(i)[1], choice, space.se.bias)
+
+    return slots
 
 
 class ResNet(nn.Module):
@@ -40,38 +85,17 @@ class ResNet(nn.Module):
             )
         else:
             self.stem = ConvBnAct(space.in_channels, space.stem_width, 3)
-        self.stages = nn.ModuleList(nn.ModuleList() for _ in space.stages)
-        for i, in_c, stride in block_layout(space):
-            s = space.stages[i]
-            conv_c, attn_c = space.channels(i)
-            if s.block == "basic":
-                cs, at = slots(i, in_c, conv_c, stride, 1)
-                block = BasicBlock(in_c, s.width, stride, cs, at)
-            else:
-                cs, at = slots(i, conv_c, conv_c, stride, s.groups)
-                block = Bottleneck(in_c, s.width, stride, cs, at, inner=conv_c)
-            self.stages[i].append(block)
+        self.stages = nn.ModuleList(stage_blocks(space, i, slots) for i in range(len(space.stages)))
         self.fc = nn.Linear(space.channels(len(space.stages) - 1)[1], space.num_classes)
-        for m in self.modules():  # torchvision's initialisation
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        init_weights(self)
 
     def forward(self, x: Tensor, arch: Arch | None = None) -> Tensor:
         x = self.stem(x)  # (B, stem_width, H', W')
         for i, stage in enumerate(self.stages):
-            choice = () if arch is None else (arch.choices[i],)
-            for block in stage:
-                x = block(x, *choice)
+            x = stage(x) if arch is None else stage(x, arch.choices[i])
         return self.fc(x.mean((2, 3)))  # (B, num_classes)
 
 
 def build_model(arch: Arch) -> ResNet:
     """A plain stand-alone model for ``arch``: no search machinery inside."""
-    space = arch.space
-
-    def slots(i: int, in_c: int, out_c: int, stride: int, groups: int) -> tuple[nn.Module, nn.Module]:
-        choice = arch.choices[i]
-        cs = conv_slot(in_c, out_c, stride, groups, choice, space.sk_groups(out_c), space.sk_attn_channels(out_c))
-        return cs, attn_slot(space.channels(i)[1], choice, space.se.bias)
-
-    return ResNet(space, slots)
+    return ResNet(arch.space, plain_slots(arch.space, arch.choices))

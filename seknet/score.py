@@ -66,9 +66,7 @@ def score_logits(
 
             def fn(x: Tensor, choice: Choice = choice) -> Tensor:
                 with autocast(device):
-                    for block in stage:
-                        x = block(x, choice)
-                return x
+                    return stage(x, choice)
 
             r2, v2 = _recalibrate_and_eval(stage, fn, r, v, chunk)
             if child:
