@@ -103,12 +103,16 @@ def _normalise(x: np.ndarray) -> Tensor:
     return (t - 0.5) / 0.5
 
 
-def load_digits(seed: int = 0, train_variants: int = 8, eval_variants: int = 6, plain: bool = False) -> Data:
+def load_digits(seed: int = 0, train_variants: int = 8, eval_variants: int = 6, test_variants: int | None = None,
+                plain: bool = False) -> Data:  # fmt: skip
     """The UCI digits: cluttered 16x16 (default), or the plain 8x8 images with ``plain=True``.
 
     Split by source digit 60/20/20 (train/val/test); the val split of the cluttered task has
-    ~360 sources x ``eval_variants`` images (2,160 by default).
+    ~360 sources x ``eval_variants`` images (2,160 by default), the test split ``test_variants``
+    (default ``eval_variants``) per source. The splits are drawn in that order, so ``test_variants``
+    changes the test split only: train and val stay the same images.
     """
+    test_variants = eval_variants if test_variants is None else test_variants
     from sklearn.datasets import load_digits as sk_digits
 
     d = sk_digits()
@@ -116,7 +120,7 @@ def load_digits(seed: int = 0, train_variants: int = 8, eval_variants: int = 6, 
     rng = np.random.default_rng(seed)
     parts = _split_sources(len(images), rng)
     splits = []
-    for part, variants in zip(parts, (train_variants, eval_variants, eval_variants), strict=True):
+    for part, variants in zip(parts, (train_variants, eval_variants, test_variants), strict=True):
         if plain:
             x, src = images[part], part
         else:

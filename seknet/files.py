@@ -1,9 +1,12 @@
 """CIFAR-10/100 and ImageFolder datasets read from files, through torchvision where it imports.
 
 Nothing is downloaded: a missing dataset raises one ValueError saying what to fetch and where to
-put it. torchvision is imported lazily and only here. Where it cannot be imported (e.g. a CUDA
-build of torchvision beside a CPU torch: "operator torchvision::nms does not exist"), the same
-on-disk formats are read by seknet itself; the datasets and transforms involved are plain Python.
+put it. torchvision is imported lazily, through ``torchvision_or_none``. A CUDA build of torchvision
+beside a CPU torch fails to import ("operator torchvision::nms does not exist": its compiled ops
+did not load, and it registers fake kernels for two of them unguarded); ``torchvision_or_none``
+then declares those two op schemas, so the pure-Python parts (datasets, transforms) import and only
+the compiled ops stay unusable. Where torchvision still cannot be imported, the same on-disk
+formats are read by seknet itself.
 CIFAR's "python version" batches are pickles: that is the dataset's own format (read, never written).
 """
 
@@ -18,22 +21,48 @@ import torch
 from seknet.data import Data, Split
 
 CIFAR = {  # name: (folder, train files, test files, label key, classes, mean, std)
-    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels", 10,
+    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels", 10,
                 (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ("cifar-100-python", ["train"], ["test"], b"fine_labels", 100,
+    "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", 100,
                  (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }  # fmt: skip
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".webp")
 VAL_FRACTION = 0.1  # CIFAR: held out of the training files, by seed; the test files stay the test split
 
 
+# The ops torchvision registers fake kernels for without checking its extension loaded (0.2x):
+_UNGUARDED_OPS = (
+    "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+    "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+)
+_schemas: list = []  # the torch.library.Library holding them; the definitions live as long as it does
+
+
 def torchvision_or_none():
-    """torchvision if it imports on this install, else None."""
+    """torchvision if it can be imported on this install (declaring its unguarded ops if needed), else None.
+
+    Other libraries that import torchvision (torchmetrics, under NNI and Lightning) need this called first.
+    """
+    import sys
+
     try:
         import torchvision
 
         return torchvision
-    except Exception:  # noqa: BLE001 - any failure means: read the files ourselves
+    except Exception as e:  # noqa: BLE001 - any other failure means: read the files ourselves
+        if "torchvision::" not in str(e) or _schemas:
+            return None
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        del sys.modules[name]  # the half-imported package
+    lib = torch.library.Library("torchvision", "DEF")
+    for schema in _UNGUARDED_OPS:
+        lib.define(schema)
+    _schemas.append(lib)
+    try:
+        import torchvision
+
+        return torchvision
+    except Exception:  # noqa: BLE001
         return None
 
 
@@ -47,13 +76,15 @@ def _read_cifar(name: str, folder: Path, train: bool) -> tuple[np.ndarray, np.nd
     tv = torchvision_or_none()
     if tv is not None:
         cls = tv.datasets.CIFAR10 if name == "cifar10" else tv.datasets.CIFAR100
-        ds = type("Local", (cls,), {"_check_integrity": lambda self: True})(str(folder.parent), train=train)
+        # No md5 checks (slow on the real files; tests write tiny ones); class names are never used.
+        local = type("Local", (cls,), {"_check_integrity": lambda self: True, "_load_meta": lambda self: None})
+        ds = local(str(folder.parent), train=train)
         return np.asarray(ds.data), np.asarray(ds.targets, np.int64)
     xs, ys = [], []
     for f in train_files if train else test_files:
         with open(folder / f, "rb") as fh:
-            batch = pickle.load(fh, encoding="bytes")
-        xs.append(np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+            batch = pickle.load(fh, encoding="latin1")  # Python 2 pickles: str keys, as torchvision reads them
+        xs.append(np.asarray(batch["data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         ys.append(np.asarray(batch[key], np.int64))
     return np.concatenate(xs), np.concatenate(ys)
 

@@ -70,9 +70,11 @@ def budget_archs(space: Space, max_macs: int | None) -> list[Arch]:
     return kept
 
 
-def run_data(cfg: SearchConfig) -> Data:
-    """The dataset a run uses (smoke runs draw each digit once)."""
+def run_data(cfg: SearchConfig, test_variants: int | None = None) -> Data:
+    """The dataset a run uses (smoke runs draw each digit once); ``test_variants`` sizes digits' test split."""
     kw = {"train_variants": 1, "eval_variants": 1} if cfg.smoke and cfg.data == "digits" else {}
+    if test_variants is not None and cfg.data == "digits":
+        kw["test_variants"] = test_variants
     return load_data(cfg.data, cfg.data_root, cfg.seed, load_space(cfg.space).input_size, **kw)
 
 

@@ -60,6 +60,34 @@ def test_digits_never_import_torchvision():
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
+def test_test_variants_resize_only_the_test_split(digits_data):
+    """test_variants draws more test images per source; train and val stay the very same images."""
+    big = load_digits(0, test_variants=24)
+    assert torch.equal(big.train.x, digits_data.train.x) and torch.equal(big.val.x, digits_data.val.x)
+    assert len(big.test) == 4 * len(digits_data.test)
+    assert set(big.test.source.tolist()) == set(digits_data.test.source.tolist())
+
+
+def test_torchvision_imports_through_seknet_even_when_mismatched():
+    """files.torchvision_or_none() imports torchvision's pure-Python parts even on a CUDA build beside CPU torch."""
+    import importlib.util
+
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("torchvision is not installed")
+    code = "from seknet.files import torchvision_or_none as t; tv = t(); tv.datasets.CIFAR10; tv.transforms.Resize"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+@pytest.fixture(params=["torchvision", "built-in"])
+def reader(request, monkeypatch):
+    """Each file format is read once through torchvision and once by seknet's own reader."""
+    if request.param == "built-in":
+        monkeypatch.setattr(files, "torchvision_or_none", lambda: None)
+    elif files.torchvision_or_none() is None:
+        pytest.skip("torchvision cannot be imported here")
+    return request.param
+
+
 def test_wilson_interval():
     """Wilson 95 % interval by hand: 50 of 100 -> [0.4038, 0.5962]; 0 of 10 -> [0, 0.2775]."""
     lo, hi = wilson_interval(50, 100)
@@ -79,12 +107,12 @@ def _write_cifar(root, name, per_file=4):
         data[0, 1024:] = 0
         labels = [int(v) for v in rng.integers(0, classes, per_file)]
         with open(d / f, "wb") as fh:
-            pickle.dump({b"data": data, key: labels, b"batch_label": b"x"}, fh)
+            pickle.dump({"data": data, key: labels, "batch_label": "x"}, fh)  # str keys, as py2 pickles load
     return d
 
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100"])
-def test_cifar_from_real_format_files(tmp_path, name):
+def test_cifar_from_real_format_files(tmp_path, name, reader):
     """Tiny CIFAR files in the python-version format load: shapes, labels, channel order, splits."""
     _write_cifar(tmp_path, name)
     d = load_data(name, tmp_path, seed=0)

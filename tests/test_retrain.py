@@ -7,6 +7,7 @@ import yaml
 
 import search
 from seknet import report
+from seknet.data import load_digits
 from seknet.retrain import pick_archs, rank_agreement
 
 
@@ -41,6 +42,8 @@ def test_retrain_smoke(tmp_path):
     s = yaml.safe_load((run / "retrain.yaml").read_text())
     assert s["archs"] == 4 and s["seeds"] == [0, 1] and -1 <= s["kendall_tau"] <= 1 and -1 <= s["spearman_rho"] <= 1
     assert len(s["seed_pair_taus"]) == 1 and s["standalone_front"]
+    n_test = len(load_digits(0, 1, 1).test)  # smoke data; stand-alone accuracy is taken on the test split
+    assert s["evaluated_on"] == f"test split, {n_test} images" and {r["n_eval"] for r in rows} == {str(n_test)}
     assert (run / "retrain.png").read_bytes()[:4] == b"\x89PNG"
 
 
