@@ -1,6 +1,7 @@
 """seknet command line: a thin layer over the ``seknet`` library.
 
     python search.py [run] [--space S --data D --out DIR --max-macs N --epochs E --seed K ...]
+    python search.py run --backend nni --strategy evolution|random|grid|tpe|spos|darts|gumbel-darts|proxyless
     python search.py export RUN --max-macs N [--out FILE] [--weights]
     python search.py retrain RUN [--top K] [--random R] [--epochs E] [--seeds S]
     python search.py flops --space S --arch A [--json]    params and MACs of one arch
@@ -22,6 +23,8 @@ from pathlib import Path
 import seknet
 
 DEFAULT_SPACE = "search_space/digits.yaml"
+# seknet.nni_search.STRATEGIES, spelled out so that --help and bad flags need no NNI import (a test checks they match)
+NNI_STRATEGIES = ("random", "grid", "evolution", "tpe", "spos", "darts", "gumbel-darts", "proxyless")
 
 
 class UsageError(Exception):
@@ -83,6 +86,10 @@ def _positive(text: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from seknet.oneshot import SearchConfig, run
 
+    if args.backend == "nni":
+        return _run_nni(args)
+    if args.strategy is not None:
+        raise UsageError("--strategy picks an NNI strategy; add --backend nni (Ray runs use --mode and --sampler)")
     if args.resume or args.mode == "multitrial":
         return _run_multitrial(args)
     fields = SearchConfig.__dataclass_fields__
@@ -91,6 +98,21 @@ def _run(args: argparse.Namespace) -> int:
     if cfg.smoke:  # tiny budgets, except what the flags set explicitly
         cfg = replace(cfg, epochs=args.epochs or 1, recal_images=min(cfg.recal_images, 64), slice=0.5)
     run(cfg)
+    return 0
+
+
+def _run_nni(args: argparse.Namespace) -> int:
+    if args.resume or args.mode == "multitrial" or args.sampler:
+        raise UsageError("--backend nni takes --strategy (not --mode, --sampler or --resume); see run --help")
+    try:
+        from seknet.nni_search import NniConfig, run_nni
+    except ImportError as e:
+        raise UsageError(f"--backend nni needs NNI ({e}); install it with: pip install -e '.[nni]'") from None
+    fields = NniConfig.__dataclass_fields__
+    cfg = NniConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    if cfg.smoke:  # tiny budgets, except what the flags set explicitly
+        cfg = replace(cfg, epochs=args.epochs or 1, trials=args.trials or 3, recal_images=min(cfg.recal_images, 64))
+    run_nni(cfg)
     return 0
 
 
@@ -128,7 +150,8 @@ def _export(args: argparse.Namespace) -> int:
 def _retrain(args: argparse.Namespace) -> int:
     from seknet.retrain import retrain
 
-    retrain(Path(args.run), args.top, args.random, args.epochs, args.seeds, args.gpus_per_trial, args.progress)
+    retrain(Path(args.run), args.top, args.random, args.epochs, args.seeds, args.gpus_per_trial, args.progress,
+            args.test_variants)  # fmt: skip
     return 0
 
 
@@ -145,14 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root", help="folder holding CIFAR / ImageFolder files")
     r.add_argument("--out", help="run folder (default: results/<time>-<space>-<data>)")
     r.add_argument("--max-macs", type=parse_macs, help="MAC budget, e.g. 7.5M: archs above it are never scored")
-    r.add_argument("--mode", choices=("oneshot", "multitrial"), default="oneshot", help="search kind")
+    r.add_argument("--mode", choices=("oneshot", "multitrial"), help="Ray backend: search kind (default oneshot)")
+    r.add_argument("--backend", choices=("ray", "nni"), default="ray", help="search engine (default: %(default)s)")
+    r.add_argument("--strategy", choices=NNI_STRATEGIES,
+                   help="--backend nni: multi-trial random | grid | evolution (default) | tpe, "
+                        "or one-shot spos | darts | gumbel-darts | proxyless")  # fmt: skip
     r.add_argument("--epochs", type=int, help="training epochs: of the supernet (30) or of each trial (5)")
     r.add_argument("--batch-size", type=_positive)
     r.add_argument("--lr", type=float)
     r.add_argument("--sampler", choices=(*SAMPLERS, *MT_SAMPLERS),
                    help="oneshot: supernet path sampling, uniform (default) | sandwich; "
                         "multitrial: nsga2 (default) | tpe | random | grid")  # fmt: skip
-    r.add_argument("--trials", type=_positive, help="multitrial: trials to run (default 16)")
+    r.add_argument("--trials", type=_positive,
+                   help="multitrial: trials to run (default 16); NNI one-shot: archs to export and score")  # fmt: skip
     r.add_argument("--init", choices=("scratch", "supernet"), help="multitrial: train from scratch or --supernet")
     r.add_argument("--supernet", help="multitrial --init supernet: a one-shot run folder holding supernet.pt")
     r.add_argument("--asha", action="store_true", default=None, help="multitrial: ASHA early stopping")
@@ -182,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--random", type=int, default=15, help="random other archs, unbiased (default: %(default)s)")
     t.add_argument("--epochs", type=_positive, default=10, help="stand-alone epochs (default: %(default)s)")
     t.add_argument("--seeds", type=_positive, default=3, help="seeds per arch (default: %(default)s)")
+    t.add_argument("--test-variants", type=_positive, default=24,
+                   help="digits: draws per test source digit; stand-alone accuracy is on the test split "
+                        "(default: %(default)s, 8,640 images)")  # fmt: skip
     t.add_argument("--gpus-per-trial", type=float, default=0.0)
     t.add_argument("--no-progress", dest="progress", action="store_false")
     t.set_defaults(func=_retrain)

@@ -99,6 +99,8 @@ def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_s
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
 
     def on_epoch(epoch: int, loss: float) -> None:
+        if not cfg.asha and epoch < cfg.epochs:  # only ASHA reads intermediate accuracy
+            return
         correct = evaluate(model, data.val, device)
         n = len(data.val)
         tune.report(base | {"accuracy": correct / n, "correct": correct, "n_eval": n, "epoch": epoch, "loss": loss,
@@ -229,10 +231,15 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
             )
         results = tuner.fit()
     rows = _rows(results, space, cfg)
-    return _write(cfg, space, data, rows, out, partial, time.time() - t0)
+    return write_trials(cfg, space, data, rows, out, partial, time.time() - t0, "multitrial", cfg.sampler)
 
 
-def _write(cfg, space: Space, data: Data, rows: list[dict], out: Path, partial: Path, secs: float) -> Path:
+def write_trials(cfg, space: Space, data: Data, rows: list[dict], out: Path, partial: Path, secs: float, mode: str,
+                 search: str) -> Path:  # fmt: skip
+    """Write a trial-based run (Ray Tune or NNI; ``mode`` goes to config.yaml) into ``partial``, then rename it ``out``.
+
+    ``rows`` carry MT_COLUMNS; the front is drawn from the complete ones only.
+    """
     front = report.front_rows(rows)
     for r in front:
         r["on_front"] = 1
@@ -240,7 +247,7 @@ def _write(cfg, space: Space, data: Data, rows: list[dict], out: Path, partial: 
     report.write_csv(partial / "pareto.csv", front, MT_COLUMNS)
     statuses = {s: sum(r["status"] == s for r in rows) for s in ("complete", "stopped_early", "failed", "over_budget")}
     report.write_yaml(partial / "config.yaml", {
-        "mode": "multitrial", "config": asdict(cfg), "space": space.to_dict(), "git_commit": git_commit(),
+        "mode": mode, "config": asdict(cfg), "space": space.to_dict(), "git_commit": git_commit(),
         "data": {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)},
         "trials": statuses, "seconds": {"total": round(secs, 1)},
     })  # fmt: skip
@@ -250,7 +257,7 @@ def _write(cfg, space: Space, data: Data, rows: list[dict], out: Path, partial: 
     keys = ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")
     best = report.write_best(partial / "best.yaml", space, front, cfg.max_macs, keys)
     done = [r for r in rows if r["status"] == "complete"]
-    title = f"multitrial ({cfg.sampler}) on {data.name}: {len(done)} complete trials, {len(front)} on the front"
+    title = f"{mode} ({search}) on {data.name}: {len(done)} complete trials, {len(front)} on the front"
     report.plot_pareto(partial / "pareto.png", done, front, title, cfg.max_macs)
     partial.rename(out)
     lines = [f"\n{len(rows)} trials: " + ", ".join(f"{v} {k}" for k, v in statuses.items() if v)]

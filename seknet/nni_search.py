@@ -1,0 +1,309 @@
+"""NNI backend: a space searched by NNI 3.0's strategies (``nni.nas``), written in seknet's run layout.
+
+The space becomes an NNI ``ModelSpace`` with one ``LayerChoice`` per stage, labelled ``stage0``,
+``stage1``, ..., whose candidates are the stage built with each of the space's choices.
+
+- Multi-trial strategies (``random``, ``grid``, ``evolution`` = RegularizedEvolution, ``tpe``) run in
+  NNI's in-process sequential engine, one trial at a time, in the "simplified" model format (which
+  GridSearch needs). Each trial trains its arch with seknet's own loop (as the Ray backend does) and
+  reports accuracy as NNI's ``default`` metric; MACs come from ``seknet.count`` beside it. NNI has no
+  multi-objective strategies: seknet computes the front.
+- One-shot strategies (``spos`` = RandomOneShot, ``darts``, ``gumbel-darts``, ``proxyless``) train
+  NNI's supernet through a Lightning evaluator; the exported arch(s) inherit its weights, get their
+  BN statistics re-estimated and are scored on the validation split.
+- ``--max-macs``: multi-trial archs over it are refused by NNI's ``Filter`` middleware before training
+  (recorded as ``over_budget``); ``spos`` samples only in-budget paths (its ``filter``); the
+  differentiable strategies export the most probable arch *within* the budget.
+
+The engine is driven directly (``strategy.initialize(space, engine); strategy.run()``), as
+``NasExperiment`` does minus its manifest under the home folder and its Node.js manager: nothing is
+written outside the run folder and no port is opened. ENAS is left out (it needs tianshou).
+NNI is imported here only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from seknet.files import torchvision_or_none
+
+torchvision_or_none()  # NNI imports Lightning -> torchmetrics -> torchvision, which may be a mismatched CUDA build
+
+with warnings.catch_warnings():  # NNI 3.0 warns about every torch class newer than itself
+    warnings.simplefilter("ignore", RuntimeWarning)
+    import nni
+    from nni.nas.evaluator import FunctionalEvaluator
+    from nni.nas.execution import SequentialExecutionEngine
+    from nni.nas.nn.pytorch import LayerChoice, ModelSpace
+    from nni.nas.space import ModelStatus
+    from nni.nas.strategy import RandomOneShot
+from torch import Tensor, nn
+
+from seknet.arch import Arch, Choice
+from seknet.backbone import build_model, init_weights, plain_slots, stage_blocks
+from seknet.count import count
+from seknet.data import Data, wilson_interval
+from seknet.oneshot import budget_archs, check_data, recal_batches, run_data, run_dir
+from seknet.space import Space, load_space
+from seknet.supernet import recalibrate_bn
+from seknet.train import TrainConfig, evaluate, train
+from seknet.tune_search import MT_COLUMNS, error_line, write_trials
+
+MULTI_TRIAL = ("random", "grid", "evolution", "tpe")
+ONE_SHOT = ("spos", "darts", "gumbel-darts", "proxyless")
+STRATEGIES = MULTI_TRIAL + ONE_SHOT
+
+
+@dataclass(frozen=True)
+class NniConfig:
+    """A run of ``search.py run --backend nni``; the CLI flags carry the same names."""
+
+    space: str = "search_space/digits.yaml"
+    data: str = "digits"
+    data_root: str | None = None
+    out: str | None = None
+    max_macs: int | None = None
+    strategy: str = "evolution"  # one of STRATEGIES
+    trials: int = 16  # multi-trial: archs trained; one-shot: archs exported and scored
+    epochs: int = 5  # per trial, or of the one-shot supernet
+    batch_size: int = 128
+    lr: float = 0.1  # multi-trial SGD peak rate (seknet's loop); one-shot strategies use NNI's Adam at 1e-3
+    population: int = 16  # evolution: population size (NNI's default 100 exceeds most budgets here)
+    recal_images: int = 512  # one-shot: BN recalibration images per exported arch
+    recal_batch: int = 128
+    seed: int = 0
+    smoke: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown --strategy {self.strategy!r} for --backend nni; valid: {'|'.join(STRATEGIES)}")
+        if self.trials < 1 or self.epochs < 1:
+            raise ValueError("--trials and --epochs must be >= 1")
+
+
+class AttentionSpace(ModelSpace):
+    """The space as an NNI model space: stem -> one LayerChoice per stage (``stage<i>``) -> pool -> FC.
+
+    Candidate ``c`` of ``stage<i>`` is stage i built with choice ``c`` in every block, exactly as
+    ``seknet.build_model`` builds it: a frozen sample is the stand-alone model of its arch.
+    """
+
+    def __init__(self, space_file: str) -> None:
+        super().__init__()
+        space = load_space(space_file)
+        n = len(space.stages)
+        trunk = build_model(Arch(space, (Choice.parse("none"),) * n))
+        self.stem, self.fc = trunk.stem, trunk.fc
+
+        def candidates(i: int) -> dict[str, nn.Module]:
+            return {c: init_weights(stage_blocks(space, i, plain_slots(space, (Choice.parse(c),) * n)))
+                    for c in space.choices}  # fmt: skip
+
+        self.stages = nn.ModuleList(LayerChoice(candidates(i), label=f"stage{i}") for i in range(n))
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+        return self.fc(x.mean((2, 3)))
+
+
+def arch_of(sample: dict, n_stages: int) -> str:
+    """The arch string of an NNI sample ``{"stage0": "se16", ...}``."""
+    return "-".join(str(sample[f"stage{i}"]) for i in range(n_stages))
+
+
+def _train_trial(model: AttentionSpace, data: Data, cfg: NniConfig) -> None:
+    """NNI's evaluator function: train one frozen arch with seknet's loop, report val accuracy as ``default``."""
+    torch.manual_seed(cfg.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
+    train(model, data.train, tcfg, device, progress=False)
+    correct = evaluate(model, data.val, device)
+    nni.report_final_result({"default": correct / len(data.val), "correct": correct})
+
+
+class _Engine(SequentialExecutionEngine):
+    """NNI's sequential engine, keeping each failed trial's reason (NNI only logs the traceback)."""
+
+    def __init__(self, max_model_count: int) -> None:
+        super().__init__(max_model_count=max_model_count, continue_on_failure=False)
+        self.errors: dict[int, str] = {}
+
+    def _run_single_model(self, model) -> None:
+        try:
+            super()._run_single_model(model)  # marks the model failed, then re-raises
+        except Exception as e:  # noqa: BLE001 - recorded; the search goes on
+            self.errors[id(model)] = error_line(e)
+
+
+class _BudgetFilter:
+    """NNI ``Filter`` predicate: True for archs within ``max_macs``; the refused ones are kept in ``refused``."""
+
+    def __init__(self, space: Space, max_macs: int | None) -> None:
+        self.space, self.max_macs, self.refused = space, max_macs, []
+
+    def __call__(self, model) -> bool:
+        arch = arch_of(model.sample, len(self.space.stages))
+        ok = self.max_macs is None or count(self.space.parse(arch)).macs <= self.max_macs
+        if not ok:
+            self.refused.append(arch)
+        return ok
+
+
+class _BudgetSPOS(RandomOneShot):
+    """RandomOneShot (SPOS) sampling in-budget paths only, by rejection, trying as long as the budget needs.
+
+    NNI gives up after 100 rejected samples; under a tight budget (1.4 % of digits' archs under 6.2 M
+    MACs) that fails. ``patience`` = 50 / (in-budget fraction) fails with probability about e^-50.
+    """
+
+    def __init__(self, allowed: set[str], n_stages: int, fraction: float) -> None:
+        super().__init__(filter=lambda sample: arch_of(sample, n_stages) in allowed)
+        self.patience = max(100, math.ceil(50 / fraction))
+
+    def configure_oneshot_module(self, training_module):
+        module = super().configure_oneshot_module(training_module)
+        module._sampling_patience = self.patience
+        return module
+
+
+def _multi_trial_strategy(cfg: NniConfig):
+    from nni.nas import strategy as S
+
+    if cfg.strategy == "random":
+        base = S.Random(dedup=True, seed=cfg.seed)
+    elif cfg.strategy == "grid":
+        base = S.GridSearch(seed=cfg.seed)
+    elif cfg.strategy == "evolution":
+        population = min(cfg.population, cfg.trials)
+        base = S.RegularizedEvolution(population_size=population, sample_size=max(2, population // 4),
+                                      dedup=True, seed=cfg.seed)  # fmt: skip
+    else:
+        base = S.TPE(optimize_mode="maximize", seed=cfg.seed)  # NNI's TPE minimises by default
+    return base
+
+
+def _run_multi_trial(cfg: NniConfig, space: Space, data: Data) -> list[dict]:
+    from nni.nas.space import SimplifiedModelSpace
+    from nni.nas.strategy.middleware import Chain, Filter
+
+    budget = _BudgetFilter(space, cfg.max_macs)
+    strategy = Chain(_multi_trial_strategy(cfg), Filter(budget, metric_for_invalid=0.0, patience=100))
+    evaluator = FunctionalEvaluator(_train_trial, data=data, cfg=cfg)
+    engine = _Engine(cfg.trials)
+    strategy.initialize(SimplifiedModelSpace.from_model(AttentionSpace(cfg.space), evaluator), engine)
+    strategy.run()
+    rows = []
+    for k, m in enumerate(engine.list_models()):
+        arch = arch_of(m.sample, len(space.stages))
+        row = _row(space, arch, trial_id=f"nni_{k:05d}")
+        if m.status == ModelStatus.Trained and m.metrics.final is not None:
+            n = len(data.val)
+            row |= _scored(round(m.metrics.final * n), n) | {"epochs_trained": cfg.epochs, "status": "complete"}
+        else:
+            row |= {"status": "failed", "error": engine.errors.get(id(m), f"NNI status {m.status.value}")}
+        rows.append(row)
+    for arch in dict.fromkeys(budget.refused):  # refused by the filter: never trained
+        rows.append(_row(space, arch, trial_id="") | {"status": "over_budget"})
+    return rows
+
+
+def _row(space: Space, arch: str, trial_id: str) -> dict:
+    c = count(space.parse(arch))
+    row = dict.fromkeys(MT_COLUMNS, "") | {"arch": arch, "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops}
+    return row | {"epochs_trained": 0, "trial_id": trial_id, "on_front": 0}
+
+
+def _scored(correct: int, n: int) -> dict:
+    lo, hi = wilson_interval(correct, n)
+    return {"accuracy": round(correct / n, 6), "acc_low": round(lo, 6), "acc_high": round(hi, 6), "n_eval": n}
+
+
+def _run_one_shot(cfg: NniConfig, space: Space, data: Data, workdir: Path) -> list[dict]:
+    import pytorch_lightning as pl
+    from nni.nas import strategy as S
+    from nni.nas.evaluator.pytorch import Classification, DataLoader
+    from nni.nas.space import RawFormatModelSpace
+    from torch.utils.data import TensorDataset
+
+    pl.seed_everything(cfg.seed, verbose=False)
+    n = len(space.stages)
+    in_budget = {str(a) for a in budget_archs(space, cfg.max_macs)}  # ValueError when nothing fits
+    train_dl = DataLoader(TensorDataset(data.train.x, data.train.y), batch_size=cfg.batch_size, shuffle=True)
+    val_dl = DataLoader(TensorDataset(data.val.x, data.val.y), batch_size=512)
+    evaluator = Classification(
+        train_dataloaders=train_dl, val_dataloaders=val_dl, num_classes=space.num_classes, max_epochs=cfg.epochs,
+        accelerator="auto", devices=1, default_root_dir=str(workdir), logger=False, enable_checkpointing=False,
+        enable_progress_bar=cfg.progress, enable_model_summary=False,
+    )  # fmt: skip
+    if cfg.strategy == "spos":
+        strategy = _BudgetSPOS(in_budget, n, len(in_budget) / len(space.choices) ** n)
+    elif cfg.strategy == "darts":
+        strategy = S.DARTS()
+    elif cfg.strategy == "gumbel-darts":
+        strategy = S.GumbelDARTS()
+    else:
+        strategy = S.Proxyless()
+    model_space = AttentionSpace(cfg.space)
+    strategy.initialize(RawFormatModelSpace.from_model(model_space, evaluator), SequentialExecutionEngine())
+    strategy.run()
+    module = strategy.oneshot_module
+    if cfg.strategy == "spos":  # SPOS's export is a uniform sample of the (budget-filtered) paths: draw several
+        archs = list(dict.fromkeys(arch_of(module.resample(), n) for _ in range(8 * cfg.trials)))[: cfg.trials]
+    else:
+        archs = most_probable(space, module.export_probs(), in_budget, cfg.trials)
+    supernet, rows = strategy.supernet, []
+    recal = recal_batches(data, cfg)
+    for arch in archs:
+        sample = {f"stage{i}": c for i, c in enumerate(arch.split("-"))}
+        net = supernet.freeze(sample)  # weight-preserving: the sub-net inherits the supernet's weights
+        recalibrate_bn(net.cpu(), recal)
+        correct = evaluate(net, data.val, "cpu")
+        rows.append(_row(space, arch, trial_id=f"export_{len(rows)}") | _scored(correct, len(data.val))
+                    | {"epochs_trained": cfg.epochs, "status": "complete"})  # fmt: skip
+    return rows
+
+
+def most_probable(space: Space, probs: dict, allowed: set[str], k: int) -> list[str]:
+    """The ``k`` archs in ``allowed`` of highest joint probability under per-stage ``probs``.
+
+    ``probs`` is NNI's ``export_probs()``: ``{"stage<i>": {choice: p}}``; stages are independent, so an
+    arch's log-probability is the sum of its choices'. The first is the strategy's own export (the
+    per-stage argmax) whenever that fits the budget.
+    """
+
+    def logp(arch: str) -> float:
+        return sum(math.log(max(float(probs[f"stage{i}"][c]), 1e-12)) for i, c in enumerate(arch.split("-")))
+
+    return sorted(allowed, key=lambda a: (-logp(a), count(space.parse(a)).macs))[:k]
+
+
+def run_nni(cfg: NniConfig) -> Path:
+    """Search ``cfg.space`` with NNI strategy ``cfg.strategy``; returns the finished run folder."""
+    t0 = time.time()
+    space = load_space(cfg.space)
+    budget_archs(space, cfg.max_macs)  # a budget under the smallest arch: one line, before any work
+    data = run_data(cfg)
+    check_data(space, data)
+    out = run_dir(cfg, space)
+    partial = out.with_name(f".{out.name}.partial")
+    if partial.exists():
+        raise ValueError(f"{partial} is left from an interrupted run; delete it or pick another --out")
+    partial.mkdir(parents=True)
+    torch.manual_seed(cfg.seed)
+    for name in ("nni", "pytorch_lightning", "lightning.pytorch"):
+        logging.getLogger(name).setLevel(logging.INFO if cfg.progress else logging.WARNING)
+    if cfg.strategy in MULTI_TRIAL:
+        rows = _run_multi_trial(cfg, space, data)
+    else:
+        rows = _run_one_shot(cfg, space, data, partial / "lightning")
+    return write_trials(cfg, space, data, rows, out, partial, time.time() - t0, mode="nni", search=cfg.strategy)

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+import search
+import seknet
+from seknet import report
+
+nni_search = pytest.importorskip("seknet.nni_search", reason="the NNI backend needs the [nni] extra")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+
+SPACE = "search_space/digits.yaml"
+
+
+def _run(tmp_path, *flags: str) -> tuple[int, object]:
+    out = tmp_path / "run"
+    return search.main(["run", "--backend", "nni", "--smoke", "--no-progress", "--out", str(out), *flags]), out
+
+
+def test_cli_lists_exactly_the_adapters_strategies():
+    """search.py's --strategy choices (spelled out so --help needs no NNI) are the adapter's STRATEGIES."""
+    assert search.NNI_STRATEGIES == nni_search.STRATEGIES
+    assert set(nni_search.MULTI_TRIAL) | set(nni_search.ONE_SHOT) == set(nni_search.STRATEGIES)
+    assert "enas" not in nni_search.STRATEGIES
+
+
+def test_model_space_has_one_choice_per_stage_labelled_stage_i(digits):
+    """The NNI space's mutables are stage0..stage3, each with the space's 8 choices as candidates."""
+    ms = nni_search.AttentionSpace(SPACE)
+    simple = ms.simplify()
+    assert sorted(simple) == [f"stage{i}" for i in range(len(digits.stages))]
+    for label, mutable in simple.items():
+        assert list(mutable.values) == list(digits.choices), label
+
+
+@pytest.mark.parametrize("arch", ["none-none-none-none", "se16-none-sk3-se4", "sk4-se32-se8-sk2"])
+def test_frozen_nni_model_is_seknets_stand_alone_model(digits, arch):
+    """Freezing a sample gives exactly build_model(arch): same params, MACs (FlopCounterMode / 2) and outputs."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    a = digits.parse(arch)
+    sample = {f"stage{i}": c for i, c in enumerate(arch.split("-"))}
+    frozen = nni_search.AttentionSpace(SPACE).freeze(sample)
+    assert sum(p.numel() for p in frozen.parameters()) == seknet.count(a).params
+    x = torch.randn(1, 1, 16, 16)  # count() is per image
+    with FlopCounterMode(display=False) as fc:
+        frozen.eval()(x)
+    assert fc.get_total_flops() // 2 == seknet.count(a).macs
+    ref = seknet.build_model(a).eval()
+    ref.load_state_dict(frozen.state_dict())  # same module tree, same keys
+    torch.testing.assert_close(frozen(x), ref(x))
+
+
+def test_evolution_smoke_writes_the_run_layout_and_export_works(tmp_path, digits):
+    """A multi-trial NNI run (evolution) writes the same files as a Ray run; export reads it; 3 complete trials."""
+    rc, out = _run(tmp_path, "--strategy", "evolution")
+    assert rc == 0
+    written = {p.name for p in out.iterdir()}
+    assert {"evaluations.csv", "pareto.csv", "pareto.png", "best.yaml", "config.yaml"} <= written
+    rows = report.read_csv(out / "evaluations.csv")
+    assert len(rows) == 3 and all(r["status"] == "complete" for r in rows)
+    for r in rows:
+        assert int(r["macs"]) == seknet.count(digits.parse(r["arch"])).macs
+        assert 0 <= float(r["acc_low"]) <= float(r["accuracy"]) <= float(r["acc_high"]) <= 1
+    assert search.main(["export", str(out), "--max-macs", "9M", "--out", str(tmp_path / "a.yaml")]) == 0
+    seknet.load_arch(tmp_path / "a.yaml")
+
+
+def test_max_macs_archs_are_never_trained(tmp_path, monkeypatch, digits):
+    """With --max-macs, NNI's Filter refuses over-budget archs before training; they are recorded as over_budget."""
+    trained = []
+    real = nni_search._train_trial
+
+    def spy(model, data, cfg):
+        trained.append(sum(p.numel() for p in model.parameters()))
+        return real(model, data, cfg)
+
+    monkeypatch.setattr(nni_search, "_train_trial", spy)
+    budget = 6_500_000
+    rc, out = _run(tmp_path, "--strategy", "random", "--trials", "4", "--max-macs", str(budget))
+    assert rc == 0
+    rows = report.read_csv(out / "evaluations.csv")
+    done = [r for r in rows if r["status"] == "complete"]
+    refused = [r for r in rows if r["status"] == "over_budget"]
+    assert len(done) == len(trained) == 4
+    assert all(int(r["macs"]) <= budget for r in done)
+    assert refused and all(int(r["macs"]) > budget and r["accuracy"] == "" for r in refused)
+    assert sorted(trained) == sorted(int(r["params"]) for r in done)  # what ran is what was recorded
+
+
+def test_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
+    """A trial that raises is kept as failed with its reason; the other trials complete."""
+    calls = []
+    real = nni_search._train_trial
+
+    def flaky(model, data, cfg):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("boom in trial 2")
+        return real(model, data, cfg)
+
+    monkeypatch.setattr(nni_search, "_train_trial", flaky)
+    rc, out = _run(tmp_path, "--strategy", "grid", "--trials", "3")
+    assert rc == 0
+    rows = report.read_csv(out / "evaluations.csv")
+    assert [r["status"] for r in rows] == ["complete", "failed", "complete"]
+    assert "boom in trial 2" in rows[1]["error"]
+
+
+def test_tpe_maximises_accuracy():
+    """NNI's TPE minimises by default; the adapter asks it to maximise (accuracy is the default metric)."""
+    strategy = nni_search._multi_trial_strategy(nni_search.NniConfig(strategy="tpe"))
+    assert strategy.tuner.optimize_mode.value == "maximize"
+
+
+@pytest.mark.parametrize("strategy", ["darts", "spos"])
+def test_one_shot_smoke_exports_archs_within_budget_and_scores_them(tmp_path, strategy):
+    """A one-shot NNI run scores its exported archs, all within --max-macs; nothing lands outside the run."""
+    before = set(os.listdir())
+    budget = 6_200_000
+    rc, out = _run(tmp_path, "--strategy", strategy, "--trials", "2", "--max-macs", str(budget))
+    assert rc == 0
+    rows = report.read_csv(out / "evaluations.csv")
+    assert len(rows) == 2 and all(r["status"] == "complete" and int(r["macs"]) <= budget for r in rows)
+    assert all(r["trial_id"].startswith("export_") for r in rows)
+    assert set(os.listdir()) == before  # no lightning_logs/ or NNI folders in the working directory
+    seknet.load_arch(out / "best.yaml")
+
+
+def test_most_probable_respects_the_budget(digits):
+    """The joint argmax is returned when it fits; otherwise the most probable arch within the budget."""
+    probs = {f"stage{i}": {c: (0.9 if c == "none" else 0.1 / 7) for c in digits.choices} for i in range(4)}
+    every = {str(a) for a in digits.archs()}
+    assert nni_search.most_probable(digits, probs, every, 1) == ["none-none-none-none"]
+    budget = seknet.count(digits.parse("none-none-none-none")).macs - 1
+    allowed = {a for a in every if seknet.count(digits.parse(a)).macs <= budget}
+    best = nni_search.most_probable(digits, probs, allowed, 2)
+    assert len(best) == 2 and all(a in allowed for a in best)
+    assert all(a.split("-").count("none") == 3 for a in best)  # one stage given up, the rest kept
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--strategy", "enas"], "invalid choice"),
+        (["--mode", "multitrial", "--strategy", "random"], "--backend nni takes --strategy"),
+        (["--max-macs", "1M", "--strategy", "random"], "below the smallest arch"),
+    ],
+)
+def test_bad_nni_input_is_one_line_exit_2(tmp_path, capsys, flags, message):
+    """Unknown strategies, Ray-only flags and impossible budgets: one line on stderr, exit 2, no run folder."""
+    rc, out = _run(tmp_path, *flags)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and message in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_strategy_without_nni_backend_is_refused(capsys):
+    """--strategy belongs to the NNI backend; with the Ray backend it is refused in one line."""
+    assert search.main(["run", "--strategy", "random"]) == 2
+    assert "add --backend nni" in capsys.readouterr().err
