@@ -42,7 +42,7 @@ with warnings.catch_warnings():  # NNI 3.0 warns about every torch class newer t
     from nni.nas.evaluator import FunctionalEvaluator
     from nni.nas.execution import SequentialExecutionEngine
     from nni.nas.nn.pytorch import LayerChoice, ModelSpace
-    from nni.nas.space import ModelStatus
+    from nni.nas.space import ModelStatus, current_model
     from nni.nas.strategy import RandomOneShot
 from torch import Tensor, nn
 
@@ -93,7 +93,8 @@ class AttentionSpace(ModelSpace):
     """The space as an NNI model space: stem -> one LayerChoice per stage (``stage<i>``) -> pool -> FC.
 
     Candidate ``c`` of ``stage<i>`` is stage i built with choice ``c`` in every block, exactly as
-    ``seknet.build_model`` builds it: a frozen sample is the stand-alone model of its arch.
+    ``seknet.build_model`` builds it: a frozen sample is the stand-alone model of its arch, which it
+    keeps as ``arch`` when NNI instantiates it (multi-trial); ``arch`` is None on the supernet.
     """
 
     def __init__(self, space_file: str) -> None:
@@ -108,6 +109,8 @@ class AttentionSpace(ModelSpace):
                     for c in space.choices}  # fmt: skip
 
         self.stages = nn.ModuleList(LayerChoice(candidates(i), label=f"stage{i}") for i in range(n))
+        sample = current_model()  # set while NNI instantiates a frozen sample (simplified format)
+        self.arch = None if sample is None else space.parse(arch_of(sample, n))
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
@@ -128,7 +131,8 @@ def _train_trial(model: AttentionSpace, data: Data, cfg: NniConfig) -> None:
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
     train(model, data.train, tcfg, device, progress=False)
     correct = evaluate(model, data.val, device)
-    nni.report_final_result({"default": correct / len(data.val), "correct": correct})
+    macs = count(model.arch).macs if model.arch is not None else None
+    nni.report_final_result({"default": correct / len(data.val), "macs": macs})  # NNI keeps "default" only
 
 
 class _Engine(SequentialExecutionEngine):

@@ -51,6 +51,7 @@ def test_frozen_nni_model_is_seknets_stand_alone_model(digits, arch):
     assert fc.get_total_flops() // 2 == seknet.count(a).macs
     ref = seknet.build_model(a).eval()
     ref.load_state_dict(frozen.state_dict())  # same module tree, same keys
+    assert nni_search.AttentionSpace(SPACE).arch is None  # the space itself is no arch
     torch.testing.assert_close(frozen(x), ref(x))
 
 
@@ -75,7 +76,8 @@ def test_max_macs_archs_are_never_trained(tmp_path, monkeypatch, digits):
     real = nni_search._train_trial
 
     def spy(model, data, cfg):
-        trained.append(sum(p.numel() for p in model.parameters()))
+        assert sum(p.numel() for p in model.parameters()) == seknet.count(model.arch).params
+        trained.append(str(model.arch))
         return real(model, data, cfg)
 
     monkeypatch.setattr(nni_search, "_train_trial", spy)
@@ -88,7 +90,7 @@ def test_max_macs_archs_are_never_trained(tmp_path, monkeypatch, digits):
     assert len(done) == len(trained) == 4
     assert all(int(r["macs"]) <= budget for r in done)
     assert refused and all(int(r["macs"]) > budget and r["accuracy"] == "" for r in refused)
-    assert sorted(trained) == sorted(int(r["params"]) for r in done)  # what ran is what was recorded
+    assert sorted(trained) == sorted(r["arch"] for r in done)  # what ran is what was recorded
 
 
 def test_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
