@@ -55,10 +55,16 @@ def test_frozen_nni_model_is_seknets_stand_alone_model(digits, arch):
     torch.testing.assert_close(frozen(x), ref(x))
 
 
-def test_evolution_smoke_writes_the_run_layout_and_export_works(tmp_path, digits):
-    """A multi-trial NNI run (evolution) writes the same files as a Ray run; export reads it; 3 complete trials."""
-    rc, out = _run(tmp_path, "--strategy", "evolution")
+@pytest.fixture(scope="module")
+def evo_run(tmp_path_factory):
+    rc, out = _run(tmp_path_factory.mktemp("nni"), "--strategy", "evolution")
     assert rc == 0
+    return out
+
+
+def test_evolution_smoke_writes_the_run_layout_and_export_works(evo_run, tmp_path, digits):
+    """A multi-trial NNI run (evolution) writes the same files as a Ray run; export reads it; 3 complete trials."""
+    out = evo_run
     written = {p.name for p in out.iterdir()}
     assert {"evaluations.csv", "pareto.csv", "pareto.png", "best.yaml", "config.yaml"} <= written
     rows = report.read_csv(out / "evaluations.csv")
@@ -68,6 +74,17 @@ def test_evolution_smoke_writes_the_run_layout_and_export_works(tmp_path, digits
         assert 0 <= float(r["acc_low"]) <= float(r["accuracy"]) <= float(r["acc_high"]) <= 1
     assert search.main(["export", str(out), "--max-macs", "9M", "--out", str(tmp_path / "a.yaml")]) == 0
     seknet.load_arch(tmp_path / "a.yaml")
+
+
+def test_retrain_works_on_nni_runs(evo_run):
+    """retrain reads an NNI run like a Ray one: every arch of the run retrained, tau written."""
+    import yaml
+
+    argv = ["retrain", str(evo_run), "--top", "3", "--random", "3", "--epochs", "1", "--seeds", "1", "--no-progress"]
+    assert search.main(argv) == 0
+    rows = report.read_csv(evo_run / "retrain.csv")
+    assert {r["arch"] for r in rows} == {r["arch"] for r in report.read_csv(evo_run / "evaluations.csv")}
+    assert yaml.safe_load((evo_run / "retrain.yaml").read_text())["archs"] == 3
 
 
 def test_max_macs_archs_are_never_trained(tmp_path, monkeypatch, digits):
