@@ -19,6 +19,17 @@ def test_rank_agreement_by_hand():
     assert all(math.isnan(v) for v in rank_agreement([1], [2]))
 
 
+def test_mean_ceiling_tau_by_hand():
+    """No seed noise: ceiling 1; seed noise as large as the arch spread: (2/pi) asin(sqrt(b / (b + w/S)))."""
+    from seknet.retrain import mean_ceiling_tau
+
+    assert mean_ceiling_tau([[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]) == pytest.approx(1.0)
+    per = [[0.0, 0.2], [0.2, 0.4], [0.4, 0.6]]  # within var 0.02, var of means 0.04, S = 2
+    b, w = 0.04 - 0.02 / 2, 0.02
+    assert mean_ceiling_tau(per) == pytest.approx(2 / math.pi * math.asin(math.sqrt(b / (b + w / 2))))
+    assert math.isnan(mean_ceiling_tau([[0.5, 0.6]]))
+
+
 def test_pick_front_then_random():
     """--top takes the most accurate front archs; --random draws others, never repeating, by seed."""
     rows = [{"arch": a, "macs": m, "accuracy": acc, "n_eval": "100"}
