@@ -32,11 +32,11 @@ import yaml
 
 from seknet import report
 from seknet.data import load_digits
-from seknet.oneshot import SearchConfig, recal_batches
+from seknet.oneshot import SearchConfig, recal_batches, train_supernet
 from seknet.retrain import rank_agreement
 from seknet.space import load_space
 from seknet.supernet import Supernet, recalibrate_bn
-from seknet.train import TrainConfig, evaluate, train
+from seknet.train import evaluate
 
 VARIANTS = ("as-run", "recal-2048", "val-24", "epochs-60", "sandwich", "seed-1")
 
@@ -58,11 +58,7 @@ def scores(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, val)
 
 
 def trained(space, data, cfg: SearchConfig) -> Supernet:
-    torch.manual_seed(cfg.seed)
-    net = Supernet(space)
-    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed)
-    train(net, data.train, tcfg, space=space, progress=False)
-    return net
+    return train_supernet(replace(cfg, progress=False), space, data, torch.device("cpu"))[0]
 
 
 def main() -> None:

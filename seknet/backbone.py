@@ -24,6 +24,18 @@ def block_layout(space: Space) -> Iterator[tuple[int, int, int]]:
             in_c = s.width * (4 if s.block == "bottleneck" else 1)
 
 
+def stem(space: Space) -> nn.Module:
+    """The stem: 7x7/2 conv + 3x3/2 max-pool (ImageNet) or one 3x3 conv (CIFAR-sized inputs)."""
+    if space.stem == "imagenet":
+        return nn.Sequential(ConvBnAct(space.in_channels, space.stem_width, 7, 2), nn.MaxPool2d(3, 2, padding=1))
+    return ConvBnAct(space.in_channels, space.stem_width, 3)
+
+
+def head(space: Space) -> nn.Linear:
+    """The classifier on the globally pooled last stage."""
+    return nn.Linear(space.channels(len(space.stages) - 1)[1], space.num_classes)
+
+
 class Stage(nn.ModuleList):
     """The residual blocks of one stage, run in order; ``choice`` (if any) goes to every block's slots."""
 
@@ -35,12 +47,11 @@ class Stage(nn.ModuleList):
 
 def stage_blocks(space: Space, i: int, slots: SlotFactory) -> Stage:
     """Stage ``i`` of ``space``, each block's conv and attention slots made by ``slots``."""
+    s, (conv_c, _) = space.stages[i], space.channels(i)
     blocks = Stage()
     for j, in_c, stride in block_layout(space):
         if j != i:
             continue
-        s = space.stages[i]
-        conv_c, _ = space.channels(i)
         if s.block == "basic":
             cs, at = slots(i, in_c, conv_c, stride, 1)
             blocks.append(BasicBlock(in_c, s.width, stride, cs, at))
@@ -79,14 +90,9 @@ class ResNet(nn.Module):
     def __init__(self, space: Space, slots: SlotFactory) -> None:
         super().__init__()
         self.space = space
-        if space.stem == "imagenet":
-            self.stem = nn.Sequential(
-                ConvBnAct(space.in_channels, space.stem_width, 7, 2), nn.MaxPool2d(3, 2, padding=1)
-            )
-        else:
-            self.stem = ConvBnAct(space.in_channels, space.stem_width, 3)
+        self.stem = stem(space)
         self.stages = nn.ModuleList(stage_blocks(space, i, slots) for i in range(len(space.stages)))
-        self.fc = nn.Linear(space.channels(len(space.stages) - 1)[1], space.num_classes)
+        self.fc = head(space)
         init_weights(self)
 
     def forward(self, x: Tensor, arch: Arch | None = None) -> Tensor:

@@ -46,10 +46,11 @@ with warnings.catch_warnings():  # NNI 3.0 warns about every torch class newer t
     from nni.nas.strategy import RandomOneShot
 from torch import Tensor, nn
 
-from seknet.arch import Arch, Choice
-from seknet.backbone import build_model, init_weights, plain_slots, stage_blocks
+from seknet import report
+from seknet.arch import Choice
+from seknet.backbone import head, init_weights, plain_slots, stage_blocks, stem
 from seknet.count import count
-from seknet.data import Data, wilson_interval
+from seknet.data import Data
 from seknet.oneshot import budget_archs, check_data, recal_batches, run_data, run_dir
 from seknet.space import Space, load_space
 from seknet.supernet import recalibrate_bn
@@ -101,8 +102,7 @@ class AttentionSpace(ModelSpace):
         super().__init__()
         space = load_space(space_file)
         n = len(space.stages)
-        trunk = build_model(Arch(space, (Choice.parse("none"),) * n))
-        self.stem, self.fc = trunk.stem, trunk.fc
+        self.stem, self.fc = init_weights(stem(space)), head(space)
 
         def candidates(i: int) -> dict[str, nn.Module]:
             return {c: init_weights(stage_blocks(space, i, plain_slots(space, (Choice.parse(c),) * n)))
@@ -212,7 +212,8 @@ def _run_multi_trial(cfg: NniConfig, space: Space, data: Data) -> list[dict]:
         row = _row(space, arch, trial_id=f"nni_{k:05d}")
         if m.status == ModelStatus.Trained and m.metrics.final is not None:
             n = len(data.val)
-            row |= _scored(round(m.metrics.final * n), n) | {"epochs_trained": cfg.epochs, "status": "complete"}
+            row |= report.accuracy_fields(round(m.metrics.final * n), n)
+            row |= {"epochs_trained": cfg.epochs, "status": "complete"}
         else:
             row |= {"status": "failed", "error": engine.errors.get(id(m), f"NNI status {m.status.value}")}
         rows.append(row)
@@ -225,11 +226,6 @@ def _row(space: Space, arch: str, trial_id: str) -> dict:
     c = count(space.parse(arch))
     row = dict.fromkeys(MT_COLUMNS, "") | {"arch": arch, "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops}
     return row | {"epochs_trained": 0, "trial_id": trial_id, "on_front": 0}
-
-
-def _scored(correct: int, n: int) -> dict:
-    lo, hi = wilson_interval(correct, n)
-    return {"accuracy": round(correct / n, 6), "acc_low": round(lo, 6), "acc_high": round(hi, 6), "n_eval": n}
 
 
 def _run_one_shot(cfg: NniConfig, space: Space, data: Data, workdir: Path) -> list[dict]:
@@ -272,7 +268,7 @@ def _run_one_shot(cfg: NniConfig, space: Space, data: Data, workdir: Path) -> li
         net = supernet.freeze(sample)  # weight-preserving: the sub-net inherits the supernet's weights
         recalibrate_bn(net.cpu(), recal)
         correct = evaluate(net, data.val, "cpu")
-        rows.append(_row(space, arch, trial_id=f"export_{len(rows)}") | _scored(correct, len(data.val))
+        rows.append(_row(space, arch, trial_id=f"export_{len(rows)}") | report.accuracy_fields(correct, len(data.val))
                     | {"epochs_trained": cfg.epochs, "status": "complete"})  # fmt: skip
     return rows
 

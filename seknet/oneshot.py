@@ -19,7 +19,7 @@ import torch
 from seknet import report
 from seknet.arch import Arch
 from seknet.count import count
-from seknet.data import Data, load_data, wilson_interval
+from seknet.data import Data, load_data
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
 from seknet.train import SAMPLERS, TrainConfig, train
@@ -209,6 +209,18 @@ def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int
     return {a: (int(h.sum()), n_val, int(h.sum()), n_val) for a, h in scored.items()}
 
 
+def train_supernet(cfg: SearchConfig, space: Space, data: Data, device: torch.device) -> tuple[Supernet, list[float]]:
+    """A supernet of ``space`` trained on ``device`` as ``cfg`` says (epochs, sampler, seed, ...), moved back to CPU.
+
+    Returns it with its per-epoch training losses.
+    """
+    torch.manual_seed(cfg.seed)
+    net = Supernet(space)
+    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed)
+    losses = train(net, data.train, tcfg, device, space=space, progress=cfg.progress, desc="train supernet")
+    return net.cpu().to(memory_format=torch.contiguous_format), losses
+
+
 def run(cfg: SearchConfig) -> Path:
     """Run a one-shot search; returns the run folder, complete (it is renamed into place at the end)."""
     t0 = time.time()
@@ -221,11 +233,7 @@ def run(cfg: SearchConfig) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(cfg.seed)
-    net = Supernet(space)
-    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed)
-    losses = train(net, data.train, tcfg, device, space=space, progress=cfg.progress, desc="train supernet")
-    net = net.cpu().to(memory_format=torch.contiguous_format)
+    net, losses = train_supernet(cfg, space, data, device)
     buf = io.BytesIO()
     torch.save(net.state_dict(), buf)
     report.write_atomic(partial / "supernet.pt", buf.getvalue())
@@ -239,13 +247,10 @@ def run(cfg: SearchConfig) -> Path:
         if str(a) not in scores:
             continue
         correct, n, s_correct, s_n = scores[str(a)]
-        lo, hi = wilson_interval(correct, n)
         c = count(a)
-        rows.append({
-            "arch": str(a), "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops,
-            "accuracy": round(correct / n, 6), "acc_low": round(lo, 6), "acc_high": round(hi, 6), "n_eval": n,
-            "slice_accuracy": round(s_correct / s_n, 6), "on_front": 0,
-        })  # fmt: skip
+        rows.append({"arch": str(a), "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops}
+                    | report.accuracy_fields(correct, n)
+                    | {"slice_accuracy": round(s_correct / s_n, 6), "on_front": 0})  # fmt: skip
     front = report.front_rows(rows)
     for r in front:
         r["on_front"] = 1

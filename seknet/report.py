@@ -11,11 +11,18 @@ from pathlib import Path
 
 import yaml
 
+from seknet.data import wilson_interval
 from seknet.pareto import knee, pareto_front
 
 EVAL_COLUMNS = [
     "arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval", "slice_accuracy", "on_front",
 ]  # fmt: skip
+
+
+def accuracy_fields(correct: int, n: int) -> dict:
+    """The accuracy columns of a row: accuracy, its 95 % Wilson interval (acc_low, acc_high), n_eval."""
+    lo, hi = wilson_interval(correct, n)
+    return {"accuracy": round(correct / n, 6), "acc_low": round(lo, 6), "acc_high": round(hi, 6), "n_eval": n}
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:

@@ -21,7 +21,7 @@ import torch
 from seknet import report
 from seknet.backbone import build_model
 from seknet.count import count
-from seknet.data import Data, wilson_interval
+from seknet.data import Data
 from seknet.oneshot import budget_archs, check_data, git_commit, run_data, run_dir
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
@@ -157,10 +157,8 @@ def _rows(results, space: Space, cfg: MultiTrialConfig) -> list[dict]:
         elif m.get("over_budget"):
             row["status"] = "over_budget"
         else:
-            n, correct = int(m["n_eval"]), int(m["correct"])
-            lo, hi = wilson_interval(correct, n)
-            row |= {"accuracy": round(correct / n, 6), "acc_low": round(lo, 6), "acc_high": round(hi, 6), "n_eval": n,
-                    "status": "complete" if m.get("epoch") == cfg.epochs else "stopped_early"}  # fmt: skip
+            row |= report.accuracy_fields(int(m["correct"]), int(m["n_eval"]))
+            row["status"] = "complete" if m.get("epoch") == cfg.epochs else "stopped_early"
         rows.append(row)
     return rows
 
