@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch-size", type=_positive)
     r.add_argument("--lr", type=float)
     r.add_argument("--sampler", choices=(*SAMPLERS, *MT_SAMPLERS),
-                   help="oneshot: supernet path sampling, uniform (default) | sandwich; "
+                   help="oneshot: supernet path sampling, uniform (default) | sandwich | fair; "
                         "multitrial: nsga2 (default) | tpe | random | grid")  # fmt: skip
     r.add_argument("--trials", type=_positive,
                    help="multitrial: trials to run (default 16); NNI one-shot: archs to export and score")  # fmt: skip

@@ -37,7 +37,7 @@ class SearchConfig:
     epochs: int = 30
     batch_size: int = 128
     lr: float = 0.1
-    sampler: str = "uniform"  # uniform (SPOS) or sandwich
+    sampler: str = "uniform"  # uniform (SPOS), sandwich or fair (FairNAS)
     seed: int = 0
     recal_images: int = 512  # BN recalibration set, taken from the training split
     recal_batch: int = 128

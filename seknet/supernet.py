@@ -10,6 +10,12 @@ rows/columns of the shared tensors (Once-for-All's slicing)::
     SK paths[0..3] (dilation 1..4):          paths [:M] are SK(M)
     SK select.weight (4*C, d), path-major:   rows [:M*C] are SK(M); fc (d, C) and its BN are shared
 
+``sharing="separate"`` is the less-shared variant ("How to Train Your Super-Net", arXiv 2003.04276,
+on reducing interference): the trunk and the plain 3x3 conv stay shared, but every SE(r) and every
+SK(M) keeps weights of its own::
+
+    attn.se.<r>   one SqueezeExcite(C, r) per r        conv.sk.<M>   one SelectiveKernel(M) per M
+
 The arch is always explicit: ``supernet(x, arch)`` and ``supernet.extract(arch)``; no module keeps
 an "active" choice.
 """
@@ -28,6 +34,7 @@ from seknet.space import Space
 
 MAX_PATHS = 4  # widest SK(M)
 MIN_REDUCTION = 4  # widest SE(r)
+SHARING = ("sliced", "separate")
 
 
 class SuperConvSlot(nn.Module):
@@ -61,15 +68,54 @@ class SuperAttnSlot(nn.Module):
         return squeeze_excite(x, se.fc1.weight[:h], b1, se.fc2.weight[:, :h], se.fc2.bias)
 
 
-class Supernet(ResNet):
-    """All archs of ``space`` in one network; call it as ``supernet(x, arch)``."""
+class SeparateConvSlot(nn.Module):
+    """The conv slot without sharing between SK choices: ``conv`` (3x3) for none/SE, ``sk[str(M)]`` for SK(M)."""
 
-    def __init__(self, space: Space) -> None:
+    def __init__(
+        self, in_c: int, out_c: int, stride: int, groups: int, sk_groups: int, attn_channels: int, paths: list[int]
+    ) -> None:
+        super().__init__()
+        self.conv = ConvBnAct(in_c, out_c, 3, stride, groups)
+        sk = {str(m): SelectiveKernel(in_c, out_c, stride, m, sk_groups, attn_channels) for m in paths}
+        self.sk = nn.ModuleDict(sk)
+
+    def forward(self, x: Tensor, choice: Choice) -> Tensor:
+        return self.sk[str(choice.value)](x) if choice.kind == "sk" else self.conv(x)
+
+
+class SeparateAttnSlot(nn.Module):
+    """The attention slot without sharing between SE choices: identity, or ``se[str(r)]`` for SE(r)."""
+
+    def __init__(self, channels: int, bias: bool, reductions: list[int]) -> None:
+        super().__init__()
+        self.se = nn.ModuleDict({str(r): SqueezeExcite(channels, r, bias) for r in reductions})
+
+    def forward(self, x: Tensor, choice: Choice) -> Tensor:
+        return self.se[str(choice.value)](x) if choice.kind == "se" else x
+
+
+class Supernet(ResNet):
+    """All archs of ``space`` in one network; call it as ``supernet(x, arch)``.
+
+    ``sharing`` is ``sliced`` (SE(r) and SK(M) slice one widest tensor, Once-for-All) or ``separate``
+    (one module per r and per M; see the module docstring).
+    """
+
+    def __init__(self, space: Space, sharing: str = "sliced") -> None:
+        if sharing not in SHARING:
+            raise ValueError(f"unknown sharing {sharing!r}; valid: {'|'.join(SHARING)}")
+        chosen = [Choice.parse(c) for c in space.choices]
+        values = {k: sorted({c.value for c in chosen if c.kind == k}) for k in ("se", "sk")}
+
         def slots(i: int, in_c: int, out_c: int, stride: int, groups: int) -> tuple[nn.Module, nn.Module]:
-            conv = SuperConvSlot(in_c, out_c, stride, groups, space.sk_groups(out_c), space.sk_attn_channels(out_c))
-            return conv, SuperAttnSlot(space.channels(i)[1], space.se.bias)
+            sk_g, sk_d, c = space.sk_groups(out_c), space.sk_attn_channels(out_c), space.channels(i)[1]
+            if sharing == "separate":
+                conv = SeparateConvSlot(in_c, out_c, stride, groups, sk_g, sk_d, values["sk"])
+                return conv, SeparateAttnSlot(c, space.se.bias, values["se"])
+            return SuperConvSlot(in_c, out_c, stride, groups, sk_g, sk_d), SuperAttnSlot(c, space.se.bias)
 
         super().__init__(space, slots)
+        self.sharing = sharing
 
     def forward(self, x: Tensor, arch: Arch) -> Tensor:  # the arch is required here
         return super().forward(x, arch)
@@ -81,10 +127,12 @@ class Supernet(ResNet):
             return name
         i = int(parts[1])
         conv_slot = "conv1" if self.space.stages[i].block == "basic" else "conv2"
+        choice = arch.choices[i]
+        own = [str(choice.value)] if self.sharing == "separate" else []  # the choice's own module
         if parts[3] == conv_slot:
-            parts.insert(4, "sk" if arch.choices[i].kind == "sk" else "conv")
+            parts[4:4] = ["sk", *own] if choice.kind == "sk" else ["conv"]
         elif parts[3] == "attn":
-            parts.insert(4, "se")
+            parts[4:4] = ["se", *own]
         return ".".join(parts)
 
     @torch.no_grad()

@@ -3,7 +3,10 @@
 Sampling rules for the supernet:
 - ``uniform``: one arch per step, each stage's choice drawn uniformly (SPOS);
 - ``sandwich``: the largest and smallest arch (by MACs) plus ``sandwich_random`` random ones per step,
-  gradients summed (BigNAS / "universally slimmable" sandwich rule).
+  gradients summed (BigNAS / "universally slimmable" sandwich rule);
+- ``fair``: strict fairness (FairNAS, Chu et al., arXiv 1907.01845): per step, one arch per choice,
+  each stage's choices a random permutation, so every choice of every stage trains on every batch;
+  the loss is averaged over those archs (FairNAS sums; the mean keeps the trunk's step size).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from seknet.count import count
 from seknet.data import Split
 from seknet.space import Space
 
-SAMPLERS = ("uniform", "sandwich")
+SAMPLERS = ("uniform", "sandwich", "fair")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,12 @@ def batches(split: Split, batch_size: int, generator: torch.Generator | None = N
 def random_arch(space: Space, rng: random.Random) -> Arch:
     """One arch, each stage's choice uniform over the space's choices."""
     return Arch(space, tuple(Choice.parse(rng.choice(space.choices)) for _ in space.stages))
+
+
+def fair_archs(space: Space, rng: random.Random) -> list[Arch]:
+    """len(choices) archs in which each stage takes every choice exactly once (FairNAS strict fairness)."""
+    perms = [rng.sample(space.choices, len(space.choices)) for _ in space.stages]
+    return [Arch(space, tuple(Choice.parse(p[k]) for p in perms)) for k in range(len(space.choices))]
 
 
 def extreme_archs(space: Space) -> tuple[Arch, Arch]:
@@ -111,6 +120,8 @@ def train(
                 archs = [None]
             elif cfg.sampler == "uniform":
                 archs = [random_arch(space, rng)]
+            elif cfg.sampler == "fair":
+                archs = fair_archs(space, rng)
             else:
                 archs = [*bread, *(random_arch(space, rng) for _ in range(cfg.sandwich_random))]
             opt.zero_grad(set_to_none=True)
@@ -118,7 +129,7 @@ def train(
                 with autocast(device):
                     out = model(x) if arch is None else model(x, arch)
                     loss = F.cross_entropy(out.float(), y)
-                loss.backward()
+                (loss / len(archs) if cfg.sampler == "fair" else loss).backward()
                 total, n = total + loss.item() * len(y), n + len(y)
             opt.step()
             sched.step()

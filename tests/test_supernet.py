@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 import torch
@@ -102,3 +103,39 @@ def test_extract_refuses_other_space(trained):
     other = seknet.load_space("search_space/cifar10.yaml").parse("none-none-none-none")
     with pytest.raises(ValueError, match="belongs to space 'cifar10'"):
         trained.extract(other)
+
+
+def test_separate_sharing_equals_extracted_twin(digits):
+    """With sharing="separate", supernet(x, arch) == extract(arch)(x) and the twin has count(arch).params."""
+    torch.manual_seed(0)
+    net = Supernet(digits, "separate")
+    for m in net.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-0.3, 0.3)
+    net.eval()
+    x = torch.randn(4, 1, 16, 16)
+    with torch.no_grad():
+        for arch in _variations(digits)[:40]:
+            sub = net.extract(arch).eval()
+            assert (net(x, arch) - sub(x)).abs().max().item() <= 1e-5, str(arch)
+            assert sum(p.numel() for p in sub.parameters()) == seknet.count(arch).params
+
+
+def test_separate_sharing_keeps_each_choice_apart(digits):
+    """Separate sharing: SE(16) and SK(2) train only their own modules; SE(4), SE(8), SK(3), SK(4) get no gradient."""
+    torch.manual_seed(0)
+    net = Supernet(digits, "separate")
+    net(torch.randn(4, 1, 16, 16), digits.parse("se16-sk2-none-none")).sum().backward()
+    b0, b1 = net.stages[0][0], net.stages[1][0]
+    assert set(b0.attn.se) == {"4", "8", "16", "32"} and set(b1.conv1.sk) == {"2", "3", "4"}
+    assert all(p.grad is not None for p in b0.attn.se["16"].parameters())
+    assert all(p.grad is None for r in ("4", "8", "32") for p in b0.attn.se[r].parameters())
+    assert all(p.grad is not None for p in b1.conv1.sk["2"].parameters())
+    assert all(p.grad is None for m in ("3", "4") for p in b1.conv1.sk[m].parameters())
+    assert b1.conv1.conv.conv.weight.grad is None and b0.conv1.conv.conv.weight.grad is not None
+
+
+def test_unknown_sharing_is_refused(digits):
+    """Supernet(space, sharing) names the valid values when given another."""
+    with pytest.raises(ValueError, match=re.escape("unknown sharing 'none'; valid: sliced|separate")):
+        Supernet(digits, "none")

@@ -6,7 +6,7 @@ import torch
 import seknet
 from seknet.data import Split
 from seknet.supernet import Supernet
-from seknet.train import TrainConfig, extreme_archs, train
+from seknet.train import TrainConfig, extreme_archs, fair_archs, train
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,31 @@ def test_sandwich_trains_the_extremes(digits, tiny):
         before["stages.0.0.conv1.sk.paths.1.conv.weight"], after["stages.0.0.conv1.sk.paths.1.conv.weight"]
     )
     assert not torch.equal(before["stages.3.0.attn.se.fc1.weight"], after["stages.3.0.attn.se.fc1.weight"])
+
+
+def test_fair_sampler_takes_every_choice_once_per_stage(digits):
+    """fair_archs: len(choices) archs, and in each stage every choice appears exactly once."""
+    import random
+
+    archs = fair_archs(digits, random.Random(0))
+    assert len(archs) == len(digits.choices)
+    for i in range(len(digits.stages)):
+        assert sorted(str(a.choices[i]) for a in archs) == sorted(digits.choices)
+
+
+def test_fair_sampler_trains_every_choice_every_step(digits, tiny):
+    """One fair step moves SK path 4 (only sk4 uses it) and SE's last rows (only se4 uses them) in every stage."""
+    torch.manual_seed(0)
+    net = Supernet(digits)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    train(net, tiny, TrainConfig(epochs=1, batch_size=64, sampler="fair"), space=digits, progress=False)
+    after = net.state_dict()
+    for i in range(len(digits.stages)):
+        k = f"stages.{i}.0.conv1.sk.paths.3.conv.weight"
+        assert not torch.equal(before[k], after[k]), k
+        k = f"stages.{i}.0.attn.se.fc1.weight"
+        rows = before[k].shape[0]
+        assert not torch.equal(before[k][rows // 2 :], after[k][rows // 2 :]), k
 
 
 def test_bad_train_config():
