@@ -10,7 +10,23 @@ same archs under each variant, then prints Kendall tau and Spearman rho against 
 - ``val-24``      the run's supernet scored on a validation split drawn 24 times per source (8,616 images);
 - ``epochs-60``   a supernet trained twice as long (uniform sampling);
 - ``sandwich``    a supernet trained with the sandwich rule (largest + smallest + 2 random per step);
-- ``seed-1``      the run's recipe under another seed: how far two supernets agree with each other.
+- ``seed-1``      the run's recipe under another seed: how far two supernets agree with each other;
+- ``nll``         the run's supernet scored by validation log-likelihood instead of accuracy (a
+                  continuous score, less binomial noise);
+- ``ensemble-4``  mean accuracy over 4 supernets of the run's recipe (seeds 0..3);
+- ``ensemble-4-nll`` the same 4 supernets, mean log-likelihood;
+- ``separate``    less sharing: one SE per r and one SK per M (``Supernet(sharing="separate")``);
+- ``separate-ensemble-4`` mean accuracy over 4 such supernets;
+- ``fair-10``     a supernet trained with FairNAS strict fairness (every choice of every stage on
+                  every batch) for 10 epochs: 8 archs a step, ~2.7x the run's forward passes;
+- ``additive``    the run's supernet scores every arch of the space, a per-stage choice-effect model
+                  (one-hot least squares) is fit to them, and its predictions are the scores;
+- ``finetune-1``  each inherited sub-net of the run's supernet trained one more epoch stand-alone
+                  (SGD, lr 0.01 cosine) before scoring: a re-ranking step, ~5 s per arch here;
+- ``finetune-2``  the same, two epochs;
+- ``seed-1-finetune-1`` one epoch of fine-tuning from the seed-1 supernet (is the gain the recipe's?).
+
+Supernets trained here are cached under ``--cache`` (default ``<run>/remedies``) and reused.
 
     python benchmarks/truth_remedies.py results/<run> [--variants as-run,recal-2048,...]
 """
@@ -28,17 +44,37 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch
+import torch.nn.functional as F
 import yaml
 
 from seknet import report
 from seknet.data import load_digits
-from seknet.oneshot import SearchConfig, recal_batches, train_supernet
+from seknet.oneshot import SearchConfig, recal_batches
 from seknet.retrain import rank_agreement
+from seknet.score import score_logits
 from seknet.space import load_space
-from seknet.supernet import Supernet, recalibrate_bn
-from seknet.train import evaluate
+from seknet.supernet import Supernet
+from seknet.train import TrainConfig, evaluate, train
 
-VARIANTS = ("as-run", "recal-2048", "val-24", "epochs-60", "sandwich", "seed-1")
+VARIANTS = (
+    "as-run",
+    "recal-2048",
+    "val-24",
+    "epochs-60",
+    "sandwich",
+    "seed-1",
+    "nll",
+    "ensemble-4",
+    "ensemble-4-nll",
+    "separate",
+    "separate-ensemble-4",
+    "fair-10",
+    "additive",
+    "finetune-1",
+    "finetune-2",
+    "seed-1-finetune-1",
+)
+ENSEMBLE = 4
 
 
 def truth(run: Path) -> dict[str, float]:
@@ -52,19 +88,83 @@ def truth(run: Path) -> dict[str, float]:
     return {a: statistics.fmean(v) for a, v in per.items() if len(v) == len(seeds)}
 
 
-def scores(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, val) -> dict[str, float]:
-    recal = recal_batches(data, cfg)
-    return {a: evaluate(recalibrate_bn(net.extract(space.parse(a)), recal), val) / len(val) for a in archs}
+def scores(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, val, nll: bool = False) -> dict[str, float]:
+    """{arch: validation accuracy} (or mean log-likelihood) of each inherited, recalibrated sub-net."""
+    logits = score_logits(net, [space.parse(a) for a in archs], recal_batches(data, cfg), val.x)
+    if nll:
+        return {str(a): -F.cross_entropy(lg, val.y).item() for a, lg in logits.items()}
+    return {str(a): (lg.argmax(1) == val.y).float().mean().item() for a, lg in logits.items()}
 
 
-def trained(space, data, cfg: SearchConfig) -> Supernet:
-    return train_supernet(replace(cfg, progress=False), space, data, torch.device("cpu"))[0]
+def trained(space, data, cfg: SearchConfig, sharing: str, cache: Path) -> Supernet:
+    """The supernet ``cfg`` trains (sharing as given), from ``cache`` when it was trained before."""
+    path = cache / f"{sharing}-e{cfg.epochs}-{cfg.sampler}-s{cfg.seed}.pt"
+    net = Supernet(space, sharing)
+    if path.exists():
+        net.load_state_dict(torch.load(path, weights_only=True))
+        return net
+    torch.manual_seed(cfg.seed)
+    net = Supernet(space, sharing)
+    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed)
+    train(net, data.train, tcfg, "cpu", space=space, progress=False)
+    cache.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
+    return net
+
+
+def finetuned(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, epochs: int = 1) -> dict[str, float]:
+    """{arch: validation accuracy} of each inherited sub-net after ``epochs`` more epochs of stand-alone training."""
+    out = {}
+    for a in archs:
+        torch.manual_seed(cfg.seed)
+        model = net.extract(space.parse(a))
+        train(model, data.train, TrainConfig(epochs, cfg.batch_size, 0.01, seed=cfg.seed), "cpu", progress=False)
+        out[a] = evaluate(model, data.val) / len(data.val)
+    return out
+
+
+def additive(net: Supernet, archs: list[str], space, data, cfg: SearchConfig) -> dict[str, float]:
+    """{arch: prediction} of a per-stage choice-effect model fit to the scores of every arch of the space."""
+    every = space.archs()
+    acc = scores(net, [str(a) for a in every], space, data, cfg, data.val)
+
+    def onehot(a: str) -> list[float]:
+        return [float(c == k) for c in a.split("-") for k in space.choices]
+
+    x = torch.tensor([onehot(str(a)) for a in every], dtype=torch.float64)
+    y = torch.tensor([acc[str(a)] for a in every], dtype=torch.float64)
+    coef = torch.linalg.lstsq(x, y[:, None], driver="gelsd").solution[:, 0]  # rank-deficient: min-norm
+    return {a: float(torch.tensor(onehot(a), dtype=torch.float64) @ coef) for a in archs}
+
+
+def plan(v: str, cfg: SearchConfig, data) -> tuple[list[tuple[SearchConfig, str]], SearchConfig, object, bool]:
+    """Variant ``v`` as (supernets to average: (config, sharing) each, scoring config, validation split, nll)."""
+    seeds = [replace(cfg, seed=cfg.seed + k) for k in range(ENSEMBLE)]
+    nets = {
+        "epochs-60": [(replace(cfg, epochs=2 * cfg.epochs), "sliced")],
+        "sandwich": [(replace(cfg, sampler="sandwich"), "sliced")],
+        "fair-10": [(replace(cfg, sampler="fair", epochs=10), "sliced")],
+        "seed-1": [(seeds[1], "sliced")],
+        "seed-1-finetune-1": [(seeds[1], "sliced")],
+        "ensemble-4": [(c, "sliced") for c in seeds],
+        "ensemble-4-nll": [(c, "sliced") for c in seeds],
+        "separate": [(cfg, "separate")],
+        "separate-ensemble-4": [(c, "separate") for c in seeds],
+    }.get(v, [(cfg, "sliced")])
+    score_cfg = replace(cfg, recal_images=2048) if v == "recal-2048" else cfg
+    val = load_digits(cfg.seed, eval_variants=24).val if v == "val-24" else data.val
+    return nets, score_cfg, val, v.endswith("nll")
+
+
+def mean_scores(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {a: statistics.fmean(r[a] for r in runs) for a in runs[0]}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path)
     p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--cache", type=Path, help="folder of trained supernets (default <run>/remedies)")
     args = p.parse_args()
     saved = yaml.safe_load((args.run / "config.yaml").read_text())
     cfg = SearchConfig(**saved["config"])
@@ -74,6 +174,7 @@ def main() -> None:
     data = load_digits(cfg.seed)
     base = Supernet(space)
     base.load_state_dict(torch.load(args.run / "supernet.pt", weights_only=True))
+    cache = args.cache or args.run / "remedies"
     want = truth(args.run)
     archs = sorted(want)
     ceiling = yaml.safe_load((args.run / "retrain.yaml").read_text())
@@ -81,21 +182,17 @@ def main() -> None:
           f"seed-vs-seed tau {ceiling['seed_vs_seed_tau']:.3f}")  # fmt: skip
     got: dict[str, dict[str, float]] = {}
     for v in args.variants.split(","):
-        t0 = time.time()
-        if v == "as-run":
-            s = scores(base, archs, space, data, cfg, data.val)
-        elif v == "recal-2048":
-            s = scores(base, archs, space, data, replace(cfg, recal_images=2048), data.val)
-        elif v == "val-24":
-            s = scores(base, archs, space, data, cfg, load_digits(cfg.seed, eval_variants=24).val)
-        elif v == "epochs-60":
-            s = scores(trained(space, data, replace(cfg, epochs=2 * cfg.epochs)), archs, space, data, cfg, data.val)
-        elif v == "sandwich":
-            s = scores(trained(space, data, replace(cfg, sampler="sandwich")), archs, space, data, cfg, data.val)
-        elif v == "seed-1":
-            s = scores(trained(space, data, replace(cfg, seed=cfg.seed + 1)), archs, space, data, cfg, data.val)
-        else:
+        if v not in VARIANTS:
             raise SystemExit(f"error: unknown variant {v!r}; valid: {','.join(VARIANTS)}")
+        t0 = time.time()
+        recipes, score_cfg, val, nll = plan(v, cfg, data)
+        nets = [base if r == (cfg, "sliced") else trained(space, data, *r, cache) for r in recipes]
+        if v == "additive":
+            s = additive(base, archs, space, data, cfg)
+        elif "finetune" in v:
+            s = finetuned(nets[0], archs, space, data, cfg, epochs=int(v[-1]))
+        else:
+            s = mean_scores([scores(n, archs, space, data, score_cfg, val, nll) for n in nets])
         got[v] = s
         tau, rho = rank_agreement([s[a] for a in archs], [want[a] for a in archs])
         print(f"{v:<11} Kendall tau {tau:6.3f}  Spearman rho {rho:6.3f}  ({time.time() - t0:.0f} s)", flush=True)
