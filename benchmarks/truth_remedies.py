@@ -34,6 +34,7 @@ Supernets trained here are cached under ``--cache`` (default ``<run>/remedies``)
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import time
@@ -49,7 +50,7 @@ import yaml
 
 from seknet import report
 from seknet.data import load_digits
-from seknet.oneshot import SearchConfig, recal_batches
+from seknet.oneshot import SearchConfig, recal_batches, train_supernet
 from seknet.retrain import rank_agreement
 from seknet.score import score_logits
 from seknet.space import load_space
@@ -89,8 +90,12 @@ def truth(run: Path) -> dict[str, float]:
 
 
 def scores(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, val, nll: bool = False) -> dict[str, float]:
-    """{arch: validation accuracy} (or mean log-likelihood) of each inherited, recalibrated sub-net."""
-    logits = score_logits(net, [space.parse(a) for a in archs], recal_batches(data, cfg), val.x)
+    """{arch: validation accuracy} (or mean log-likelihood) of each inherited, recalibrated sub-net.
+
+    Scores a copy: score_logits recalibrates BN in place, and ``net`` keeps its trained statistics for
+    the variants that start from them (fine-tuning).
+    """
+    logits = score_logits(copy.deepcopy(net), [space.parse(a) for a in archs], recal_batches(data, cfg), val.x)
     if nll:
         return {str(a): -F.cross_entropy(lg, val.y).item() for a, lg in logits.items()}
     return {str(a): (lg.argmax(1) == val.y).float().mean().item() for a, lg in logits.items()}
@@ -99,14 +104,11 @@ def scores(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, val,
 def trained(space, data, cfg: SearchConfig, sharing: str, cache: Path) -> Supernet:
     """The supernet ``cfg`` trains (sharing as given), from ``cache`` when it was trained before."""
     path = cache / f"{sharing}-e{cfg.epochs}-{cfg.sampler}-s{cfg.seed}.pt"
-    net = Supernet(space, sharing)
     if path.exists():
+        net = Supernet(space, sharing)
         net.load_state_dict(torch.load(path, weights_only=True))
         return net
-    torch.manual_seed(cfg.seed)
-    net = Supernet(space, sharing)
-    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed)
-    train(net, data.train, tcfg, "cpu", space=space, progress=False)
+    net = train_supernet(replace(cfg, progress=False), space, data, torch.device("cpu"), sharing)[0]
     cache.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), path)
     return net
@@ -115,8 +117,7 @@ def trained(space, data, cfg: SearchConfig, sharing: str, cache: Path) -> Supern
 def finetuned(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, epochs: int = 1) -> dict[str, float]:
     """{arch: validation accuracy} of each inherited sub-net after ``epochs`` more epochs of stand-alone training."""
     out = {}
-    for a in archs:
-        torch.manual_seed(cfg.seed)
+    for a in archs:  # train() seeds itself
         model = net.extract(space.parse(a))
         train(model, data.train, TrainConfig(epochs, cfg.batch_size, 0.01, seed=cfg.seed), "cpu", progress=False)
         out[a] = evaluate(model, data.val) / len(data.val)

@@ -209,13 +209,15 @@ def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int
     return {a: (int(h.sum()), n_val, int(h.sum()), n_val) for a, h in scored.items()}
 
 
-def train_supernet(cfg: SearchConfig, space: Space, data: Data, device: torch.device) -> tuple[Supernet, list[float]]:
+def train_supernet(
+    cfg: SearchConfig, space: Space, data: Data, device: torch.device, sharing: str = "sliced"
+) -> tuple[Supernet, list[float]]:
     """A supernet of ``space`` trained on ``device`` as ``cfg`` says (epochs, sampler, seed, ...), moved back to CPU.
 
-    Returns it with its per-epoch training losses.
+    ``sharing`` is the supernet's (see :class:`Supernet`). Returns it with its per-epoch training losses.
     """
     torch.manual_seed(cfg.seed)
-    net = Supernet(space)
+    net = Supernet(space, sharing)
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed)
     losses = train(net, data.train, tcfg, device, space=space, progress=cfg.progress, desc="train supernet")
     return net.cpu().to(memory_format=torch.contiguous_format), losses

@@ -48,7 +48,11 @@ def score_logits(
     chunk: int = 1024,
     device: torch.device | str = "cpu",
 ) -> dict[Arch, Tensor]:
-    """Validation logits of every arch in ``archs``, each as if its sub-net were recalibrated alone."""
+    """Validation logits of every arch in ``archs``, each as if its sub-net were recalibrated alone.
+
+    Recalibrates ``net``'s BN statistics in place (they end as the last walked prefix's): score a
+    copy to keep the trained ones.
+    """
     device = torch.device(device)
     net.to(device)
     recal = [x.to(device) for x in recal]
