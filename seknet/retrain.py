@@ -71,10 +71,6 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
 
     Stand-alone accuracy is taken on the test split, on digits drawn ``test_variants`` times per source.
     """
-    from ray import tune
-
-    from seknet.ray_score import ray_session
-
     evals, cfg_file = run / "evaluations.csv", run / "config.yaml"
     if not evals.is_file() or not cfg_file.is_file():
         raise ValueError(f"{run}: not a finished run folder (no evaluations.csv/config.yaml); pass results/<run>")
@@ -93,22 +89,16 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
     if len(picked) < 2:
         raise ValueError(f"{run}: fewer than 2 archs to retrain; raise --top or --random")
     seed_list = [cfg.seed + k for k in range(seeds)]
-    trainable = tune.with_resources(
-        tune.with_parameters(_trial, space=space, data=data, cfg=replace(cfg, max_macs=None), init_state=None),
-        {"cpu": 1, "gpu": gpus_per_trial},
-    )
-    param_space = {"arch": tune.grid_search([r["arch"] for r, _ in picked]), "seed": tune.grid_search(seed_list)}
-    import torch
-
-    with ray_session(num_gpus=torch.cuda.device_count() if gpus_per_trial > 0 else None):
-        tuner = tune.Tuner(trainable, param_space=param_space, run_config=tune.RunConfig(
-            name="retrain", storage_path=str((run / "retrain_tune").resolve()), verbose=1 if progress else 0,
-            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)))  # fmt: skip
-        results = tuner.fit()
+    done = reusable_rows(run, epochs, len(data.test))
+    jobs = [(r["arch"], s) for r, _ in picked for s in seed_list if (r["arch"], s) not in done]
+    if len(jobs) < len(picked) * len(seed_list):
+        print(f"reusing {len(picked) * len(seed_list) - len(jobs)} finished (arch, seed) trainings from "
+              f"{run}/retrain.csv; training {len(jobs)}")  # fmt: skip
     by_arch = {r["arch"]: (r, why) for r, why in picked}
-    rows = []
-    for res in results:
-        arch, seed, m = res.config["arch"], res.config["seed"], res.metrics or {}
+    rows = [done[(r["arch"], s)] | {"picked_as": why, "seed": s}
+            for r, why in picked for s in seed_list if (r["arch"], s) in done]  # fmt: skip
+    for arch, seed, res in _train_jobs(run, jobs, space, data, cfg, gpus_per_trial, progress):
+        m = res.metrics or {}
         r, why = by_arch[arch]
         row = {"arch": arch, "macs": r["macs"], "params": r["params"], "picked_as": why,
                "run_accuracy": r["accuracy"], "seed": seed, "n_eval": m.get("n_eval", ""), "error": ""}  # fmt: skip
@@ -122,22 +112,92 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
     return _summarise(run, rows, seed_list, epochs, n_test=len(data.test))
 
 
-def mean_ceiling_tau(per_seed: list[list[float]]) -> float:
-    """Highest Kendall tau any score can expect against the mean over seeds of ``per_seed`` (one list per arch).
+def reusable_rows(run: Path, epochs: int, n_test: int) -> dict[tuple[str, int], dict]:
+    """{(arch, seed): row} of ``run``'s earlier retrain.csv that a new retrain can keep instead of training again.
 
-    Variance components: seed variance s_w^2 (within an arch), true between-arch variance
-    s_b^2 = var(means) - s_w^2 / S. The S-seed mean correlates with the true accuracy at
-    r = sqrt(s_b^2 / (s_b^2 + s_w^2 / S)), and for normal scores tau = (2 / pi) asin(r) (Greiner).
-    NaN with fewer than 2 archs or 2 seeds.
+    Only complete rows of a retrain with the same ``epochs``, evaluated on the same ``n_test`` images, count:
+    training is seeded, so the same (arch, seed) would give the same accuracy; a retrain that asks for
+    more seeds or more archs trains just the missing pairs.
+    """
+    csv_file, yaml_file = run / "retrain.csv", run / "retrain.yaml"
+    if not csv_file.is_file() or not yaml_file.is_file():
+        return {}
+    if (yaml.safe_load(yaml_file.read_text()) or {}).get("epochs") != epochs:
+        return {}
+    return {(r["arch"], int(r["seed"])): r for r in report.read_csv(csv_file)
+            if r["status"] == "complete" and r["n_eval"] == str(n_test)}  # fmt: skip
+
+
+def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, cfg: MultiTrialConfig, gpus_per_trial: float,
+                progress: bool):  # fmt: skip
+    """Train each (arch, seed) of ``jobs`` as one Ray Tune trial; yield (arch, seed, result)."""
+    if not jobs:
+        return
+    import torch
+    from ray import tune
+
+    from seknet.ray_score import ray_session
+
+    trainable = tune.with_resources(
+        tune.with_parameters(_job_trial, space=space, data=data, cfg=replace(cfg, max_macs=None)),
+        {"cpu": 1, "gpu": gpus_per_trial},
+    )
+    with ray_session(num_gpus=torch.cuda.device_count() if gpus_per_trial > 0 else None):
+        tuner = tune.Tuner(trainable, param_space={"job": tune.grid_search([list(j) for j in jobs])},
+                           run_config=tune.RunConfig(
+            name="retrain", storage_path=str((run / "retrain_tune").resolve()), verbose=1 if progress else 0,
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)))  # fmt: skip
+        for res in tuner.fit():
+            arch, seed = res.config["job"]
+            yield arch, int(seed), res
+
+
+def _job_trial(config: dict, space, data, cfg: MultiTrialConfig) -> None:
+    """One retrain trial: ``config["job"]`` is [arch, seed]."""
+    arch, seed = config["job"]
+    _trial({"arch": arch, "seed": seed}, space=space, data=data, cfg=cfg, init_state=None)
+
+
+def variance_components(per_seed: list[list[float]]) -> tuple[float, float, float] | None:
+    """(s_b^2, s_w^2, S) of ``per_seed`` (one list of seed accuracies per arch); None with < 2 archs or seeds.
+
+    s_w^2: seed variance within an arch (pooled); s_b^2 = var(means) - s_w^2 / S: the true between-arch
+    variance, floored at 0; S: seeds per arch (mean).
     """
     if len(per_seed) < 2 or min(len(v) for v in per_seed) < 2:
-        return float("nan")
+        return None
     s = statistics.fmean(len(v) for v in per_seed)
     within = statistics.fmean(statistics.variance(v) for v in per_seed)
     between = statistics.variance([statistics.fmean(v) for v in per_seed]) - within / s
-    if between <= 0:
-        return 0.0
-    return 2 / math.pi * math.asin(math.sqrt(between / (between + within / s)))
+    return max(between, 0.0), within, s
+
+
+def mean_ceiling_tau(per_seed: list[list[float]]) -> float:
+    """Highest Kendall tau any score can expect against the mean over seeds of ``per_seed`` (one list per arch).
+
+    The S-seed mean correlates with the true accuracy at r = sqrt(s_b^2 / (s_b^2 + s_w^2 / S))
+    (:func:`variance_components`), and for normal scores tau = (2 / pi) asin(r) (Greiner).
+    NaN with fewer than 2 archs or 2 seeds.
+    """
+    vc = variance_components(per_seed)
+    if vc is None:
+        return float("nan")
+    between, within, s = vc
+    return 2 / math.pi * math.asin(math.sqrt(between / (between + within / s))) if between > 0 else 0.0
+
+
+def replication_tau(per_seed: list[list[float]]) -> float:
+    """Expected Kendall tau between the S-seed means of ``per_seed`` and an independent retrain with S new seeds.
+
+    Two independent S-seed means correlate at r = s_b^2 / (s_b^2 + s_w^2 / S). It is what the truth
+    check's own repetition would reach: a ranking above it predicts the S-seed mean better than training
+    every arch again S times. NaN with fewer than 2 archs or 2 seeds.
+    """
+    vc = variance_components(per_seed)
+    if vc is None:
+        return float("nan")
+    between, within, s = vc
+    return 2 / math.pi * math.asin(between / (between + within / s)) if between > 0 else 0.0
 
 
 def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_test: int) -> dict:
@@ -159,6 +219,7 @@ def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_tes
         "kendall_tau": round(tau, 4), "spearman_rho": round(rho, 4),
         "seed_vs_seed_tau": round(ceiling, 4), "seed_pair_taus": [round(t, 4) for t in pair_taus],
         "mean_ceiling_tau": round(mean_ceiling_tau([list(ok[a].values()) for a in archs]), 4),
+        "replication_tau": round(replication_tau([list(ok[a].values()) for a in archs]), 4),
         "standalone_front": [{"arch": archs[i], "macs": macs[archs[i]], "mean_accuracy": round(mean[archs[i]], 6)}
                              for i in front_idx],
         "failed_trials": sum(r["status"] == "failed" for r in rows),
@@ -168,7 +229,8 @@ def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_tes
     _plot(run / "retrain.png", archs, run_acc, ok, mean, summary)
     print(f"\nretrained {len(archs)} archs x {len(seeds)} seeds ({epochs} epochs): Kendall tau {tau:.3f}, "
           f"Spearman rho {rho:.3f} (run score vs stand-alone mean); seed-vs-seed tau {ceiling:.3f}; "
-          f"ceiling against the {len(seeds)}-seed mean {summary['mean_ceiling_tau']:.3f}")  # fmt: skip
+          f"ceiling against the {len(seeds)}-seed mean {summary['mean_ceiling_tau']:.3f}; an independent "
+          f"{len(seeds)}-seed retrain would agree at {summary['replication_tau']:.3f}")  # fmt: skip
     print(f"wrote {run}/retrain.csv, retrain.yaml, retrain.png")
     return summary
 

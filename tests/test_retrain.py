@@ -30,6 +30,18 @@ def test_mean_ceiling_tau_by_hand():
     assert math.isnan(mean_ceiling_tau([[0.5, 0.6]]))
 
 
+def test_replication_tau_by_hand():
+    """An independent S-seed retrain agrees at (2/pi) asin(b / (b + w/S)): below the ceiling, 1 without seed noise."""
+    from seknet.retrain import mean_ceiling_tau, replication_tau
+
+    assert replication_tau([[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]) == pytest.approx(1.0)
+    per = [[0.0, 0.2], [0.2, 0.4], [0.4, 0.6]]
+    b, w = 0.04 - 0.02 / 2, 0.02
+    assert replication_tau(per) == pytest.approx(2 / math.pi * math.asin(b / (b + w / 2)))
+    assert replication_tau(per) < mean_ceiling_tau(per)
+    assert replication_tau([[0.0, 0.2], [0.0, 0.2]]) == 0.0  # no spread between archs: nothing to replicate
+
+
 def test_pick_front_then_random():
     """--top takes the most accurate front archs; --random draws others, never repeating, by seed."""
     rows = [{"arch": a, "macs": m, "accuracy": acc, "n_eval": "100"}
@@ -56,6 +68,27 @@ def test_retrain_smoke(tmp_path):
     n_test = len(load_digits(0, 1, 1).test)  # smoke data; stand-alone accuracy is taken on the test split
     assert s["evaluated_on"] == f"test split, {n_test} images" and {r["n_eval"] for r in rows} == {str(n_test)}
     assert (run / "retrain.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_retrain_more_seeds_trains_only_missing(tmp_path, capsys):
+    """A second retrain with --seeds 3 keeps the 2-seed rows as they were and trains only the 4 new (arch, seed) pairs."""
+    run = tmp_path / "run"
+    assert search.main(["--smoke", "--no-progress", "--out", str(run), "--max-macs", "5.96M"]) == 0
+    argv = ["retrain", str(run), "--top", "2", "--random", "2", "--epochs", "1", "--no-progress"]
+    assert search.main([*argv, "--seeds", "2"]) == 0
+    before = {(r["arch"], r["seed"]): r for r in report.read_csv(run / "retrain.csv")}
+    capsys.readouterr()
+    assert search.main([*argv, "--seeds", "3"]) == 0
+    assert "reusing 8 finished (arch, seed) trainings" in capsys.readouterr().out
+    after = {(r["arch"], r["seed"]): r for r in report.read_csv(run / "retrain.csv")}
+    assert len(after) == 12 and {s for _, s in after} == {"0", "1", "2"}
+    assert all(after[k] == row for k, row in before.items())
+    assert all(after[(a, "2")]["status"] == "complete" for a, _ in before)
+    trials = [d for d in (run / "retrain_tune" / "retrain").iterdir() if d.is_dir() and d.name.startswith("_job")]
+    assert len(trials) == 8 + 4  # 8 trainings the first time, 4 the second: none twice
+    assert yaml.safe_load((run / "retrain.yaml").read_text())["seeds"] == [0, 1, 2]
+    assert search.main([*argv, "--seeds", "3", "--epochs", "2"]) == 0  # other epochs: nothing reused
+    assert "reusing" not in capsys.readouterr().out
 
 
 def test_retrain_bad_run(tmp_path, capsys):
