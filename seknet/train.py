@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -88,13 +88,19 @@ def train(
     progress: bool = True,
     desc: str = "train",
     on_epoch: Callable[[int, float], None] | None = None,
+    subspace: Sequence[Arch] | None = None,
 ) -> list[float]:
     """Train ``model`` on ``data``; a supernet when ``space`` is given (archs sampled by ``cfg.sampler``).
+
+    ``subspace``: with the uniform sampler, draw each step's arch from these archs only: a few-shot
+    sub-supernet (Zhao et al., arXiv 2006.06863) trains on its part of the space.
 
     Returns the mean training loss of each epoch. Repeatable on CPU for a fixed ``cfg.seed``.
     ``on_epoch(epoch, loss)`` runs after each epoch (1-based). A NaN or infinite loss raises
     ``FloatingPointError`` naming the epoch.
     """
+    if subspace is not None and (space is None or cfg.sampler != "uniform" or not subspace):
+        raise ValueError("subspace: give a non-empty list of archs of the supernet's space, with the uniform sampler")
     device = torch.device(device)
     torch.manual_seed(cfg.seed)
     rng, gen = random.Random(cfg.seed), torch.Generator().manual_seed(cfg.seed)
@@ -119,7 +125,7 @@ def train(
             if space is None:
                 archs = [None]
             elif cfg.sampler == "uniform":
-                archs = [random_arch(space, rng)]
+                archs = [random_arch(space, rng) if subspace is None else rng.choice(subspace)]
             elif cfg.sampler == "fair":
                 archs = fair_archs(space, rng)
             else:

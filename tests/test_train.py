@@ -75,6 +75,27 @@ def test_fair_sampler_trains_every_choice_every_step(digits, tiny):
         assert not torch.equal(before[k][rows // 2 :], after[k][rows // 2 :]), k
 
 
+def test_subspace_trains_only_its_archs(digits, tiny):
+    """A few-shot sub-supernet (subspace) samples only its archs: SE(4) of the last stage moves, no SK path and
+    no other stage's SE does; a subspace with another sampler, or empty, is refused."""
+    torch.manual_seed(0)
+    net = Supernet(digits)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    only = [digits.parse("none-none-none-se4")]
+    train(net, tiny, TrainConfig(epochs=1, batch_size=16), space=digits, progress=False, subspace=only)
+    after = net.state_dict()
+    assert not torch.equal(before["stages.3.0.attn.se.fc1.weight"], after["stages.3.0.attn.se.fc1.weight"])
+    for i in range(len(digits.stages)):
+        assert torch.equal(before[f"stages.{i}.0.conv1.sk.paths.1.conv.weight"],
+                           after[f"stages.{i}.0.conv1.sk.paths.1.conv.weight"])  # fmt: skip
+        if i < 3:
+            assert torch.equal(before[f"stages.{i}.0.attn.se.fc1.weight"], after[f"stages.{i}.0.attn.se.fc1.weight"])
+    with pytest.raises(ValueError, match="subspace"):
+        train(net, tiny, TrainConfig(epochs=1, sampler="sandwich"), space=digits, progress=False, subspace=only)
+    with pytest.raises(ValueError, match="subspace"):
+        train(net, tiny, TrainConfig(epochs=1), space=digits, progress=False, subspace=[])
+
+
 def test_bad_train_config():
     """An unknown sampler names the valid ones."""
     with pytest.raises(ValueError, match=r"unknown sampler 'greedy'; valid: uniform\|sandwich"):
