@@ -62,6 +62,28 @@ def rank_agreement(x: list[float], y: list[float]) -> tuple[float, float]:
     return float(kendalltau(x, y).statistic), float(spearmanr(x, y).statistic)
 
 
+def tau_interval(x: list[float], y: list[float], level: float = 0.95, n_boot: int = 2000, seed: int = 0):
+    """Percentile bootstrap interval of Kendall tau over the archs: (low, high) at ``level``.
+
+    Resamples archs with replacement, so it covers which archs were drawn, not the noise of each
+    arch's stand-alone accuracy (that is what the seed-vs-seed tau and the ceilings are for).
+    NaN with fewer than 3 archs.
+    """
+    from scipy.stats import kendalltau
+
+    if len(x) < 3:
+        return float("nan"), float("nan")
+    rng, n, taus = random.Random(seed), len(x), []
+    for _ in range(n_boot):
+        idx = [rng.randrange(n) for _ in range(n)]
+        t = kendalltau([x[i] for i in idx], [y[i] for i in idx]).statistic
+        if not math.isnan(t):  # a draw of one repeated arch has no order
+            taus.append(float(t))
+    taus.sort()
+    tail = (1 - level) / 2
+    return taus[int(tail * len(taus))], taus[min(len(taus) - 1, int((1 - tail) * len(taus)))]
+
+
 TEST_VARIANTS = 24  # digits: 360 test sources x 24 = 8,640 images for stand-alone accuracy
 
 
@@ -109,7 +131,9 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
             row |= {"accuracy": round(m["correct"] / m["n_eval"], 6), "status": "complete"}
         rows.append(row)
     rows.sort(key=lambda r: (r["arch"], r["seed"]))
-    return _summarise(run, rows, seed_list, epochs, n_test=len(data.test))
+    asked = {(r["arch"], r["seed"]) for r in rows}
+    kept = sorted((r | {"seed": k[1]} for k, r in done.items() if k not in asked), key=lambda r: (r["arch"], r["seed"]))
+    return _summarise(run, rows, seed_list, epochs, n_test=len(data.test), kept=kept)
 
 
 def reusable_rows(run: Path, epochs: int, n_test: int) -> dict[tuple[str, int], dict]:
@@ -200,7 +224,9 @@ def replication_tau(per_seed: list[list[float]]) -> float:
     return 2 / math.pi * math.asin(between / (between + within / s)) if between > 0 else 0.0
 
 
-def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_test: int) -> dict:
+def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_test: int, kept=()) -> dict:
+    """Write retrain.csv (``rows``, then ``kept``: finished rows of earlier retrains of the same epochs that this
+    one did not ask for, so fewer seeds or archs never throw training away), retrain.yaml and retrain.png."""
     ok = {}
     for r in rows:
         if r["status"] == "complete":
@@ -209,6 +235,7 @@ def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_tes
     run_acc = {r["arch"]: float(r["run_accuracy"]) for r in rows}
     mean = {a: statistics.fmean(ok[a].values()) for a in archs}
     tau, rho = rank_agreement([run_acc[a] for a in archs], [mean[a] for a in archs])
+    tau_lo, tau_hi = tau_interval([run_acc[a] for a in archs], [mean[a] for a in archs])
     pair_taus = [rank_agreement([ok[a][s] for a in archs], [ok[a][t] for a in archs])[0]
                  for s, t in itertools.combinations(seeds, 2)]  # fmt: skip
     ceiling = statistics.fmean(pair_taus) if pair_taus else float("nan")
@@ -216,7 +243,8 @@ def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_tes
     front_idx = pareto_front([(macs[a], mean[a]) for a in archs])
     summary = {
         "archs": len(archs), "seeds": seeds, "epochs": epochs, "evaluated_on": f"test split, {n_test} images",
-        "kendall_tau": round(tau, 4), "spearman_rho": round(rho, 4),
+        "kendall_tau": round(tau, 4), "kendall_tau_95": [round(tau_lo, 4), round(tau_hi, 4)],
+        "spearman_rho": round(rho, 4),
         "seed_vs_seed_tau": round(ceiling, 4), "seed_pair_taus": [round(t, 4) for t in pair_taus],
         "mean_ceiling_tau": round(mean_ceiling_tau([list(ok[a].values()) for a in archs]), 4),
         "replication_tau": round(replication_tau([list(ok[a].values()) for a in archs]), 4),
@@ -224,10 +252,11 @@ def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_tes
                              for i in front_idx],
         "failed_trials": sum(r["status"] == "failed" for r in rows),
     }  # fmt: skip
-    report.write_csv(run / "retrain.csv", rows, RETRAIN_COLUMNS)
+    report.write_csv(run / "retrain.csv", [*rows, *kept], RETRAIN_COLUMNS)
     report.write_yaml(run / "retrain.yaml", summary)
     _plot(run / "retrain.png", archs, run_acc, ok, mean, summary)
-    print(f"\nretrained {len(archs)} archs x {len(seeds)} seeds ({epochs} epochs): Kendall tau {tau:.3f}, "
+    print(f"\nretrained {len(archs)} archs x {len(seeds)} seeds ({epochs} epochs): Kendall tau {tau:.3f} "
+          f"(95 % bootstrap over archs {tau_lo:.2f} to {tau_hi:.2f}), "
           f"Spearman rho {rho:.3f} (run score vs stand-alone mean); seed-vs-seed tau {ceiling:.3f}; "
           f"ceiling against the {len(seeds)}-seed mean {summary['mean_ceiling_tau']:.3f}; an independent "
           f"{len(seeds)}-seed retrain would agree at {summary['replication_tau']:.3f}")  # fmt: skip

@@ -42,6 +42,20 @@ def test_replication_tau_by_hand():
     assert replication_tau([[0.0, 0.2], [0.0, 0.2]]) == 0.0  # no spread between archs: nothing to replicate
 
 
+def test_tau_interval():
+    """Bootstrap interval over archs: (1, 1) for the same order, brackets the estimate otherwise, repeatable."""
+    from seknet.retrain import tau_interval
+
+    assert tau_interval([1, 2, 3, 4, 5], [2, 4, 6, 8, 10]) == pytest.approx((1.0, 1.0))
+    x = list(range(20))
+    y = [3, 0, 1, 7, 2, 5, 4, 12, 6, 9, 8, 15, 10, 11, 19, 13, 14, 18, 16, 17]
+    lo, hi = tau_interval(x, y)
+    tau = rank_agreement(x, y)[0]
+    assert lo < tau < hi and 0.1 < hi - lo < 0.6
+    assert tau_interval(x, y) == (lo, hi)
+    assert all(math.isnan(v) for v in tau_interval([1, 2], [1, 2]))
+
+
 def test_pick_front_then_random():
     """--top takes the most accurate front archs; --random draws others, never repeating, by seed."""
     rows = [{"arch": a, "macs": m, "accuracy": acc, "n_eval": "100"}
@@ -65,13 +79,16 @@ def test_retrain_smoke(tmp_path):
     s = yaml.safe_load((run / "retrain.yaml").read_text())
     assert s["archs"] == 4 and s["seeds"] == [0, 1] and -1 <= s["kendall_tau"] <= 1 and -1 <= s["spearman_rho"] <= 1
     assert len(s["seed_pair_taus"]) == 1 and s["standalone_front"]
+    lo, hi = s["kendall_tau_95"]
+    assert lo <= s["kendall_tau"] <= hi or math.isnan(s["kendall_tau"])
     n_test = len(load_digits(0, 1, 1).test)  # smoke data; stand-alone accuracy is taken on the test split
     assert s["evaluated_on"] == f"test split, {n_test} images" and {r["n_eval"] for r in rows} == {str(n_test)}
     assert (run / "retrain.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_retrain_more_seeds_trains_only_missing(tmp_path, capsys):
-    """A second retrain with --seeds 3 keeps the 2-seed rows as they were and trains only the 4 new (arch, seed) pairs."""
+    """A retrain with --seeds 3 after --seeds 2 keeps the 2-seed rows as they were and trains only the 4 new pairs;
+    one with fewer seeds trains nothing and keeps every row in retrain.csv; other --epochs reuse nothing."""
     run = tmp_path / "run"
     assert search.main(["--smoke", "--no-progress", "--out", str(run), "--max-macs", "5.96M"]) == 0
     argv = ["retrain", str(run), "--top", "2", "--random", "2", "--epochs", "1", "--no-progress"]
@@ -87,7 +104,11 @@ def test_retrain_more_seeds_trains_only_missing(tmp_path, capsys):
     trials = [d for d in (run / "retrain_tune" / "retrain").iterdir() if d.is_dir() and d.name.startswith("_job")]
     assert len(trials) == 8 + 4  # 8 trainings the first time, 4 the second: none twice
     assert yaml.safe_load((run / "retrain.yaml").read_text())["seeds"] == [0, 1, 2]
-    assert search.main([*argv, "--seeds", "3", "--epochs", "2"]) == 0  # other epochs: nothing reused
+    assert search.main([*argv, "--seeds", "2"]) == 0  # fewer seeds: nothing trained, nothing thrown away
+    assert "training 0" in capsys.readouterr().out
+    assert {(r["arch"], r["seed"]): r for r in report.read_csv(run / "retrain.csv")} == after
+    assert yaml.safe_load((run / "retrain.yaml").read_text())["seeds"] == [0, 1]
+    assert search.main([*argv, "--seeds", "1", "--epochs", "2"]) == 0  # other epochs: nothing reused
     assert "reusing" not in capsys.readouterr().out
 
 
