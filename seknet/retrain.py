@@ -153,10 +153,10 @@ def reusable_rows(run: Path, epochs: int, n_test: int) -> dict[tuple[str, int], 
 
 
 def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, cfg: MultiTrialConfig, gpus_per_trial: float,
-                progress: bool):  # fmt: skip
-    """Train each (arch, seed) of ``jobs`` as one Ray Tune trial; yield (arch, seed, result)."""
+                progress: bool) -> list[tuple[str, int, object]]:  # fmt: skip
+    """Train each (arch, seed) of ``jobs`` as one Ray Tune trial; [(arch, seed, result)]."""
     if not jobs:
-        return
+        return []
     import torch
     from ray import tune
 
@@ -171,9 +171,7 @@ def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, cfg: MultiT
                            run_config=tune.RunConfig(
             name="retrain", storage_path=str((run / "retrain_tune").resolve()), verbose=1 if progress else 0,
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)))  # fmt: skip
-        for res in tuner.fit():
-            arch, seed = res.config["job"]
-            yield arch, int(seed), res
+        return [(res.config["job"][0], int(res.config["job"][1]), res) for res in tuner.fit()]
 
 
 def _job_trial(config: dict, space, data, cfg: MultiTrialConfig) -> None:
@@ -182,46 +180,38 @@ def _job_trial(config: dict, space, data, cfg: MultiTrialConfig) -> None:
     _trial({"arch": arch, "seed": seed}, space=space, data=data, cfg=cfg, init_state=None)
 
 
-def variance_components(per_seed: list[list[float]]) -> tuple[float, float, float] | None:
-    """(s_b^2, s_w^2, S) of ``per_seed`` (one list of seed accuracies per arch); None with < 2 archs or seeds.
+def mean_reliability(per_seed: list[list[float]]) -> float:
+    """r^2 = s_b^2 / (s_b^2 + s_w^2 / S): squared correlation of the S-seed mean of ``per_seed`` (one list of seed
+    accuracies per arch) with the true accuracy, and the correlation of two independent S-seed means.
 
     s_w^2: seed variance within an arch (pooled); s_b^2 = var(means) - s_w^2 / S: the true between-arch
-    variance, floored at 0; S: seeds per arch (mean).
+    variance (0 when that is not positive); S: seeds per arch (mean). NaN with fewer than 2 archs or 2 seeds.
     """
     if len(per_seed) < 2 or min(len(v) for v in per_seed) < 2:
-        return None
+        return float("nan")
     s = statistics.fmean(len(v) for v in per_seed)
     within = statistics.fmean(statistics.variance(v) for v in per_seed)
     between = statistics.variance([statistics.fmean(v) for v in per_seed]) - within / s
-    return max(between, 0.0), within, s
+    return between / (between + within / s) if between > 0 else 0.0
 
 
 def mean_ceiling_tau(per_seed: list[list[float]]) -> float:
     """Highest Kendall tau any score can expect against the mean over seeds of ``per_seed`` (one list per arch).
 
-    The S-seed mean correlates with the true accuracy at r = sqrt(s_b^2 / (s_b^2 + s_w^2 / S))
-    (:func:`variance_components`), and for normal scores tau = (2 / pi) asin(r) (Greiner).
-    NaN with fewer than 2 archs or 2 seeds.
+    The S-seed mean correlates with the true accuracy at r = sqrt(:func:`mean_reliability`), and for normal
+    scores tau = (2 / pi) asin(r) (Greiner). NaN with fewer than 2 archs or 2 seeds.
     """
-    vc = variance_components(per_seed)
-    if vc is None:
-        return float("nan")
-    between, within, s = vc
-    return 2 / math.pi * math.asin(math.sqrt(between / (between + within / s))) if between > 0 else 0.0
+    return 2 / math.pi * math.asin(math.sqrt(mean_reliability(per_seed)))
 
 
 def replication_tau(per_seed: list[list[float]]) -> float:
     """Expected Kendall tau between the S-seed means of ``per_seed`` and an independent retrain with S new seeds.
 
-    Two independent S-seed means correlate at r = s_b^2 / (s_b^2 + s_w^2 / S). It is what the truth
-    check's own repetition would reach: a ranking above it predicts the S-seed mean better than training
-    every arch again S times. NaN with fewer than 2 archs or 2 seeds.
+    Two independent S-seed means correlate at r = :func:`mean_reliability`. It is what the truth check's own
+    repetition would reach: a ranking above it predicts the S-seed mean better than training every arch again
+    S times. NaN with fewer than 2 archs or 2 seeds.
     """
-    vc = variance_components(per_seed)
-    if vc is None:
-        return float("nan")
-    between, within, s = vc
-    return 2 / math.pi * math.asin(between / (between + within / s)) if between > 0 else 0.0
+    return 2 / math.pi * math.asin(mean_reliability(per_seed))
 
 
 def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_test: int, kept=()) -> dict:
