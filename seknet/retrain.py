@@ -67,7 +67,7 @@ def tau_interval(x: list[float], y: list[float], level: float = 0.95, n_boot: in
 
     Resamples archs with replacement, so it covers which archs were drawn, not the noise of each
     arch's stand-alone accuracy (that is what the seed-vs-seed tau and the ceilings are for).
-    NaN with fewer than 3 archs.
+    NaN with fewer than 3 archs, or when no draw has an order (every score equal).
     """
     from scipy.stats import kendalltau
 
@@ -79,6 +79,8 @@ def tau_interval(x: list[float], y: list[float], level: float = 0.95, n_boot: in
         t = kendalltau([x[i] for i in idx], [y[i] for i in idx]).statistic
         if not math.isnan(t):  # a draw of one repeated arch has no order
             taus.append(float(t))
+    if not taus:
+        return float("nan"), float("nan")
     taus.sort()
     tail = (1 - level) / 2
     return taus[int(tail * len(taus))], taus[min(len(taus) - 1, int((1 - tail) * len(taus)))]

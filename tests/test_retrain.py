@@ -43,7 +43,8 @@ def test_replication_tau_by_hand():
 
 
 def test_tau_interval():
-    """Bootstrap interval over archs: (1, 1) for the same order, brackets the estimate otherwise, repeatable."""
+    """Bootstrap interval over archs: (1, 1) for the same order, brackets the estimate otherwise, repeatable;
+    NaN, not a crash, when there is no order to resample."""
     from seknet.retrain import tau_interval
 
     assert tau_interval([1, 2, 3, 4, 5], [2, 4, 6, 8, 10]) == pytest.approx((1.0, 1.0))
@@ -54,6 +55,7 @@ def test_tau_interval():
     assert lo < tau < hi and 0.1 < hi - lo < 0.6
     assert tau_interval(x, y) == (lo, hi)
     assert all(math.isnan(v) for v in tau_interval([1, 2], [1, 2]))
+    assert all(math.isnan(v) for v in tau_interval([0.5] * 5, [1, 2, 3, 4, 5]))  # equal scores: no order, no crash
 
 
 def test_pick_front_then_random():
