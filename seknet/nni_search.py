@@ -48,7 +48,7 @@ from torch import Tensor, nn
 
 from seknet import report
 from seknet.arch import Choice
-from seknet.backbone import head, init_weights, plain_slots, stage_blocks, stem
+from seknet.backbone import build_model, head, init_weights, plain_slots, stage_blocks, stem
 from seknet.count import count
 from seknet.data import Data
 from seknet.oneshot import budget_archs, check_data, recal_batches, run_data, run_dir
@@ -125,8 +125,15 @@ def arch_of(sample: dict, n_stages: int) -> str:
 
 
 def _train_trial(model: AttentionSpace, data: Data, cfg: NniConfig) -> None:
-    """NNI's evaluator function: train one frozen arch with seknet's loop, report val accuracy as ``default``."""
+    """NNI's evaluator function: train one frozen arch with seknet's loop, report val accuracy as ``default``.
+
+    The initial weights are drawn again as ``build_model(arch)`` draws them under ``cfg.seed`` (a Ray trial's
+    start): NNI instantiates the sample from the global RNG as it stands after every model built before, so
+    without this an arch's accuracy would depend on the search's history.
+    """
     torch.manual_seed(cfg.seed)
+    if model.arch is not None:
+        model.load_state_dict(build_model(model.arch).state_dict())
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
     train(model, data.train, tcfg, device, progress=False)

@@ -55,6 +55,32 @@ def test_frozen_nni_model_is_seknets_stand_alone_model(digits, arch):
     torch.testing.assert_close(frozen(x), ref(x))
 
 
+def test_trial_starts_from_build_models_weights_whatever_was_built_before(monkeypatch, digits):
+    """An NNI trial trains from the weights build_model(arch) draws under the run's seed (a Ray trial's start),
+    not from the global RNG state NNI left after building earlier models: an arch's result is repeatable."""
+    from seknet.data import load_digits
+    from seknet.nni_search import NniConfig
+
+    a = digits.parse("se16-none-sk3-se4")
+    sample = {f"stage{i}": c for i, c in enumerate(str(a).split("-"))}
+    cfg = NniConfig(space=SPACE, data="digits", strategy="random", seed=3)
+    starts = []
+    monkeypatch.setattr(nni_search, "train", lambda model, *args, **kw: starts.append(
+        {k: v.clone() for k, v in model.state_dict().items()}))  # fmt: skip
+    monkeypatch.setattr(nni_search, "evaluate", lambda model, data, device: 0)
+    monkeypatch.setattr(nni_search.nni, "report_final_result", lambda metrics: None)
+    for history in (0, 1):
+        torch.manual_seed(history)  # as if NNI had built other models first
+        frozen = nni_search.AttentionSpace(SPACE).freeze(sample)
+        frozen.arch = a  # the engine sets it from current_model() when it instantiates a sample
+        nni_search._train_trial(frozen, load_digits(0, 1, 1), cfg)
+    torch.manual_seed(cfg.seed)
+    ref = seknet.build_model(a).state_dict()
+    for start in starts:
+        assert set(start) == set(ref)
+        assert all(torch.equal(start[k], ref[k]) for k in ref)
+
+
 @pytest.fixture(scope="module")
 def evo_run(tmp_path_factory):
     rc, out = _run(tmp_path_factory.mktemp("nni"), "--strategy", "evolution")
