@@ -117,8 +117,7 @@ def _run_nni(args: argparse.Namespace) -> int:
 
 
 def _run_multitrial(args: argparse.Namespace) -> int:
-    import yaml
-
+    from seknet.runfiles import config_from, read_run_config
     from seknet.tune_search import MultiTrialConfig, run_multitrial
 
     if args.resume:
@@ -128,8 +127,8 @@ def _run_multitrial(args: argparse.Namespace) -> int:
             raise UsageError(f"--resume {run_dir}: that search already finished")
         if not (partial / "config.yaml").is_file() or not (partial / "tune").is_dir():
             raise UsageError(f"--resume {run_dir}: no interrupted multitrial search there ({partial} is missing)")
-        saved = yaml.safe_load((partial / "config.yaml").read_text())["config"]
-        run_multitrial(MultiTrialConfig(**saved), resume=run_dir)
+        saved = read_run_config(partial / "config.yaml")["config"]
+        run_multitrial(config_from(MultiTrialConfig, saved, partial / "config.yaml"), resume=run_dir)
         return 0
     fields = MultiTrialConfig.__dataclass_fields__
     cfg = MultiTrialConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
@@ -151,7 +150,7 @@ def _retrain(args: argparse.Namespace) -> int:
     from seknet.retrain import retrain
 
     retrain(Path(args.run), args.top, args.random, args.epochs, args.seeds, args.gpus_per_trial, args.progress,
-            args.test_variants)  # fmt: skip
+            args.test_variants, args.address)  # fmt: skip
     return 0
 
 
@@ -192,7 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--slice", type=_fraction, default=0.25, help="successive halving: first-round share of val")
     r.add_argument("--workers", type=_positive, help="Ray scoring tasks at once")
     r.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPU share per scoring worker, e.g. 0.25")
-    r.add_argument("--address", help="join this Ray cluster instead of starting one")
+    r.add_argument(
+        "--address",
+        help="join this Ray cluster (HOST:PORT that `ray start --head` printed; its token is "
+        "sent when ~/.ray/auth_token or RAY_AUTH_TOKEN exists) instead of starting a local one",
+    )
     r.add_argument("--exhaustive-limit", type=_positive, default=10_000, help="score every arch up to this many")
     r.add_argument("--evaluations", type=_positive, default=2_000, help="NSGA-II budget beyond the limit")
     r.add_argument("--smoke", action="store_true", default=None, help="tiny budgets (CI): 1 epoch, small data")
@@ -214,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="digits: draws per test source digit; stand-alone accuracy is on the test split "
                         "(default: %(default)s, 8,640 images)")  # fmt: skip
     t.add_argument("--gpus-per-trial", type=float, default=0.0)
+    t.add_argument(
+        "--address", help="train on this Ray cluster (HOST:PORT of `ray start --head`) instead of a local Ray"
+    )
     t.add_argument("--no-progress", dest="progress", action="store_false")
     t.set_defaults(func=_retrain)
     f = sub.add_parser("flops", help="exact params and MACs of an arch, or of the whole space")
@@ -237,6 +243,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:  # training diverged; the run folder stays .partial
+        print(f"error: training diverged: {e}; lower --lr (or check the data)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was renamed into place; an interrupted run stays in its hidden "
+              ".<run>.partial folder (multitrial: continue it with --resume <run>)", file=sys.stderr)  # fmt: skip
+        return 130
     except BrokenPipeError:  # e.g. `python search.py | head`: the reader left, nothing is wrong
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps Python's exit flush quiet
         return 0

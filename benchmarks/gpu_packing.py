@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import seknet
 from seknet.data import Data, Split
-from seknet.ray_score import ray_session
+from seknet.ray_session import ray_session
 from seknet.tune_search import MultiTrialConfig, _trial, trial_resources
 
 

@@ -6,10 +6,10 @@ import io
 from pathlib import Path
 
 import torch
-import yaml
 
 from seknet import report
 from seknet.oneshot import SearchConfig, recal_batches, run_data
+from seknet.runfiles import config_from, load_into, load_state_dict, read_evaluations, read_run_config
 from seknet.space import space_from_dict
 from seknet.supernet import Supernet, recalibrate_bn
 
@@ -25,7 +25,7 @@ def export(run: Path, max_macs: int, out: str | None = None, weights: bool = Fal
     evals, cfg_file = run / "evaluations.csv", run / "config.yaml"
     if not evals.is_file() or not cfg_file.is_file():
         raise ValueError(f"{run}: not a finished run folder (no evaluations.csv/config.yaml); pass results/<run>")
-    rows = report.read_csv(evals)
+    rows = read_evaluations(evals)
     best = pick(rows, max_macs)
     if best is None:
         smallest = min(report.comparable_rows(rows) or rows, key=lambda r: int(r["macs"] or 0))
@@ -35,16 +35,19 @@ def export(run: Path, max_macs: int, out: str | None = None, weights: bool = Fal
         )
     if weights and not (run / "supernet.pt").is_file():
         raise ValueError(f"{run}: --weights needs supernet.pt, which only one-shot runs write; drop --weights")
-    config = yaml.safe_load(cfg_file.read_text())
-    space = space_from_dict(config["space"], str(cfg_file))
+    config = read_run_config(cfg_file)
+    space = space_from_dict(config.get("space"), str(cfg_file))
     arch = space.parse(best["arch"])
     path = Path(out) if out else run / f"export-{max_macs}.yaml"
+    if not path.parent.is_dir():
+        raise ValueError(f"--out {path}: the folder {path.parent} does not exist; create it or choose another")
+    if weights:  # read everything before writing anything
+        cfg = config_from(SearchConfig, config["config"], cfg_file)
+        net = Supernet(space)
+        load_into(net, load_state_dict(run / "supernet.pt"), run / "supernet.pt")
     metrics = {k: best[k] for k in ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")}
     report.write_yaml(path, arch.to_dict() | {"metrics": metrics | {"run": str(run), "max_macs": max_macs}})
     if weights:
-        cfg = SearchConfig(**config["config"])
-        net = Supernet(space)
-        net.load_state_dict(torch.load(run / "supernet.pt", weights_only=True))
         model = recalibrate_bn(net.extract(arch), recal_batches(run_data(cfg), cfg))
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)

@@ -48,13 +48,14 @@ from torch import Tensor, nn
 
 from seknet import report
 from seknet.arch import Choice
-from seknet.backbone import build_model, head, init_weights, plain_slots, stage_blocks, stem
+from seknet.backbone import head, init_weights, plain_slots, stage_blocks, stem
 from seknet.count import count
 from seknet.data import Data
 from seknet.oneshot import budget_archs, check_data, recal_batches, run_data, run_dir
 from seknet.space import Space, load_space
+from seknet.standalone import initial_model, train_standalone
 from seknet.supernet import recalibrate_bn
-from seknet.train import TrainConfig, evaluate, train
+from seknet.train import TrainConfig, evaluate
 from seknet.tune_search import MT_COLUMNS, error_line, write_trials
 
 MULTI_TRIAL = ("random", "grid", "evolution", "tpe")
@@ -131,12 +132,11 @@ def _train_trial(model: AttentionSpace, data: Data, cfg: NniConfig) -> None:
     start): NNI instantiates the sample from the global RNG as it stands after every model built before, so
     without this an arch's accuracy would depend on the search's history.
     """
-    torch.manual_seed(cfg.seed)
     if model.arch is not None:
-        model.load_state_dict(build_model(model.arch).state_dict())
+        model.load_state_dict(initial_model(model.arch, cfg.seed).state_dict())
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
-    train(model, data.train, tcfg, device, progress=False)
+    train_standalone(model.arch, data.train, tcfg, device, model=model)
     correct = evaluate(model, data.val, device)
     macs = count(model.arch).macs if model.arch is not None else None
     nni.report_final_result({"default": correct / len(data.val), "macs": macs})  # NNI keeps "default" only

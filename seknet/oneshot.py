@@ -150,7 +150,8 @@ def run_dir(cfg, space: Space) -> Path:
 
 def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], data: Data, recal) -> dict:
     """{arch string: (correct, n_eval, slice_correct, slice_n)} for every scored arch."""
-    from seknet.ray_score import ray_session, score_on_ray
+    from seknet.ray_score import score_on_ray
+    from seknet.ray_session import ray_session
 
     state = {k: v.cpu() for k, v in net.state_dict().items()}
     num_gpus = torch.cuda.device_count() if cfg.gpus_per_worker > 0 and not cfg.address else None
@@ -231,6 +232,10 @@ def run(cfg: SearchConfig) -> Path:
     out = run_dir(cfg, space)
     data = run_data(cfg)
     check_data(space, data)
+    if cfg.address:
+        from seknet.ray_session import probe
+
+        probe(cfg.address)  # before hours of training, not after
     partial = out.with_name(f".{out.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)

@@ -7,30 +7,14 @@ its state dict and walks its subtree (``seknet.score``); with ``gpus_per_worker`
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 from tqdm.auto import tqdm
 
 from seknet.arch import Arch
 from seknet.space import Space
-
-
-@contextlib.contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None) -> Iterator:
-    """Start Ray locally (or join ``address``) and always shut it down afterwards."""
-    import ray
-
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
 
 
 def _device() -> str:

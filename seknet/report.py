@@ -25,13 +25,27 @@ def accuracy_fields(correct: int, n: int) -> dict:
     return {"accuracy": round(correct / n, 6), "acc_low": round(lo, 6), "acc_high": round(hi, 6), "n_eval": n}
 
 
+def umask_mode() -> int:
+    """The mode the user's umask gives a new file (0o644 under umask 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to a temp file beside ``path`` and rename it over ``path``: never half-written."""
+    """Write ``data`` to a temp file beside ``path`` and rename it over ``path``: never half-written.
+
+    The file gets the mode the umask gives any new file (a temp file is created 0600, and its mode would
+    survive the rename). A missing folder is a ``ValueError`` naming it.
+    """
     path = Path(path)
+    if not path.parent.is_dir():
+        raise ValueError(f"{path}: the folder {path.parent} does not exist; create it or write elsewhere")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
+            os.fchmod(f.fileno(), umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -21,13 +21,13 @@ import statistics
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
-
 from seknet import report
 from seknet.oneshot import check_data, run_data
 from seknet.pareto import pareto_front
+from seknet.runfiles import RETRAIN_TYPES, config_from, read_evaluations, read_run_config, read_table
 from seknet.space import load_space
 from seknet.tune_search import MultiTrialConfig, _trial, error_line
+from seknet.yamlfile import read_yaml
 
 RETRAIN_COLUMNS = [
     "arch",
@@ -90,18 +90,18 @@ TEST_VARIANTS = 24  # digits: 360 test sources x 24 = 8,640 images for stand-alo
 
 
 def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_per_trial: float = 0.0,
-            progress: bool = True, test_variants: int = TEST_VARIANTS) -> dict:  # fmt: skip
+            progress: bool = True, test_variants: int = TEST_VARIANTS, address: str | None = None) -> dict:  # fmt: skip
     """Retrain the picked archs of ``run`` under ``seeds`` seeds; write retrain.csv/.yaml/.png into ``run``.
 
     Stand-alone accuracy is taken on the test split, on digits drawn ``test_variants`` times per source.
+    ``address``: train on this Ray cluster instead of a local Ray.
     """
     evals, cfg_file = run / "evaluations.csv", run / "config.yaml"
     if not evals.is_file() or not cfg_file.is_file():
         raise ValueError(f"{run}: not a finished run folder (no evaluations.csv/config.yaml); pass results/<run>")
-    saved = yaml.safe_load(cfg_file.read_text())
-    c = saved["config"]
     keep = ("space", "data", "data_root", "seed", "smoke")
-    cfg = MultiTrialConfig(**{k: c[k] for k in keep}, epochs=epochs, gpus_per_trial=gpus_per_trial, progress=progress)
+    saved = config_from(MultiTrialConfig, read_run_config(cfg_file)["config"], cfg_file, keep)
+    cfg = replace(saved, epochs=epochs, gpus_per_trial=gpus_per_trial, progress=progress, address=address)
 
     space = load_space(cfg.space)
     if test_variants < 1:
@@ -109,7 +109,7 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
     data = run_data(cfg, test_variants=None if cfg.smoke else test_variants)
     check_data(space, data)
     data = replace(data, val=data.test)  # trials evaluate on their data's val split: make it the test split
-    picked = pick_archs(report.read_csv(evals), top, n_random, cfg.seed)
+    picked = pick_archs(read_evaluations(evals), top, n_random, cfg.seed)
     if len(picked) < 2:
         raise ValueError(f"{run}: fewer than 2 archs to retrain; raise --top or --random")
     seed_list = [cfg.seed + k for k in range(seeds)]
@@ -148,9 +148,10 @@ def reusable_rows(run: Path, epochs: int, n_test: int) -> dict[tuple[str, int], 
     csv_file, yaml_file = run / "retrain.csv", run / "retrain.yaml"
     if not csv_file.is_file() or not yaml_file.is_file():
         return {}
-    if (yaml.safe_load(yaml_file.read_text()) or {}).get("epochs") != epochs:
+    earlier = read_yaml(yaml_file, "missing")
+    if not isinstance(earlier, dict) or earlier.get("epochs") != epochs:
         return {}
-    return {(r["arch"], int(r["seed"])): r for r in report.read_csv(csv_file)
+    return {(r["arch"], int(r["seed"])): r for r in read_table(csv_file, RETRAIN_TYPES)
             if r["status"] == "complete" and r["n_eval"] == str(n_test)}  # fmt: skip
 
 
@@ -162,13 +163,14 @@ def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, cfg: MultiT
     import torch
     from ray import tune
 
-    from seknet.ray_score import ray_session
+    from seknet.ray_session import ray_session
 
     trainable = tune.with_resources(
         tune.with_parameters(_job_trial, space=space, data=data, cfg=replace(cfg, max_macs=None)),
         {"cpu": 1, "gpu": gpus_per_trial},
     )
-    with ray_session(num_gpus=torch.cuda.device_count() if gpus_per_trial > 0 else None):
+    gpus = torch.cuda.device_count() if gpus_per_trial > 0 and not cfg.address else None
+    with ray_session(cfg.address, num_gpus=gpus):
         tuner = tune.Tuner(trainable, param_space={"job": tune.grid_search([list(j) for j in jobs])},
                            run_config=tune.RunConfig(
             name="retrain", storage_path=str((run / "retrain_tune").resolve()), verbose=1 if progress else 0,

@@ -7,6 +7,7 @@ to 0), and scored on a split. Same seed, same arch, same data: the same correct 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import torch
@@ -16,6 +17,8 @@ from seknet.arch import Arch
 from seknet.backbone import build_model
 from seknet.data import Split
 from seknet.train import TrainConfig, evaluate, train
+
+FAULT_ENV = "SEKNET_FAULT"  # test hook: "ARCH:EPOCH" makes ARCH's training raise after that epoch (fault suite)
 
 
 def initial_model(arch: Arch, seed: int) -> nn.Module:
@@ -40,7 +43,15 @@ def train_standalone(
     """
     if model is None:
         model = initial_model(arch, cfg.seed)
-    train(model, train_split, cfg, device, progress=False, on_epoch=on_epoch)
+    fault = os.environ.get(FAULT_ENV, "").rpartition(":")
+
+    def epoch_done(epoch: int, loss: float) -> None:
+        if fault[0] == str(arch) and str(epoch) == fault[2]:
+            raise RuntimeError(f"injected fault after epoch {epoch} ({FAULT_ENV})")
+        if on_epoch is not None:
+            on_epoch(epoch, loss)
+
+    train(model, train_split, cfg, device, progress=False, on_epoch=epoch_done)
     return model
 
 

@@ -19,13 +19,14 @@ from pathlib import Path
 import torch
 
 from seknet import report
-from seknet.backbone import build_model
 from seknet.count import count
 from seknet.data import Data
 from seknet.oneshot import budget_archs, check_data, git_commit, run_data, run_dir
+from seknet.runfiles import load_into, load_state_dict
 from seknet.space import Space, load_space
+from seknet.standalone import initial_model, train_standalone
 from seknet.supernet import Supernet
-from seknet.train import TrainConfig, evaluate, train
+from seknet.train import TrainConfig, evaluate
 
 MT_SAMPLERS = ("nsga2", "tpe", "random", "grid")
 INITS = ("scratch", "supernet")
@@ -89,13 +90,11 @@ def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_s
         return
     seed = int(config.get("seed", cfg.seed))  # retrain runs each arch under several seeds
     torch.set_num_threads(max(1, cfg.cpus_per_trial))
-    torch.manual_seed(seed)
+    model = None  # train_standalone builds it from the seed
     if init_state is not None:
         net = Supernet(space)
         net.load_state_dict(init_state)
         model = net.extract(arch)
-    else:
-        model = build_model(arch)
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
 
     def on_epoch(epoch: int, loss: float) -> None:
@@ -107,7 +106,8 @@ def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_s
                             "over_budget": 0})  # fmt: skip
 
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=seed)
-    train(model, data.train, tcfg, device, progress=False, on_epoch=on_epoch)
+    model = initial_model(arch, seed) if model is None else model
+    train_standalone(arch, data.train, tcfg, device, model=model, on_epoch=on_epoch)
 
 
 def _search_setup(cfg: MultiTrialConfig, space: Space, archs: list[str]):
@@ -170,20 +170,15 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
     """
     from ray import tune
 
-    from seknet.ray_score import ray_session
+    from seknet.ray_session import ray_session
 
     t0 = time.time()
     space = load_space(cfg.space)
     in_budget = [str(a) for a in budget_archs(space, cfg.max_macs)]
-    if resume is None:
-        out = run_dir(cfg, space)
-        partial = out.with_name(f".{out.name}.partial")
-        if partial.exists():
-            raise ValueError(f"{partial} holds an interrupted search; continue it with --resume {out}")
-        partial.mkdir(parents=True)
-        report.write_yaml(partial / "config.yaml", {"mode": "multitrial", "config": asdict(cfg)})
-    else:
-        out, partial = resume, resume.with_name(f".{resume.name}.partial")
+    if cfg.address:
+        from seknet.ray_session import probe
+
+        probe(cfg.address)  # every check comes before any folder is made
     grid = archs or in_budget
     if cfg.sampler == "grid" and resume is None and len(grid) > cfg.trials:
         raise ValueError(
@@ -197,7 +192,17 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
         sn = Path(cfg.supernet) / "supernet.pt"
         if not sn.is_file():
             raise ValueError(f"--supernet {cfg.supernet}: no supernet.pt there; pass a one-shot run folder")
-        init_state = torch.load(sn, weights_only=True)
+        init_state = load_state_dict(sn)
+        load_into(Supernet(space), init_state, sn)  # a supernet of another space fails here, not in every trial
+    if resume is None:
+        out = run_dir(cfg, space)
+        partial = out.with_name(f".{out.name}.partial")
+        if partial.exists():
+            raise ValueError(f"{partial} holds an interrupted search; continue it with --resume {out}")
+        partial.mkdir(parents=True)
+        report.write_yaml(partial / "config.yaml", {"mode": "multitrial", "config": asdict(cfg)})
+    else:
+        out, partial = resume, resume.with_name(f".{resume.name}.partial")
     trainable = tune.with_resources(
         tune.with_parameters(_trial, space=space, data=data, cfg=cfg, init_state=init_state), trial_resources(cfg)
     )
@@ -207,7 +212,11 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
     with ray_session(cfg.address, num_gpus=num_gpus):
         store = str(partial.resolve())
         if resume is not None:
-            tuner = tune.Tuner.restore(str(Path(store) / "tune"), trainable=trainable, resume_errored=False)
+            try:
+                tuner = tune.Tuner.restore(str(Path(store) / "tune"), trainable=trainable, resume_errored=False)
+            except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
+                raise ValueError(f"{partial}/tune: the saved search cannot be restored ({error_line(e)}); remove "
+                                 f"{partial} and run the search again") from None  # fmt: skip
         else:
             param_space, search_alg, samples = _search_setup(cfg, space, grid)
             scheduler = None

@@ -15,5 +15,15 @@ def digits() -> seknet.Space:
     return seknet.load_space(ROOT / "search_space" / "digits.yaml")
 
 
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """One finished one-shot smoke run (digits, archs under 6.3 M MACs), shared by the tests that only read it."""
+    import search
+
+    out = tmp_path_factory.mktemp("runs") / "smoke"
+    assert search.main(["--smoke", "--no-progress", "--out", str(out), "--max-macs", "6.3M"]) == 0
+    return out
+
+
 def space_named(name: str) -> seknet.Space:
     return seknet.load_space(ROOT / "search_space" / f"{name}.yaml")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import time
 
-from seknet.ray_score import ray_session, task_resources, visible_devices_task
+from seknet.ray_score import task_resources, visible_devices_task
+from seknet.ray_session import ray_session
 
 
 def test_task_resources():

@@ -17,13 +17,6 @@ from tests.conftest import ROOT
 BUDGET = 6_300_000  # prunes the digits space to its cheaper archs: a faster smoke run
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "smoke"
-    assert search.main(["--smoke", "--no-progress", "--out", str(out), "--max-macs", "6.3M"]) == 0
-    return out
-
-
 def test_smoke_run_writes_every_file(smoke_run, digits):
     """`search.py --smoke` (the default command, `run`) writes every result file, complete and consistent."""
     names = {"config.yaml", "evaluations.csv", "pareto.csv", "pareto.png", "best.yaml", "placement.csv",

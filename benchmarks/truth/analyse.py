@@ -1,0 +1,74 @@
+"""What the truth table says: per stage, SE vs none, SK vs none and SK vs SE with 95 % intervals, the significant
+two-stage interactions, the seed-vs-seed tau and the one-seed replication tau over the factorial archs, and the
+r / M axes of the stage with the largest effect.
+
+    python benchmarks/truth/analyse.py [--table benchmarks/truth/truth.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+
+from truth_table import read_rows  # noqa: E402
+
+from seknet import truth  # noqa: E402
+
+
+def recipe_epochs(rows: list[dict]) -> int:
+    """The epochs of the factorial recipe: the plateau check's answer, else the epochs most rows were trained for."""
+    import yaml
+
+    decided = (yaml.safe_load((HERE / "plateau.yaml").read_text()) or {}).get("epochs") if (
+        HERE / "plateau.yaml").is_file() else None  # fmt: skip
+    return decided or statistics.mode(int(r["epochs"]) for r in rows)
+
+
+def largest_effect_stage(rows: list[dict], epochs: int) -> int:
+    """The stage whose largest |SE vs none| or |SK vs none| effect is the largest of all stages."""
+    effects = [e for e in truth.main_effects(truth.fit(truth.factorial_rows(rows, epochs))) if e.b == "none"]
+    return max(effects, key=lambda e: abs(e.pp)).stage
+
+
+def report(rows: list[dict]) -> str:
+    epochs = recipe_epochs(rows)
+    fac = truth.factorial_rows(rows, epochs)
+    seeds = truth.per_arch(fac)
+    lines = [f"truth table: {len(fac)} trainings of {len(seeds)} factorial archs, {epochs} epochs "
+             f"(seeds per arch: {min(map(len, seeds.values()))}-{max(map(len, seeds.values()))})"]  # fmt: skip
+    f = truth.fit(fac)
+    lines.append(f"main effects, pp of test accuracy averaged over the other stages (95 % interval, * excludes 0; "
+                 f"residual df {f.df}):")  # fmt: skip
+    lines += [f"  {e}" for e in truth.main_effects(f)]
+    inter = truth.interactions(f)
+    lines.append("significant two-stage interactions (F test, p < 0.05): "
+                 + (", ".join(f"stages {s}x{t} (p {p:.3f})" for s, t, p in inter) or "none"))  # fmt: skip
+    both = {a: v for a, v in seeds.items() if len(v) >= 2}
+    if len(both) >= 3:
+        lines.append(f"seed-vs-seed tau over {len(both)} archs: {truth.seed_vs_seed_tau(both):.3f}; one-seed "
+                     f"replication tau (one new seed vs the table's mean): "
+                     f"{truth.one_seed_replication_tau(list(both.values())):.3f}")  # fmt: skip
+    means = {a: statistics.fmean(v) for a, v in seeds.items()}
+    lines.append("best archs (mean over seeds): " + ", ".join(
+        f"{a} {100 * m:.2f}" for a, m in sorted(means.items(), key=lambda x: -x[1])[:5]))  # fmt: skip
+    axes = [r for r in rows if int(r["epochs"]) == epochs and sum(c != "none" for c in r["arch"].split("-")) <= 1]
+    axes_means = {a: (statistics.fmean(v), len(v)) for a, v in truth.per_arch(axes).items()}
+    if len(axes_means) > 3:
+        lines.append("single-stage archs (r / M axes), mean over seeds:")
+        lines += [f"  {a:<24} {100 * m:.2f} ({n} seeds)" for a, (m, n) in sorted(axes_means.items())]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--table", type=Path, default=HERE / "truth.csv")
+    print(report(read_rows(p.parse_args().table)))
+
+
+if __name__ == "__main__":
+    main()
