@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sampler", choices=(*SAMPLERS, *MT_SAMPLERS),
                    help="oneshot: supernet path sampling, uniform (default) | sandwich | fair; "
                         "multitrial: nsga2 (default) | tpe | random | grid")  # fmt: skip
+    r.add_argument("--choice-affine", action=argparse.BooleanOptionalAction, default=None,
+                   help="oneshot: per-choice affine of each block's last BN in the supernet")  # fmt: skip
+    r.add_argument("--freeze-unused", action=argparse.BooleanOptionalAction, default=None,
+                   help="oneshot: weight decay and momentum leave the sliced rows a step did not use")  # fmt: skip
     r.add_argument("--trials", type=_positive,
                    help="multitrial: trials to run (default 16); NNI one-shot: archs to export and score")  # fmt: skip
     r.add_argument("--init", choices=("scratch", "supernet"), help="multitrial: train from scratch or --supernet")

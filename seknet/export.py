@@ -43,7 +43,7 @@ def export(run: Path, max_macs: int, out: str | None = None, weights: bool = Fal
         raise ValueError(f"--out {path}: the folder {path.parent} does not exist; create it or choose another")
     if weights:  # read everything before writing anything
         cfg = config_from(SearchConfig, config["config"], cfg_file)
-        net = Supernet(space)
+        net = Supernet(space, choice_affine=cfg.choice_affine)
         load_into(net, load_state_dict(run / "supernet.pt"), run / "supernet.pt")
     metrics = {k: best[k] for k in ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")}
     report.write_yaml(path, arch.to_dict() | {"metrics": metrics | {"run": str(run), "max_macs": max_macs}})

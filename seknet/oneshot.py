@@ -38,6 +38,8 @@ class SearchConfig:
     batch_size: int = 128
     lr: float = 0.1
     sampler: str = "uniform"  # uniform (SPOS), sandwich or fair (FairNAS)
+    choice_affine: bool = False  # supernet: per-choice affine of each block's last BN (see seknet.supernet)
+    freeze_unused: bool = False  # supernet: the optimizer leaves sliced rows the step's arch did not use
     seed: int = 0
     recal_images: int = 512  # BN recalibration set, taken from the training split
     recal_batch: int = 128
@@ -218,8 +220,9 @@ def train_supernet(
     ``sharing`` is the supernet's (see :class:`Supernet`). Returns it with its per-epoch training losses.
     """
     torch.manual_seed(cfg.seed)
-    net = Supernet(space, sharing)
-    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed)
+    net = Supernet(space, sharing, choice_affine=cfg.choice_affine)
+    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed,
+                       freeze_unused=cfg.freeze_unused)  # fmt: skip
     losses = train(net, data.train, tcfg, device, space=space, progress=cfg.progress, desc="train supernet")
     return net.cpu().to(memory_format=torch.contiguous_format), losses
 

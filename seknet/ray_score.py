@@ -29,8 +29,7 @@ def _score_task(space: Space, state: dict, archs: list[str], recal, val_x, val_y
     from seknet.supernet import Supernet
 
     torch.set_num_threads(threads)
-    net = Supernet(space)
-    net.load_state_dict(state)
+    net = Supernet.for_state(space, state)
     parsed = [space.parse(a) for a in archs]
     hits = score_hits(net, parsed, recal, val_x, val_y, chunk=chunk, device=_device())
     return {str(a): h.cpu() for a, h in hits.items()}

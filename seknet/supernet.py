@@ -16,6 +16,16 @@ SK(M) keeps weights of its own::
 
     attn.se.<r>   one SqueezeExcite(C, r) per r        conv.sk.<M>   one SelectiveKernel(M) per M
 
+``choice_affine=True`` gives each choice of each block its own affine correction of the block's last BN
+output, before the attention slot (per-choice BN affine, as Shadow BN in MixPath, arXiv 2001.05887, and
+the per-arch BN of Sandwich BN, arXiv 2102.11382)::
+
+    attn.scale[c] (C,), attn.shift[c] (C,):  x -> scale[c] * x + shift[c], c = the stage's choice string
+
+A shared BN gamma cannot be right for ``none`` and SE(r) at once: SE's sigmoid gate starts at 0.5 and halves
+its branch, so the shared scale settles between them. Extraction folds the correction into the stand-alone
+BN (gamma' = scale * gamma, beta' = scale * beta + shift), so the sub-net is still ``build_model(arch)``.
+
 The arch is always explicit: ``supernet(x, arch)`` and ``supernet.extract(arch)``; no module keeps
 an "active" choice.
 """
@@ -53,14 +63,33 @@ class SuperConvSlot(nn.Module):
         return select_kernel([p(x) for p in sk.paths[:m]], sk.fc, sk.bn, sk.select.weight[: m * c])
 
 
-class SuperAttnSlot(nn.Module):
-    """The attention slot with every choice: identity, or SE(r) as the first C // r units of SE(4)."""
+class ChoiceAffine(nn.Module):
+    """Per-choice scale and shift of a block's last BN output: ``scale[c] * x + shift[c]`` (identity at init)."""
 
-    def __init__(self, channels: int, bias: bool) -> None:
+    def __init__(self, channels: int, choices: list[str]) -> None:
         super().__init__()
-        self.se = SqueezeExcite(channels, MIN_REDUCTION, bias)
+        self.scale = nn.ParameterDict({c: nn.Parameter(torch.ones(channels)) for c in choices})
+        self.shift = nn.ParameterDict({c: nn.Parameter(torch.zeros(channels)) for c in choices})
 
     def forward(self, x: Tensor, choice: Choice) -> Tensor:
+        c = str(choice)
+        return x * self.scale[c][:, None, None] + self.shift[c][:, None, None]  # (B, C, H, W)
+
+
+class SuperAttnSlot(nn.Module):
+    """The attention slot with every choice: identity, or SE(r) as the first C // r units of SE(4).
+
+    With ``choices``, a :class:`ChoiceAffine` over them comes first (``affine``; see the module docstring).
+    """
+
+    def __init__(self, channels: int, bias: bool, choices: list[str] | None = None) -> None:
+        super().__init__()
+        self.se = SqueezeExcite(channels, MIN_REDUCTION, bias)
+        self.affine = ChoiceAffine(channels, choices) if choices else None
+
+    def forward(self, x: Tensor, choice: Choice) -> Tensor:
+        if self.affine is not None:
+            x = self.affine(x, choice)
         if choice.kind != "se":
             return x
         h, se = x.shape[1] // choice.value, self.se
@@ -101,7 +130,7 @@ class Supernet(ResNet):
     (one module per r and per M; see the module docstring).
     """
 
-    def __init__(self, space: Space, sharing: str = "sliced") -> None:
+    def __init__(self, space: Space, sharing: str = "sliced", choice_affine: bool = False) -> None:
         if sharing not in SHARING:
             raise ValueError(f"unknown sharing {sharing!r}; valid: {'|'.join(SHARING)}")
         chosen = [Choice.parse(c) for c in space.choices]
@@ -112,10 +141,20 @@ class Supernet(ResNet):
             if sharing == "separate":
                 conv = SeparateConvSlot(in_c, out_c, stride, groups, sk_g, sk_d, values["sk"])
                 return conv, SeparateAttnSlot(c, space.se.bias, values["se"])
-            return SuperConvSlot(in_c, out_c, stride, groups, sk_g, sk_d), SuperAttnSlot(c, space.se.bias)
+            attn = SuperAttnSlot(c, space.se.bias, list(space.choices) if choice_affine else None)
+            return SuperConvSlot(in_c, out_c, stride, groups, sk_g, sk_d), attn
 
+        if choice_affine and sharing != "sliced":
+            raise ValueError("choice_affine needs sharing='sliced'")
         super().__init__(space, slots)
-        self.sharing = sharing
+        self.sharing, self.choice_affine = sharing, choice_affine
+
+    @classmethod
+    def for_state(cls, space: Space, state: dict, sharing: str = "sliced") -> Supernet:
+        """The supernet whose layout ``state`` (a saved state dict) has, with those weights loaded."""
+        net = cls(space, sharing, choice_affine=any(".attn.affine." in k for k in state))
+        net.load_state_dict(state)
+        return net
 
     def forward(self, x: Tensor, arch: Arch) -> Tensor:  # the arch is required here
         return super().forward(x, arch)
@@ -135,6 +174,44 @@ class Supernet(ResNet):
             parts[4:4] = ["se", *own]
         return ".".join(parts)
 
+    def unused_slices(self, archs: list[Arch]) -> list[tuple[nn.Parameter, tuple]]:
+        """(parameter, index) of the sliced rows/columns that none of ``archs`` uses though its tensor is used.
+
+        Such rows get a zero gradient, not None, so weight decay and momentum would still move them; the
+        training loop restores them after the step (SPOS's reference code sets their gradients to None).
+        """
+        if self.sharing != "sliced":
+            return []
+        out = []
+        for i, stage in enumerate(self.stages):
+            chosen = [a.choices[i] for a in archs]
+            se = [c.value for c in chosen if c.kind == "se"]
+            sk = [c.value for c in chosen if c.kind == "sk"]
+            for block in stage:
+                attn, conv = block.attn, getattr(block, "conv1" if self.space.stages[i].block == "basic" else "conv2")
+                if se:
+                    h = attn.se.fc1.out_features * MIN_REDUCTION // min(se)  # widest hidden size in use
+                    out += [
+                        (attn.se.fc1.weight, (slice(h, None),)),
+                        (attn.se.fc2.weight, (slice(None), slice(h, None))),
+                    ]
+                    if attn.se.fc1.bias is not None:
+                        out.append((attn.se.fc1.bias, (slice(h, None),)))
+                if sk:
+                    c = conv.sk.select.out_features // MAX_PATHS
+                    out.append((conv.sk.select.weight, (slice(max(sk) * c, None),)))
+        return out
+
+    def _fold_affine(self, state: dict, arch: Arch) -> None:
+        """Fold each block's per-choice affine into its last BN: gamma' = scale gamma, beta' = scale beta + shift."""
+        for i, stage in enumerate(self.stages):
+            c = str(arch.choices[i])
+            for j, block in enumerate(stage):
+                g, b = block.attn.affine.scale[c].detach(), block.attn.affine.shift[c].detach()
+                bn = f"stages.{i}.{j}.{_last_bn(self.space, i)}"
+                state[f"{bn}.bias"] = g * state[f"{bn}.bias"] + b
+                state[f"{bn}.weight"] = g * state[f"{bn}.weight"]
+
     @torch.no_grad()
     def extract(self, arch: Arch) -> ResNet:
         """``build_model(arch)`` carrying this supernet's weights and BN statistics for ``arch``, in its mode."""
@@ -146,8 +223,15 @@ class Supernet(ResNet):
         for name, t in model.state_dict().items():
             s = src[self.source_key(name, arch)]
             state[name] = s[tuple(slice(0, n) for n in t.shape)].clone()  # first rows/columns
+        if self.choice_affine:
+            self._fold_affine(state, arch)
         model.load_state_dict(state)
         return model.to(next(self.parameters()).device).train(self.training)
+
+
+def _last_bn(space: Space, i: int) -> str:
+    """The name, inside a block of stage ``i``, of the BN that the attention slot follows."""
+    return "conv2.bn" if space.stages[i].block == "basic" else "conv3.bn"
 
 
 def recalibrate_bn(model: nn.Module, batches, arch: Arch | None = None) -> nn.Module:

@@ -38,6 +38,7 @@ class TrainConfig:
     momentum: float = 0.9  # Nesterov
     weight_decay: float = 5e-4
     sampler: str = "uniform"  # one of SAMPLERS (supernet only)
+    freeze_unused: bool = False  # supernet: weight decay and momentum leave sliced rows no arch of the step used
     sandwich_random: int = 2  # random archs per step besides the largest and smallest
     seed: int = 0
 
@@ -137,7 +138,9 @@ def train(
                     loss = F.cross_entropy(out.float(), y)
                 (loss / len(archs) if cfg.sampler == "fair" else loss).backward()
                 total, n = total + loss.item() * len(y), n + len(y)
+            frozen = _snapshot_unused(model, opt, archs) if cfg.freeze_unused and space is not None else []
             opt.step()
+            _restore(opt, frozen)
             sched.step()
             bar.update()
         losses.append(total / max(n, 1))
@@ -149,6 +152,24 @@ def train(
             on_epoch(len(losses), losses[-1])
     bar.close()
     return losses
+
+
+@torch.no_grad()
+def _snapshot_unused(model: nn.Module, opt: torch.optim.Optimizer, archs: list) -> list[tuple]:
+    """(param, index, values, momentum values or None) of the supernet's rows that ``archs`` leave unused."""
+    out = []
+    for p, idx in model.unused_slices(archs):
+        buf = opt.state.get(p, {}).get("momentum_buffer")
+        out.append((p, idx, p[idx].clone(), None if buf is None else buf[idx].clone()))
+    return out
+
+
+@torch.no_grad()
+def _restore(opt: torch.optim.Optimizer, frozen: list[tuple]) -> None:
+    """Put the snapshot rows back after ``opt.step()``: as if their gradient had been None (momentum 0 if new)."""
+    for p, idx, values, buf in frozen:
+        p[idx] = values
+        opt.state[p]["momentum_buffer"][idx] = 0 if buf is None else buf
 
 
 @torch.no_grad()

@@ -92,9 +92,7 @@ def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_s
     torch.set_num_threads(max(1, cfg.cpus_per_trial))
     model = None  # train_standalone builds it from the seed
     if init_state is not None:
-        net = Supernet(space)
-        net.load_state_dict(init_state)
-        model = net.extract(arch)
+        model = Supernet.for_state(space, init_state).extract(arch)
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
 
     def on_epoch(epoch: int, loss: float) -> None:
@@ -193,7 +191,7 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
         if not sn.is_file():
             raise ValueError(f"--supernet {cfg.supernet}: no supernet.pt there; pass a one-shot run folder")
         init_state = load_state_dict(sn)
-        load_into(Supernet(space), init_state, sn)  # a supernet of another space fails here, not in every trial
+        load_into(Supernet(space, choice_affine=any(".attn.affine." in k for k in init_state)), init_state, sn)
     if resume is None:
         out = run_dir(cfg, space)
         partial = out.with_name(f".{out.name}.partial")

@@ -139,3 +139,27 @@ def test_unknown_sharing_is_refused(digits):
     """Supernet(space, sharing) names the valid values when given another."""
     with pytest.raises(ValueError, match=re.escape("unknown sharing 'none'; valid: sliced|separate")):
         Supernet(digits, "none")
+
+
+def test_choice_affine_folds_into_the_extracted_twin(digits):
+    """With per-choice affines (perturbed away from identity), every extracted sub-net gives the supernet's output."""
+    torch.manual_seed(1)
+    net = Supernet(digits, choice_affine=True)
+    for name, p in net.named_parameters():
+        if ".affine." in name:
+            p.data.normal_(1.0 if ".scale." in name else 0.0, 0.3)
+    net.eval()
+    x = torch.randn(4, 1, 16, 16)
+    for arch in [digits.parse(a) for a in ("se16-none-sk3-se4", "none-none-none-none", "sk4-se32-se8-sk2")]:
+        assert torch.allclose(net(x, arch), net.extract(arch).eval()(x), atol=1e-5)
+    assert Supernet.for_state(digits, net.state_dict()).choice_affine  # the layout is read back from the weights
+
+
+def test_choice_affine_trains_only_the_sampled_choice(digits):
+    """A step on one arch gives gradients to that choice's scale and shift in each stage, and None to the others."""
+    net = Supernet(digits, choice_affine=True)
+    arch = digits.parse("se16-none-sk3-se4")
+    net(torch.randn(4, 1, 16, 16), arch).sum().backward()
+    for i, stage in enumerate(net.stages):
+        for c, p in stage[0].attn.affine.scale.items():
+            assert (p.grad is not None) == (c == str(arch.choices[i])), (i, c)

@@ -100,3 +100,27 @@ def test_bad_train_config():
     """An unknown sampler names the valid ones."""
     with pytest.raises(ValueError, match=r"unknown sampler 'greedy'; valid: uniform\|sandwich"):
         TrainConfig(sampler="greedy")
+
+
+def test_freeze_unused_leaves_rows_the_step_did_not_use(digits, tiny):
+    """With freeze_unused, SE rows beyond C/r and SK select rows beyond M*C stay put when only se16/sk2 train;
+    without it, weight decay and momentum move them though their gradient is zero."""
+    arch = digits.parse("se16-sk2-se16-sk2")
+
+    def trained(freeze: bool) -> tuple[dict, dict]:
+        torch.manual_seed(0)
+        net = Supernet(digits)
+        before = {k: v.clone() for k, v in net.state_dict().items()}
+        train(net, tiny, TrainConfig(epochs=1, batch_size=16, freeze_unused=freeze), space=digits, progress=False,
+              subspace=[arch])  # fmt: skip
+        return before, net.state_dict()
+
+    se, sk = "stages.0.0.attn.se.fc1.weight", "stages.1.0.conv1.sk.select.weight"
+    h, c = 32 // 16, 48  # SE(16) on 32 channels; SK select rows per path on 48 channels
+    before, after = trained(True)
+    assert torch.equal(before[se][h:], after[se][h:]) and not torch.equal(before[se][:h], after[se][:h])
+    assert torch.equal(before[sk][2 * c :], after[sk][2 * c :]) and not torch.equal(
+        before[sk][: 2 * c], after[sk][: 2 * c]
+    )
+    before, after = trained(False)
+    assert not torch.equal(before[se][h:], after[se][h:]) and not torch.equal(before[sk][2 * c :], after[sk][2 * c :])
