@@ -4,6 +4,7 @@
     python search.py run --backend nni --strategy evolution|random|grid|tpe|spos|darts|gumbel-darts|proxyless
     python search.py export RUN --max-macs N [--out FILE] [--weights]
     python search.py retrain RUN [--top K] [--random R] [--epochs E] [--seeds S]
+    python search.py check RUN [RUN ...] [--truth benchmarks/truth/truth.csv]   a run's answer vs the truth
     python search.py flops --space S --arch A [--json]    params and MACs of one arch
     python search.py flops --space S --all [--json]       the whole space, sorted by MACs
 
@@ -117,18 +118,14 @@ def _run_nni(args: argparse.Namespace) -> int:
 
 
 def _run_multitrial(args: argparse.Namespace) -> int:
+    from seknet import rundir
     from seknet.runfiles import config_from, read_run_config
     from seknet.tune_search import MultiTrialConfig, run_multitrial
 
     if args.resume:
-        run_dir = Path(args.resume)
-        partial = run_dir.with_name(f".{run_dir.name}.partial")
-        if (run_dir / "evaluations.csv").exists():
-            raise UsageError(f"--resume {run_dir}: that search already finished")
-        if not (partial / "config.yaml").is_file() or not (partial / "tune").is_dir():
-            raise UsageError(f"--resume {run_dir}: no interrupted multitrial search there ({partial} is missing)")
-        saved = read_run_config(partial / "config.yaml")["config"]
-        run_multitrial(config_from(MultiTrialConfig, saved, partial / "config.yaml"), resume=run_dir)
+        folder = rundir.resumable(args.resume)
+        saved = read_run_config(folder.partial / "config.yaml")["config"]
+        run_multitrial(config_from(MultiTrialConfig, saved, folder.partial / "config.yaml"), resume=folder.out)
         return 0
     fields = MultiTrialConfig.__dataclass_fields__
     cfg = MultiTrialConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
@@ -151,6 +148,20 @@ def _retrain(args: argparse.Namespace) -> int:
 
     retrain(Path(args.run), args.top, args.random, args.epochs, args.seeds, args.gpus_per_trial, args.progress,
             args.test_variants, args.address)  # fmt: skip
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from seknet.runfiles import read_evaluations, read_table
+    from seknet.truth import TRUTH_TYPES, check_run, factorial_rows, format_checks
+
+    table = read_table(Path(args.truth), TRUTH_TYPES)
+    rows = factorial_rows(table, args.epochs or max(int(r["epochs"]) for r in table))
+    checks = {}
+    for run in map(Path, args.runs):
+        place = read_table(run / "placement.csv", {"stage": (int, False), "choice": (str, False)})
+        checks[str(run)] = check_run(rows, read_evaluations(run / "evaluations.csv"), place)
+    print(format_checks(checks))
     return 0
 
 
@@ -226,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--no-progress", dest="progress", action="store_false")
     t.set_defaults(func=_retrain)
+    c = sub.add_parser("check", help="runs against a placement truth table: effect signs, Kendall tau, regret")
+    c.add_argument("runs", nargs="+", help="one-shot run folders (results/...)")
+    c.add_argument("--truth", default="benchmarks/truth/truth.csv", help="truth table CSV (default: %(default)s)")
+    c.add_argument("--epochs", type=_positive, help="the table's recipe (default: the most epochs in it)")
+    c.set_defaults(func=_check)
     f = sub.add_parser("flops", help="exact params and MACs of an arch, or of the whole space")
     f.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
     f.add_argument("--arch", help="one choice per stage joined by '-', e.g. se16-none-sk3-se4")

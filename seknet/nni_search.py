@@ -46,12 +46,12 @@ with warnings.catch_warnings():  # NNI 3.0 warns about every torch class newer t
     from nni.nas.strategy import RandomOneShot
 from torch import Tensor, nn
 
-from seknet import report
+from seknet import report, rundir
 from seknet.arch import Choice
 from seknet.backbone import head, init_weights, plain_slots, stage_blocks, stem
 from seknet.count import count
 from seknet.data import Data
-from seknet.oneshot import budget_archs, check_data, recal_batches, run_data, run_dir
+from seknet.oneshot import budget_archs, check_data, recal_batches, run_data
 from seknet.space import Space, load_space
 from seknet.standalone import initial_model, train_standalone
 from seknet.supernet import recalibrate_bn
@@ -301,11 +301,8 @@ def run_nni(cfg: NniConfig) -> Path:
     budget_archs(space, cfg.max_macs)  # a budget under the smallest arch: one line, before any work
     data = run_data(cfg)
     check_data(space, data)
-    out = run_dir(cfg, space)
-    partial = out.with_name(f".{out.name}.partial")
-    if partial.exists():
-        raise ValueError(f"{partial} is left from an interrupted run; delete it or pick another --out")
-    partial.mkdir(parents=True)
+    folder = rundir.create(rundir.check_new(cfg.out, space.name, cfg.data, "nni"), "nni", cfg)
+    partial = folder.partial
     torch.manual_seed(cfg.seed)
     for name in ("nni", "pytorch_lightning", "lightning.pytorch"):
         logging.getLogger(name).setLevel(logging.INFO if cfg.progress else logging.WARNING)
@@ -313,4 +310,4 @@ def run_nni(cfg: NniConfig) -> Path:
         rows = _run_multi_trial(cfg, space, data)
     else:
         rows = _run_one_shot(cfg, space, data, partial / "lightning")
-    return write_trials(cfg, space, data, rows, out, partial, time.time() - t0, mode="nni", search=cfg.strategy)
+    return write_trials(cfg, space, data, rows, folder, time.time() - t0, mode="nni", search=cfg.strategy)

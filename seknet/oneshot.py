@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from seknet import report
+from seknet import report, rundir
 from seknet.arch import Arch
 from seknet.count import count
 from seknet.data import Data, load_data
@@ -132,26 +130,13 @@ def halving_contenders(archs: list[Arch], hits: dict[str, torch.Tensor], z: floa
     return keep
 
 
-def git_commit() -> str | None:
-    """The checkout's commit, recorded in config.yaml (None outside a git checkout)."""
-    try:
-        root = Path(__file__).resolve().parents[1]
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
+def data_summary(data: Data) -> dict:
+    """The data section of config.yaml: dataset name and split sizes."""
+    return {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)}
 
 
-def run_dir(cfg, space: Space) -> Path:
-    """``cfg.out``, or results/<time>-<space>-<data>; refuses a non-empty folder."""
-    out = Path(cfg.out) if cfg.out else Path("results") / f"{time.strftime('%Y%m%d-%H%M%S')}-{space.name}-{cfg.data}"
-    if out.exists() and any(out.iterdir()):
-        raise ValueError(f"run folder {out} already exists and is not empty; choose another --out or remove it")
-    return out
-
-
-def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], data: Data, recal) -> dict:
-    """{arch string: (correct, n_eval, slice_correct, slice_n)} for every scored arch."""
+def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], data: Data, recal) -> tuple[dict, dict]:
+    """({arch string: (correct, n_eval, slice_correct, slice_n)}, {arch string: hits on the slice images})."""
     from seknet.ray_score import score_on_ray
     from seknet.ray_session import ray_session
 
@@ -171,14 +156,14 @@ def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], da
         n_slice = max(1, min(len(vy), round(len(vy) * cfg.slice)))
         first = run(archs, vx[:n_slice], vy[:n_slice], f"score {len(archs)} archs on {n_slice} images")
         if n_slice == len(vy):
-            return {a: (int(h.sum()), n_slice, int(h.sum()), n_slice) for a, h in first.items()}
+            return {a: (int(h.sum()), n_slice, int(h.sum()), n_slice) for a, h in first.items()}, first
         contenders = halving_contenders(archs, first)
         rest = run(contenders, vx[n_slice:], vy[n_slice:], f"rescore {len(contenders)} contenders")
     scores = {}
     for a, h in first.items():
         c = int(h.sum())
         scores[a] = (c + int(rest[a].sum()), len(vy), c, n_slice) if a in rest else (c, n_slice, c, n_slice)
-    return scores
+    return scores, first
 
 
 def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int) -> dict:
@@ -209,7 +194,7 @@ def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int
                 study.tell(t, [int(scored[str(a)].sum()) / n_val, count(a).macs])
             else:  # over the budget, or past the evaluation budget
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
-    return {a: (int(h.sum()), n_val, int(h.sum()), n_val) for a, h in scored.items()}
+    return {a: (int(h.sum()), n_val, int(h.sum()), n_val) for a, h in scored.items()}, scored
 
 
 def train_supernet(
@@ -232,16 +217,14 @@ def run(cfg: SearchConfig) -> Path:
     t0 = time.time()
     space = load_space(cfg.space)
     archs = budget_archs(space, cfg.max_macs)
-    out = run_dir(cfg, space)
+    folder = rundir.check_new(cfg.out, space.name, cfg.data, "oneshot")
     data = run_data(cfg)
     check_data(space, data)
     if cfg.address:
         from seknet.ray_session import probe
 
         probe(cfg.address)  # before hours of training, not after
-    partial = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    partial = rundir.create(folder, "oneshot", cfg).partial
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net, losses = train_supernet(cfg, space, data, device)
     buf = io.BytesIO()
@@ -249,7 +232,7 @@ def run(cfg: SearchConfig) -> Path:
     report.write_atomic(partial / "supernet.pt", buf.getvalue())
     recal = recal_batches(data, cfg)
     t1 = time.time()
-    scores = _score(cfg, space, net, archs, data, recal)
+    scores, hits = _score(cfg, space, net, archs, data, recal)
     t2 = time.time()
 
     rows = []
@@ -266,22 +249,19 @@ def run(cfg: SearchConfig) -> Path:
         r["on_front"] = 1
     report.write_csv(partial / "evaluations.csv", rows, report.EVAL_COLUMNS)
     report.write_csv(partial / "pareto.csv", front, report.EVAL_COLUMNS)
-    pl = report.placement(rows, len(space.stages), space.choices)
+    pl = report.placement(rows, len(space.stages), space.choices, hits)
     report.write_csv(partial / "placement.csv", pl, list(pl[0]))
     keys = ("params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval")
     best = report.write_best(partial / "best.yaml", space, front, cfg.max_macs, keys)
     title = f"space {space.name}, data {data.name}: {len(rows)} archs, {len(front)} on the front"
     report.plot_pareto(partial / "pareto.png", rows, front, title, cfg.max_macs)
     report.plot_placement(partial / "placement.png", pl, len(space.stages), space.choices)
-    report.write_yaml(partial / "config.yaml", {
-        "config": asdict(cfg), "space": space.to_dict(), "git_commit": git_commit(),
-        "data": {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)},
-        "train_loss": [round(x, 4) for x in losses], "device": str(device),
-        "seconds": {"train": round(t1 - t0, 1), "score": round(t2 - t1, 1), "total": round(time.time() - t0, 1)},
-        "archs_in_budget": len(archs), "archs_scored": len(rows),
-    })  # fmt: skip
-    if out.exists():
-        out.rmdir()  # empty, checked above
-    partial.rename(out)
+    rundir.write_config(
+        folder, "oneshot", cfg, space=space.to_dict(), data=data_summary(data),
+        train_loss=[round(x, 4) for x in losses], device=str(device),
+        seconds={"train": round(t1 - t0, 1), "score": round(t2 - t1, 1), "total": round(time.time() - t0, 1)},
+        archs_in_budget=len(archs), archs_scored=len(rows),
+    )  # fmt: skip
+    out = rundir.finish(folder)
     print(report.summary(out, rows, front, pl, best, time.time() - t0))
     return out

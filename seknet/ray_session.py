@@ -86,6 +86,27 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, num_gpu
         _restore_mode(set_mode)
 
 
+@contextlib.contextmanager
+def tune_settings() -> Iterator[None]:
+    """Ray Tune settings of every seknet search, for the ``with`` block only.
+
+    - ``TUNE_DISABLE_SIGINT_HANDLER=1``: on Ctrl+C Tune would stop the experiment and *return* its unfinished
+      trials as results, which a caller would write up as a finished run; with its handler off, SIGINT raises
+      KeyboardInterrupt, the run stays ``.partial`` and ``--resume`` continues it.
+    - ``TUNE_GLOBAL_CHECKPOINT_S=0``: snapshot the experiment state on every loop, so a kill -9 loses no finished
+      trial (trials take seconds).
+    """
+    wanted = {"TUNE_DISABLE_SIGINT_HANDLER": "1", "TUNE_GLOBAL_CHECKPOINT_S": "0"}
+    before = {k: os.environ.get(k) for k in wanted}
+    os.environ.update({k: v for k, v in wanted.items() if before[k] is None})
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+
+
 def _restore_mode(was_set: bool) -> None:
     if was_set:
         os.environ.pop("RAY_AUTH_MODE", None)

@@ -110,28 +110,42 @@ def indistinct_pairs(front: Sequence[dict]) -> list[tuple[str, str]]:
     ]
 
 
-def placement(rows: Sequence[dict], stages: int, choices: Sequence[str]) -> list[dict]:
+def placement(rows: Sequence[dict], stages: int, choices: Sequence[str], hits: dict | None = None) -> list[dict]:
     """Per stage and choice: accuracy and MACs marginalised over the other stages, and gain per MMAC vs none.
 
-    Uses every arch's accuracy on the same (slice) evaluation set, so all archs weigh alike.
+    Uses every arch's accuracy on the same (slice) evaluation set, so all archs weigh alike. With ``hits``
+    ({arch: bool tensor of the slice images it got right}), each gain vs none gets a 95 % interval from the
+    run's own evidence: the gain is the mean over images of d_i = (share of the choice's archs right on image i)
+    - (share of none's archs right on it), paired on the same images, so its standard error is sd(d) / sqrt(n).
+    ``significant`` says whether the interval excludes 0 (blank where it cannot be computed).
     """
+    import torch
+
     out = []
     for i in range(stages):
-        stats = {}
+        stats, per_image = {}, {}
         for c in choices:
             sel = [r for r in rows if r["arch"].split("-")[i] == c]
             if sel:
                 acc = sum(float(r["slice_accuracy"]) for r in sel) / len(sel)
                 macs = sum(int(r["macs"]) for r in sel) / len(sel)
                 stats[c] = (acc, macs, len(sel))
+                if hits is not None:
+                    per_image[c] = torch.stack([hits[r["arch"]] for r in sel]).float().mean(0)  # (n_images,)
         base = stats.get("none")  # a budget may leave a stage without it: deltas stay blank then
         for c, (acc, macs, n) in stats.items():
             row = {"stage": i, "choice": c, "archs": n, "mean_accuracy": round(acc, 5), "mean_macs": round(macs),
-                   "delta_accuracy": "", "delta_macs": "", "pp_per_mmac": ""}  # fmt: skip
+                   "delta_accuracy": "", "delta_low": "", "delta_high": "", "significant": "", "delta_macs": "",
+                   "pp_per_mmac": ""}  # fmt: skip
             if base:
                 d_acc, d_macs = acc - base[0], macs - base[1]
                 row |= {"delta_accuracy": round(d_acc, 5), "delta_macs": round(d_macs)}
                 row["pp_per_mmac"] = round(d_acc * 100 / (d_macs / 1e6), 4) if round(d_macs) else ""
+                if per_image and c != "none":
+                    d = per_image[c] - per_image["none"]
+                    half = 1.96 * float(d.std()) / len(d) ** 0.5 if len(d) > 1 else float("nan")
+                    lo, hi = float(d.mean()) - half, float(d.mean()) + half
+                    row |= {"delta_low": round(lo, 5), "delta_high": round(hi, 5), "significant": int(lo > 0 or hi < 0)}
             out.append(row)
     return out
 
@@ -178,6 +192,7 @@ def plot_placement(path: Path, rows: Sequence[dict], stages: int, choices: Seque
     import matplotlib.pyplot as plt
     import numpy as np
 
+    unsure = {(int(r["stage"]), r["choice"]) for r in rows if r.get("significant") == 0}  # interval holds 0
     grid = np.full((stages, len(choices)), np.nan)
     cost = np.full_like(grid, np.nan)
     for r in rows:
@@ -191,10 +206,13 @@ def plot_placement(path: Path, rows: Sequence[dict], stages: int, choices: Seque
     for i in range(stages):
         for j in range(len(choices)):
             if not np.isnan(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:+.2f} pp\n{cost[i, j]:+,.0f}k MACs", ha="center", va="center", fontsize=7)
+                ns = "\n(n.s.)" if (i, choices[j]) in unsure else ""
+                ax.text(j, i, f"{grid[i, j]:+.2f} pp\n{cost[i, j]:+,.0f}k MACs{ns}", ha="center", va="center",
+                        fontsize=7)  # fmt: skip
     ax.set_xticks(range(len(choices)), choices)
     ax.set_yticks(range(stages), [f"stage {i}" for i in range(stages)])
-    ax.set_title("accuracy gained over 'none' at the same stage, marginalised over the other stages")
+    ax.set_title("accuracy gained over 'none' at the same stage, marginalised over the other stages\n"
+                 "(n.s.: the 95 % interval over validation images includes 0)")  # fmt: skip
     fig.colorbar(im, ax=ax, label="pp vs none")
     _save_fig(fig, path)
     plt.close(fig)
@@ -224,6 +242,7 @@ def summary(
             lines.append(f"  stage {i}: no 'none' within the budget to compare with")
             continue
         top = max(st, key=lambda p: float(p["delta_accuracy"]))
+        unsure = [p["choice"] for p in st if p.get("significant") == 0]
         line = (f"  stage {i}: best {top['choice']} ({float(top['delta_accuracy']) * 100:+.2f} pp, "
                 f"{int(top['delta_macs']) / 1e6:+.3f} MMACs)")  # fmt: skip
         free = [p["choice"] for p in st if float(p["delta_accuracy"]) > 0 and int(p["delta_macs"]) <= 0]
@@ -233,6 +252,8 @@ def summary(
         if paid:
             eff = max(paid, key=lambda p: float(p["pp_per_mmac"]))
             line += f"; most gain per MAC: {eff['choice']} ({float(eff['pp_per_mmac']):+.2f} pp/MMAC)"
+        if unsure:
+            line += f"; cannot be told from none (95 % interval holds 0): {', '.join(unsure)}"
         lines.append(line)
     lines.append(f"Best: {best['arch']}  {int(best['macs']):,} MACs, {float(best['accuracy']) * 100:.2f}%")
     lines.append(f"Wrote {out}/ (evaluations.csv, pareto.csv/png, placement.csv/png, best.yaml, config.yaml, "

@@ -163,14 +163,14 @@ def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, cfg: MultiT
     import torch
     from ray import tune
 
-    from seknet.ray_session import ray_session
+    from seknet.ray_session import ray_session, tune_settings
 
     trainable = tune.with_resources(
         tune.with_parameters(_job_trial, space=space, data=data, cfg=replace(cfg, max_macs=None)),
         {"cpu": 1, "gpu": gpus_per_trial},
     )
     gpus = torch.cuda.device_count() if gpus_per_trial > 0 and not cfg.address else None
-    with ray_session(cfg.address, num_gpus=gpus):
+    with tune_settings(), ray_session(cfg.address, num_gpus=gpus):
         tuner = tune.Tuner(trainable, param_space={"job": tune.grid_search([list(j) for j in jobs])},
                            run_config=tune.RunConfig(
             name="retrain", storage_path=str((run / "retrain_tune").resolve()), verbose=1 if progress else 0,

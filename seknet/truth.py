@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+TRUTH_TYPES = {"arch": (str, False), "seed": (int, False), "epochs": (int, False), "accuracy": (float, False),
+               "macs": (int, False)}  # fmt: skip
 KINDS = ("none", "se", "sk")  # factorial levels by kind; the choices in them are read from the table
 
 
@@ -230,3 +232,22 @@ def check_run(truth_rows: Sequence[dict], run_rows: Sequence[dict], place: Seque
         "tau": tau, "archs": len(common), "one_seed_tau": one_seed_replication_tau(list(seeds.values())),
         "regret_pp": {q: regret(scores, truth, macs, b) for q, b in qs.items()}, "budgets": qs,
     }  # fmt: skip
+
+
+def format_checks(checks: dict[str, dict]) -> str:
+    """The printed check: one block per run, then the mean and the worst over runs."""
+    lines = []
+    for run, c in checks.items():
+        reg = ", ".join(f"{q} %: {v:.2f}" for q, v in c["regret_pp"].items())
+        lines.append(f"{run}: placement {c['agree']} of {c['effects']} significant effects agree; Kendall tau "
+                     f"{c['tau']:.3f} over {c['archs']} archs (one new stand-alone seed: {c['one_seed_tau']:.3f}); "
+                     f"regret pp at MAC quantiles {reg}")  # fmt: skip
+        lines += [f"    wrong sign: {d}" for d in c["disagreements"]]
+    if len(checks) > 1:
+        cs = list(checks.values())
+        taus, agree = [c["tau"] for c in cs], [c["agree"] for c in cs]
+        reg = {q: statistics.fmean(c["regret_pp"][q] for c in cs) for q in cs[0]["regret_pp"]}
+        lines.append(f"mean over {len(cs)} runs: tau {statistics.fmean(taus):.3f} (worst {min(taus):.3f}); agree "
+                     f"{statistics.fmean(agree):.1f} of {cs[0]['effects']} (worst {min(agree)}); mean regret pp "
+                     + ", ".join(f"{q} %: {v:.2f}" for q, v in reg.items()))  # fmt: skip
+    return "\n".join(lines)

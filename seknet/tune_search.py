@@ -11,17 +11,16 @@ Ray is imported here only.
 
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from seknet import report
+from seknet import report, rundir
 from seknet.count import count
 from seknet.data import Data
-from seknet.oneshot import budget_archs, check_data, git_commit, run_data, run_dir
+from seknet.oneshot import budget_archs, check_data, data_summary, run_data
 from seknet.runfiles import load_into, load_state_dict
 from seknet.space import Space, load_space
 from seknet.standalone import initial_model, train_standalone
@@ -168,7 +167,7 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
     """
     from ray import tune
 
-    from seknet.ray_session import ray_session
+    from seknet.ray_session import ray_session, tune_settings
 
     t0 = time.time()
     space = load_space(cfg.space)
@@ -193,21 +192,15 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
         init_state = load_state_dict(sn)
         load_into(Supernet(space, choice_affine=any(".attn.affine." in k for k in init_state)), init_state, sn)
     if resume is None:
-        out = run_dir(cfg, space)
-        partial = out.with_name(f".{out.name}.partial")
-        if partial.exists():
-            raise ValueError(f"{partial} holds an interrupted search; continue it with --resume {out}")
-        partial.mkdir(parents=True)
-        report.write_yaml(partial / "config.yaml", {"mode": "multitrial", "config": asdict(cfg)})
+        folder = rundir.create(rundir.check_new(cfg.out, space.name, cfg.data, "multitrial"), "multitrial", cfg)
     else:
-        out, partial = resume, resume.with_name(f".{resume.name}.partial")
+        folder = rundir.resumable(resume)
+    partial = folder.partial
     trainable = tune.with_resources(
         tune.with_parameters(_trial, space=space, data=data, cfg=cfg, init_state=init_state), trial_resources(cfg)
     )
     num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
-    # Snapshot the experiment state on every loop, so a kill -9 loses no finished trial (trials take seconds).
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
-    with ray_session(cfg.address, num_gpus=num_gpus):
+    with tune_settings(), ray_session(cfg.address, num_gpus=num_gpus):
         store = str(partial.resolve())
         if resume is not None:
             try:
@@ -236,35 +229,33 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
             )
         results = tuner.fit()
     rows = _rows(results, space, cfg)
-    return write_trials(cfg, space, data, rows, out, partial, time.time() - t0, "multitrial", cfg.sampler)
+    return write_trials(cfg, space, data, rows, folder, time.time() - t0, "multitrial", cfg.sampler)
 
 
-def write_trials(cfg, space: Space, data: Data, rows: list[dict], out: Path, partial: Path, secs: float, mode: str,
+def write_trials(cfg, space: Space, data: Data, rows: list[dict], folder: rundir.RunFolder, secs: float, mode: str,
                  search: str) -> Path:  # fmt: skip
-    """Write a trial-based run (Ray Tune or NNI; ``mode`` goes to config.yaml) into ``partial``, then rename it ``out``.
+    """Write a trial-based run (Ray Tune or NNI; ``mode`` goes to config.yaml) into its ``.partial``, then finish it.
 
     ``rows`` carry MT_COLUMNS; the front is drawn from the complete ones only.
     """
+    partial = folder.partial
     front = report.front_rows(rows)
     for r in front:
         r["on_front"] = 1
     report.write_csv(partial / "evaluations.csv", rows, MT_COLUMNS)
     report.write_csv(partial / "pareto.csv", front, MT_COLUMNS)
     statuses = {s: sum(r["status"] == s for r in rows) for s in ("complete", "stopped_early", "failed", "over_budget")}
-    report.write_yaml(partial / "config.yaml", {
-        "mode": mode, "config": asdict(cfg), "space": space.to_dict(), "git_commit": git_commit(),
-        "data": {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)},
-        "trials": statuses, "seconds": {"total": round(secs, 1)},
-    })  # fmt: skip
+    rundir.write_config(folder, mode, cfg, space=space.to_dict(), data=data_summary(data), trials=statuses,
+                        seconds={"total": round(secs, 1)})  # fmt: skip
     if not front:
-        partial.rename(out)
+        out = rundir.finish(folder)
         raise ValueError(f"no trial completed ({statuses}); the reasons are in {out}/evaluations.csv")
     keys = ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")
     best = report.write_best(partial / "best.yaml", space, front, cfg.max_macs, keys)
     done = [r for r in rows if r["status"] == "complete"]
     title = f"{mode} ({search}) on {data.name}: {len(done)} complete trials, {len(front)} on the front"
     report.plot_pareto(partial / "pareto.png", done, front, title, cfg.max_macs)
-    partial.rename(out)
+    out = rundir.finish(folder)
     lines = [f"\n{len(rows)} trials: " + ", ".join(f"{v} {k}" for k, v in statuses.items() if v)]
     for r in rows:
         if r["status"] == "failed":

@@ -294,3 +294,25 @@ def test_trial_that_raises_mid_training_is_recorded_and_the_search_goes_on(tmp_p
     assert rows["none-none-none-none"]["status"] == "failed"
     assert "injected fault after epoch 1" in rows["none-none-none-none"]["error"]
     assert rows["sk2-sk2-sk2-sk2"]["status"] == rows["se16-se16-se16-se16"]["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_sigint_during_a_multitrial_search_leaves_it_resumable(tmp_path):
+    """SIGINT amid a multitrial search: exit 130, no finished run written from unfinished trials, and --resume
+    completes every trial (Ray Tune's own SIGINT handler would have returned the unfinished trials as results)."""
+    out = tmp_path / "run"
+    argv = [sys.executable, "search.py", "run", "--mode", "multitrial", "--smoke", "--no-progress", "--sampler",
+            "random", "--trials", "6", "--epochs", "3", "--out", str(out)]  # fmt: skip
+    p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = tmp_path / ".run.partial"
+    deadline = time.time() + 240
+    while time.time() < deadline and p.poll() is None and not list(partial.glob("tune/*/result.json")):
+        time.sleep(0.1)  # a trial has started reporting
+    assert p.poll() is None, "the search ended before it could be interrupted"
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=180)
+    assert p.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("interrupted:") and not out.exists() and partial.is_dir()
+    assert search.main(["run", "--resume", str(out), "--no-progress"]) == 0
+    rows = report.read_csv(out / "evaluations.csv")
+    assert len(rows) == 6 and all(r["status"] == "complete" and r["epochs_trained"] == "3" for r in rows)
