@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
-
-from seknet.yamlfile import parse_yaml, read_yaml
 
 if TYPE_CHECKING:
     from seknet.space import Space
@@ -75,26 +72,5 @@ class Arch:
         return {"arch": str(self), "space": self.space.to_dict()}
 
     def to_yaml(self) -> str:
-        """YAML text that :func:`load_arch` / :func:`arch_from_yaml` read back to an equal arch."""
+        """YAML text that ``seknet.load_arch`` / ``seknet.space.arch_from_yaml`` read back to an equal arch."""
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-
-def arch_from_dict(data: object, where: str = "arch") -> Arch:
-    """Inverse of :meth:`Arch.to_dict`."""
-    from seknet.space import space_from_dict
-
-    if not isinstance(data, dict) or not {"arch", "space"} <= set(data) <= {"arch", "space", "metrics"}:
-        raise ValueError(
-            f"{where}: an arch file is a mapping with the keys 'arch' and 'space' (and optional 'metrics')"
-        )
-    return space_from_dict(data["space"], f"{where}: space").parse(data["arch"])
-
-
-def arch_from_yaml(text: str, where: str = "arch") -> Arch:
-    """Inverse of :meth:`Arch.to_yaml`."""
-    return arch_from_dict(parse_yaml(text, where), where)
-
-
-def load_arch(path: str | Path) -> Arch:
-    """Read an arch YAML file (as written by ``search.py export``)."""
-    return arch_from_dict(read_yaml(path, "no such arch file; pass a YAML written by 'search.py export'"), str(path))

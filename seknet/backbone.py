@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from torch import Tensor, nn
 
 from seknet.arch import Arch, Choice
 from seknet.blocks import BasicBlock, Bottleneck, attn_slot, conv_slot
 from seknet.layers import ConvBnAct
-from seknet.space import Space
+from seknet.space import Space, block_layout
 
 # (stage index, conv-slot in channels, conv-slot out channels, stride, groups) -> (conv slot, attn slot)
 SlotFactory = Callable[[int, int, int, int, int], tuple[nn.Module, nn.Module]]
-
-
-def block_layout(space: Space) -> Iterator[tuple[int, int, int]]:
-    """Yield (stage index, block in channels, stride) for every block, in order."""
-    in_c = space.stem_width
-    for i, s in enumerate(space.stages):
-        for j in range(s.depth):
-            yield i, in_c, s.stride if j == 0 else 1
-            in_c = s.width * (4 if s.block == "bottleneck" else 1)
 
 
 def stem(space: Space) -> nn.Module:

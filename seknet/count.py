@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seknet.arch import Arch, Choice
-from seknet.backbone import block_layout
-from seknet.space import Space
+from seknet.space import Space, block_layout
 
 
 @dataclass(frozen=True)
@@ -113,12 +112,23 @@ def cost_table(space: Space) -> tuple[Count, tuple[dict[Choice, Count], ...]]:
     return trunk_count(space), stages
 
 
+_TABLES: dict[int, tuple[Space, tuple]] = {}  # id(space) -> (space, cost table): a space is immutable
+
+
+def _cached_table(space: Space) -> tuple:
+    """:func:`cost_table` computed once per space object (keyed by identity: hashing a space costs ~70 us)."""
+    hit = _TABLES.get(id(space))
+    if hit is None or hit[0] is not space:
+        hit = _TABLES[id(space)] = (space, cost_table(space))
+    return hit[1]
+
+
 def count(arch: Arch) -> Count:
     """Exact params, MACs and attention element-wise ops of ``build_model(arch)`` for one image.
 
     A sum of one trunk and one entry per stage from the space's cost table (computed once per space).
     """
-    trunk, stages = arch.space.cost_table
+    trunk, stages = _cached_table(arch.space)
     params, macs, ops = trunk.params, trunk.macs, trunk.attn_ops
     for table, choice in zip(stages, arch.choices, strict=True):
         c = table[choice]

@@ -9,7 +9,6 @@ appears in two splits. Plain 8x8 digits are too easy to rank attention (all arch
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,33 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seknet.split import Data, Split  # noqa: F401 - re-exported: seknet.data is where callers look
+
 DATASETS = ("digits", "digits-plain", "cifar10", "cifar100", "imagefolder")
-
-
-@dataclass(frozen=True)
-class Split:
-    """Images ``x`` (N, C, H, W) float32, normalised, and labels ``y`` (N,) int64."""
-
-    x: Tensor
-    y: Tensor
-    source: Tensor | None = None  # digits: index of the UCI image each one is drawn from
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-
-@dataclass(frozen=True)
-class Data:
-    name: str
-    train: Split
-    val: Split
-    test: Split
-    num_classes: int
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """(channels, height, width) of one image."""
-        return tuple(self.train.x.shape[1:])
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seknet.data import Data, Split
+from seknet.split import Data, Split
 
 CIFAR = {  # name: (folder, train files, test files, label key, classes, mean, std)
     "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels", 10,

@@ -7,13 +7,12 @@ space lives here and raises ``ValueError`` naming the file, the field and the va
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seknet.arch import ALL_CHOICES, Arch, Choice
-from seknet.yamlfile import read_yaml
+from seknet.yamlfile import parse_yaml, read_yaml
 
 BLOCKS = ("basic", "bottleneck")
 STEMS = ("cifar", "imagenet")
@@ -70,13 +69,6 @@ class Space:
         d["stages"] = [dict(s) for s in d["stages"]]
         d["choices"] = list(d["choices"])
         return d
-
-    @functools.cached_property
-    def cost_table(self) -> tuple:
-        """``seknet.count.cost_table(self)``, computed once: a space is immutable, so it never goes stale."""
-        from seknet.count import cost_table
-
-        return cost_table(self)
 
     def parse(self, text: str) -> Arch:
         """``"se16-none-sk3-se4"`` -> :class:`Arch`; raises ``ValueError`` naming the bad part."""
@@ -209,3 +201,31 @@ def load_space(path: str | Path) -> Space:
     """Read and validate a search-space YAML file; ``ValueError`` names the file and field on bad input."""
     data = read_yaml(path, "no such space file; the shipped ones are in search_space/")
     return space_from_dict(data, str(path))
+
+
+def block_layout(space: Space):
+    """Yield (stage index, block in channels, stride) for every block, in order."""
+    in_c = space.stem_width
+    for i, s in enumerate(space.stages):
+        for j in range(s.depth):
+            yield i, in_c, s.stride if j == 0 else 1
+            in_c = s.width * (4 if s.block == "bottleneck" else 1)
+
+
+def arch_from_dict(data: object, where: str = "arch") -> Arch:
+    """Inverse of :meth:`Arch.to_dict`."""
+    if not isinstance(data, dict) or not {"arch", "space"} <= set(data) <= {"arch", "space", "metrics"}:
+        raise ValueError(
+            f"{where}: an arch file is a mapping with the keys 'arch' and 'space' (and optional 'metrics')"
+        )
+    return space_from_dict(data["space"], f"{where}: space").parse(data["arch"])
+
+
+def arch_from_yaml(text: str, where: str = "arch") -> Arch:
+    """Inverse of :meth:`Arch.to_yaml`."""
+    return arch_from_dict(parse_yaml(text, where), where)
+
+
+def load_arch(path: str | Path) -> Arch:
+    """Read an arch YAML file (as written by ``search.py export``)."""
+    return arch_from_dict(read_yaml(path, "no such arch file; pass a YAML written by 'search.py export'"), str(path))
