@@ -18,7 +18,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import seknet
@@ -84,54 +83,43 @@ def _positive(text: str) -> int:
     return v
 
 
+CLI_ONLY = ("command", "func", "backend", "mode", "resume")  # flags that pick what to run, not how
+
+
 def _run(args: argparse.Namespace) -> int:
-    from seknet.oneshot import SearchConfig, run
+    from seknet.api import configure
 
-    if args.backend == "nni":
-        return _run_nni(args)
-    if args.strategy is not None:
-        raise UsageError("--strategy picks an NNI strategy; add --backend nni (Ray runs use --mode and --sampler)")
-    if args.resume or args.mode == "multitrial":
-        return _run_multitrial(args)
-    fields = SearchConfig.__dataclass_fields__
-    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    cfg = SearchConfig(**given)
-    if cfg.smoke:  # tiny budgets, except what the flags set explicitly
-        cfg = replace(cfg, epochs=args.epochs or 1, recal_images=min(cfg.recal_images, 64), slice=0.5)
-    run(cfg)
-    return 0
-
-
-def _run_nni(args: argparse.Namespace) -> int:
-    if args.resume or args.mode == "multitrial" or args.sampler:
+    if args.backend == "nni" and (args.resume or args.mode or args.sampler):
         raise UsageError("--backend nni takes --strategy (not --mode, --sampler or --resume); see run --help")
-    try:
-        from seknet.nni_search import NniConfig, run_nni
-    except ImportError as e:
-        raise UsageError(f"--backend nni needs NNI ({e}); install it with: pip install -e '.[nni]'") from None
-    fields = NniConfig.__dataclass_fields__
-    cfg = NniConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
-    if cfg.smoke:  # tiny budgets, except what the flags set explicitly
-        cfg = replace(cfg, epochs=args.epochs or 1, trials=args.trials or 3, recal_images=min(cfg.recal_images, 64))
-    run_nni(cfg)
+    if args.backend != "nni" and args.strategy is not None:
+        raise UsageError("--strategy picks an NNI strategy; add --backend nni (Ray runs use --mode and --sampler)")
+    if args.resume:
+        return _resume(args)
+    mode = "nni" if args.backend == "nni" else args.mode or "oneshot"
+    cfg = configure(mode, **{k: v for k, v in vars(args).items() if k not in CLI_ONLY and v is not None})
+    if mode == "oneshot":
+        from seknet.oneshot import run
+
+        run(cfg)
+    elif mode == "multitrial":
+        from seknet.tune_search import run_multitrial
+
+        run_multitrial(cfg)
+    else:
+        from seknet.nni_search import run_nni
+
+        run_nni(cfg)
     return 0
 
 
-def _run_multitrial(args: argparse.Namespace) -> int:
+def _resume(args: argparse.Namespace) -> int:
     from seknet import rundir
     from seknet.runfiles import config_from, read_run_config
     from seknet.tune_search import MultiTrialConfig, run_multitrial
 
-    if args.resume:
-        folder = rundir.resumable(args.resume)
-        saved = read_run_config(folder.partial / "config.yaml")["config"]
-        run_multitrial(config_from(MultiTrialConfig, saved, folder.partial / "config.yaml"), resume=folder.out)
-        return 0
-    fields = MultiTrialConfig.__dataclass_fields__
-    cfg = MultiTrialConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
-    if cfg.smoke:  # tiny budgets, except what the flags set explicitly
-        cfg = replace(cfg, epochs=args.epochs or 1, trials=args.trials or 4)
-    run_multitrial(cfg)
+    folder = rundir.resumable(args.resume)
+    saved = read_run_config(folder.partial / "config.yaml")["config"]
+    run_multitrial(config_from(MultiTrialConfig, saved, folder.partial / "config.yaml"), resume=folder.out)
     return 0
 
 
@@ -179,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="run folder (default: results/<time>-<space>-<data>)")
     r.add_argument("--max-macs", type=parse_macs, help="MAC budget, e.g. 7.5M: archs above it are never scored")
     r.add_argument("--mode", choices=("oneshot", "multitrial"), help="Ray backend: search kind (default oneshot)")
-    r.add_argument("--backend", choices=("ray", "nni"), default="ray", help="search engine (default: %(default)s)")
+    r.add_argument("--backend", choices=("ray", "nni"), help="search engine (default: ray)")
     r.add_argument("--strategy", choices=NNI_STRATEGIES,
                    help="--backend nni: multi-trial random | grid | evolution (default) | tpe, "
                         "or one-shot spos | darts | gumbel-darts | proxyless")  # fmt: skip
@@ -202,17 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--gpus-per-trial", type=float, help="multitrial: GPU share per trial, e.g. 0.25")
     r.add_argument("--resume", help="continue an interrupted multitrial search: its run folder")
     r.add_argument("--seed", type=int)
-    r.add_argument("--recal-images", type=_positive, default=512, help="BN recalibration images")
-    r.add_argument("--slice", type=_fraction, default=0.25, help="successive halving: first-round share of val")
+    r.add_argument("--recal-images", type=_positive, help="BN recalibration images (default 512)")
+    r.add_argument("--slice", type=_fraction, help="successive halving: first-round share of val (default 0.25)")
     r.add_argument("--workers", type=_positive, help="Ray scoring tasks at once")
-    r.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPU share per scoring worker, e.g. 0.25")
+    r.add_argument("--gpus-per-worker", type=float, help="GPU share per scoring worker, e.g. 0.25 (default 0)")
     r.add_argument(
         "--address",
         help="join this Ray cluster (HOST:PORT that `ray start --head` printed; its token is "
         "sent when ~/.ray/auth_token or RAY_AUTH_TOKEN exists) instead of starting a local one",
     )
-    r.add_argument("--exhaustive-limit", type=_positive, default=10_000, help="score every arch up to this many")
-    r.add_argument("--evaluations", type=_positive, default=2_000, help="NSGA-II budget beyond the limit")
+    r.add_argument("--exhaustive-limit", type=_positive, help="score every arch up to this many (default 10,000)")
+    r.add_argument("--evaluations", type=_positive, help="NSGA-II budget beyond the limit (default 2,000)")
     r.add_argument("--smoke", action="store_true", default=None, help="tiny budgets (CI): 1 epoch, small data")
     r.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bars")
     r.set_defaults(func=_run)

@@ -1,8 +1,13 @@
 """seknet: find where attention (SE, SK) belongs in a convolutional network."""
 
+from seknet.api import Run, configure, search
 from seknet.arch import Arch, Choice
 from seknet.backbone import build_model
 from seknet.count import Count, count
 from seknet.space import Space, load_arch, load_space
+from seknet.supernet import Supernet, recalibrate_bn
 
-__all__ = ["Arch", "Choice", "Count", "Space", "build_model", "count", "load_arch", "load_space"]
+__all__ = [
+    "Arch", "Choice", "Count", "Run", "Space", "Supernet", "build_model", "configure", "count", "load_arch",
+    "load_space", "recalibrate_bn", "search",
+]  # fmt: skip

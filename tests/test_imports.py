@@ -14,6 +14,7 @@ LAYERS = {  # lower number = lower layer
     1: {"layers", "se", "sk", "blocks", "backbone", "supernet", "split", "data", "files"},  # nn and data
     2: {"train", "score", "standalone", "report", "runfiles", "rundir"},  # engine and results
     3: {"oneshot", "ray_session", "ray_score", "tune_search", "nni_search", "retrain", "export"},  # search
+    4: {"api"},  # seknet.search / seknet.Run, mirroring the CLI
 }
 LAYER = {m: k for k, ms in LAYERS.items() for m in ms}
 SERVERS = {"ray": {"ray_session", "ray_score", "tune_search", "retrain"}, "nni": {"nni_search"}}

@@ -1,0 +1,134 @@
+"""The Python API that mirrors the CLI: ``seknet.search(...)`` runs what ``search.py run`` runs, and
+``seknet.Run`` opens a finished run (its front, best arch under a budget, placement, export).
+
+The CLI builds its configs through :func:`configure` too, so a setting means the same thing in both, smoke
+presets included, and a setting that does not apply to the mode is refused in one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from seknet import report
+from seknet.arch import Arch
+from seknet.runfiles import read_evaluations, read_run_config, read_table
+from seknet.space import Space, space_from_dict
+
+MODES = ("oneshot", "multitrial", "nni")
+SMOKE = {  # tiny budgets for CI; a setting given explicitly wins
+    "oneshot": {"epochs": 1, "recal_images": 64, "slice": 0.5},
+    "multitrial": {"epochs": 1, "trials": 4},
+    "nni": {"epochs": 1, "trials": 3, "recal_images": 64},
+}
+
+
+def config_class(mode: str) -> type:
+    """The config dataclass of ``mode`` (importing NNI only for ``nni``)."""
+    if mode == "oneshot":
+        from seknet.oneshot import SearchConfig
+
+        return SearchConfig
+    if mode == "multitrial":
+        from seknet.tune_search import MultiTrialConfig
+
+        return MultiTrialConfig
+    if mode == "nni":
+        try:
+            from seknet.nni_search import NniConfig
+        except ImportError as e:
+            raise ValueError(f"--backend nni needs NNI ({e}); install it with: pip install -e '.[nni]'") from None
+        return NniConfig
+    raise ValueError(f"unknown mode {mode!r}; valid: {'|'.join(MODES)}")
+
+
+def configure(mode: str = "oneshot", **settings: Any) -> Any:
+    """The config of a ``mode`` run from ``settings`` (the CLI flags' names); smoke presets fill what is not given.
+
+    A setting the mode does not take is refused with one line naming its flag.
+    """
+    cls = config_class(mode)
+    extra = sorted(set(settings) - {f.name for f in fields(cls)})
+    if extra:
+        flags = ", ".join("--" + k.replace("_", "-") for k in extra)
+        raise ValueError(f"{flags} does not apply to {mode} runs; drop it or pick another mode")
+    if settings.get("smoke"):
+        settings = SMOKE[mode] | settings
+    return cls(**settings)
+
+
+def search(mode: str = "oneshot", **settings: Any) -> Run:
+    """Run a search as ``search.py run`` does (``mode``: oneshot, multitrial or nni); returns the finished run."""
+    cfg = configure(mode, **settings)
+    if mode == "oneshot":
+        from seknet.oneshot import run
+
+        return Run(run(cfg))
+    if mode == "multitrial":
+        from seknet.tune_search import run_multitrial
+
+        return Run(run_multitrial(cfg))
+    from seknet.nni_search import run_nni
+
+    return Run(run_nni(cfg))
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run folder, read back: ``Run("results/<run>")``."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        if not (self.path / "evaluations.csv").is_file() or not (self.path / "config.yaml").is_file():
+            raise ValueError(f"{self.path}: not a finished run folder (no evaluations.csv/config.yaml)")
+
+    @cached_property
+    def config(self) -> dict:
+        """config.yaml: mode, config (the settings), space, data, timings."""
+        return read_run_config(self.path / "config.yaml")
+
+    @property
+    def mode(self) -> str:
+        return self.config.get("mode", "oneshot")
+
+    @cached_property
+    def space(self) -> Space:
+        return space_from_dict(self.config.get("space"), str(self.path / "config.yaml"))
+
+    @cached_property
+    def evaluations(self) -> list[dict]:
+        """Every scored arch or trial: evaluations.csv rows."""
+        return read_evaluations(self.path / "evaluations.csv")
+
+    @property
+    def front(self) -> list[dict]:
+        """The accuracy-MACs Pareto front, by increasing MACs."""
+        return report.front_rows(self.evaluations)
+
+    @property
+    def placement(self) -> list[dict]:
+        """placement.csv rows (one-shot runs): per stage and choice, the gain vs none with its 95 % interval."""
+        return read_table(self.path / "placement.csv", {"stage": (int, False), "choice": (str, False)})
+
+    def best(self, max_macs: int | None = None) -> Arch:
+        """The most accurate fully evaluated arch within ``max_macs`` (the front's knee when None)."""
+        from seknet.export import pick
+        from seknet.pareto import knee
+
+        if max_macs is None:
+            front = self.front
+            return self.space.parse(front[knee([(int(r["macs"]), float(r["accuracy"])) for r in front])]["arch"])
+        row = pick(self.evaluations, max_macs)
+        if row is None:
+            raise ValueError(f"no arch of {self.path} fits in {max_macs:,} MACs")
+        return self.space.parse(row["arch"])
+
+    def export(self, max_macs: int, out: str | Path | None = None, weights: bool = False) -> Path:
+        """``search.py export``: the arch YAML (and with ``weights`` the sub-net's state dict); returns its path."""
+        from seknet.export import export
+
+        return export(self.path, max_macs, None if out is None else str(out), weights)

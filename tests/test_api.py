@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+import seknet
+from tests.conftest import ROOT
+
+
+def _readme_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_readme_python_runs_as_written(tmp_path, monkeypatch):
+    """Every ```python block of the README runs as written (in a folder holding the shipped search spaces)."""
+    (tmp_path / "search_space").symlink_to(ROOT / "search_space")
+    monkeypatch.chdir(tmp_path)
+    blocks = _readme_blocks()
+    assert len(blocks) >= 2
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "results" / "api-smoke" / "best-6M.yaml").is_file()
+
+
+def test_every_name_the_readme_shows_is_importable():
+    """Each `seknet.NAME` the README mentions is an attribute of the package."""
+    names = set(re.findall(r"\bseknet\.([A-Za-z_]\w*)", (ROOT / "README.md").read_text()))
+    modules = {p.stem for p in (ROOT / "seknet").glob("*.py")}
+    missing = [n for n in sorted(names - modules) if not hasattr(seknet, n)]
+    assert not missing
+
+
+def test_a_setting_the_mode_does_not_take_is_refused():
+    """configure names the flag that does not apply, instead of dropping it silently."""
+    with pytest.raises(ValueError, match="--trials does not apply to oneshot runs"):
+        seknet.configure("oneshot", trials=4)
+    with pytest.raises(ValueError, match="unknown mode"):
+        seknet.configure("other")
+
+
+def test_smoke_presets_fill_only_what_is_not_given():
+    """smoke=True shrinks budgets, but an explicit setting wins."""
+    cfg = seknet.configure("oneshot", smoke=True, epochs=3)
+    assert (cfg.epochs, cfg.recal_images, cfg.slice) == (3, 64, 0.5)
+    assert seknet.configure("multitrial", smoke=True).trials == 4
+
+
+def test_run_refuses_a_folder_that_is_not_a_run(tmp_path):
+    """seknet.Run on a folder without evaluations.csv/config.yaml is a ValueError naming it."""
+    with pytest.raises(ValueError, match="not a finished run folder"):
+        seknet.Run(tmp_path)
+    assert os.path.isdir(tmp_path)
