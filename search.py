@@ -126,7 +126,7 @@ def _resume(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from seknet.export import export
 
-    out = export(Path(args.run), args.max_macs, args.out, args.weights)
+    out = export(Path(args.run), args.max_macs, args.out, args.weights, args.format)
     print(f"wrote {out}")
     return 0
 
@@ -209,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-macs", type=parse_macs, required=True, help="MAC budget, e.g. 7.5M")
     e.add_argument("--out", help="arch YAML to write (default: RUN/export-<macs>.yaml)")
     e.add_argument("--weights", action="store_true", help="also write the extracted sub-net's state dict (.pt)")
+    e.add_argument("--format", choices=("onnx", "torchscript"),
+                   help="also write the deployable model (.onnx / .torchscript), checked against PyTorch on a batch; "
+                        "onnx needs pip install -e '.[onnx]'")  # fmt: skip
     e.set_defaults(func=_export)
     t = sub.add_parser("retrain", help="retrain a run's front stand-alone; rank agreement with its scores")
     t.add_argument("run", help="a run folder (results/...)")

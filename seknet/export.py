@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from seknet import report
+from seknet.deploy import FORMATS, SUFFIX, export_model
 from seknet.oneshot import SearchConfig, recal_batches, run_data
 from seknet.runfiles import config_from, load_into, load_state_dict, read_evaluations, read_run_config
 from seknet.space import space_from_dict
@@ -20,8 +21,15 @@ def pick(rows: list[dict], max_macs: int) -> dict | None:
     return max(ok, key=lambda r: (float(r["accuracy"]), -int(r["macs"]))) if ok else None
 
 
-def export(run: Path, max_macs: int, out: str | None = None, weights: bool = False) -> Path:
-    """Write the arch YAML (``seknet.load_arch`` reads it) and, with ``weights``, the sub-net's state dict."""
+def export(run: Path, max_macs: int, out: str | None = None, weights: bool = False, fmt: str | None = None) -> Path:
+    """Write the arch YAML (``seknet.load_arch`` reads it) and, with ``weights``, the sub-net's state dict.
+
+    ``fmt`` (``onnx`` or ``torchscript``, implies ``weights``) also writes the deployable model beside the YAML,
+    checked against PyTorch's outputs on a batch of validation images (``seknet.deploy``); the YAML records it.
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"unknown --format {fmt!r}; valid: {'|'.join(FORMATS)}")
+    weights = weights or fmt is not None
     evals, cfg_file = run / "evaluations.csv", run / "config.yaml"
     if not evals.is_file() or not cfg_file.is_file():
         raise ValueError(f"{run}: not a finished run folder (no evaluations.csv/config.yaml); pass results/<run>")
@@ -34,7 +42,7 @@ def export(run: Path, max_macs: int, out: str | None = None, weights: bool = Fal
             f"{int(smallest['macs']):,} MACs"
         )
     if weights and not (run / "supernet.pt").is_file():
-        raise ValueError(f"{run}: --weights needs supernet.pt, which only one-shot runs write; drop --weights")
+        raise ValueError(f"{run}: --weights and --format need supernet.pt, which only one-shot runs write; drop them")
     config = read_run_config(cfg_file)
     space = space_from_dict(config.get("space"), str(cfg_file))
     arch = space.parse(best["arch"])
@@ -46,10 +54,15 @@ def export(run: Path, max_macs: int, out: str | None = None, weights: bool = Fal
         net = Supernet(space, choice_affine=cfg.choice_affine)
         load_into(net, load_state_dict(run / "supernet.pt"), run / "supernet.pt")
     metrics = {k: best[k] for k in ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")}
-    report.write_yaml(path, arch.to_dict() | {"metrics": metrics | {"run": str(run), "max_macs": max_macs}})
+    extra = {}
     if weights:
-        model = recalibrate_bn(net.extract(arch), recal_batches(run_data(cfg), cfg))
+        data = run_data(cfg)
+        model = recalibrate_bn(net.extract(arch), recal_batches(data, cfg))
+        if fmt is not None:  # checked before anything is written
+            x = data.val.x[:8]
+            extra["deploy"] = export_model(model, path.with_suffix(SUFFIX[fmt]), fmt, x[:2], x)
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)
         report.write_atomic(path.with_suffix(".pt"), buf.getvalue())
+    report.write_yaml(path, arch.to_dict() | {"metrics": metrics | {"run": str(run), "max_macs": max_macs}} | extra)
     return path

@@ -40,7 +40,7 @@ def test_export_works_on_multitrial_runs(mt_run, tmp_path, capsys):
     want = max(rows, key=lambda r: (float(r["accuracy"]), -int(r["macs"])))["arch"]
     assert str(seknet.load_arch(out)) == want
     assert search.main(["export", str(mt_run), "--max-macs", str(budget), "--weights", "--out", str(out)]) == 2
-    assert "--weights needs supernet.pt" in capsys.readouterr().err
+    assert "--weights and --format need supernet.pt" in capsys.readouterr().err
 
 
 def test_failing_trial_is_recorded_and_the_search_goes_on(tmp_path):
