@@ -302,7 +302,7 @@ def test_sigint_during_a_multitrial_search_leaves_it_resumable(tmp_path):
     completes every trial (Ray Tune's own SIGINT handler would have returned the unfinished trials as results)."""
     out = tmp_path / "run"
     argv = [sys.executable, "search.py", "run", "--mode", "multitrial", "--smoke", "--no-progress", "--sampler",
-            "random", "--trials", "6", "--epochs", "3", "--out", str(out)]  # fmt: skip
+            "random", "--trials", "6", "--epochs", "2", "--out", str(out)]  # fmt: skip
     p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     partial = tmp_path / ".run.partial"
     deadline = time.time() + 240
@@ -315,4 +315,4 @@ def test_sigint_during_a_multitrial_search_leaves_it_resumable(tmp_path):
     assert err.strip().splitlines()[-1].startswith("interrupted:") and not out.exists() and partial.is_dir()
     assert search.main(["run", "--resume", str(out), "--no-progress"]) == 0
     rows = report.read_csv(out / "evaluations.csv")
-    assert len(rows) == 6 and all(r["status"] == "complete" and r["epochs_trained"] == "3" for r in rows)
+    assert len(rows) == 6 and all(r["status"] == "complete" and r["epochs_trained"] == "2" for r in rows)
