@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from seknet import truth
+
+LEVELS = ("none", "se16", "sk2")
+
+
+def _table(seeds: int = 2, noise: float = 0.004) -> list[dict]:
+    """A synthetic factorial: SK in stage 2 +0.8 pp, SE in stage 3 +0.5 pp, SE in stage 0 -0.6 pp, seed noise."""
+    rng, rows = random.Random(0), []
+    for choice in itertools.product(LEVELS, repeat=4):
+        true = 0.9 + 0.008 * (choice[2] == "sk2") + 0.005 * (choice[3] == "se16") - 0.006 * (choice[0] == "se16")
+        macs = 1000 + 100 * sum(c == "none" for c in choice) + 10 * sum(c == "se16" for c in choice)
+        for s in range(seeds):
+            rows.append({"arch": "-".join(choice), "seed": str(s), "epochs": "16", "macs": str(macs),
+                         "accuracy": str(true + rng.gauss(0, noise))})  # fmt: skip
+    return rows
+
+
+def test_main_effects_recover_the_planted_effects_with_intervals():
+    """The factorial model finds each planted effect inside its 95 % interval, and calls exactly those significant."""
+    effects = {(e.stage, e.a, e.b): e for e in truth.main_effects(truth.fit(_table()))}
+    planted = {(2, "sk2", "none"): 0.8, (3, "se16", "none"): 0.5, (0, "se16", "none"): -0.6}
+    for key, pp in planted.items():
+        assert effects[key].low <= pp <= effects[key].high and effects[key].significant
+    vs_none = {k for k, e in effects.items() if e.significant and k[2] == "none"}
+    assert vs_none == set(planted)
+
+
+def _placement(deltas: dict[tuple[int, str], float]) -> list[dict]:
+    return [{"stage": str(s), "choice": c, "delta_accuracy": str(d / 100)} for (s, c), d in deltas.items()]
+
+
+def test_check_counts_the_placement_signs_and_scores_tau_and_regret():
+    """A run whose placement has the truth's signs agrees on every significant effect; flipping one loses one; a
+    run scoring archs by their true accuracy has regret 0 and tau near the table's own reliability."""
+    rows = _table()
+    f = truth.fit(rows)
+    right = {(e.stage, e.a): e.pp for e in truth.main_effects(f) if e.b == "none"}
+    means = {a: sum(v) / len(v) for a, v in truth.per_arch(rows).items()}
+    run_rows = [{"arch": a, "accuracy": str(m)} for a, m in means.items()]
+    good = truth.check_run(rows, run_rows, _placement(right))
+    assert good["agree"] == good["effects"] > 0 and good["tau"] == pytest.approx(1.0)
+    assert all(v == 0 for v in good["regret_pp"].values())
+    flipped = right | {(2, "sk2"): -right[(2, "sk2")]}
+    bad = truth.check_run(rows, run_rows, _placement(flipped))
+    assert bad["agree"] < bad["effects"] and any("stage 2" in d for d in bad["disagreements"])
+
+
+def test_one_seed_replication_tau_grows_with_the_spread_between_archs():
+    """Less seed noise relative to the archs' spread gives a higher expected tau for one new seed."""
+    noisy = truth.one_seed_replication_tau(list(truth.per_arch(_table(noise=0.01)).values()))
+    clean = truth.one_seed_replication_tau(list(truth.per_arch(_table(noise=0.001)).values()))
+    assert 0 <= noisy < clean <= 1
