@@ -55,14 +55,15 @@ def factorial_levels(archs: Sequence[str]) -> list[list[str]]:
     return levels
 
 
-def _design(archs: Sequence[str], levels: list[list[str]]) -> np.ndarray:
-    """Dummy-coded design (reference: each stage's first level): intercept, main effects, two-stage interactions."""
+def _design(archs: Sequence[str], levels: list[list[str]], pairs: bool = True) -> np.ndarray:
+    """Dummy-coded design (reference: each stage's first level): intercept, main effects, and with ``pairs`` the
+    two-stage interactions."""
     cols = []
     choice = [a.split("-") for a in archs]
     ind = {(s, c): np.array([ch[s] == c for ch in choice], float) for s, lv in enumerate(levels) for c in lv[1:]}
     cols.append(np.ones(len(archs)))
     cols.extend(ind.values())
-    for s, t in itertools.combinations(range(len(levels)), 2):
+    for s, t in itertools.combinations(range(len(levels)), 2) if pairs else ():
         for c in levels[s][1:]:
             for d in levels[t][1:]:
                 cols.append(ind[(s, c)] * ind[(t, d)])
@@ -77,20 +78,32 @@ class Fit:
     cov: np.ndarray
     df: int
     levels: list[list[str]]
+    pairs: bool = True  # two-stage interactions fitted
 
 
-def fit(rows: Sequence[dict]) -> Fit:
-    """Fit main effects + two-stage interactions to every complete row's accuracy (seeds are replicates)."""
+def is_complete(rows: Sequence[dict]) -> bool:
+    """True when every cell of the factorial (every combination of the levels) has at least one row."""
+    archs = {r["arch"] for r in rows}
+    return archs >= set(_all_cells(factorial_levels(sorted(archs))))
+
+
+def fit(rows: Sequence[dict], pairs: bool | None = None) -> Fit:
+    """Fit main effects (+ two-stage interactions) to every row's accuracy, seeds as replicates.
+
+    ``pairs`` defaults to :func:`is_complete`: on an unfinished table the interactions are not all estimable,
+    and the main effects are then those of the additive model.
+    """
     archs = [r["arch"] for r in rows]
     y = np.array([float(r["accuracy"]) for r in rows]) * 100  # pp
     levels = factorial_levels(archs)
-    x = _design(archs, levels)
+    pairs = is_complete(rows) if pairs is None else pairs
+    x = _design(archs, levels, pairs)
     beta, *_ = np.linalg.lstsq(x, y, rcond=None)
     df = len(y) - np.linalg.matrix_rank(x)
     if df < 1:
         raise ValueError(f"{len(y)} trainings cannot fit {x.shape[1]} terms; train more seeds or archs")
     sigma2 = float(((y - x @ beta) ** 2).sum()) / df
-    return Fit(beta, sigma2 * np.linalg.pinv(x.T @ x), int(df), levels)
+    return Fit(beta, sigma2 * np.linalg.pinv(x.T @ x), int(df), levels, pairs)
 
 
 def _all_cells(levels: list[list[str]]) -> list[str]:
@@ -104,7 +117,7 @@ def contrast(f: Fit, stage: int, a: str, b: str) -> Effect:
     cells = [c.split("-") for c in _all_cells(f.levels) if c.split("-")[stage] == b]
     with_a = ["-".join(c[:stage] + [a] + c[stage + 1 :]) for c in cells]
     with_b = ["-".join(c) for c in cells]
-    w = (_design(with_a, f.levels) - _design(with_b, f.levels)).mean(0)
+    w = (_design(with_a, f.levels, f.pairs) - _design(with_b, f.levels, f.pairs)).mean(0)
     est, se = float(w @ f.beta), math.sqrt(max(float(w @ f.cov @ w), 0.0))
     half = float(student_t.ppf(0.975, f.df)) * se
     return Effect(stage, a, b, est, est - half, est + half)
@@ -124,6 +137,8 @@ def interactions(f: Fit, level: float = 0.05) -> list[tuple[int, int, float]]:
     """(stage s, stage t, p) of the stage pairs whose interaction terms are jointly significant (F test)."""
     from scipy.stats import f as f_dist
 
+    if not f.pairs:
+        return []
     n_main = 1 + sum(len(lv) - 1 for lv in f.levels)
     out, k = [], n_main
     for s, t in itertools.combinations(range(len(f.levels)), 2):

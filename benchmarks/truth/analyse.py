@@ -42,12 +42,14 @@ def report(rows: list[dict]) -> str:
     lines = [f"truth table: {len(fac)} trainings of {len(seeds)} factorial archs, {epochs} epochs "
              f"(seeds per arch: {min(map(len, seeds.values()))}-{max(map(len, seeds.values()))})"]  # fmt: skip
     f = truth.fit(fac)
+    model = "main effects + two-stage interactions" if f.pairs else (
+        f"additive model: the factorial is not complete yet ({len(seeds)} of {3 ** len(f.levels)} archs)")  # fmt: skip
     lines.append(f"main effects, pp of test accuracy averaged over the other stages (95 % interval, * excludes 0; "
-                 f"residual df {f.df}):")  # fmt: skip
+                 f"{model}; residual df {f.df}):")  # fmt: skip
     lines += [f"  {e}" for e in truth.main_effects(f)]
     inter = truth.interactions(f)
-    lines.append("significant two-stage interactions (F test, p < 0.05): "
-                 + (", ".join(f"stages {s}x{t} (p {p:.3f})" for s, t, p in inter) or "none"))  # fmt: skip
+    found = ", ".join(f"stages {s}x{t} (p {p:.3f})" for s, t, p in inter) or "none"
+    lines.append(f"significant two-stage interactions (F test, p < 0.05): {found if f.pairs else 'not fitted yet'}")
     both = {a: v for a, v in seeds.items() if len(v) >= 2}
     if len(both) >= 3:
         lines.append(f"seed-vs-seed tau over {len(both)} archs: {truth.seed_vs_seed_tau(both):.3f}; one-seed "
