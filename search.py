@@ -4,6 +4,7 @@
     python search.py run --backend nni --strategy evolution|random|grid|tpe|spos|darts|gumbel-darts|proxyless
     python search.py export RUN --max-macs N [--out FILE] [--weights]
     python search.py retrain RUN [--top K] [--random R] [--epochs E] [--seeds S]
+    python search.py latency --space S [--device cpu|cuda] [--batch B] [--threads T] [--validate N]
     python search.py check RUN [RUN ...] [--truth benchmarks/truth/truth.csv]   a run's answer vs the truth
     python search.py flops --space S --arch A [--json]    params and MACs of one arch
     python search.py flops --space S --all [--json]       the whole space, sorted by MACs
@@ -153,6 +154,34 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _latency(args: argparse.Namespace) -> int:
+    import random
+
+    from seknet import latency, report
+
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("latency --device cuda: no CUDA device here; use --device cpu")
+    space = seknet.load_space(args.space)
+    table = latency.measure_table(space, args.device, args.batch, args.threads, args.runs)
+    print(f"latency table of {space.name} on {table['device_name']} ({table['threads']} threads, batch {args.batch}): "
+          f"stem {table['stem_ms']:.3f} ms, head {table['head_ms']:.3f} ms")  # fmt: skip
+    for i, st in enumerate(table["stages"]):
+        print(f"  stage {i}: " + ", ".join(f"{c} {ms:.3f}" for c, ms in st.items()))
+    if args.validate:
+        archs = random.Random(0).sample(space.archs(), min(args.validate, len(space.archs())))
+        check = latency.validate(table, archs, args.device, args.runs)
+        table["validation"] = {k: v for k, v in check.items() if k != "rows"}
+        print(f"predicted vs measured end to end over {check['archs']} random archs: median relative error "
+              f"{check['median_rel_error']:.1%}, p90 {check['p90_rel_error']:.1%}")  # fmt: skip
+    out = Path(args.out or f"latency-{space.name}-{args.device}-b{args.batch}.yaml")
+    report.write_yaml(out, table)
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from seknet.data import DATASETS
     from seknet.train import SAMPLERS
@@ -233,6 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--truth", default="benchmarks/truth/truth.csv", help="truth table CSV (default: %(default)s)")
     c.add_argument("--epochs", type=_positive, help="the table's recipe (default: the most epochs in it)")
     c.set_defaults(func=_check)
+    lt = sub.add_parser("latency", help="measure a latency table of the space's parts; validate it on random archs")
+    lt.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
+    lt.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    lt.add_argument("--batch", type=_positive, default=1)
+    lt.add_argument("--threads", type=_positive, help="torch threads (default: torch's)")
+    lt.add_argument("--runs", type=_positive, default=30, help="timed runs per part; the median is kept")
+    lt.add_argument("--validate", type=int, default=30, help="random archs measured end to end (0: none)")
+    lt.add_argument("--out", help="table YAML (default: latency-<space>-<device>-b<batch>.yaml)")
+    lt.set_defaults(func=_latency)
     f = sub.add_parser("flops", help="exact params and MACs of an arch, or of the whole space")
     f.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
     f.add_argument("--arch", help="one choice per stage joined by '-', e.g. se16-none-sk3-se4")

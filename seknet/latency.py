@@ -1,0 +1,148 @@
+"""Measured latency of a space's parts, and an arch's latency predicted as the sum of its parts.
+
+MACs mis-rank exactly the ops searched here: SK's M paths multiply memory traffic at few MACs, SE's pooling
+and scaling cost time but almost no MACs. :func:`measure_table` times, in context, the stem, the head and
+each stage under each choice (the stage built alone with that choice, fed its real input shape): the median
+of ``runs`` timed runs after warm-up (``torch.utils.benchmark``). An arch's predicted latency is
+stem + its stages' entries + head (:func:`predict`); :func:`validate` compares that with end-to-end
+measurements of whole models. A table records the device, torch version, threads, batch and dtype it was
+measured under, and :func:`check_table` refuses one that does not fit the space or the device asked for.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from seknet.arch import Arch, Choice
+from seknet.backbone import build_model, head, plain_slots, stage_blocks, stem
+from seknet.space import Space, block_layout
+from seknet.yamlfile import read_yaml
+
+RUNS = 30  # timed runs per part; the median is kept
+
+
+def device_name(device: str) -> str:
+    """What the table says it was measured on: the GPU's name, or the CPU's."""
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    return platform.processor() or platform.machine()
+
+
+def _median_ms(fn, runs: int) -> float:
+    """Median wall time of ``fn()`` in ms over ``runs`` timed runs (each of a few calls) after warm-up."""
+    from torch.utils.benchmark import Timer
+
+    for _ in range(3):
+        fn()
+    timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    number = max(1, int(0.005 / max(timer.timeit(1).median, 1e-6)))  # ~5 ms per timed run
+    return 1e3 * statistics.median(timer.timeit(number).median for _ in range(runs))
+
+
+def _timed(module: nn.Module, x: torch.Tensor, runs: int, device: str) -> float:
+    module = module.eval().to(device)
+    x = x.to(device)
+
+    @torch.no_grad()
+    def fn() -> None:
+        module(x)
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return _median_ms(fn, runs)
+
+
+def stage_inputs(space: Space, batch: int) -> list[tuple[int, int, int, int]]:
+    """The input shape (B, C, H, W) each stage is fed in a whole model."""
+    side = space.input_size // (4 if space.stem == "imagenet" else 1)
+    shapes, seen = [], set()
+    for i, in_c, stride in block_layout(space):
+        if i not in seen:
+            seen.add(i)
+            shapes.append((batch, in_c, side, side))
+        side = (side + stride - 1) // stride if stride > 1 else side
+    return shapes
+
+
+def measure_table(space: Space, device: str = "cpu", batch: int = 1, threads: int | None = None,
+                  runs: int = RUNS) -> dict:  # fmt: skip
+    """Latency (ms) of the stem, the head and every stage under every choice of ``space``; see the module doc."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    x = torch.randn(batch, space.in_channels, space.input_size, space.input_size)
+    stem_ms = _timed(stem(space), x, runs, device)
+    shapes = stage_inputs(space, batch)
+    stages = []
+    for i, shape in enumerate(shapes):
+        row = {}
+        for c in space.choices:
+            blocks = stage_blocks(space, i, plain_slots(space, [Choice.parse(c)] * len(space.stages)))
+            row[c] = round(_timed(blocks, torch.randn(shape), runs, device), 5)
+        stages.append(row)
+    last = space.channels(len(space.stages) - 1)[1]
+    fc = head(space)
+    pooled_head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), fc)
+    side = space.input_size // (4 if space.stem == "imagenet" else 1)
+    for s in space.stages:
+        side = (side + s.stride - 1) // s.stride
+    head_ms = _timed(pooled_head, torch.randn(batch, last, side, side), runs, device)
+    return {
+        "space": space.name, "device": device, "device_name": device_name(device), "torch": str(torch.__version__),
+        "threads": torch.get_num_threads(), "batch": batch, "dtype": "float32", "runs": runs,
+        "stem_ms": round(stem_ms, 5), "head_ms": round(head_ms, 5), "stages": stages,
+    }  # fmt: skip
+
+
+def predict(table: dict, arch: Arch) -> float:
+    """Predicted latency of ``arch`` in ms: stem + each stage's entry for its choice + head."""
+    return table["stem_ms"] + table["head_ms"] + sum(st[str(c)] for st, c in zip(table["stages"], arch.choices,
+                                                                                    strict=True))  # fmt: skip
+
+
+def measure_arch(arch: Arch, device: str = "cpu", batch: int = 1, runs: int = RUNS) -> float:
+    """End-to-end latency of ``build_model(arch)`` in ms (median of ``runs``)."""
+    torch.manual_seed(0)
+    s = arch.space
+    return _timed(build_model(arch), torch.randn(batch, s.in_channels, s.input_size, s.input_size), runs, device)
+
+
+def validate(table: dict, archs: list[Arch], device: str = "cpu", runs: int = RUNS) -> dict:
+    """Predicted vs measured end-to-end latency over ``archs``: median and p90 relative error, and the rows."""
+    rows = []
+    for a in archs:
+        measured, predicted = measure_arch(a, device, table["batch"], runs), predict(table, a)
+        rows.append({"arch": str(a), "measured_ms": round(measured, 4), "predicted_ms": round(predicted, 4),
+                     "rel_error": round(abs(predicted - measured) / measured, 4)})  # fmt: skip
+    errors = sorted(r["rel_error"] for r in rows)
+    p90 = errors[min(len(errors) - 1, int(round(0.9 * (len(errors) - 1))))]
+    return {"archs": len(rows), "median_rel_error": statistics.median(errors), "p90_rel_error": p90, "rows": rows}
+
+
+def check_table(table: object, space: Space, device: str, path: str | Path) -> dict:
+    """``table`` if it is a latency table of ``space`` measured on ``device``; one-line ValueError otherwise."""
+    keys = {"space", "device", "batch", "stem_ms", "head_ms", "stages"}
+    if not isinstance(table, dict) or not keys <= set(table):
+        raise ValueError(f"{path}: not a latency table (keys {', '.join(sorted(keys))}); write one with "
+                         "`search.py latency --space S --out F`")  # fmt: skip
+    if table["space"] != space.name or len(table["stages"]) != len(space.stages):
+        raise ValueError(f"{path}: measured for space {table['space']!r}, not {space.name!r}; measure this space")
+    if table["device"] != device:
+        raise ValueError(f"{path}: measured on {table['device']}, not {device}; measure on this device")
+    for i, st in enumerate(table["stages"]):
+        missing = [c for c in space.choices if not isinstance(st.get(c) if isinstance(st, dict) else None,
+                                                              (int, float))]  # fmt: skip
+        if missing:
+            raise ValueError(f"{path}: stage {i} has no latency for {', '.join(missing)}; measure the table again")
+    return table
+
+
+def load_table(path: str | Path, space: Space, device: str = "cpu") -> dict:
+    """Read a latency table YAML and check it fits ``space`` and ``device``."""
+    return check_table(read_yaml(path, "no such latency table; write one with `search.py latency`"), space, device,
+                       path)  # fmt: skip

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+
+import search
+from seknet import latency
+from tests.conftest import space_named
+
+
+@pytest.fixture(scope="module")
+def table(digits):
+    return latency.measure_table(digits, runs=3)
+
+
+def test_table_has_every_part_and_its_conditions(table, digits):
+    """A table holds stem, head and every stage x choice in ms, with device, torch, threads, batch and dtype."""
+    assert {"device", "device_name", "torch", "threads", "batch", "dtype"} <= set(table)
+    assert len(table["stages"]) == len(digits.stages)
+    assert all(set(st) == set(digits.choices) and all(v > 0 for v in st.values()) for st in table["stages"])
+
+
+def test_prediction_is_the_sum_of_the_parts(table, digits):
+    """predict(arch) = stem + each stage's entry for its choice + head."""
+    arch = digits.parse("se16-none-sk3-se4")
+    want = table["stem_ms"] + table["head_ms"] + sum(table["stages"][i][c] for i, c in enumerate(str(arch).split("-")))
+    assert latency.predict(table, arch) == pytest.approx(want)
+
+
+def test_stage_inputs_are_the_shapes_a_whole_model_feeds(digits):
+    """Each stage is timed on the input shape it gets in a whole model (digits: 16, 16, 8, 4 pixels)."""
+    assert latency.stage_inputs(digits, 2) == [(2, 32, 16, 16), (2, 32, 16, 16), (2, 48, 8, 8), (2, 64, 4, 4)]
+    r50 = space_named("imagenet_resnet50")
+    assert [s[2] for s in latency.stage_inputs(r50, 1)] == [56, 56, 28, 14]
+
+
+def test_table_round_trips_through_yaml(table, digits, tmp_path):
+    """The table written as YAML reads back equal and passes the check for its space and device."""
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(table))
+    assert latency.load_table(path, digits, "cpu") == table
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda t: t | {"space": "cifar10"}, "measured for space 'cifar10', not 'digits'"),
+    (lambda t: t | {"device": "cuda"}, "measured on cuda, not cpu"),
+    (lambda t: t | {"stages": [t["stages"][0] | {"sk4": "x"}, *t["stages"][1:]]}, "stage 0 has no latency for sk4"),
+    (lambda t: [1, 2], "not a latency table"),
+])  # fmt: skip
+def test_a_table_that_does_not_fit_is_refused(table, digits, tmp_path, edit, message):
+    """A table of another space or device, or a damaged one, is refused with one line naming the file."""
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(edit(table)))
+    with pytest.raises(ValueError, match=message):
+        latency.load_table(path, digits, "cpu")
+
+
+def test_latency_cli_writes_a_validated_table(tmp_path, capsys):
+    """`search.py latency` writes the table with its validation summary and prints the relative errors."""
+    out = tmp_path / "lat.yaml"
+    assert search.main(["latency", "--runs", "2", "--validate", "3", "--out", str(out)]) == 0
+    saved = yaml.safe_load(out.read_text())
+    assert saved["validation"]["archs"] == 3 and saved["validation"]["p90_rel_error"] >= 0
+    assert "median relative error" in capsys.readouterr().out
