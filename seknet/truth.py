@@ -161,8 +161,13 @@ def per_arch(rows: Sequence[dict]) -> dict[str, list[float]]:
 
 
 def reliability(per_seed: Sequence[Sequence[float]], seeds: float) -> float:
-    """r^2 of a ``seeds``-seed mean with the true accuracy: s_b^2 / (s_b^2 + s_w^2 / seeds) (variance components)."""
-    within = statistics.fmean(statistics.variance(v) for v in per_seed if len(v) > 1)
+    """r^2 of a ``seeds``-seed mean with the true accuracy: s_b^2 / (s_b^2 + s_w^2 / seeds) (variance components).
+
+    NaN until some arch has two seeds."""
+    replicated = [v for v in per_seed if len(v) > 1]
+    if not replicated or len(per_seed) < 2:
+        return float("nan")  # no seed noise to measure yet
+    within = statistics.fmean(statistics.variance(v) for v in replicated)
     between = statistics.variance([statistics.fmean(v) for v in per_seed]) - within / statistics.fmean(
         len(v) for v in per_seed
     )
@@ -175,7 +180,8 @@ def one_seed_replication_tau(per_seed: Sequence[Sequence[float]]) -> float:
     corr(one seed, S-seed mean) = sqrt(r1 * rS) (both share the true accuracy only); tau = 2/pi asin(r).
     """
     s = statistics.fmean(len(v) for v in per_seed)
-    return 2 / math.pi * math.asin(math.sqrt(reliability(per_seed, 1) * reliability(per_seed, s)))
+    r2 = reliability(per_seed, 1) * reliability(per_seed, s)
+    return 2 / math.pi * math.asin(math.sqrt(r2)) if r2 == r2 else float("nan")
 
 
 def seed_vs_seed_tau(per_seed: dict[str, list[float]]) -> float:
