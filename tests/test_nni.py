@@ -65,7 +65,7 @@ def test_trial_starts_from_build_models_weights_whatever_was_built_before(monkey
     sample = {f"stage{i}": c for i, c in enumerate(str(a).split("-"))}
     cfg = NniConfig(space=SPACE, data="digits", strategy="random", seed=3)
     starts = []
-    monkeypatch.setattr(nni_search, "train", lambda model, *args, **kw: starts.append(
+    monkeypatch.setattr(nni_search, "train_standalone", lambda arch, split, tcfg, device, model, **kw: starts.append(
         {k: v.clone() for k, v in model.state_dict().items()}))  # fmt: skip
     monkeypatch.setattr(nni_search, "evaluate", lambda model, data, device: 0)
     monkeypatch.setattr(nni_search.nni, "report_final_result", lambda metrics: None)
