@@ -17,7 +17,9 @@ Resumable: each finished training is appended to ``truth.csv`` (one line, flushe
 rerun skips every (arch, seed, epochs) already there, so a kill loses only the trainings in flight.
 Workers are processes with one thread each.
 
-    nohup python benchmarks/truth/truth_table.py --plan all --workers 2 > benchmarks/truth/log.txt 2>&1 &
+    nohup nice -n 19 python benchmarks/truth/truth_table.py --plan all --workers 2 > benchmarks/truth/log.txt 2>&1 &
+
+(nice 19: Ray runs its workers at nice 15, so a truth table at nice 0 beside a search starves its scoring.)
 """
 
 from __future__ import annotations
