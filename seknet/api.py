@@ -14,7 +14,7 @@ from typing import Any
 
 from seknet import report
 from seknet.arch import Arch
-from seknet.runfiles import read_evaluations, read_run_config, read_table
+from seknet.runfiles import finished_run, read_evaluations, read_run_config, read_table
 from seknet.space import Space, space_from_dict
 
 MODES = ("oneshot", "multitrial", "nni")
@@ -83,8 +83,7 @@ class Run:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
-        if not (self.path / "evaluations.csv").is_file() or not (self.path / "config.yaml").is_file():
-            raise ValueError(f"{self.path}: not a finished run folder (no evaluations.csv/config.yaml)")
+        finished_run(self.path)
 
     @cached_property
     def config(self) -> dict:

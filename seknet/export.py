@@ -10,7 +10,7 @@ import torch
 from seknet import report
 from seknet.deploy import FORMATS, SUFFIX, export_model
 from seknet.oneshot import SearchConfig, recal_batches, run_data
-from seknet.runfiles import config_from, load_into, load_state_dict, read_evaluations, read_run_config
+from seknet.runfiles import config_from, finished_run, load_into, load_state_dict, read_evaluations, read_run_config
 from seknet.space import space_from_dict
 from seknet.supernet import Supernet, recalibrate_bn
 
@@ -30,9 +30,7 @@ def export(run: Path, max_macs: int, out: str | None = None, weights: bool = Fal
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown --format {fmt!r}; valid: {'|'.join(FORMATS)}")
     weights = weights or fmt is not None
-    evals, cfg_file = run / "evaluations.csv", run / "config.yaml"
-    if not evals.is_file() or not cfg_file.is_file():
-        raise ValueError(f"{run}: not a finished run folder (no evaluations.csv/config.yaml); pass results/<run>")
+    evals, cfg_file = finished_run(run)
     rows = read_evaluations(evals)
     best = pick(rows, max_macs)
     if best is None:

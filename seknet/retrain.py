@@ -24,7 +24,7 @@ from pathlib import Path
 from seknet import report
 from seknet.oneshot import check_data, run_data
 from seknet.pareto import pareto_front
-from seknet.runfiles import RETRAIN_TYPES, config_from, read_evaluations, read_run_config, read_table
+from seknet.runfiles import RETRAIN_TYPES, config_from, finished_run, read_evaluations, read_run_config, read_table
 from seknet.space import load_space
 from seknet.tune_search import MultiTrialConfig, _trial, error_line
 from seknet.yamlfile import read_yaml
@@ -96,9 +96,7 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
     Stand-alone accuracy is taken on the test split, on digits drawn ``test_variants`` times per source.
     ``address``: train on this Ray cluster instead of a local Ray.
     """
-    evals, cfg_file = run / "evaluations.csv", run / "config.yaml"
-    if not evals.is_file() or not cfg_file.is_file():
-        raise ValueError(f"{run}: not a finished run folder (no evaluations.csv/config.yaml); pass results/<run>")
+    evals, cfg_file = finished_run(run)
     keep = ("space", "data", "data_root", "seed", "smoke")
     saved = config_from(MultiTrialConfig, read_run_config(cfg_file)["config"], cfg_file, keep)
     cfg = replace(saved, epochs=epochs, gpus_per_trial=gpus_per_trial, progress=progress, address=address)

@@ -66,6 +66,14 @@ def read_table(path: Path, types: Mapping[str, tuple[type, bool]]) -> list[dict]
     return rows
 
 
+def finished_run(run: Path) -> tuple[Path, Path]:
+    """(evaluations.csv, config.yaml) of the finished run folder ``run``; one-line ValueError when it is not one."""
+    evals, cfg_file = Path(run) / "evaluations.csv", Path(run) / "config.yaml"
+    if not evals.is_file() or not cfg_file.is_file():
+        raise ValueError(f"{run}: not a finished run folder (no evaluations.csv/config.yaml); pass results/<run>")
+    return evals, cfg_file
+
+
 def read_evaluations(path: Path) -> list[dict]:
     """evaluations.csv of a run: :func:`read_table`, and every complete row carries MACs, accuracy and n_eval."""
     rows = read_table(path, EVAL_TYPES)

@@ -149,10 +149,15 @@ class Supernet(ResNet):
         super().__init__(space, slots)
         self.sharing, self.choice_affine = sharing, choice_affine
 
+    @staticmethod
+    def has_choice_affine(state: dict) -> bool:
+        """Whether a saved state dict holds per-choice affines (a supernet built with ``choice_affine=True``)."""
+        return any(".attn.affine." in k for k in state)
+
     @classmethod
     def for_state(cls, space: Space, state: dict, sharing: str = "sliced") -> Supernet:
         """The supernet whose layout ``state`` (a saved state dict) has, with those weights loaded."""
-        net = cls(space, sharing, choice_affine=any(".attn.affine." in k for k in state))
+        net = cls(space, sharing, choice_affine=cls.has_choice_affine(state))
         net.load_state_dict(state)
         return net
 

@@ -89,9 +89,8 @@ def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_s
         return
     seed = int(config.get("seed", cfg.seed))  # retrain runs each arch under several seeds
     torch.set_num_threads(max(1, cfg.cpus_per_trial))
-    model = None  # train_standalone builds it from the seed
-    if init_state is not None:
-        model = Supernet.for_state(space, init_state).extract(arch)
+    # built before training: on_epoch evaluates it
+    model = initial_model(arch, seed) if init_state is None else Supernet.for_state(space, init_state).extract(arch)
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
 
     def on_epoch(epoch: int, loss: float) -> None:
@@ -103,7 +102,6 @@ def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_s
                             "over_budget": 0})  # fmt: skip
 
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=seed)
-    model = initial_model(arch, seed) if model is None else model
     train_standalone(arch, data.train, tcfg, device, model=model, on_epoch=on_epoch)
 
 
@@ -190,7 +188,7 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
         if not sn.is_file():
             raise ValueError(f"--supernet {cfg.supernet}: no supernet.pt there; pass a one-shot run folder")
         init_state = load_state_dict(sn)
-        load_into(Supernet(space, choice_affine=any(".attn.affine." in k for k in init_state)), init_state, sn)
+        load_into(Supernet(space, choice_affine=Supernet.has_choice_affine(init_state)), init_state, sn)
     if resume is None:
         folder = rundir.create(rundir.check_new(cfg.out, space.name, cfg.data, "multitrial"), "multitrial", cfg)
     else:
