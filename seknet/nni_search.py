@@ -52,6 +52,7 @@ from seknet.backbone import head, init_weights, plain_slots, stage_blocks, stem
 from seknet.count import count
 from seknet.data import Data
 from seknet.oneshot import budget_archs, check_data, recal_batches, run_data
+from seknet.runconfig import RunConfig
 from seknet.space import Space, load_space
 from seknet.standalone import initial_model, train_standalone
 from seknet.supernet import recalibrate_bn
@@ -64,14 +65,9 @@ STRATEGIES = MULTI_TRIAL + ONE_SHOT
 
 
 @dataclass(frozen=True)
-class NniConfig:
+class NniConfig(RunConfig):
     """A run of ``search.py run --backend nni``; the CLI flags carry the same names."""
 
-    space: str = "search_space/digits.yaml"
-    data: str = "digits"
-    data_root: str | None = None
-    out: str | None = None
-    max_macs: int | None = None
     strategy: str = "evolution"  # one of STRATEGIES
     trials: int = 16  # multi-trial: archs trained; one-shot: archs exported and scored
     epochs: int = 5  # per trial, or of the one-shot supernet
@@ -80,11 +76,9 @@ class NniConfig:
     population: int = 16  # evolution: population size (NNI's default 100 exceeds most budgets here)
     recal_images: int = 512  # one-shot: BN recalibration images per exported arch
     recal_batch: int = 128
-    seed: int = 0
-    smoke: bool = False
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown --strategy {self.strategy!r} for --backend nni; valid: {'|'.join(STRATEGIES)}")
         if self.trials < 1 or self.epochs < 1:

@@ -18,27 +18,22 @@ from seknet import report, rundir
 from seknet.arch import Arch
 from seknet.count import count
 from seknet.data import Data, load_data
+from seknet.runconfig import RunConfig
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
 from seknet.train import SAMPLERS, TrainConfig, train
 
 
 @dataclass(frozen=True)
-class SearchConfig:
+class SearchConfig(RunConfig):
     """Everything a one-shot run depends on; the CLI flags of ``search.py run`` carry the same names."""
 
-    space: str = "search_space/digits.yaml"
-    data: str = "digits"
-    data_root: str | None = None  # folder of CIFAR / ImageFolder files
-    out: str | None = None  # run folder; default results/<time>-<space>-<data>
-    max_macs: int | None = None  # budget: archs above it are never scored
     epochs: int = 30
     batch_size: int = 128
     lr: float = 0.1
     sampler: str = "uniform"  # uniform (SPOS), sandwich or fair (FairNAS)
     choice_affine: bool = False  # supernet: per-choice affine of each block's last BN (see seknet.supernet)
     freeze_unused: bool = False  # supernet: the optimizer leaves sliced rows the step's arch did not use
-    seed: int = 0
     recal_images: int = 512  # BN recalibration set, taken from the training split
     recal_batch: int = 128
     slice: float = 0.25  # successive halving: first-round fraction of the validation set
@@ -47,10 +42,9 @@ class SearchConfig:
     address: str | None = None  # join this Ray cluster instead of starting one
     exhaustive_limit: int = 10_000  # above this many archs, NSGA-II samples the space
     evaluations: int = 2_000  # NSGA-II budget of scored archs
-    smoke: bool = False  # tiny budgets, for CI
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r} for oneshot; valid: {'|'.join(SAMPLERS)}")
 

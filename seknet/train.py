@@ -12,6 +12,7 @@ Sampling rules for the supernet:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -69,10 +70,27 @@ def fair_archs(space: Space, rng: random.Random) -> list[Arch]:
     return [Arch(space, tuple(Choice.parse(p[k]) for p in perms)) for k in range(len(space.choices))]
 
 
+@functools.cache
 def extreme_archs(space: Space) -> tuple[Arch, Arch]:
-    """(largest, smallest) arch of the space by MACs: the sandwich rule's bread."""
+    """(largest, smallest) arch of the space by MACs: the sandwich rule's bread (computed once per space)."""
     archs = sorted(space.archs(), key=lambda a: (count(a).macs, count(a).params))
     return archs[-1], archs[0]
+
+
+def step_archs(
+    cfg: TrainConfig, space: Space, rng: random.Random, subspace: Sequence[Arch] | None = None
+) -> list[Arch]:
+    """The archs one supernet step trains, by ``cfg.sampler``.
+
+    uniform (SPOS): one arch, each stage uniform (or one of ``subspace``); fair (FairNAS): ``len(choices)``
+    archs covering every choice of every stage once; sandwich (BigNAS): the largest and the smallest arch
+    plus ``cfg.sandwich_random`` uniform ones.
+    """
+    if cfg.sampler == "uniform":
+        return [random_arch(space, rng) if subspace is None else rng.choice(subspace)]
+    if cfg.sampler == "fair":
+        return fair_archs(space, rng)
+    return [*extreme_archs(space), *(random_arch(space, rng) for _ in range(cfg.sandwich_random))]
 
 
 def autocast(device: torch.device):
@@ -113,7 +131,6 @@ def train(
     )
     steps = cfg.epochs * -(-len(data) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
-    bread = extreme_archs(space) if space is not None and cfg.sampler == "sandwich" else ()
     losses = []
     bar = tqdm(total=steps, desc=desc, disable=not progress, unit="step")
     for _ in range(cfg.epochs):
@@ -123,14 +140,7 @@ def train(
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
-            if space is None:
-                archs = [None]
-            elif cfg.sampler == "uniform":
-                archs = [random_arch(space, rng) if subspace is None else rng.choice(subspace)]
-            elif cfg.sampler == "fair":
-                archs = fair_archs(space, rng)
-            else:
-                archs = [*bread, *(random_arch(space, rng) for _ in range(cfg.sandwich_random))]
+            archs = [None] if space is None else step_archs(cfg, space, rng, subspace)
             opt.zero_grad(set_to_none=True)
             for arch in archs:
                 with autocast(device):

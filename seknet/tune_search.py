@@ -21,6 +21,7 @@ from seknet import report, rundir
 from seknet.count import count
 from seknet.data import Data
 from seknet.oneshot import budget_archs, check_data, data_summary, run_data
+from seknet.runconfig import RunConfig
 from seknet.runfiles import load_into, load_state_dict
 from seknet.space import Space, load_space
 from seknet.standalone import initial_model, train_standalone
@@ -34,14 +35,9 @@ MT_COLUMNS = ["arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_
 
 
 @dataclass(frozen=True)
-class MultiTrialConfig:
+class MultiTrialConfig(RunConfig):
     """A multi-trial run; the CLI flags of ``search.py run --mode multitrial`` carry the same names."""
 
-    space: str = "search_space/digits.yaml"
-    data: str = "digits"
-    data_root: str | None = None
-    out: str | None = None
-    max_macs: int | None = None
     trials: int = 16
     epochs: int = 5  # per trial
     init: str = "scratch"  # or "supernet": start from a one-shot run's weights
@@ -53,12 +49,10 @@ class MultiTrialConfig:
     cpus_per_trial: int = 1
     batch_size: int = 128
     lr: float = 0.1
-    seed: int = 0
     address: str | None = None
-    smoke: bool = False
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.sampler not in MT_SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r} for multitrial; valid: {'|'.join(MT_SAMPLERS)}")
         if self.init not in INITS:

@@ -10,7 +10,7 @@ import sys
 from tests.conftest import ROOT
 
 LAYERS = {  # lower number = lower layer
-    0: {"yamlfile", "arch", "space", "count", "pareto", "truth"},  # core: pure Python, numpy at most
+    0: {"yamlfile", "arch", "space", "count", "pareto", "truth", "runconfig"},  # core: pure Python, numpy at most
     1: {"layers", "se", "sk", "blocks", "backbone", "supernet", "split", "data", "files"},  # nn and data
     2: {"train", "score", "standalone", "report", "runfiles", "rundir", "deploy", "latency"},  # engine and results
     3: {"oneshot", "ray_session", "ray_score", "tune_search", "nni_search", "retrain", "export"},  # search

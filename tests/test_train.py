@@ -6,7 +6,7 @@ import torch
 import seknet
 from seknet.data import Split
 from seknet.supernet import Supernet
-from seknet.train import TrainConfig, extreme_archs, fair_archs, train
+from seknet.train import TrainConfig, extreme_archs, fair_archs, step_archs, train
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +32,34 @@ def test_seeded_training_is_repeatable(digits, tiny):
     assert any(not torch.equal(x, y) for x, y in zip(a.state_dict().values(), c.state_dict().values(), strict=True))
 
 
-def test_sandwich_trains_the_extremes(digits, tiny):
-    """The sandwich rule trains the largest and smallest arch every step: both of their paths change."""
+def test_sandwich_step_is_largest_smallest_then_random(digits):
+    """step_archs under the sandwich rule: the largest and the smallest arch by MACs, then sandwich_random more."""
+    import random
+
     largest, smallest = extreme_archs(digits)
     macs = [seknet.count(a).macs for a in digits.archs()]
     assert seknet.count(largest).macs == max(macs) and seknet.count(smallest).macs == min(macs)
+    archs = step_archs(TrainConfig(sampler="sandwich", sandwich_random=3), digits, random.Random(0))
+    assert archs[:2] == [largest, smallest] and len(archs) == 5
+
+
+def test_sandwich_trains_the_extremes(digits, tiny):
+    """With no random archs, a sandwich epoch moves exactly the extremes' weights: the largest arch's SE(4)
+    and the smallest's SK(2) path 1 change, SK path 2 (only sk3 and sk4 use it) keeps its initial values."""
+    largest, smallest = extreme_archs(digits)
+    assert str(largest) == "se4-se4-se4-se4" and str(smallest) == "sk2-sk2-sk2-sk2"
     torch.manual_seed(0)
     net = Supernet(digits)
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    losses = train(net, tiny, TrainConfig(epochs=1, batch_size=32, sampler="sandwich"), space=digits, progress=False)
+    cfg = TrainConfig(epochs=1, batch_size=32, sampler="sandwich", sandwich_random=0)
+    losses = train(net, tiny, cfg, space=digits, progress=False)
     after = net.state_dict()
     assert len(losses) == 1 and losses[0] > 0
-    # smallest is sk2 everywhere, largest uses SE(4) everywhere: both sets of weights moved
-    assert not torch.equal(
-        before["stages.0.0.conv1.sk.paths.1.conv.weight"], after["stages.0.0.conv1.sk.paths.1.conv.weight"]
-    )
-    assert not torch.equal(before["stages.3.0.attn.se.fc1.weight"], after["stages.3.0.attn.se.fc1.weight"])
+    for i in range(len(digits.stages)):
+        sk = f"stages.{i}.0.conv1.sk.paths"
+        assert not torch.equal(before[f"{sk}.1.conv.weight"], after[f"{sk}.1.conv.weight"])
+        assert torch.equal(before[f"{sk}.2.conv.weight"], after[f"{sk}.2.conv.weight"])
+        assert not torch.equal(before[f"stages.{i}.0.attn.se.fc1.weight"], after[f"stages.{i}.0.attn.se.fc1.weight"])
 
 
 def test_fair_sampler_takes_every_choice_once_per_stage(digits):
