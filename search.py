@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch-size", type=_positive)
     r.add_argument("--lr", type=float)
     r.add_argument("--sampler", choices=(*SAMPLERS, *MT_SAMPLERS),
-                   help="oneshot: supernet path sampling, uniform (default) | sandwich | fair; "
+                   help="oneshot: supernet path sampling, uniform (default) | sandwich | fair | balanced; "
                         "multitrial: nsga2 (default) | tpe | random | grid")  # fmt: skip
     r.add_argument("--choice-affine", action=argparse.BooleanOptionalAction, default=None,
                    help="oneshot: per-choice affine of each block's last BN in the supernet")  # fmt: skip

@@ -31,7 +31,7 @@ class SearchConfig(RunConfig):
     epochs: int = 30
     batch_size: int = 128
     lr: float = 0.1
-    sampler: str = "uniform"  # uniform (SPOS), sandwich or fair (FairNAS)
+    sampler: str = "uniform"  # uniform (SPOS), sandwich, fair (FairNAS) or balanced (plain/SK conv 1:1)
     choice_affine: bool = False  # supernet: per-choice affine of each block's last BN (see seknet.supernet)
     freeze_unused: bool = False  # supernet: the optimizer leaves sliced rows the step's arch did not use
     recal_images: int = 512  # BN recalibration set, taken from the training split

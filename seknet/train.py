@@ -28,7 +28,7 @@ from seknet.count import count
 from seknet.data import Split
 from seknet.space import Space
 
-SAMPLERS = ("uniform", "sandwich", "fair")
+SAMPLERS = ("uniform", "sandwich", "fair", "balanced")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,20 @@ def random_arch(space: Space, rng: random.Random) -> Arch:
     return Arch(space, tuple(Choice.parse(rng.choice(space.choices)) for _ in space.stages))
 
 
+def balanced_arch(space: Space, rng: random.Random) -> Arch:
+    """One arch whose every stage's conv slot is the plain 3x3 or the SK conv with equal chance, then uniform within.
+
+    Uniform sampling gives the plain conv (none and every SE(r)) 5 of 8 steps and the SK paths 3 of 8, so SK
+    trains on fewer steps than what it is compared with. Here both conv kinds train on half the steps: the
+    plain conv's choices (none, SE(r)) share one half uniformly, the SK(M) the other.
+    """
+    plain = [c for c in space.choices if not c.startswith("sk")]
+    sk = [c for c in space.choices if c.startswith("sk")]
+    halves = [h for h in (plain, sk) if h]
+    pick = [rng.choice(rng.choice(halves)) for _ in space.stages]
+    return Arch(space, tuple(Choice.parse(c) for c in pick))
+
+
 def fair_archs(space: Space, rng: random.Random) -> list[Arch]:
     """len(choices) archs in which each stage takes every choice exactly once (FairNAS strict fairness)."""
     perms = [rng.sample(space.choices, len(space.choices)) for _ in space.stages]
@@ -90,6 +104,8 @@ def step_archs(
         return [random_arch(space, rng) if subspace is None else rng.choice(subspace)]
     if cfg.sampler == "fair":
         return fair_archs(space, rng)
+    if cfg.sampler == "balanced":
+        return [balanced_arch(space, rng)]
     return [*extreme_archs(space), *(random_arch(space, rng) for _ in range(cfg.sandwich_random))]
 
 

@@ -6,7 +6,7 @@ import torch
 import seknet
 from seknet.data import Split
 from seknet.supernet import Supernet
-from seknet.train import TrainConfig, extreme_archs, fair_archs, step_archs, train
+from seknet.train import TrainConfig, balanced_arch, extreme_archs, fair_archs, step_archs, train
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +136,19 @@ def test_freeze_unused_leaves_rows_the_step_did_not_use(digits, tiny):
     )
     before, after = trained(False)
     assert not torch.equal(before[se][h:], after[se][h:]) and not torch.equal(before[sk][2 * c :], after[sk][2 * c :])
+
+
+def test_balanced_sampler_gives_the_plain_and_the_sk_conv_half_the_steps_each(digits):
+    """balanced_arch: per stage, SK(M) on ~1/2 of the draws (uniform gives 3/8), each plain choice on ~1/10."""
+    import random
+    from collections import Counter
+
+    rng, n = random.Random(0), 4000
+    drawn = Counter(str(c) for _ in range(n) for c in balanced_arch(digits, rng).choices)
+    total = n * len(digits.stages)
+    sk = sum(v for c, v in drawn.items() if c.startswith("sk")) / total
+    assert abs(sk - 0.5) < 0.02  # binomial SD 0.004
+    assert abs(drawn["none"] / total - 0.1) < 0.01 and abs(drawn["sk2"] / total - 1 / 6) < 0.01
+    assert step_archs(TrainConfig(sampler="balanced"), digits, random.Random(1)) == [
+        balanced_arch(digits, random.Random(1))
+    ]
