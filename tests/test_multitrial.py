@@ -17,6 +17,7 @@ def mt_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_multitrial_smoke_writes_the_oneshot_layout(mt_run, digits):
     """A multitrial run writes evaluations/pareto CSVs, pareto.png, best.yaml and config.yaml; 4 complete trials."""
     assert {"evaluations.csv", "pareto.csv", "pareto.png", "best.yaml", "config.yaml"} <= {
@@ -31,6 +32,7 @@ def test_multitrial_smoke_writes_the_oneshot_layout(mt_run, digits):
     seknet.load_arch(mt_run / "best.yaml")
 
 
+@pytest.mark.slow
 def test_export_works_on_multitrial_runs(mt_run, tmp_path, capsys):
     """export picks from a multitrial run too; --weights, which needs a supernet, is refused in one line."""
     rows = report.read_csv(mt_run / "evaluations.csv")
@@ -43,6 +45,7 @@ def test_export_works_on_multitrial_runs(mt_run, tmp_path, capsys):
     assert "--weights and --format need supernet.pt" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_failing_trial_is_recorded_and_the_search_goes_on(tmp_path):
     """A trial that crashes is kept as failed with its reason; the other trials complete."""
     cfg = MultiTrialConfig(out=str(tmp_path / "run"), sampler="grid", trials=3, epochs=1, smoke=True, progress=False)
@@ -53,6 +56,7 @@ def test_failing_trial_is_recorded_and_the_search_goes_on(tmp_path):
     assert rows["sk2-sk2-sk2-sk2"]["status"] == rows["none-none-none-none"]["status"] == "complete"
 
 
+@pytest.mark.slow
 def test_asha_never_puts_truncated_trials_on_the_front(tmp_path):
     """With ASHA, stopped trials keep status stopped_early and fewer epochs; only complete trials are on the front."""
     argv = ["run", "--mode", "multitrial", "--smoke", "--no-progress", "--sampler", "random", "--trials", "4",

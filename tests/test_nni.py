@@ -55,6 +55,7 @@ def test_frozen_nni_model_is_seknets_stand_alone_model(digits, arch):
     torch.testing.assert_close(frozen(x), ref(x))
 
 
+@pytest.mark.slow
 def test_trial_starts_from_build_models_weights_whatever_was_built_before(monkeypatch, digits):
     """An NNI trial trains from the weights build_model(arch) draws under the run's seed (a Ray trial's start),
     not from the global RNG state NNI left after building earlier models: an arch's result is repeatable."""
@@ -88,6 +89,7 @@ def evo_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_evolution_smoke_writes_the_run_layout_and_export_works(evo_run, tmp_path, digits):
     """A multi-trial NNI run (evolution) writes the same files as a Ray run; export reads it; 3 complete trials."""
     out = evo_run
@@ -102,6 +104,7 @@ def test_evolution_smoke_writes_the_run_layout_and_export_works(evo_run, tmp_pat
     seknet.load_arch(tmp_path / "a.yaml")
 
 
+@pytest.mark.slow
 def test_retrain_works_on_nni_runs(evo_run):
     """retrain reads an NNI run like a Ray one: every arch of the run retrained, tau written."""
     import yaml
@@ -113,6 +116,7 @@ def test_retrain_works_on_nni_runs(evo_run):
     assert yaml.safe_load((evo_run / "retrain.yaml").read_text())["archs"] == 3
 
 
+@pytest.mark.slow
 def test_max_macs_archs_are_never_trained(tmp_path, monkeypatch, digits):
     """With --max-macs, NNI's Filter refuses over-budget archs before training; they are recorded as over_budget."""
     trained = []
@@ -136,6 +140,7 @@ def test_max_macs_archs_are_never_trained(tmp_path, monkeypatch, digits):
     assert sorted(trained) == sorted(r["arch"] for r in done)  # what ran is what was recorded
 
 
+@pytest.mark.slow
 def test_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
     """A trial that raises is kept as failed with its reason; the other trials complete."""
     calls = []
@@ -161,6 +166,7 @@ def test_tpe_maximises_accuracy():
     assert strategy.tuner.optimize_mode.value == "maximize"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["darts", "spos"])
 def test_one_shot_smoke_exports_archs_within_budget_and_scores_them(tmp_path, strategy):
     """A one-shot NNI run scores its exported archs, all within --max-macs; nothing lands outside the run."""

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from seknet.ray_score import task_resources, visible_devices_task
 from seknet.ray_session import ray_session
 
@@ -42,6 +44,7 @@ def _barrier(ray, n: int):
     return ray.remote(Barrier).options(num_cpus=0).remote(), wait
 
 
+@pytest.mark.slow
 def test_gpu_packing_on_logical_gpus():
     """With 2 logical GPUs and 0.25 GPU per worker, 8 scoring workers run at once, each seeing only its own GPU."""
     _, opts = task_resources(8, 8, 0.25)
@@ -63,6 +66,7 @@ def test_gpu_packing_on_logical_gpus():
     assert all(together for *_, together in results)  # all 8 were running at the same time
 
 
+@pytest.mark.slow
 def test_tune_packs_four_trials_per_logical_gpu(tmp_path):
     """Through Ray Tune with 0.25 GPU per trial on 2 logical GPUs, 8 trials run at once, each on one device."""
     from ray import tune

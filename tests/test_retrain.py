@@ -69,6 +69,7 @@ def test_pick_front_then_random():
     assert picked == pick_archs(rows, top=2, n_random=2, seed=0)
 
 
+@pytest.mark.slow
 def test_retrain_smoke(tmp_path):
     """retrain on a smoke run writes retrain.csv/.yaml/.png with tau, rho and the seed-vs-seed ceiling."""
     run = tmp_path / "run"
@@ -88,6 +89,7 @@ def test_retrain_smoke(tmp_path):
     assert (run / "retrain.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_retrain_more_seeds_trains_only_missing(tmp_path, capsys):
     """A retrain with --seeds 3 after --seeds 2 keeps the 2-seed rows as they were and trains only the 4 new pairs;
     one with fewer seeds trains nothing and keeps every row in retrain.csv; other --epochs reuse nothing."""
