@@ -182,13 +182,12 @@ def _latency(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_run(sub) -> None:
+    """The ``run`` subcommand's flags."""
     from seknet.data import DATASETS
     from seknet.train import SAMPLERS
     from seknet.tune_search import MT_SAMPLERS
 
-    p = Parser(prog="search.py", description="Find where attention (SE, SK) belongs in a CNN.")
-    sub = p.add_subparsers(dest="command", parser_class=Parser)
     r = sub.add_parser("run", help="search: one-shot (default) or --mode multitrial; the default command")
     r.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
     r.add_argument("--data", default="digits", choices=DATASETS, help="dataset (default: %(default)s)")
@@ -233,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--smoke", action="store_true", default=None, help="tiny budgets (CI): 1 epoch, small data")
     r.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bars")
     r.set_defaults(func=_run)
+
+
+def _add_export(sub) -> None:
+    """The ``export`` subcommand's flags."""
     e = sub.add_parser("export", help="the most accurate arch of a run under a MAC budget")
     e.add_argument("run", help="a run folder (results/...)")
     e.add_argument("--max-macs", type=parse_macs, required=True, help="MAC budget, e.g. 7.5M")
@@ -242,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the deployable model (.onnx / .torchscript), checked against PyTorch on a batch; "
                         "onnx needs pip install -e '.[onnx]'")  # fmt: skip
     e.set_defaults(func=_export)
+
+
+def _add_retrain(sub) -> None:
+    """The ``retrain`` subcommand's flags."""
     t = sub.add_parser("retrain", help="retrain a run's front stand-alone; rank agreement with its scores")
     t.add_argument("run", help="a run folder (results/...)")
     t.add_argument("--top", type=_positive, default=5, help="most accurate front archs (default: %(default)s)")
@@ -257,11 +264,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--no-progress", dest="progress", action="store_false")
     t.set_defaults(func=_retrain)
+
+
+def _add_check(sub) -> None:
+    """The ``check`` subcommand's flags."""
     c = sub.add_parser("check", help="runs against a placement truth table: effect signs, Kendall tau, regret")
     c.add_argument("runs", nargs="+", help="one-shot run folders (results/...)")
     c.add_argument("--truth", default="benchmarks/truth/truth.csv", help="truth table CSV (default: %(default)s)")
     c.add_argument("--epochs", type=_positive, help="the table's recipe (default: the most epochs in it)")
     c.set_defaults(func=_check)
+
+
+def _add_latency(sub) -> None:
+    """The ``latency`` subcommand's flags."""
     lt = sub.add_parser("latency", help="measure a latency table of the space's parts; validate it on random archs")
     lt.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
     lt.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -271,12 +286,27 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--validate", type=int, default=30, help="random archs measured end to end (0: none)")
     lt.add_argument("--out", help="table YAML (default: latency-<space>-<device>-b<batch>.yaml)")
     lt.set_defaults(func=_latency)
+
+
+def _add_flops(sub) -> None:
+    """The ``flops`` subcommand's flags."""
     f = sub.add_parser("flops", help="exact params and MACs of an arch, or of the whole space")
     f.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
     f.add_argument("--arch", help="one choice per stage joined by '-', e.g. se16-none-sk3-se4")
     f.add_argument("--all", action="store_true", help="every arch of the space, sorted by MACs")
     f.add_argument("--json", action="store_true", help="print JSON instead of a table")
     f.set_defaults(func=_flops)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="search.py", description="Find where attention (SE, SK) belongs in a CNN.")
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
+    _add_run(sub)
+    _add_export(sub)
+    _add_retrain(sub)
+    _add_check(sub)
+    _add_latency(sub)
+    _add_flops(sub)
     return p
 
 

@@ -206,6 +206,20 @@ def train_supernet(
     return net.cpu().to(memory_format=torch.contiguous_format), losses
 
 
+def score_rows(archs: list[Arch], scores: dict) -> list[dict]:
+    """evaluations.csv rows of the scored ``archs`` (in their order): counts, accuracy with its interval, slice."""
+    rows = []
+    for a in archs:
+        if str(a) not in scores:
+            continue
+        correct, n, s_correct, s_n = scores[str(a)]
+        c = count(a)
+        rows.append({"arch": str(a), "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops}
+                    | report.accuracy_fields(correct, n)
+                    | {"slice_accuracy": round(s_correct / s_n, 6), "on_front": 0})  # fmt: skip
+    return rows
+
+
 def run(cfg: SearchConfig) -> Path:
     """Run a one-shot search; returns the run folder, complete (it is renamed into place at the end)."""
     t0 = time.time()
@@ -229,15 +243,7 @@ def run(cfg: SearchConfig) -> Path:
     scores, hits = _score(cfg, space, net, archs, data, recal)
     t2 = time.time()
 
-    rows = []
-    for a in archs:
-        if str(a) not in scores:
-            continue
-        correct, n, s_correct, s_n = scores[str(a)]
-        c = count(a)
-        rows.append({"arch": str(a), "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops}
-                    | report.accuracy_fields(correct, n)
-                    | {"slice_accuracy": round(s_correct / s_n, 6), "on_front": 0})  # fmt: skip
+    rows = score_rows(archs, scores)
     front = report.front_rows(rows)
     for r in front:
         r["on_front"] = 1

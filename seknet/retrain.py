@@ -24,9 +24,11 @@ from pathlib import Path
 from seknet import report
 from seknet.oneshot import check_data, run_data
 from seknet.pareto import pareto_front
+from seknet.runconfig import RunConfig
 from seknet.runfiles import RETRAIN_TYPES, config_from, finished_run, read_evaluations, read_run_config, read_table
 from seknet.space import load_space
-from seknet.tune_search import MultiTrialConfig, _trial, error_line
+from seknet.train import TrainConfig
+from seknet.tune_search import error_line
 from seknet.yamlfile import read_yaml
 
 RETRAIN_COLUMNS = [
@@ -98,8 +100,7 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
     """
     evals, cfg_file = finished_run(run)
     keep = ("space", "data", "data_root", "seed", "smoke")
-    saved = config_from(MultiTrialConfig, read_run_config(cfg_file)["config"], cfg_file, keep)
-    cfg = replace(saved, epochs=epochs, gpus_per_trial=gpus_per_trial, progress=progress, address=address)
+    cfg = replace(config_from(RunConfig, read_run_config(cfg_file)["config"], cfg_file, keep), progress=progress)
 
     space = load_space(cfg.space)
     if test_variants < 1:
@@ -119,7 +120,7 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
     by_arch = {r["arch"]: (r, why) for r, why in picked}
     rows = [done[(r["arch"], s)] | {"picked_as": why, "seed": s}
             for r, why in picked for s in seed_list if (r["arch"], s) in done]  # fmt: skip
-    for arch, seed, res in _train_jobs(run, jobs, space, data, cfg, gpus_per_trial, progress):
+    for arch, seed, res in _train_jobs(run, jobs, space, data, TrainConfig(epochs), gpus_per_trial, address, progress):
         m = res.metrics or {}
         r, why = by_arch[arch]
         row = {"arch": arch, "macs": r["macs"], "params": r["params"], "picked_as": why,
@@ -153,9 +154,9 @@ def reusable_rows(run: Path, epochs: int, n_test: int) -> dict[tuple[str, int], 
             if r["status"] == "complete" and r["n_eval"] == str(n_test)}  # fmt: skip
 
 
-def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, cfg: MultiTrialConfig, gpus_per_trial: float,
-                progress: bool) -> list[tuple[str, int, object]]:  # fmt: skip
-    """Train each (arch, seed) of ``jobs`` as one Ray Tune trial; [(arch, seed, result)]."""
+def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, tcfg: TrainConfig, gpus_per_trial: float,
+                address: str | None, progress: bool) -> list[tuple[str, int, object]]:  # fmt: skip
+    """Train each (arch, seed) of ``jobs`` stand-alone by ``tcfg`` as one Ray Tune trial; [(arch, seed, result)]."""
     if not jobs:
         return []
     import torch
@@ -164,11 +165,11 @@ def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, cfg: MultiT
     from seknet.ray_session import ray_session, tune_settings
 
     trainable = tune.with_resources(
-        tune.with_parameters(_job_trial, space=space, data=data, cfg=replace(cfg, max_macs=None)),
+        tune.with_parameters(_job_trial, space=space, data=data, tcfg=tcfg),
         {"cpu": 1, "gpu": gpus_per_trial},
     )
-    gpus = torch.cuda.device_count() if gpus_per_trial > 0 and not cfg.address else None
-    with tune_settings(), ray_session(cfg.address, num_gpus=gpus):
+    gpus = torch.cuda.device_count() if gpus_per_trial > 0 and not address else None
+    with tune_settings(), ray_session(address, num_gpus=gpus):
         tuner = tune.Tuner(trainable, param_space={"job": tune.grid_search([list(j) for j in jobs])},
                            run_config=tune.RunConfig(
             name="retrain", storage_path=str((run / "retrain_tune").resolve()), verbose=1 if progress else 0,
@@ -176,10 +177,23 @@ def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, cfg: MultiT
         return [(res.config["job"][0], int(res.config["job"][1]), res) for res in tuner.fit()]
 
 
-def _job_trial(config: dict, space, data, cfg: MultiTrialConfig) -> None:
-    """One retrain trial: ``config["job"]`` is [arch, seed]."""
-    arch, seed = config["job"]
-    _trial({"arch": arch, "seed": seed}, space=space, data=data, cfg=cfg, init_state=None)
+def _job_trial(config: dict, space, data, tcfg: TrainConfig) -> None:
+    """One retrain trial: ``config["job"]`` is [arch, seed]; trains it stand-alone and reports its val accuracy."""
+    import ray
+    import torch
+    from ray import tune
+
+    from seknet.standalone import train_standalone
+    from seknet.train import evaluate
+
+    arch, seed = space.parse(config["job"][0]), int(config["job"][1])
+    torch.set_num_threads(1)
+    device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
+    model = train_standalone(arch, data.train, replace(tcfg, seed=seed), device)
+    correct = evaluate(model, data.val, device)
+    tune.report(
+        {"accuracy": correct / len(data.val), "correct": correct, "n_eval": len(data.val), "epoch": tcfg.epochs}
+    )
 
 
 def mean_reliability(per_seed: list[list[float]]) -> float:

@@ -114,6 +114,16 @@ def autocast(device: torch.device):
     return torch.autocast("cuda", torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
 
+def sgd_cosine(
+    model: nn.Module, cfg: TrainConfig, steps: int
+) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LRScheduler]:
+    """SGD with Nesterov momentum and weight decay, its rate cosine-annealed from ``cfg.lr`` to 0 over ``steps``."""
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
+    )
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+
+
 def train(
     model: nn.Module,
     data: Split,
@@ -142,11 +152,8 @@ def train(
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(
-        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
-    )
     steps = cfg.epochs * -(-len(data) // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+    opt, sched = sgd_cosine(model, cfg, steps)
     losses = []
     bar = tqdm(total=steps, desc=desc, disable=not progress, unit="step")
     for _ in range(cfg.epochs):
@@ -157,16 +164,7 @@ def train(
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             archs = [None] if space is None else step_archs(cfg, space, rng, subspace)
-            opt.zero_grad(set_to_none=True)
-            for arch in archs:
-                with autocast(device):
-                    out = model(x) if arch is None else model(x, arch)
-                    loss = F.cross_entropy(out.float(), y)
-                (loss / len(archs) if cfg.sampler == "fair" else loss).backward()
-                total, n = total + loss.item() * len(y), n + len(y)
-            frozen = _snapshot_unused(model, opt, archs) if cfg.freeze_unused and space is not None else []
-            opt.step()
-            _restore(opt, frozen)
+            total, n = total + _step(model, opt, cfg, x, y, archs, device), n + len(y) * len(archs)
             sched.step()
             bar.update()
         losses.append(total / max(n, 1))
@@ -178,6 +176,23 @@ def train(
             on_epoch(len(losses), losses[-1])
     bar.close()
     return losses
+
+
+def _step(model: nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig, x: Tensor, y: Tensor, archs: list,
+          device: torch.device) -> float:  # fmt: skip
+    """One optimizer step on batch (x, y) over ``archs`` (``[None]``: a plain model); returns sum of loss x batch."""
+    opt.zero_grad(set_to_none=True)
+    total = 0.0
+    for arch in archs:
+        with autocast(device):
+            out = model(x) if arch is None else model(x, arch)
+            loss = F.cross_entropy(out.float(), y)
+        (loss / len(archs) if cfg.sampler == "fair" else loss).backward()
+        total += loss.item() * len(y)
+    frozen = _snapshot_unused(model, opt, archs) if cfg.freeze_unused and archs[0] is not None else []
+    opt.step()
+    _restore(opt, frozen)
+    return total
 
 
 @torch.no_grad()

@@ -176,13 +176,7 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
         )
     data = run_data(cfg)
     check_data(space, data)
-    init_state = None
-    if cfg.init == "supernet":
-        sn = Path(cfg.supernet) / "supernet.pt"
-        if not sn.is_file():
-            raise ValueError(f"--supernet {cfg.supernet}: no supernet.pt there; pass a one-shot run folder")
-        init_state = load_state_dict(sn)
-        load_into(Supernet(space, choice_affine=Supernet.has_choice_affine(init_state)), init_state, sn)
+    init_state = _init_state(cfg, space)
     if resume is None:
         folder = rundir.create(rundir.check_new(cfg.out, space.name, cfg.data, "multitrial"), "multitrial", cfg)
     else:
@@ -193,35 +187,54 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
     )
     num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
     with tune_settings(), ray_session(cfg.address, num_gpus=num_gpus):
-        store = str(partial.resolve())
-        if resume is not None:
-            try:
-                tuner = tune.Tuner.restore(str(Path(store) / "tune"), trainable=trainable, resume_errored=False)
-            except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
-                raise ValueError(f"{partial}/tune: the saved search cannot be restored ({error_line(e)}); remove "
-                                 f"{partial} and run the search again") from None  # fmt: skip
-        else:
-            param_space, search_alg, samples = _search_setup(cfg, space, grid)
-            scheduler = None
-            if cfg.asha:
-                from ray.tune.schedulers import ASHAScheduler
-
-                scheduler = ASHAScheduler(time_attr="epoch", metric="accuracy", mode="max", max_t=cfg.epochs,
-                                          grace_period=min(cfg.grace_epochs, cfg.epochs))  # fmt: skip
-            tuner = tune.Tuner(
-                trainable,
-                param_space=param_space,
-                tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=scheduler, num_samples=samples),
-                run_config=tune.RunConfig(
-                    name="tune",
-                    storage_path=store,
-                    verbose=1 if cfg.progress else 0,
-                    failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-                ),  # fmt: skip
-            )
+        tuner = _tuner(cfg, space, grid, trainable, partial, resume is not None)
         results = tuner.fit()
     rows = _rows(results, space, cfg)
     return write_trials(cfg, space, data, rows, folder, time.time() - t0, "multitrial", cfg.sampler)
+
+
+def _init_state(cfg: MultiTrialConfig, space: Space) -> dict | None:
+    """The supernet state every trial starts from (``--init supernet``), checked against ``space``; else None."""
+    if cfg.init != "supernet":
+        return None
+    sn = Path(cfg.supernet) / "supernet.pt"
+    if not sn.is_file():
+        raise ValueError(f"--supernet {cfg.supernet}: no supernet.pt there; pass a one-shot run folder")
+    state = load_state_dict(sn)
+    load_into(Supernet(space, choice_affine=Supernet.has_choice_affine(state)), state, sn)
+    return state
+
+
+def _tuner(cfg: MultiTrialConfig, space: Space, grid: list[str], trainable, partial: Path, resume: bool):
+    """The Tune experiment in ``partial``/tune: restored from its saved state (``resume``), or a new one."""
+    from ray import tune
+
+    store = str(partial.resolve())
+
+    if resume:
+        try:
+            return tune.Tuner.restore(str(Path(store) / "tune"), trainable=trainable, resume_errored=False)
+        except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
+            raise ValueError(f"{partial}/tune: the saved search cannot be restored ({error_line(e)}); remove "
+                             f"{partial} and run the search again") from None  # fmt: skip
+    param_space, search_alg, samples = _search_setup(cfg, space, grid)
+    scheduler = None
+    if cfg.asha:
+        from ray.tune.schedulers import ASHAScheduler
+
+        scheduler = ASHAScheduler(time_attr="epoch", metric="accuracy", mode="max", max_t=cfg.epochs,
+                                  grace_period=min(cfg.grace_epochs, cfg.epochs))  # fmt: skip
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=scheduler, num_samples=samples),
+        run_config=tune.RunConfig(
+            name="tune",
+            storage_path=store,
+            verbose=1 if cfg.progress else 0,
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+        ),
+    )
 
 
 def write_trials(cfg, space: Space, data: Data, rows: list[dict], folder: rundir.RunFolder, secs: float, mode: str,
