@@ -146,13 +146,14 @@ def trained(space, data, cfg: SearchConfig, sharing: str, cache: Path) -> Supern
 
 
 def finetuned(
-    net: Supernet, archs: list[str], space, data, cfg: SearchConfig, val, epochs: int = 1
+    net: Supernet, archs: list[str], space, data, cfg: SearchConfig, val, epochs: int = 1, lr: float = 0.01
 ) -> dict[str, float]:
-    """{arch: accuracy on ``val``} of each inherited sub-net after ``epochs`` more epochs of stand-alone training."""
+    """{arch: accuracy on ``val``} of each inherited sub-net after ``epochs`` more epochs of stand-alone training
+    (SGD, ``lr`` cosine, the run's seed)."""
     out = {}
     for a in archs:  # train() seeds itself
         model = net.extract(space.parse(a))
-        train(model, data.train, TrainConfig(epochs, cfg.batch_size, 0.01, seed=cfg.seed), "cpu", progress=False)
+        train(model, data.train, TrainConfig(epochs, cfg.batch_size, lr, seed=cfg.seed), "cpu", progress=False)
         out[a] = evaluate(model, val) / len(val)
     return out
 

@@ -183,14 +183,12 @@ def _job_trial(config: dict, space, data, tcfg: TrainConfig) -> None:
     import torch
     from ray import tune
 
-    from seknet.standalone import train_standalone
-    from seknet.train import evaluate
+    from seknet.standalone import standalone_correct
 
     arch, seed = space.parse(config["job"][0]), int(config["job"][1])
     torch.set_num_threads(1)
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
-    model = train_standalone(arch, data.train, replace(tcfg, seed=seed), device)
-    correct = evaluate(model, data.val, device)
+    correct = standalone_correct(arch, data.train, data.val, replace(tcfg, seed=seed), device)
     tune.report(
         {"accuracy": correct / len(data.val), "correct": correct, "n_eval": len(data.val), "epoch": tcfg.epochs}
     )

@@ -6,7 +6,9 @@ Sampling rules for the supernet:
   gradients summed (BigNAS / "universally slimmable" sandwich rule);
 - ``fair``: strict fairness (FairNAS, Chu et al., arXiv 1907.01845): per step, one arch per choice,
   each stage's choices a random permutation, so every choice of every stage trains on every batch;
-  the loss is averaged over those archs (FairNAS sums; the mean keeps the trunk's step size).
+  the loss is averaged over those archs (FairNAS sums; the mean keeps the trunk's step size);
+- ``balanced``: one arch per step whose every stage's conv slot is the plain 3x3 or the SK conv with equal
+  chance, then uniform within (uniform gives the SK paths 3 of 8 steps).
 """
 
 from __future__ import annotations
@@ -97,8 +99,8 @@ def step_archs(
     """The archs one supernet step trains, by ``cfg.sampler``.
 
     uniform (SPOS): one arch, each stage uniform (or one of ``subspace``); fair (FairNAS): ``len(choices)``
-    archs covering every choice of every stage once; sandwich (BigNAS): the largest and the smallest arch
-    plus ``cfg.sandwich_random`` uniform ones.
+    archs covering every choice of every stage once; balanced: one :func:`balanced_arch`; sandwich (BigNAS):
+    the largest and the smallest arch plus ``cfg.sandwich_random`` uniform ones.
     """
     if cfg.sampler == "uniform":
         return [random_arch(space, rng) if subspace is None else rng.choice(subspace)]

@@ -209,11 +209,10 @@ def _tuner(cfg: MultiTrialConfig, space: Space, grid: list[str], trainable, part
     """The Tune experiment in ``partial``/tune: restored from its saved state (``resume``), or a new one."""
     from ray import tune
 
-    store = str(partial.resolve())
-
+    store = partial.resolve()
     if resume:
         try:
-            return tune.Tuner.restore(str(Path(store) / "tune"), trainable=trainable, resume_errored=False)
+            return tune.Tuner.restore(str(store / "tune"), trainable=trainable, resume_errored=False)
         except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
             raise ValueError(f"{partial}/tune: the saved search cannot be restored ({error_line(e)}); remove "
                              f"{partial} and run the search again") from None  # fmt: skip
@@ -230,7 +229,7 @@ def _tuner(cfg: MultiTrialConfig, space: Space, grid: list[str], trainable, part
         tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=scheduler, num_samples=samples),
         run_config=tune.RunConfig(
             name="tune",
-            storage_path=store,
+            storage_path=str(store),
             verbose=1 if cfg.progress else 0,
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
         ),

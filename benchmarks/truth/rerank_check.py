@@ -21,6 +21,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from truth_remedies import finetuned  # noqa: E402
 
 from seknet import truth  # noqa: E402
 from seknet.count import count  # noqa: E402
@@ -28,7 +31,6 @@ from seknet.oneshot import SearchConfig, run_data  # noqa: E402
 from seknet.runfiles import config_from, load_into, load_state_dict, read_run_config  # noqa: E402
 from seknet.space import load_space  # noqa: E402
 from seknet.supernet import Supernet  # noqa: E402
-from seknet.train import TrainConfig, evaluate, train  # noqa: E402
 
 
 def finetune(run: Path, archs: list[str], epochs: int, lr: float) -> list[dict]:
@@ -46,9 +48,7 @@ def finetune(run: Path, archs: list[str], epochs: int, lr: float) -> list[dict]:
         if not rows:
             w.writeheader()
         for a in (a for a in archs if a not in done):
-            model = net.extract(space.parse(a))
-            train(model, data.train, TrainConfig(epochs, cfg.batch_size, lr, seed=cfg.seed), "cpu", progress=False)
-            acc = round(evaluate(model, data.val) / len(data.val), 6)
+            acc = round(finetuned(net, [a], space, data, cfg, data.val, epochs, lr)[a], 6)
             row = {"arch": a, "seed": cfg.seed, "epochs": epochs, "accuracy": acc, "macs": count(space.parse(a)).macs}
             w.writerow(row)
             f.flush()
