@@ -1,8 +1,9 @@
 """seknet command line: a thin layer over the ``seknet`` library.
 
     python search.py [run] [--space S --data D --out DIR --max-macs N --epochs E --seed K ...]
+    python search.py run --objective latency [--latency-table F] [--max-latency MS]   accuracy vs latency
     python search.py run --backend nni --strategy evolution|random|grid|tpe|spos|darts|gumbel-darts|proxyless
-    python search.py export RUN --max-macs N [--out FILE] [--weights]
+    python search.py export RUN --max-macs N | --max-latency MS [--out FILE] [--weights] [--format onnx|torchscript]
     python search.py retrain RUN [--top K] [--random R] [--epochs E] [--seeds S]
     python search.py latency --space S [--device cpu|cuda] [--batch B] [--threads T] [--validate N]
     python search.py check RUN [RUN ...] [--truth benchmarks/truth/truth.csv]   a run's answer vs the truth
@@ -70,6 +71,18 @@ def parse_macs(text: str) -> int:
     return int(value)
 
 
+def parse_ms(text: str) -> float:
+    """'2.5ms' or '2.5' -> 2.5 (milliseconds of predicted latency)."""
+    t = text.strip().removesuffix("ms").strip()
+    try:
+        value = float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid latency {text!r}; write milliseconds, e.g. 2.5ms or 2.5") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"latency budget must be a positive number of ms, got {text!r}")
+    return value
+
+
 def _fraction(text: str) -> float:
     v = float(text)
     if not 0 < v <= 1:
@@ -115,19 +128,27 @@ def _run(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     from seknet import rundir
+    from seknet.api import config_class
     from seknet.runfiles import config_from, read_run_config
-    from seknet.tune_search import MultiTrialConfig, run_multitrial
 
-    folder = rundir.resumable(args.resume)
+    folder, mode = rundir.resumable(args.resume)
     saved = read_run_config(folder.partial / "config.yaml")["config"]
-    run_multitrial(config_from(MultiTrialConfig, saved, folder.partial / "config.yaml"), resume=folder.out)
+    cfg = config_from(config_class(mode), saved, folder.partial / "config.yaml")
+    if mode == "oneshot":
+        from seknet.oneshot import run
+
+        run(cfg, resume=folder.out)
+    else:
+        from seknet.tune_search import run_multitrial
+
+        run_multitrial(cfg, resume=folder.out)
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
     from seknet.export import export
 
-    out = export(Path(args.run), args.max_macs, args.out, args.weights, args.format)
+    out = export(Path(args.run), args.max_macs, args.out, args.weights, args.format, args.max_latency)
     print(f"wrote {out}")
     return 0
 
@@ -185,6 +206,7 @@ def _latency(args: argparse.Namespace) -> int:
 def _add_run(sub) -> None:
     """The ``run`` subcommand's flags."""
     from seknet.data import DATASETS
+    from seknet.runconfig import OBJECTIVES
     from seknet.train import SAMPLERS
     from seknet.tune_search import MT_SAMPLERS
 
@@ -194,6 +216,19 @@ def _add_run(sub) -> None:
     r.add_argument("--data-root", help="folder holding CIFAR / ImageFolder files")
     r.add_argument("--out", help="run folder (default: results/<time>-<space>-<data>)")
     r.add_argument("--max-macs", type=parse_macs, help="MAC budget, e.g. 7.5M: archs above it are never scored")
+    r.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        help="the front's cost axis: macs (default, exact) or latency (predicted from a latency table)",
+    )
+    r.add_argument(
+        "--latency-table",
+        help="a `search.py latency` table of the target device (default: measure one on "
+        "--latency-device when the run starts)",
+    )
+    r.add_argument("--latency-device", choices=("cpu", "cuda"), help="the device latency is for (default cpu)")
+    r.add_argument("--max-latency", type=parse_ms,
+                   help="latency budget, e.g. 2.5ms: archs predicted slower are never trained or scored")  # fmt: skip
     r.add_argument("--mode", choices=("oneshot", "multitrial"), help="Ray backend: search kind (default oneshot)")
     r.add_argument("--backend", choices=("ray", "nni"), help="search engine (default: ray)")
     r.add_argument("--strategy", choices=NNI_STRATEGIES,
@@ -216,7 +251,7 @@ def _add_run(sub) -> None:
     r.add_argument("--asha", action="store_true", default=None, help="multitrial: ASHA early stopping")
     r.add_argument("--grace-epochs", type=_positive, help="multitrial ASHA: epochs before stopping (default 1)")
     r.add_argument("--gpus-per-trial", type=float, help="multitrial: GPU share per trial, e.g. 0.25")
-    r.add_argument("--resume", help="continue an interrupted multitrial search: its run folder")
+    r.add_argument("--resume", help="continue an interrupted one-shot or multitrial search: its run folder")
     r.add_argument("--seed", type=int)
     r.add_argument("--recal-images", type=_positive, help="BN recalibration images (default 512)")
     r.add_argument("--slice", type=_fraction, help="successive halving: first-round share of val (default 0.25)")
@@ -236,10 +271,11 @@ def _add_run(sub) -> None:
 
 def _add_export(sub) -> None:
     """The ``export`` subcommand's flags."""
-    e = sub.add_parser("export", help="the most accurate arch of a run under a MAC budget")
+    e = sub.add_parser("export", help="the most accurate arch of a run under a MAC or latency budget")
     e.add_argument("run", help="a run folder (results/...)")
-    e.add_argument("--max-macs", type=parse_macs, required=True, help="MAC budget, e.g. 7.5M")
-    e.add_argument("--out", help="arch YAML to write (default: RUN/export-<macs>.yaml)")
+    e.add_argument("--max-macs", type=parse_macs, help="MAC budget, e.g. 7.5M")
+    e.add_argument("--max-latency", type=parse_ms, help="latency budget, e.g. 2.5ms (runs with a latency_ms column)")
+    e.add_argument("--out", help="arch YAML to write (default: RUN/export-<budget>.yaml)")
     e.add_argument("--weights", action="store_true", help="also write the extracted sub-net's state dict (.pt)")
     e.add_argument("--format", choices=("onnx", "torchscript"),
                    help="also write the deployable model (.onnx / .torchscript), checked against PyTorch on a batch; "
@@ -326,8 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: training diverged: {e}; lower --lr (or check the data)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: nothing was renamed into place; an interrupted run stays in its hidden "
-              ".<run>.partial folder (multitrial: continue it with --resume <run>)", file=sys.stderr)  # fmt: skip
+        print("interrupted: nothing was renamed into place; an interrupted run stays in its hidden .<run>.partial "
+              "folder (one-shot and multitrial: continue it with --resume <run>)", file=sys.stderr)  # fmt: skip
         return 130
     except BrokenPipeError:  # e.g. `python search.py | head`: the reader left, nothing is wrong
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps Python's exit flush quiet

@@ -59,8 +59,9 @@ def main() -> None:
             rows = [r for r in report.read_csv(run / "evaluations.csv") if r["status"] != "over_budget"]
             hv, n = front_hv(rows, ref)
             uniq = len({r["arch"] for r in rows})
-            lines.append(f"{search:<14} HV {hv:.4f}  front {n} archs  distinct archs tried {uniq}/{len(rows)}  "
-                         f"{time.time() - t0:.0f} s")  # fmt: skip
+            answered = seknet.Run(run).config.get("proposals", {}).get("repeats_answered", 0)
+            lines.append(f"{search:<14} HV {hv:.4f}  front {n} archs  distinct archs trained {uniq}/{len(rows)} "
+                         f"trials, {answered} repeats answered untrained  {time.time() - t0:.0f} s")  # fmt: skip
             print(lines[-1], flush=True)
     if args.oneshot:
         hv, n = front_hv(report.read_csv(Path(args.oneshot) / "evaluations.csv"), ref)

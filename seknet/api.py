@@ -104,30 +104,43 @@ class Run:
         return read_evaluations(self.path / "evaluations.csv")
 
     @property
+    def objective(self) -> str:
+        """What the run's front minimizes beside error: ``macs`` or ``latency``."""
+        return self.config["config"].get("objective", "macs")
+
+    @property
     def front(self) -> list[dict]:
-        """The accuracy-MACs Pareto front, by increasing MACs."""
-        return report.front_rows(self.evaluations)
+        """The Pareto front on the run's objective (accuracy vs MACs or vs latency_ms), by increasing cost."""
+        from seknet.cost import column
+
+        return report.front_rows(self.evaluations, column(self.objective))
 
     @property
     def placement(self) -> list[dict]:
         """placement.csv rows (one-shot runs): per stage and choice, the gain vs none with its 95 % interval."""
         return read_table(self.path / "placement.csv", {"stage": (int, False), "choice": (str, False)})
 
-    def best(self, max_macs: int | None = None) -> Arch:
-        """The most accurate fully evaluated arch within ``max_macs`` (the front's knee when None)."""
+    def best(self, max_macs: int | None = None, max_latency: float | None = None) -> Arch:
+        """The most accurate fully evaluated arch within ``max_macs`` and ``max_latency`` (ms); the knee of the
+        run's front when neither is given."""
+        from seknet.cost import column
         from seknet.export import pick
-        from seknet.pareto import knee
 
-        if max_macs is None:
-            front = self.front
-            return self.space.parse(front[knee([(int(r["macs"]), float(r["accuracy"])) for r in front])]["arch"])
-        row = pick(self.evaluations, max_macs)
+        if max_macs is None and max_latency is None:
+            return self.space.parse(report.knee_row(self.front, column(self.objective))["arch"])
+        if max_latency is not None and "latency_ms" not in self.evaluations[0]:
+            raise ValueError(f"{self.path} has no latency_ms column; pick by max_macs")
+        row = pick(self.evaluations, max_macs, max_latency)
         if row is None:
-            raise ValueError(f"no arch of {self.path} fits in {max_macs:,} MACs")
+            from seknet.export import budget_text
+
+            raise ValueError(f"no arch of {self.path} fits in {budget_text(max_macs, max_latency)}")
         return self.space.parse(row["arch"])
 
-    def export(self, max_macs: int, out: str | Path | None = None, weights: bool = False) -> Path:
-        """``search.py export``: the arch YAML (and with ``weights`` the sub-net's state dict); returns its path."""
+    def export(self, max_macs: int | None = None, out: str | Path | None = None, weights: bool = False,
+               fmt: str | None = None, max_latency: float | None = None) -> Path:  # fmt: skip
+        """``search.py export``: the arch YAML (and with ``weights`` the sub-net's state dict, with ``fmt`` an
+        ONNX or TorchScript model); returns its path."""
         from seknet.export import export
 
-        return export(self.path, max_macs, None if out is None else str(out), weights)
+        return export(self.path, max_macs, None if out is None else str(out), weights, fmt, max_latency)

@@ -1,4 +1,4 @@
-"""Export from a finished run: the most accurate arch under a MAC budget, optionally with its weights."""
+"""Export from a finished run: the most accurate arch under a MAC or latency budget, optionally with its weights."""
 
 from __future__ import annotations
 
@@ -15,14 +15,45 @@ from seknet.space import space_from_dict
 from seknet.supernet import Supernet, recalibrate_bn
 
 
-def pick(rows: list[dict], max_macs: int) -> dict | None:
-    """The most accurate row within ``max_macs`` among the comparable ones (ties: fewer MACs)."""
-    ok = [r for r in report.comparable_rows(rows) if int(r["macs"]) <= max_macs]
+def pick(rows: list[dict], max_macs: int | None = None, max_latency: float | None = None) -> dict | None:
+    """The most accurate row within ``max_macs`` and ``max_latency`` (ms, the rows' ``latency_ms``) among the
+    comparable ones (ties: fewer MACs)."""
+    ok = [r for r in report.comparable_rows(rows) if (max_macs is None or int(r["macs"]) <= max_macs)
+          and (max_latency is None or float(r["latency_ms"]) <= max_latency)]  # fmt: skip
     return max(ok, key=lambda r: (float(r["accuracy"]), -int(r["macs"]))) if ok else None
 
 
-def export(run: Path, max_macs: int, out: str | None = None, weights: bool = False, fmt: str | None = None) -> Path:
+def budget_text(max_macs: int | None, max_latency: float | None) -> str:
+    """'7,500,000 MACs', '2.5 ms' or both, as messages name a budget."""
+    return " and ".join(t for t in (max_macs and f"{max_macs:,} MACs", max_latency and f"{max_latency:g} ms") if t)
+
+
+def _check_budget(run: Path, rows: list[dict], max_macs: int | None, max_latency: float | None) -> dict:
+    """The row to export; one line when no budget is given, the run has no latency, or nothing fits."""
+    if max_macs is None and max_latency is None:
+        raise ValueError("export needs a budget: --max-macs N, --max-latency MS, or both")
+    if max_latency is not None and rows and "latency_ms" not in rows[0]:
+        raise ValueError(f"{run} has no latency_ms column (it ran without a latency table); export it by --max-macs, "
+                         "or run the search with --objective latency or --latency-table F")  # fmt: skip
+    best = pick(rows, max_macs, max_latency)
+    if best is None:
+        key = "macs" if max_latency is None else "latency_ms"
+        cheapest = min(report.comparable_rows(rows) or rows, key=lambda r: float(r[key] or 0))
+        have = (
+            f"smallest scored is {cheapest['arch']} with {int(cheapest['macs']):,} MACs"
+            if max_latency is None
+            else f"fastest scored is {cheapest['arch']} at {float(cheapest[key]):g} ms"
+        )
+        raise ValueError(f"no arch of {run} fits in {budget_text(max_macs, max_latency)}; the {have}")  # fmt: skip
+    return best
+
+
+def export(run: Path, max_macs: int | None = None, out: str | None = None, weights: bool = False,
+           fmt: str | None = None, max_latency: float | None = None) -> Path:  # fmt: skip
     """Write the arch YAML (``seknet.load_arch`` reads it) and, with ``weights``, the sub-net's state dict.
+
+    The arch is the most accurate of the run within ``max_macs`` and ``max_latency`` (ms of predicted latency;
+    the run must have a ``latency_ms`` column); at least one budget is needed.
 
     ``fmt`` (``onnx`` or ``torchscript``, implies ``weights``) also writes the deployable model beside the YAML,
     checked against PyTorch's outputs on a batch of validation images (``seknet.deploy``); the YAML records it.
@@ -32,26 +63,23 @@ def export(run: Path, max_macs: int, out: str | None = None, weights: bool = Fal
     weights = weights or fmt is not None
     evals, cfg_file = finished_run(run)
     rows = read_evaluations(evals)
-    best = pick(rows, max_macs)
-    if best is None:
-        smallest = min(report.comparable_rows(rows) or rows, key=lambda r: int(r["macs"] or 0))
-        raise ValueError(
-            f"no arch of {run} fits in {max_macs:,} MACs; the smallest scored is {smallest['arch']} with "
-            f"{int(smallest['macs']):,} MACs"
-        )
+    best = _check_budget(run, rows, max_macs, max_latency)
     if weights and not (run / "supernet.pt").is_file():
         raise ValueError(f"{run}: --weights and --format need supernet.pt, which only one-shot runs write; drop them")
     config = read_run_config(cfg_file)
     space = space_from_dict(config.get("space"), str(cfg_file))
     arch = space.parse(best["arch"])
-    path = Path(out) if out else run / f"export-{max_macs}.yaml"
+    name = "-".join(t for t in (max_macs and str(max_macs), max_latency and f"{max_latency:g}ms") if t)
+    path = Path(out) if out else run / f"export-{name}.yaml"
     if not path.parent.is_dir():
         raise ValueError(f"--out {path}: the folder {path.parent} does not exist; create it or choose another")
     if weights:  # read everything before writing anything
         cfg = config_from(SearchConfig, config["config"], cfg_file)
         net = Supernet(space, choice_affine=cfg.choice_affine)
         load_into(net, load_state_dict(run / "supernet.pt"), run / "supernet.pt")
-    metrics = {k: best[k] for k in ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")}
+    keys = ("params", "macs", *(("latency_ms",) if "latency_ms" in best else ()), "accuracy", "acc_low", "acc_high",
+            "n_eval")  # fmt: skip
+    metrics = {k: best[k] for k in keys}
     extra = {}
     if weights:
         data = run_data(cfg)
@@ -62,5 +90,6 @@ def export(run: Path, max_macs: int, out: str | None = None, weights: bool = Fal
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)
         report.write_atomic(path.with_suffix(".pt"), buf.getvalue())
-    report.write_yaml(path, arch.to_dict() | {"metrics": metrics | {"run": str(run), "max_macs": max_macs}} | extra)
+    budget = {"max_macs": max_macs} | ({"max_latency": max_latency} if max_latency is not None else {})
+    report.write_yaml(path, arch.to_dict() | {"metrics": metrics | {"run": str(run)} | budget} | extra)
     return path

@@ -46,12 +46,12 @@ with warnings.catch_warnings():  # NNI 3.0 warns about every torch class newer t
     from nni.nas.strategy import RandomOneShot
 from torch import Tensor, nn
 
-from seknet import report, rundir
+from seknet import cost, report, rundir
 from seknet.arch import Choice
 from seknet.backbone import head, init_weights, plain_slots, stage_blocks, stem
 from seknet.count import count
 from seknet.data import Data
-from seknet.oneshot import budget_archs, check_data, recal_batches, run_data
+from seknet.oneshot import check_data, recal_batches, run_data
 from seknet.runconfig import RunConfig
 from seknet.space import Space, load_space
 from seknet.standalone import initial_model, train_standalone
@@ -151,14 +151,14 @@ class _Engine(SequentialExecutionEngine):
 
 
 class _BudgetFilter:
-    """NNI ``Filter`` predicate: True for archs within ``max_macs``; the refused ones are kept in ``refused``."""
+    """NNI ``Filter`` predicate: True for archs ``in_budget``; the refused ones are kept in ``refused``."""
 
-    def __init__(self, space: Space, max_macs: int | None) -> None:
-        self.space, self.max_macs, self.refused = space, max_macs, []
+    def __init__(self, space: Space, in_budget: set[str]) -> None:
+        self.space, self.in_budget, self.refused = space, in_budget, []
 
     def __call__(self, model) -> bool:
         arch = arch_of(model.sample, len(self.space.stages))
-        ok = self.max_macs is None or count(self.space.parse(arch)).macs <= self.max_macs
+        ok = arch in self.in_budget
         if not ok:
             self.refused.append(arch)
         return ok
@@ -197,11 +197,11 @@ def _multi_trial_strategy(cfg: NniConfig):
     return base
 
 
-def _run_multi_trial(cfg: NniConfig, space: Space, data: Data) -> list[dict]:
+def _run_multi_trial(cfg: NniConfig, space: Space, data: Data, in_budget: set[str]) -> list[dict]:
     from nni.nas.space import SimplifiedModelSpace
     from nni.nas.strategy.middleware import Chain, Filter
 
-    budget = _BudgetFilter(space, cfg.max_macs)
+    budget = _BudgetFilter(space, in_budget)
     strategy = Chain(_multi_trial_strategy(cfg), Filter(budget, metric_for_invalid=0.0, patience=100))
     evaluator = FunctionalEvaluator(_train_trial, data=data, cfg=cfg)
     engine = _Engine(cfg.trials)
@@ -229,7 +229,7 @@ def _row(space: Space, arch: str, trial_id: str) -> dict:
     return row | {"epochs_trained": 0, "trial_id": trial_id, "on_front": 0}
 
 
-def _run_one_shot(cfg: NniConfig, space: Space, data: Data, workdir: Path) -> list[dict]:
+def _run_one_shot(cfg: NniConfig, space: Space, data: Data, workdir: Path, in_budget: set[str]) -> list[dict]:
     import pytorch_lightning as pl
     from nni.nas import strategy as S
     from nni.nas.evaluator.pytorch import Classification, DataLoader
@@ -238,7 +238,6 @@ def _run_one_shot(cfg: NniConfig, space: Space, data: Data, workdir: Path) -> li
 
     pl.seed_everything(cfg.seed, verbose=False)
     n = len(space.stages)
-    in_budget = {str(a) for a in budget_archs(space, cfg.max_macs)}  # ValueError when nothing fits
     train_dl = DataLoader(TensorDataset(data.train.x, data.train.y), batch_size=cfg.batch_size, shuffle=True)
     val_dl = DataLoader(TensorDataset(data.val.x, data.val.y), batch_size=512)
     evaluator = Classification(
@@ -292,16 +291,20 @@ def run_nni(cfg: NniConfig) -> Path:
     """Search ``cfg.space`` with NNI strategy ``cfg.strategy``; returns the finished run folder."""
     t0 = time.time()
     space = load_space(cfg.space)
-    budget_archs(space, cfg.max_macs)  # a budget under the smallest arch: one line, before any work
+    folder = rundir.check_new(cfg.out, space.name, cfg.data, "nni")
+    table = cost.run_table(cfg, space)
+    # a budget under the cheapest arch: one line, before any work
+    in_budget = {str(a) for a in cost.budget_archs(space, cfg.max_macs, cfg.max_latency, table)}
     data = run_data(cfg)
     check_data(space, data)
-    folder = rundir.create(rundir.check_new(cfg.out, space.name, cfg.data, "nni"), "nni", cfg)
-    partial = folder.partial
+    partial = rundir.create(folder, "nni", cfg).partial
+    cost.write_table(partial, table)
     torch.manual_seed(cfg.seed)
     for name in ("nni", "pytorch_lightning", "lightning.pytorch"):
         logging.getLogger(name).setLevel(logging.INFO if cfg.progress else logging.WARNING)
     if cfg.strategy in MULTI_TRIAL:
-        rows = _run_multi_trial(cfg, space, data)
+        rows = _run_multi_trial(cfg, space, data, in_budget)
     else:
-        rows = _run_one_shot(cfg, space, data, partial / "lightning")
-    return write_trials(cfg, space, data, rows, folder, time.time() - t0, mode="nni", search=cfg.strategy)
+        rows = _run_one_shot(cfg, space, data, partial / "lightning", in_budget)
+    return write_trials(cfg, space, data, rows, folder, time.time() - t0, mode="nni", search=cfg.strategy,
+                        table=table)  # fmt: skip

@@ -9,19 +9,20 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from seknet import report, rundir
+from seknet import cost, report, rundir
 from seknet.arch import Arch
 from seknet.count import count
 from seknet.data import Data, load_data
 from seknet.runconfig import RunConfig
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
-from seknet.train import SAMPLERS, TrainConfig, train
+from seknet.train import SAMPLERS, TrainConfig, checkpoint_epochs, train
 
 
 @dataclass(frozen=True)
@@ -49,21 +50,6 @@ class SearchConfig(RunConfig):
             raise ValueError(f"unknown sampler {self.sampler!r} for oneshot; valid: {'|'.join(SAMPLERS)}")
 
 
-def budget_archs(space: Space, max_macs: int | None) -> list[Arch]:
-    """The archs of ``space`` within ``max_macs``; ValueError naming the smallest arch when none fits."""
-    archs = space.archs()
-    if max_macs is None:
-        return archs
-    kept = [a for a in archs if count(a).macs <= max_macs]
-    if not kept:
-        smallest = min(archs, key=lambda a: count(a).macs)
-        raise ValueError(
-            f"--max-macs {max_macs:,} is below the smallest arch of {space.name}: {smallest} with "
-            f"{count(smallest).macs:,} MACs; raise the budget"
-        )
-    return kept
-
-
 def run_data(cfg: SearchConfig, test_variants: int | None = None) -> Data:
     """The dataset a run uses (smoke runs draw each digit once); ``test_variants`` sizes digits' test split."""
     kw = {"train_variants": 1, "eval_variants": 1} if cfg.smoke and cfg.data == "digits" else {}
@@ -89,20 +75,22 @@ def check_data(space: Space, data: Data) -> None:
         )
 
 
+CHECKPOINT = "checkpoint.pt"  # in the run's .partial folder while it trains; removed when the run is complete
 HALVING_Z = 2.58  # paired-test threshold; at 1.96 a true front member was dropped on digits, at 2.58 none
 
 
-def halving_contenders(archs: list[Arch], hits: dict[str, torch.Tensor], z: float = HALVING_Z) -> list[Arch]:
+def halving_contenders(archs: list[Arch], hits: dict[str, torch.Tensor], z: float = HALVING_Z,
+                       cost_of: Callable[[Arch], float] = lambda a: count(a).macs) -> list[Arch]:  # fmt: skip
     """Archs that may still reach the front after the slice round of successive halving.
 
     All archs are scored on the same slice images, so a cheaper arch ``b`` beats ``a`` when the paired
     sign test (McNemar) on the images only one of them gets right gives z = (n_b - n_a) / sqrt(n_b + n_a)
-    above ``z``. Each arch is tested against the slice front of archs with fewer MACs (the strongest
-    challengers); one significant loss drops it.
+    above ``z``. Each arch is tested against the slice front of archs of lower cost (``cost_of``: MACs, or
+    predicted latency; the strongest challengers); one significant loss drops it.
     """
-    by_macs: dict[int, list[Arch]] = {}
+    by_macs: dict[float, list[Arch]] = {}
     for a in archs:
-        by_macs.setdefault(count(a).macs, []).append(a)
+        by_macs.setdefault(cost_of(a), []).append(a)
     keep: list[Arch] = []
     front: list[torch.Tensor] = []  # hits of the slice front so far, by increasing MACs
     best = -1
@@ -129,7 +117,8 @@ def data_summary(data: Data) -> dict:
     return {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)}
 
 
-def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], data: Data, recal) -> tuple[dict, dict]:
+def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], data: Data, recal,
+           cost_of: Callable[[Arch], float]) -> tuple[dict, dict]:  # fmt: skip
     """({arch string: (correct, n_eval, slice_correct, slice_n)}, {arch string: hits on the slice images})."""
     from seknet.ray_score import score_on_ray
     from seknet.ray_session import ray_session
@@ -146,12 +135,12 @@ def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], da
                                 progress=cfg.progress, desc=desc)  # fmt: skip
 
         if len(archs) > cfg.exhaustive_limit:
-            return _nsga2(cfg, space, archs, lambda subset: run(subset, vx, vy, "score (NSGA-II)"), len(vy))
+            return _nsga2(cfg, space, archs, lambda subset: run(subset, vx, vy, "score (NSGA-II)"), len(vy), cost_of)
         n_slice = max(1, min(len(vy), round(len(vy) * cfg.slice)))
         first = run(archs, vx[:n_slice], vy[:n_slice], f"score {len(archs)} archs on {n_slice} images")
         if n_slice == len(vy):
             return {a: (int(h.sum()), n_slice, int(h.sum()), n_slice) for a, h in first.items()}, first
-        contenders = halving_contenders(archs, first)
+        contenders = halving_contenders(archs, first, cost_of=cost_of)
         rest = run(contenders, vx[n_slice:], vy[n_slice:], f"rescore {len(contenders)} contenders")
     scores = {}
     for a, h in first.items():
@@ -160,8 +149,10 @@ def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], da
     return scores, first
 
 
-def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int) -> dict:
-    """Multi-objective NSGA-II (Optuna) over the budget-pruned space, ``cfg.evaluations`` archs scored."""
+def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int,
+           cost_of: Callable[[Arch], float]) -> dict:  # fmt: skip
+    """Multi-objective NSGA-II (Optuna: accuracy up, ``cost_of`` down) over the budget-pruned space,
+    ``cfg.evaluations`` archs scored."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -185,83 +176,101 @@ def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int
         scored.update(score(new) if new else {})
         for t, a in zip(trials, picked, strict=True):
             if str(a) in scored:
-                study.tell(t, [int(scored[str(a)].sum()) / n_val, count(a).macs])
+                study.tell(t, [int(scored[str(a)].sum()) / n_val, cost_of(a)])
             else:  # over the budget, or past the evaluation budget
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
     return {a: (int(h.sum()), n_val, int(h.sum()), n_val) for a, h in scored.items()}, scored
 
 
 def train_supernet(
-    cfg: SearchConfig, space: Space, data: Data, device: torch.device, sharing: str = "sliced"
-) -> tuple[Supernet, list[float]]:
+    cfg: SearchConfig, space: Space, data: Data, device: torch.device, sharing: str = "sliced",
+    checkpoint: Path | None = None,
+) -> tuple[Supernet, list[float]]:  # fmt: skip
     """A supernet of ``space`` trained on ``device`` as ``cfg`` says (epochs, sampler, seed, ...), moved back to CPU.
 
     ``sharing`` is the supernet's (see :class:`Supernet`). Returns it with its per-epoch training losses.
+    ``checkpoint``: saved after every epoch, and continued from when it exists (see :func:`seknet.train.train`).
     """
     torch.manual_seed(cfg.seed)
     net = Supernet(space, sharing, choice_affine=cfg.choice_affine)
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed,
                        freeze_unused=cfg.freeze_unused)  # fmt: skip
-    losses = train(net, data.train, tcfg, device, space=space, progress=cfg.progress, desc="train supernet")
+    losses = train(net, data.train, tcfg, device, space=space, progress=cfg.progress, desc="train supernet",
+                   checkpoint=checkpoint)  # fmt: skip
     return net.cpu().to(memory_format=torch.contiguous_format), losses
 
 
-def score_rows(archs: list[Arch], scores: dict) -> list[dict]:
-    """evaluations.csv rows of the scored ``archs`` (in their order): counts, accuracy with its interval, slice."""
+def score_rows(archs: list[Arch], scores: dict, table: dict | None = None) -> list[dict]:
+    """evaluations.csv rows of the scored ``archs`` (in their order): counts, predicted latency when there is a
+    latency ``table``, accuracy with its interval, slice."""
     rows = []
     for a in archs:
         if str(a) not in scores:
             continue
         correct, n, s_correct, s_n = scores[str(a)]
         c = count(a)
-        rows.append({"arch": str(a), "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops}
+        ms = {"latency_ms": cost.latency_ms(table, a)} if table is not None else {}
+        rows.append({"arch": str(a), "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops} | ms
                     | report.accuracy_fields(correct, n)
                     | {"slice_accuracy": round(s_correct / s_n, 6), "on_front": 0})  # fmt: skip
     return rows
 
 
-def run(cfg: SearchConfig) -> Path:
-    """Run a one-shot search; returns the run folder, complete (it is renamed into place at the end)."""
+def run(cfg: SearchConfig, resume: Path | None = None) -> Path:
+    """Run a one-shot search, or with ``resume`` continue an interrupted one from its last epoch checkpoint;
+    returns the run folder, complete (it is renamed into place at the end)."""
     t0 = time.time()
     space = load_space(cfg.space)
-    archs = budget_archs(space, cfg.max_macs)
-    folder = rundir.check_new(cfg.out, space.name, cfg.data, "oneshot")
+    if resume is None:
+        folder, kept = rundir.check_new(cfg.out, space.name, cfg.data, "oneshot"), None
+    else:
+        folder = rundir.resumable(resume)[0]
+        kept = folder.partial / cost.TABLE_FILE
+    table = cost.run_table(cfg, space, kept)
+    archs = cost.budget_archs(space, cfg.max_macs, cfg.max_latency, table)
     data = run_data(cfg)
     check_data(space, data)
     if cfg.address:
         from seknet.ray_session import probe
 
         probe(cfg.address)  # before hours of training, not after
-    partial = rundir.create(folder, "oneshot", cfg).partial
+    if resume is None:
+        rundir.create(folder, "oneshot", cfg)
+        cost.write_table(folder.partial, table)
+    partial, checkpoint = folder.partial, folder.partial / CHECKPOINT
+    resumed = {"resumed_from_epoch": checkpoint_epochs(checkpoint)} if resume is not None else {}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    net, losses = train_supernet(cfg, space, data, device)
+    net, losses = train_supernet(cfg, space, data, device, checkpoint=checkpoint)
     buf = io.BytesIO()
     torch.save(net.state_dict(), buf)
     report.write_atomic(partial / "supernet.pt", buf.getvalue())
     recal = recal_batches(data, cfg)
     t1 = time.time()
-    scores, hits = _score(cfg, space, net, archs, data, recal)
+    scores, hits = _score(cfg, space, net, archs, data, recal, cost.cost_of(cfg.objective, table))
     t2 = time.time()
 
-    rows = score_rows(archs, scores)
-    front = report.front_rows(rows)
+    rows = score_rows(archs, scores, table)
+    col = cost.column(cfg.objective)
+    front = report.front_rows(rows, col)
     for r in front:
         r["on_front"] = 1
-    report.write_csv(partial / "evaluations.csv", rows, report.EVAL_COLUMNS)
-    report.write_csv(partial / "pareto.csv", front, report.EVAL_COLUMNS)
+    columns = cost.columns(report.EVAL_COLUMNS, table)
+    report.write_csv(partial / "evaluations.csv", rows, columns)
+    report.write_csv(partial / "pareto.csv", front, columns)
     pl = report.placement(rows, len(space.stages), space.choices, hits)
     report.write_csv(partial / "placement.csv", pl, list(pl[0]))
-    keys = ("params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval")
-    best = report.write_best(partial / "best.yaml", space, front, cfg.max_macs, keys)
+    keys = cost.columns(["params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval"], table)
+    best = report.write_best(partial / "best.yaml", space, front, cost.budget_flags(cfg), keys, col)
     title = f"space {space.name}, data {data.name}: {len(rows)} archs, {len(front)} on the front"
-    report.plot_pareto(partial / "pareto.png", rows, front, title, cfg.max_macs)
+    report.plot_pareto(partial / "pareto.png", rows, front, title, cost.axis_budget(cfg), col)
     report.plot_placement(partial / "placement.png", pl, len(space.stages), space.choices)
     rundir.write_config(
         folder, "oneshot", cfg, space=space.to_dict(), data=data_summary(data),
         train_loss=[round(x, 4) for x in losses], device=str(device),
         seconds={"train": round(t1 - t0, 1), "score": round(t2 - t1, 1), "total": round(time.time() - t0, 1)},
-        archs_in_budget=len(archs), archs_scored=len(rows),
+        archs_in_budget=len(archs), archs_scored=len(rows), **resumed,
     )  # fmt: skip
+    checkpoint.unlink()  # optimizer state and RNGs: of no use once the run is complete
     out = rundir.finish(folder)
     print(report.summary(out, rows, front, pl, best, time.time() - t0))
     return out

@@ -82,20 +82,30 @@ def comparable_rows(rows: Sequence[dict]) -> list[dict]:
     return [r for r in done if int(r["n_eval"]) == n_full]
 
 
-def front_rows(rows: Sequence[dict]) -> list[dict]:
-    """The non-dominated rows (lower MACs, higher accuracy) among :func:`comparable_rows`."""
+def front_rows(rows: Sequence[dict], cost: str = "macs") -> list[dict]:
+    """The non-dominated rows (lower ``cost`` column, ``macs`` or ``latency_ms``; higher accuracy) among
+    :func:`comparable_rows`, by increasing cost."""
     full = comparable_rows(rows)
-    idx = pareto_front([(int(r["macs"]), float(r["accuracy"])) for r in full])
+    idx = pareto_front([(float(r[cost]), float(r["accuracy"])) for r in full])
     return [full[i] for i in idx]
 
 
-def write_best(path: Path, space, front: Sequence[dict], max_macs: int | None, keys: Sequence[str]) -> dict:
+def knee_row(front: Sequence[dict], cost: str = "macs") -> dict:
+    """The front's knee on the accuracy-``cost`` plane."""
+    return front[knee([(float(r[cost]), float(r["accuracy"])) for r in front])]
+
+
+def write_best(path: Path, space, front: Sequence[dict], budget: str | None, keys: Sequence[str],
+               cost: str = "macs") -> dict:  # fmt: skip
     """Write the run's best arch as an arch YAML with its ``keys`` metrics, and return its row.
 
-    Under a MAC budget the best arch is the front's most accurate, otherwise the front's knee.
+    Under a budget (``budget`` names its flag, e.g. ``--max-macs``) the best arch is the front's most accurate,
+    otherwise the knee of the accuracy-``cost`` front.
     """
-    best = front[-1] if max_macs else front[knee([(int(r["macs"]), float(r["accuracy"])) for r in front])]
-    chosen_as = "most accurate under --max-macs" if max_macs else "knee of the front"
+    best = front[-1] if budget else knee_row(front, cost)
+    chosen_as = f"most accurate under {budget}" if budget else "knee of the front"
+    if not budget and cost != "macs":
+        chosen_as = f"knee of the accuracy-{cost} front"
     metrics = {k: best[k] for k in keys} | {"chosen_as": chosen_as}
     write_yaml(path, space.parse(best["arch"]).to_dict() | {"metrics": metrics})
     return best
@@ -156,17 +166,19 @@ def _save_fig(fig, path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def plot_pareto(path: Path, rows: Sequence[dict], front: Sequence[dict], title: str, budget: int | None) -> None:
-    """All archs (grey), the front (red, with 95 % intervals) labelled by arch."""
+def plot_pareto(path: Path, rows: Sequence[dict], front: Sequence[dict], title: str, budget: float | None,
+                cost: str = "macs") -> None:  # fmt: skip
+    """All archs (grey), the front (red, with 95 % intervals) labelled by arch, over MACs or ``latency_ms``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 6))
-    ax.scatter([int(r["macs"]) / 1e6 for r in rows], [float(r["accuracy"]) * 100 for r in rows],
+    scale = 1e6 if cost == "macs" else 1.0
+    ax.scatter([float(r[cost]) / scale for r in rows], [float(r["accuracy"]) * 100 for r in rows],
                s=6, c="0.7", label=f"all scored archs ({len(rows)})")  # fmt: skip
-    fx = [int(r["macs"]) / 1e6 for r in front]
+    fx = [float(r[cost]) / scale for r in front]
     fy = [float(r["accuracy"]) * 100 for r in front]
     err = [[y - float(r["acc_low"]) * 100 for y, r in zip(fy, front, strict=True)],
            [float(r["acc_high"]) * 100 - y for y, r in zip(fy, front, strict=True)]]  # fmt: skip
@@ -174,8 +186,9 @@ def plot_pareto(path: Path, rows: Sequence[dict], front: Sequence[dict], title: 
     for x, y, r in zip(fx, fy, front, strict=True):
         ax.annotate(r["arch"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     if budget:
-        ax.axvline(budget / 1e6, ls="--", c="tab:blue", lw=1, label=f"budget {budget / 1e6:g} MMACs")
-    ax.set_xlabel("MACs (millions, per image)")
+        unit = "MMACs" if cost == "macs" else "ms"
+        ax.axvline(budget / scale, ls="--", c="tab:blue", lw=1, label=f"budget {budget / scale:g} {unit}")
+    ax.set_xlabel("MACs (millions, per image)" if cost == "macs" else "predicted latency (ms, batch 1)")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(title)
     ax.legend(loc="lower right")
@@ -226,10 +239,12 @@ def summary(
         f"\nPareto front ({len(front)} of {len(rows)} scored archs; accuracy on {front[0]['n_eval']} images, 95 % CI):"
     ]
     width = max(len(r["arch"]) for r in front)
-    lines.append(f"  {'arch':<{width}}  {'MACs':>12}  {'params':>10}  {'accuracy':>8}  95 % interval")
+    ms = "latency_ms" in front[0]
+    ms_head = f"  {'ms':>8}" if ms else ""
+    lines.append(f"  {'arch':<{width}}  {'MACs':>12}  {'params':>10}{ms_head}  {'accuracy':>8}  95 % interval")
     for r in front:
         acc, lo, hi = (float(r[k]) * 100 for k in ("accuracy", "acc_low", "acc_high"))
-        size = f"{int(r['macs']):>12,}  {int(r['params']):>10,}"
+        size = f"{int(r['macs']):>12,}  {int(r['params']):>10,}" + (f"  {float(r['latency_ms']):>8.3f}" if ms else "")
         lines.append(f"  {r['arch']:<{width}}  {size}  {acc:>7.2f}%  [{lo:.2f}, {hi:.2f}]")
     pairs = indistinct_pairs(front)
     if pairs:
@@ -255,7 +270,8 @@ def summary(
         if unsure:
             line += f"; cannot be told from none (95 % interval holds 0): {', '.join(unsure)}"
         lines.append(line)
-    lines.append(f"Best: {best['arch']}  {int(best['macs']):,} MACs, {float(best['accuracy']) * 100:.2f}%")
+    at = f", {float(best['latency_ms']):.3f} ms" if ms else ""
+    lines.append(f"Best: {best['arch']}  {int(best['macs']):,} MACs{at}, {float(best['accuracy']) * 100:.2f}%")
     lines.append(f"Wrote {out}/ (evaluations.csv, pareto.csv/png, placement.csv/png, best.yaml, config.yaml, "
                  f"supernet.pt) in {secs:.0f} s")  # fmt: skip
     return "\n".join(lines)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+OBJECTIVES = ("macs", "latency")
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -19,6 +21,10 @@ class RunConfig:
     data_root: str | None = None  # folder of CIFAR / ImageFolder files
     out: str | None = None  # run folder; default results/<time>-<space>-<data>
     max_macs: int | None = None  # budget: archs above it are never trained or scored
+    objective: str = "macs"  # the front's cost axis: macs (exact) or latency (predicted from a measured table)
+    latency_table: str | None = None  # a `search.py latency` table of the target device; measured at start if None
+    latency_device: str = "cpu"  # the device the latency is for: the table's, or where it is measured
+    max_latency: float | None = None  # budget in ms of predicted latency: archs above it are never trained or scored
     seed: int = 0
     smoke: bool = False  # tiny budgets, for CI
     progress: bool = True
@@ -26,3 +32,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.max_macs is not None and self.max_macs < 1:
             raise ValueError(f"--max-macs must be a positive count of MACs, not {self.max_macs}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown --objective {self.objective!r}; valid: {'|'.join(OBJECTIVES)}")
+        if self.latency_device not in ("cpu", "cuda"):
+            raise ValueError(f"unknown --latency-device {self.latency_device!r}; valid: cpu|cuda")
+        if self.max_latency is not None and not self.max_latency > 0:
+            raise ValueError(f"--max-latency must be a positive number of ms, not {self.max_latency}")

@@ -17,7 +17,7 @@ from typing import Any
 from seknet import report
 
 MODES = ("oneshot", "multitrial", "nni")
-RESUMABLE = ("multitrial",)
+RESUMABLE = ("oneshot", "multitrial")
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,24 @@ def write_config(folder: RunFolder, mode: str, cfg: Any, **extra: Any) -> None:
                       | extra)  # fmt: skip
 
 
-def resumable(run: str | Path) -> RunFolder:
-    """The interrupted run ``run`` names; one line when it finished already or left nothing to resume."""
+def resumable(run: str | Path) -> tuple[RunFolder, str]:
+    """(folder, mode) of the interrupted run ``run`` names; one line when it finished already, left nothing to
+    resume, or is of a mode that cannot resume (NNI)."""
+    from seknet.runfiles import read_run_config
+
     folder = RunFolder(Path(run))
     if (folder.out / "evaluations.csv").exists():
         raise ValueError(f"--resume {folder.out}: that search already finished")
-    if not (folder.partial / "config.yaml").is_file() or not (folder.partial / "tune").is_dir():
-        raise ValueError(f"--resume {folder.out}: no interrupted multitrial search there ({folder.partial} is missing)")
-    return folder
+    if not (folder.partial / "config.yaml").is_file():
+        raise ValueError(f"--resume {folder.out}: no interrupted search there ({folder.partial} is missing)")
+    mode = read_run_config(folder.partial / "config.yaml").get("mode")
+    if mode not in RESUMABLE:
+        raise ValueError(f"--resume {folder.out}: a {mode} run cannot be resumed ({'|'.join(RESUMABLE)} can); "
+                         f"remove {folder.partial} and run it again")  # fmt: skip
+    if mode == "multitrial" and not (folder.partial / "tune").is_dir():
+        raise ValueError(f"--resume {folder.out}: the multitrial search never started ({folder.partial}/tune is "
+                         f"missing); remove {folder.partial} and run it again")  # fmt: skip
+    return folder, mode
 
 
 def finish(folder: RunFolder) -> Path:

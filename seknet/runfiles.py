@@ -75,11 +75,16 @@ def finished_run(run: Path) -> tuple[Path, Path]:
 
 
 def read_evaluations(path: Path) -> list[dict]:
-    """evaluations.csv of a run: :func:`read_table`, and every complete row carries MACs, accuracy and n_eval."""
+    """evaluations.csv of a run: :func:`read_table`, and every complete row carries MACs, accuracy and n_eval
+    (and ``latency_ms``, in a run that has that column)."""
     rows = read_table(path, EVAL_TYPES)
+    has_ms = bool(rows) and "latency_ms" in rows[0]
     for k, r in enumerate(rows, 2):
-        if r.get("status", "complete") == "complete" and "" in (r["macs"], r["accuracy"], r["n_eval"]):
-            raise ValueError(f"{path}, row {k}: a complete arch without macs, accuracy or n_eval; {RERUN}")
+        if has_ms and not _cell(r["latency_ms"], float, True):
+            raise ValueError(f"{path}, row {k}: latency_ms is {r['latency_ms']!r}, not a number; {RERUN}")
+        wanted = ("macs", "accuracy", "n_eval", "latency_ms") if has_ms else ("macs", "accuracy", "n_eval")
+        if r.get("status", "complete") == "complete" and "" in (r[c] for c in wanted):
+            raise ValueError(f"{path}, row {k}: a complete arch without {', '.join(wanted)}; {RERUN}")
     return rows
 
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -136,6 +138,7 @@ def train(
     desc: str = "train",
     on_epoch: Callable[[int, float], None] | None = None,
     subspace: Sequence[Arch] | None = None,
+    checkpoint: Path | None = None,
 ) -> list[float]:
     """Train ``model`` on ``data``; a supernet when ``space`` is given (archs sampled by ``cfg.sampler``).
 
@@ -145,6 +148,10 @@ def train(
     Returns the mean training loss of each epoch. Repeatable on CPU for a fixed ``cfg.seed``.
     ``on_epoch(epoch, loss)`` runs after each epoch (1-based). A NaN or infinite loss raises
     ``FloatingPointError`` naming the epoch.
+
+    ``checkpoint``: after every epoch, the model, optimizer, scheduler, sampler and data-order RNG states and the
+    losses so far are written there atomically; when the file exists at the start, training continues after its
+    epoch, and on CPU ends with exactly the weights of an uninterrupted run.
     """
     if subspace is not None and (space is None or cfg.sampler != "uniform" or not subspace):
         raise ValueError("subspace: give a non-empty list of archs of the supernet's space, with the uniform sampler")
@@ -156,9 +163,12 @@ def train(
         model.to(memory_format=torch.channels_last)
     steps = cfg.epochs * -(-len(data) // cfg.batch_size)
     opt, sched = sgd_cosine(model, cfg, steps)
-    losses = []
-    bar = tqdm(total=steps, desc=desc, disable=not progress, unit="step")
-    for _ in range(cfg.epochs):
+    losses: list[float] = []
+    if checkpoint is not None and Path(checkpoint).is_file():
+        losses = load_checkpoint(checkpoint, model, opt, sched, rng, gen)
+    bar = tqdm(total=steps, initial=steps * len(losses) // max(cfg.epochs, 1), desc=desc, disable=not progress,
+               unit="step")  # fmt: skip
+    for _ in range(len(losses), cfg.epochs):
         model.train()
         total, n = 0.0, 0
         for x, y in batches(data, cfg.batch_size, gen):
@@ -174,10 +184,53 @@ def train(
         if not math.isfinite(losses[-1]):
             bar.close()
             raise FloatingPointError(f"training loss is {losses[-1]} at epoch {len(losses)}")
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, losses, model, opt, sched, rng, gen)
         if on_epoch is not None:
             on_epoch(len(losses), losses[-1])
     bar.close()
     return losses
+
+
+def save_checkpoint(path: Path, losses: list[float], model: nn.Module, opt: torch.optim.Optimizer, sched,
+                    rng: random.Random, gen: torch.Generator) -> None:  # fmt: skip
+    """Everything :func:`train` needs to continue after ``len(losses)`` epochs, written atomically to ``path``."""
+    from seknet.report import write_atomic
+
+    state = {"losses": losses, "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+             "rng": rng.getstate(), "gen": gen.get_state(), "torch_rng": torch.get_rng_state()}  # fmt: skip
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_atomic(Path(path), buf.getvalue())
+
+
+def checkpoint_epochs(path: Path) -> int:
+    """Epochs a :func:`save_checkpoint` file at ``path`` has finished (0 when there is none)."""
+    if not Path(path).is_file():
+        return 0
+    try:
+        return len(torch.load(path, weights_only=True, map_location="cpu")["losses"])
+    except Exception:  # noqa: BLE001 - train() reports the damaged file in one line when it reads it
+        return 0
+
+
+def load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, sched, rng: random.Random,
+                    gen: torch.Generator) -> list[float]:  # fmt: skip
+    """Restore a :func:`save_checkpoint` file into the training state; returns the losses of its finished epochs.
+    A damaged file or one of another model is one ValueError naming it."""
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        rng.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in state["rng"]))
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        return [float(x) for x in state["losses"]]
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds on a damaged or foreign file
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise ValueError(f"{path}: not a training checkpoint of this run ({reason}); remove it to train from "
+                         "the start") from None  # fmt: skip
 
 
 def _step(model: nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig, x: Tensor, y: Tensor, archs: list,

@@ -1,8 +1,9 @@
-"""Multi-trial search on Ray Tune: every trial trains one arch stand-alone and reports accuracy and MACs.
+"""Multi-trial search on Ray Tune: every trial trains one arch stand-alone and reports accuracy and its cost.
 
-Samplers: ``nsga2`` and ``tpe`` (Optuna through ``OptunaSearch``, two objectives: accuracy up, MACs
-down; metric and mode sit on the searcher, as Ray requires for several objectives), ``random`` and
-``grid`` (every in-budget arch). Archs over ``--max-macs`` are reported without being trained.
+Samplers: ``nsga2``, ``tpe`` and ``random`` (Optuna through ``OptunaSearch``, two objectives: accuracy up,
+MACs or predicted latency down, as ``--objective`` says; metric and mode sit on the searcher, as Ray requires
+for several objectives; no arch is trained twice, :mod:`seknet.distinct`) and ``grid`` (every in-budget arch).
+Archs over ``--max-macs`` or ``--max-latency`` are reported without being trained.
 Early stopping (``--asha``) stops weak trials on accuracy; such a trial keeps status
 ``stopped_early`` and its truncated accuracy never enters the front, which holds complete trials only.
 A crashing or NaN trial is recorded as ``failed`` with its reason and the search goes on.
@@ -11,16 +12,17 @@ Ray is imported here only.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from seknet import report, rundir
+from seknet import cost, report, rundir
 from seknet.count import count
 from seknet.data import Data
-from seknet.oneshot import budget_archs, check_data, data_summary, run_data
+from seknet.oneshot import check_data, data_summary, run_data
 from seknet.runconfig import RunConfig
 from seknet.runfiles import load_into, load_state_dict
 from seknet.space import Space, load_space
@@ -70,15 +72,19 @@ def _arch_of(config: dict, space: Space) -> str:
     return config["arch"] if "arch" in config else "-".join(config[f"stage{i}"] for i in range(len(space.stages)))
 
 
-def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_state: dict | None) -> None:
-    """One Tune trial: train ``config``'s arch, report accuracy and MACs after every epoch."""
+def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_state: dict | None,
+           table: dict | None = None, in_budget: frozenset[str] | None = None) -> None:  # fmt: skip
+    """One Tune trial: train ``config``'s arch, report accuracy and its cost (MACs, and predicted latency with a
+    latency ``table``) after every epoch. An arch not ``in_budget`` (None: no budget) is never trained."""
     import ray
     from ray import tune
 
     arch = space.parse(_arch_of(config, space))
     c = count(arch)
     base = {"macs": c.macs, "params": c.params, "attn_ops": c.attn_ops}
-    if cfg.max_macs is not None and c.macs > cfg.max_macs:  # never trained
+    if table is not None:
+        base["latency_ms"] = cost.latency_ms(table, arch)
+    if in_budget is not None and str(arch) not in in_budget:  # never trained
         tune.report(base | {"accuracy": 0.0, "correct": 0, "n_eval": 0, "epoch": 0, "over_budget": 1})
         return
     seed = int(config.get("seed", cfg.seed))  # retrain runs each arch under several seeds
@@ -106,22 +112,22 @@ def _search_setup(cfg: MultiTrialConfig, space: Space, archs: list[str]):
     if cfg.sampler == "grid":
         return {"arch": tune.grid_search(archs)}, None, 1
     stages = {f"stage{i}": list(space.choices) for i in range(len(space.stages))}
-    if cfg.sampler == "random":
-        from ray.tune.search.basic_variant import BasicVariantGenerator
-
-        space_ = {k: tune.choice(v) for k, v in stages.items()}
-        return space_, BasicVariantGenerator(random_state=cfg.seed), cfg.trials
     import optuna
     from ray.tune.search.optuna import OptunaSearch
+
+    from seknet.distinct import DistinctArchs
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if cfg.sampler == "nsga2":
         sampler = optuna.samplers.NSGAIISampler(population_size=max(4, min(50, cfg.trials // 4)), seed=cfg.seed)
-    else:
+    elif cfg.sampler == "tpe":
         sampler = optuna.samplers.TPESampler(seed=cfg.seed)
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=cfg.seed)
     dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in stages.items()}
-    searcher = OptunaSearch(space=dists, metric=["accuracy", "macs"], mode=["max", "min"], sampler=sampler)
-    return None, searcher, cfg.trials
+    metric = ["accuracy", cost.column(cfg.objective)]
+    searcher = OptunaSearch(space=dists, metric=metric, mode=["max", "min"], sampler=sampler)
+    return None, DistinctArchs(searcher, functools.partial(_arch_of, space=space)), cfg.trials
 
 
 def error_line(error: BaseException) -> str:
@@ -163,7 +169,8 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
 
     t0 = time.time()
     space = load_space(cfg.space)
-    in_budget = [str(a) for a in budget_archs(space, cfg.max_macs)]
+    table = cost.run_table(cfg, space)
+    in_budget = [str(a) for a in cost.budget_archs(space, cfg.max_macs, cfg.max_latency, table)]
     if cfg.address:
         from seknet.ray_session import probe
 
@@ -179,18 +186,25 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
     init_state = _init_state(cfg, space)
     if resume is None:
         folder = rundir.create(rundir.check_new(cfg.out, space.name, cfg.data, "multitrial"), "multitrial", cfg)
+        cost.write_table(folder.partial, table)
     else:
-        folder = rundir.resumable(resume)
+        folder, _ = rundir.resumable(resume)
     partial = folder.partial
+    budgeted = cfg.max_macs is not None or cfg.max_latency is not None
     trainable = tune.with_resources(
-        tune.with_parameters(_trial, space=space, data=data, cfg=cfg, init_state=init_state), trial_resources(cfg)
-    )
+        tune.with_parameters(_trial, space=space, data=data, cfg=cfg, init_state=init_state, table=table,
+                             in_budget=frozenset(in_budget) if budgeted else None),
+        trial_resources(cfg),
+    )  # fmt: skip
     num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
     with tune_settings(), ray_session(cfg.address, num_gpus=num_gpus):
         tuner = _tuner(cfg, space, grid, trainable, partial, resume is not None)
         results = tuner.fit()
     rows = _rows(results, space, cfg)
-    return write_trials(cfg, space, data, rows, folder, time.time() - t0, "multitrial", cfg.sampler)
+    from seknet.distinct import saved_repeats
+
+    repeats = saved_repeats(partial / "tune")
+    return write_trials(cfg, space, data, rows, folder, time.time() - t0, "multitrial", cfg.sampler, table, repeats)
 
 
 def _init_state(cfg: MultiTrialConfig, space: Space) -> dict | None:
@@ -237,37 +251,46 @@ def _tuner(cfg: MultiTrialConfig, space: Space, grid: list[str], trainable, part
 
 
 def write_trials(cfg, space: Space, data: Data, rows: list[dict], folder: rundir.RunFolder, secs: float, mode: str,
-                 search: str) -> Path:  # fmt: skip
+                 search: str, table: dict | None = None, repeats: int | None = None) -> Path:  # fmt: skip
     """Write a trial-based run (Ray Tune or NNI; ``mode`` goes to config.yaml) into its ``.partial``, then finish it.
 
-    ``rows`` carry MT_COLUMNS; the front is drawn from the complete ones only.
+    ``rows`` carry MT_COLUMNS (and gain ``latency_ms`` from a latency ``table``); the front, on the run's
+    objective, is drawn from the complete ones only. ``repeats``: proposals of archs already tried that were
+    answered without a trial (:mod:`seknet.distinct`), recorded with the count of distinct archs trained.
     """
     partial = folder.partial
-    front = report.front_rows(rows)
+    col = cost.column(cfg.objective)
+    columns = cost.columns(MT_COLUMNS, table)
+    front = report.front_rows(cost.add_latency(rows, space, table), col)
     for r in front:
         r["on_front"] = 1
-    report.write_csv(partial / "evaluations.csv", rows, MT_COLUMNS)
-    report.write_csv(partial / "pareto.csv", front, MT_COLUMNS)
+    report.write_csv(partial / "evaluations.csv", rows, columns)
+    report.write_csv(partial / "pareto.csv", front, columns)
     statuses = {s: sum(r["status"] == s for r in rows) for s in ("complete", "stopped_early", "failed", "over_budget")}
+    trained = {r["arch"] for r in rows if r["status"] != "over_budget"}
+    proposals = {"distinct_archs_trained": len(trained)} | ({} if repeats is None else {"repeats_answered": repeats})
     rundir.write_config(folder, mode, cfg, space=space.to_dict(), data=data_summary(data), trials=statuses,
-                        seconds={"total": round(secs, 1)})  # fmt: skip
+                        proposals=proposals, seconds={"total": round(secs, 1)})  # fmt: skip
     if not front:
         out = rundir.finish(folder)
         raise ValueError(f"no trial completed ({statuses}); the reasons are in {out}/evaluations.csv")
-    keys = ("params", "macs", "accuracy", "acc_low", "acc_high", "n_eval")
-    best = report.write_best(partial / "best.yaml", space, front, cfg.max_macs, keys)
+    keys = cost.columns(["params", "macs", "accuracy", "acc_low", "acc_high", "n_eval"], table)
+    best = report.write_best(partial / "best.yaml", space, front, cost.budget_flags(cfg), keys, col)
     done = [r for r in rows if r["status"] == "complete"]
     title = f"{mode} ({search}) on {data.name}: {len(done)} complete trials, {len(front)} on the front"
-    report.plot_pareto(partial / "pareto.png", done, front, title, cfg.max_macs)
+    report.plot_pareto(partial / "pareto.png", done, front, title, cost.axis_budget(cfg), col)
     out = rundir.finish(folder)
-    lines = [f"\n{len(rows)} trials: " + ", ".join(f"{v} {k}" for k, v in statuses.items() if v)]
+    lines = [f"\n{len(rows)} trials: " + ", ".join(f"{v} {k}" for k, v in statuses.items() if v)
+             + f"; {len(trained)} distinct archs trained"
+             + (f", {repeats} repeated proposals answered from known results" if repeats else "")]  # fmt: skip
     for r in rows:
         if r["status"] == "failed":
             lines.append(f"  failed {r['arch'] or '?'}: {r['error']}")
     lines.append(f"Pareto front of the complete trials ({len(front)}):")
     for r in front:
         acc, lo, hi = (float(r[k]) * 100 for k in ("accuracy", "acc_low", "acc_high"))
-        lines.append(f"  {r['arch']:<22} {int(r['macs']):>12,} MACs  {acc:6.2f}%  [{lo:.2f}, {hi:.2f}]")
+        ms = f" {float(r['latency_ms']):8.3f} ms" if table is not None else ""
+        lines.append(f"  {r['arch']:<22} {int(r['macs']):>12,} MACs{ms}  {acc:6.2f}%  [{lo:.2f}, {hi:.2f}]")
     lines.append(f"Best: {best['arch']}. Wrote {out}/ in {secs:.0f} s")
     print("\n".join(lines))
     return out

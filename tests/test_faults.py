@@ -101,7 +101,7 @@ CASES = [
     ("run-supernet-damaged", lambda t, r: (r / "supernet.pt").write_bytes(b"PK\x03\x04 not a zip") and [
         "run", "--mode", "multitrial", "--smoke", "--out", str(t / "x"), "--init", "supernet", "--supernet", str(r)],
      "not a readable state dict"),
-    ("resume-nothing-there", lambda t, r: ["run", "--resume", str(t / "mt")], "no interrupted multitrial search"),
+    ("resume-nothing-there", lambda t, r: ["run", "--resume", str(t / "mt")], "no interrupted search there"),
     ("resume-finished-run", lambda t, r: ["run", "--resume", str(r)], "already finished"),
     ("resume-config-syntax", lambda t, r: [
         "run", "--resume", str(_fake_partial(t, "config: {space: [\n"))], "malformed YAML"),

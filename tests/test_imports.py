@@ -12,12 +12,13 @@ from tests.conftest import ROOT
 LAYERS = {  # lower number = lower layer
     0: {"yamlfile", "arch", "space", "count", "pareto", "truth", "runconfig"},  # core: pure Python, numpy at most
     1: {"layers", "se", "sk", "blocks", "backbone", "supernet", "split", "data", "files"},  # nn and data
-    2: {"train", "score", "standalone", "report", "runfiles", "rundir", "deploy", "latency"},  # engine and results
-    3: {"oneshot", "ray_session", "ray_score", "tune_search", "nni_search", "retrain", "export"},  # search
+    # engine and results
+    2: {"train", "score", "standalone", "report", "runfiles", "rundir", "deploy", "latency", "cost"},
+    3: {"oneshot", "ray_session", "ray_score", "tune_search", "nni_search", "retrain", "export", "distinct"},  # search
     4: {"api"},  # seknet.search / seknet.Run, mirroring the CLI
 }
 LAYER = {m: k for k, ms in LAYERS.items() for m in ms}
-SERVERS = {"ray": {"ray_session", "ray_score", "tune_search", "retrain"}, "nni": {"nni_search"}}
+SERVERS = {"ray": {"ray_session", "ray_score", "tune_search", "retrain", "distinct"}, "nni": {"nni_search"}}
 
 
 def _imports(module: str) -> tuple[set[str], set[str]]:

@@ -17,7 +17,7 @@ def test_lifecycle_writes_into_partial_then_renames(tmp_path):
     assert not folder.partial.exists()
 
 
-@pytest.mark.parametrize("mode,how", [("oneshot", "remove it"), ("nni", "remove it"),
+@pytest.mark.parametrize("mode,how", [("oneshot", "continue it with --resume"), ("nni", "remove it"),
                                       ("multitrial", "continue it with --resume")])  # fmt: skip
 def test_a_leftover_partial_is_refused_the_same_way_in_every_mode(tmp_path, mode, how):
     """A leftover .partial folder is never deleted silently: --resume where the mode can, else remove it."""
@@ -35,14 +35,21 @@ def test_a_non_empty_out_folder_is_refused(tmp_path):
         rundir.check_new(tmp_path / "run", "digits", "digits", "oneshot")
 
 
-def test_resume_refuses_a_finished_run_and_an_empty_place(tmp_path):
-    """--resume on a finished run, or where no interrupted multitrial search is, gives one line."""
+def test_resume_refuses_a_finished_run_an_empty_place_and_nni(tmp_path):
+    """--resume on a finished run, where no interrupted search is, on an NNI run or a multitrial run that never
+    started its search gives one line; an interrupted one-shot run is resumable."""
     (tmp_path / "done").mkdir()
     (tmp_path / "done" / "evaluations.csv").write_text("arch\n")
     with pytest.raises(ValueError, match="already finished"):
         rundir.resumable(tmp_path / "done")
-    with pytest.raises(ValueError, match="no interrupted multitrial search"):
+    with pytest.raises(ValueError, match="no interrupted search there"):
         rundir.resumable(tmp_path / "nothing")
+    for mode, message in (("nni", "a nni run cannot be resumed"), ("multitrial", "never started")):
+        folder = rundir.create(rundir.RunFolder(tmp_path / mode), mode, SearchConfig())
+        with pytest.raises(ValueError, match=message):
+            rundir.resumable(folder.out)
+    folder = rundir.create(rundir.RunFolder(tmp_path / "one"), "oneshot", SearchConfig())
+    assert rundir.resumable(folder.out) == (folder, "oneshot")
 
 
 def test_unknown_mode_is_refused(tmp_path):

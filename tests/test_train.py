@@ -152,3 +152,41 @@ def test_balanced_sampler_gives_the_plain_and_the_sk_conv_half_the_steps_each(di
     assert step_archs(TrainConfig(sampler="balanced"), digits, random.Random(1)) == [
         balanced_arch(digits, random.Random(1))
     ]
+
+
+def test_training_stopped_after_an_epoch_resumes_to_the_uninterrupted_weights(digits, tiny, tmp_path):
+    """Interrupted after epoch 2 of 3 with a checkpoint, then run again on it: the same losses and bit-identical
+    weights as one uninterrupted run (CPU), and the finished epochs are not trained again."""
+    cfg = TrainConfig(epochs=3, batch_size=16, seed=5)
+
+    def fresh():
+        torch.manual_seed(0)
+        return Supernet(digits)
+
+    whole = fresh()
+    want = train(whole, tiny, cfg, space=digits, progress=False)
+    ck = tmp_path / "checkpoint.pt"
+
+    def stop(epoch, loss):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(fresh(), tiny, cfg, space=digits, progress=False, checkpoint=ck, on_epoch=stop)
+    epochs_run = []
+    resumed = fresh()
+    got = train(
+        resumed, tiny, cfg, space=digits, progress=False, checkpoint=ck, on_epoch=lambda e, _: epochs_run.append(e)
+    )
+    assert got == want and epochs_run == [3]
+    assert all(
+        torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True)
+    )
+
+
+def test_a_damaged_checkpoint_is_one_line(digits, tiny, tmp_path):
+    """A checkpoint that is not one (truncated, foreign) is a ValueError naming it and the fix."""
+    ck = tmp_path / "checkpoint.pt"
+    ck.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"checkpoint.pt: not a training checkpoint of this run .*remove it"):
+        train(Supernet(digits), tiny, TrainConfig(epochs=1, batch_size=16), space=digits, progress=False, checkpoint=ck)

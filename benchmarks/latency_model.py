@@ -1,0 +1,80 @@
+"""Is predicted latency (sum of measured parts) good enough to search on, and is latency its own objective here?
+
+For each space (digits at batch 1 and 128, ResNet-50 at batch 1): measure the latency table, validate it on
+random archs (predicted vs measured end to end: median and p90 relative error; goal p90 <= 10 %), and print
+per stage what SE(16) and SK(2) cost over `none` in latency next to what they cost in MACs. Run it on an idle
+machine: a busy core makes end-to-end timings noisy, not the model wrong.
+
+    python benchmarks/latency_model.py [--threads 2] [--digits 30] [--resnet 10] [--runs 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import seknet  # noqa: E402
+from seknet import latency  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stage_costs(space: seknet.Space, table: dict, choices=("se16", "sk2")) -> list[str]:
+    """Per stage: latency and MACs of each choice over `none`, the other stages at `none`."""
+    n = len(space.stages)
+    base = space.parse("-".join(["none"] * n))
+    lines = []
+    for i in range(n):
+        parts = []
+        for c in choices:
+            arch = space.parse("-".join(c if j == i else "none" for j in range(n)))
+            d_ms = latency.predict(table, arch) - latency.predict(table, base)
+            d_macs = seknet.count(arch).macs - seknet.count(base).macs
+            parts.append(f"{c}: {d_ms / latency.predict(table, base) * 100:+6.1f} % latency, "
+                         f"{d_macs / seknet.count(base).macs * 100:+6.2f} % MACs")  # fmt: skip
+        lines.append(f"  stage {i}: " + ";  ".join(parts))
+    return lines
+
+
+def one(space_name: str, batch: int, n_archs: int, runs: int) -> None:
+    space = seknet.load_space(ROOT / "search_space" / f"{space_name}.yaml")
+    table = latency.measure_table(space, "cpu", batch, None, runs)
+    archs = random.Random(0).sample(space.archs(), n_archs)
+    check = latency.validate(table, archs, "cpu", runs)
+    med, p90 = check["median_rel_error"] * 100, check["p90_rel_error"] * 100
+    print(f"{space_name} batch {batch}, {table['threads']} threads, {table['device_name']}: {check['archs']} random "
+          f"archs, median rel. error {med:.1f} %, p90 {p90:.1f} %")  # fmt: skip
+    print("\n".join(stage_costs(space, table)))
+    whole = [("all none", "none"), ("all se16", "se16"), ("all sk2", "sk2"), ("all sk4", "sk4")]
+    n = len(space.stages)
+    base = space.parse("-".join(["none"] * n))
+    t_base = latency.measure_arch(base, "cpu", batch, runs)
+    for label, c in whole[1:]:
+        a = space.parse("-".join([c] * n))
+        ratio_ms = latency.measure_arch(a, "cpu", batch, runs) / t_base
+        ratio_macs = seknet.count(a).macs / seknet.count(base).macs
+        print(f"  {label:<8} measured end to end: {ratio_ms:.2f}x the latency of all none, {ratio_macs:.2f}x its MACs")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--digits", type=int, default=30, help="random digits archs to validate on")
+    ap.add_argument("--resnet", type=int, default=10, help="random ResNet-50-space archs to validate on (0: skip)")
+    ap.add_argument("--runs", type=int, default=latency.RUNS)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    one("digits", 1, args.digits, args.runs)
+    one("digits", 128, min(args.digits, 10), args.runs)
+    if args.resnet:
+        one("imagenet_resnet50", 1, args.resnet, args.runs)
+
+
+if __name__ == "__main__":
+    main()
