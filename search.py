@@ -256,7 +256,19 @@ def _add_run(sub) -> None:
     r.add_argument("--recal-images", type=_positive, help="BN recalibration images (default 512)")
     r.add_argument("--slice", type=_fraction, help="successive halving: first-round share of val (default 0.25)")
     r.add_argument("--workers", type=_positive, help="Ray scoring tasks at once")
-    r.add_argument("--gpus-per-worker", type=float, help="GPU share per scoring worker, e.g. 0.25 (default 0)")
+    r.add_argument(
+        "--train-workers",
+        type=_positive,
+        help="oneshot: train the supernet data-parallel on N Ray Train workers (DDP; default 1, in process)",
+    )
+    r.add_argument("--max-failures", type=int,
+                   help="oneshot --train-workers: restarts of the worker group from the last epoch checkpoint "
+                        "(default 2)")  # fmt: skip
+    r.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        help="GPU share per scoring (and --train-workers training) worker, e.g. 0.25 (default 0)",
+    )
     r.add_argument(
         "--address",
         help="join this Ray cluster (HOST:PORT that `ray start --head` printed; its token is "

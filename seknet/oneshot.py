@@ -19,6 +19,7 @@ from seknet import cost, report, rundir
 from seknet.arch import Arch
 from seknet.count import count
 from seknet.data import Data, load_data
+from seknet.ray_train import DDP_SAMPLERS
 from seknet.runconfig import RunConfig
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
@@ -43,11 +44,18 @@ class SearchConfig(RunConfig):
     address: str | None = None  # join this Ray cluster instead of starting one
     exhaustive_limit: int = 10_000  # above this many archs, NSGA-II samples the space
     evaluations: int = 2_000  # NSGA-II budget of scored archs
+    train_workers: int = 1  # > 1: data-parallel supernet training on Ray Train (DDP), see seknet.ray_train
+    max_failures: int = 2  # Ray Train: worker-group restarts (from the last epoch checkpoint) before giving up
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r} for oneshot; valid: {'|'.join(SAMPLERS)}")
+        if self.train_workers < 1 or self.max_failures < 0:
+            raise ValueError("--train-workers must be >= 1 and --max-failures >= 0")
+        if self.train_workers > 1 and self.sampler not in DDP_SAMPLERS:
+            raise ValueError(f"--train-workers > 1 trains one arch per step: use --sampler {'|'.join(DDP_SAMPLERS)}, "
+                             f"not {self.sampler}")  # fmt: skip
 
 
 def run_data(cfg: SearchConfig, test_variants: int | None = None) -> Data:
@@ -185,19 +193,34 @@ def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int
 def train_supernet(
     cfg: SearchConfig, space: Space, data: Data, device: torch.device, sharing: str = "sliced",
     checkpoint: Path | None = None,
-) -> tuple[Supernet, list[float]]:  # fmt: skip
-    """A supernet of ``space`` trained on ``device`` as ``cfg`` says (epochs, sampler, seed, ...), moved back to CPU.
+) -> tuple[Supernet, list[float], dict]:  # fmt: skip
+    """A supernet of ``space`` trained as ``cfg`` says (epochs, sampler, seed, ...), on CPU at the end.
 
-    ``sharing`` is the supernet's (see :class:`Supernet`). Returns it with its per-epoch training losses.
-    ``checkpoint``: saved after every epoch, and continued from when it exists (see :func:`seknet.train.train`).
+    In this process on ``device``, or with ``cfg.train_workers`` > 1 on that many Ray Train workers (DDP; see
+    :mod:`seknet.ray_train`). ``sharing`` is the supernet's (see :class:`Supernet`). ``checkpoint``: saved after
+    every epoch, and continued from when it exists (see :func:`seknet.train.train`). Returns the supernet, its
+    per-epoch training losses, and what config.yaml records about the training (workers, restarts).
     """
-    torch.manual_seed(cfg.seed)
-    net = Supernet(space, sharing, choice_affine=cfg.choice_affine)
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed,
                        freeze_unused=cfg.freeze_unused)  # fmt: skip
+    if cfg.train_workers > 1:
+        if checkpoint is None or sharing != "sliced":
+            raise ValueError("data-parallel training needs a checkpoint path and the sliced supernet")
+        from seknet.ray_session import ray_session
+        from seknet.ray_train import train_supernet_ddp
+
+        num_gpus = torch.cuda.device_count() if cfg.gpus_per_worker > 0 and not cfg.address else None
+        with ray_session(cfg.address, num_cpus=None if cfg.address else max(os.cpu_count() or 1, cfg.train_workers),
+                         num_gpus=num_gpus):  # fmt: skip
+            net, losses, restarts = train_supernet_ddp(
+                tcfg, space, data, checkpoint, cfg.train_workers, cfg.gpus_per_worker, cfg.choice_affine,
+                cfg.max_failures)  # fmt: skip
+        return net, losses, {"workers": cfg.train_workers, "restarts": restarts}
+    torch.manual_seed(cfg.seed)
+    net = Supernet(space, sharing, choice_affine=cfg.choice_affine)
     losses = train(net, data.train, tcfg, device, space=space, progress=cfg.progress, desc="train supernet",
                    checkpoint=checkpoint)  # fmt: skip
-    return net.cpu().to(memory_format=torch.contiguous_format), losses
+    return net.cpu().to(memory_format=torch.contiguous_format), losses, {"workers": 1}
 
 
 def score_rows(archs: list[Arch], scores: dict, table: dict | None = None) -> list[dict]:
@@ -240,7 +263,7 @@ def run(cfg: SearchConfig, resume: Path | None = None) -> Path:
     partial, checkpoint = folder.partial, folder.partial / CHECKPOINT
     resumed = {"resumed_from_epoch": checkpoint_epochs(checkpoint)} if resume is not None else {}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    net, losses = train_supernet(cfg, space, data, device, checkpoint=checkpoint)
+    net, losses, trained = train_supernet(cfg, space, data, device, checkpoint=checkpoint)
     buf = io.BytesIO()
     torch.save(net.state_dict(), buf)
     report.write_atomic(partial / "supernet.pt", buf.getvalue())
@@ -266,7 +289,7 @@ def run(cfg: SearchConfig, resume: Path | None = None) -> Path:
     report.plot_placement(partial / "placement.png", pl, len(space.stages), space.choices)
     rundir.write_config(
         folder, "oneshot", cfg, space=space.to_dict(), data=data_summary(data),
-        train_loss=[round(x, 4) for x in losses], device=str(device),
+        train_loss=[round(x, 4) for x in losses], device=str(device), training=trained,
         seconds={"train": round(t1 - t0, 1), "score": round(t2 - t1, 1), "total": round(time.time() - t0, 1)},
         archs_in_budget=len(archs), archs_scored=len(rows), **resumed,
     )  # fmt: skip

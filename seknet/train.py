@@ -139,6 +139,7 @@ def train(
     on_epoch: Callable[[int, float], None] | None = None,
     subspace: Sequence[Arch] | None = None,
     checkpoint: Path | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[float]:
     """Train ``model`` on ``data``; a supernet when ``space`` is given (archs sampled by ``cfg.sampler``).
 
@@ -152,6 +153,11 @@ def train(
     ``checkpoint``: after every epoch, the model, optimizer, scheduler, sampler and data-order RNG states and the
     losses so far are written there atomically; when the file exists at the start, training continues after its
     epoch, and on CPU ends with exactly the weights of an uninterrupted run.
+
+    ``shard`` = (rank, world size) for data-parallel training (``model`` wrapped in DDP by the caller, see
+    :mod:`seknet.ray_train`): every rank draws the same global batches and archs (same seeds) and trains on its
+    ``rank::world`` slice of each batch, so the global batch and the schedule mean the same for any world size;
+    the epoch losses are summed over ranks, and only rank 0 writes the checkpoint (every rank reads it).
     """
     if subspace is not None and (space is None or cfg.sampler != "uniform" or not subspace):
         raise ValueError("subspace: give a non-empty list of archs of the supernet's space, with the uniform sampler")
@@ -172,6 +178,7 @@ def train(
         model.train()
         total, n = 0.0, 0
         for x, y in batches(data, cfg.batch_size, gen):
+            x, y = x[shard[0] :: shard[1]], y[shard[0] :: shard[1]]  # (B / world, C, H, W): this rank's slice
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -179,12 +186,16 @@ def train(
             total, n = total + _step(model, opt, cfg, x, y, archs, device), n + len(y) * len(archs)
             sched.step()
             bar.update()
+        if shard[1] > 1:  # the epoch's loss over the global batches, not this rank's slice
+            sums = torch.tensor([total, float(n)], dtype=torch.float64)
+            torch.distributed.all_reduce(sums)
+            total, n = float(sums[0]), int(sums[1])
         losses.append(total / max(n, 1))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         if not math.isfinite(losses[-1]):
             bar.close()
             raise FloatingPointError(f"training loss is {losses[-1]} at epoch {len(losses)}")
-        if checkpoint is not None:
+        if checkpoint is not None and shard[0] == 0:
             save_checkpoint(checkpoint, losses, model, opt, sched, rng, gen)
         if on_epoch is not None:
             on_epoch(len(losses), losses[-1])
@@ -197,6 +208,7 @@ def save_checkpoint(path: Path, losses: list[float], model: nn.Module, opt: torc
     """Everything :func:`train` needs to continue after ``len(losses)`` epochs, written atomically to ``path``."""
     from seknet.report import write_atomic
 
+    model = getattr(model, "module", model)  # the supernet inside a DDP wrapper
     state = {"losses": losses, "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
              "rng": rng.getstate(), "gen": gen.get_state(), "torch_rng": torch.get_rng_state()}  # fmt: skip
     buf = io.BytesIO()
@@ -220,7 +232,7 @@ def load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, sc
     A damaged file or one of another model is one ValueError naming it."""
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
-        model.load_state_dict(state["model"])
+        getattr(model, "module", model).load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         rng.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in state["rng"]))
@@ -244,7 +256,8 @@ def _step(model: nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig, x: Ten
             loss = F.cross_entropy(out.float(), y)
         (loss / len(archs) if cfg.sampler == "fair" else loss).backward()
         total += loss.item() * len(y)
-    frozen = _snapshot_unused(model, opt, archs) if cfg.freeze_unused and archs[0] is not None else []
+    net = getattr(model, "module", model)  # the supernet inside a DDP wrapper
+    frozen = _snapshot_unused(net, opt, archs) if cfg.freeze_unused and archs[0] is not None else []
     opt.step()
     _restore(opt, frozen)
     return total

@@ -14,11 +14,25 @@ LAYERS = {  # lower number = lower layer
     1: {"layers", "se", "sk", "blocks", "backbone", "supernet", "split", "data", "files"},  # nn and data
     # engine and results
     2: {"train", "score", "standalone", "report", "runfiles", "rundir", "deploy", "latency", "cost"},
-    3: {"oneshot", "ray_session", "ray_score", "tune_search", "nni_search", "retrain", "export", "distinct"},  # search
+    # search
+    3: {
+        "oneshot",
+        "ray_session",
+        "ray_score",
+        "ray_train",
+        "tune_search",
+        "nni_search",
+        "retrain",
+        "export",
+        "distinct",
+    },
     4: {"api"},  # seknet.search / seknet.Run, mirroring the CLI
 }
 LAYER = {m: k for k, ms in LAYERS.items() for m in ms}
-SERVERS = {"ray": {"ray_session", "ray_score", "tune_search", "retrain", "distinct"}, "nni": {"nni_search"}}
+SERVERS = {
+    "ray": {"ray_session", "ray_score", "ray_train", "tune_search", "retrain", "distinct"},
+    "nni": {"nni_search"},
+}
 
 
 def _imports(module: str) -> tuple[set[str], set[str]]:
