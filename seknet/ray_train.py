@@ -1,4 +1,5 @@
-"""Data-parallel supernet training on Ray Train: ``TorchTrainer`` with DDP (gloo on CPU, nccl on GPU).
+"""Data-parallel supernet training on Ray Train: ``TorchTrainer`` with DDP (gloo on CPU and shared GPUs, nccl on
+whole GPUs).
 
 ``run --train-workers N`` trains the one-shot supernet on N Ray Train workers (``--gpus-per-worker G`` each
 on GPUs, one CPU each otherwise; ``--address`` for a cluster). Every worker runs :func:`seknet.train.train`
@@ -79,7 +80,8 @@ def train_supernet_ddp(tcfg: TrainConfig, space: Space, data: Data, checkpoint: 
     trainer = TorchTrainer(
         _worker,
         train_loop_config=config,
-        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+        # NCCL wants a whole GPU per rank; workers that share a GPU (--gpus-per-worker 0.5) reduce over gloo
+        torch_config=TorchConfig(backend="nccl" if gpus_per_worker >= 1 else "gloo"),
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
         run_config=RunConfig(name="ray_train", storage_path=str(trainer_dir.parent),
                              failure_config=FailureConfig(max_failures=max_failures)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -61,7 +62,7 @@ def _sliced_mean_gradient(space, data, tcfg: TrainConfig, world: int) -> tuple[S
 def ray_local():
     import ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # GPUs: what Ray detects
     yield
     ray.shutdown()
 
@@ -131,3 +132,15 @@ def test_a_killed_training_worker_is_restarted_and_the_run_finishes(tmp_path):
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["training"] == {"workers": 2, "restarts": 1} and len(saved["train_loss"]) == 6
     assert (out / "evaluations.csv").is_file() and not (out / "ray_train").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_two_workers_train_on_two_shares_of_a_gpu(digits, tiny_data, tmp_path, ray_local):
+    """On a CUDA machine, 2 workers on half a GPU each (gloo over CUDA tensors) train the supernet to the end."""
+    from seknet.ray_train import train_supernet_ddp
+
+    tcfg = TrainConfig(epochs=2, batch_size=32, seed=1)
+    net, losses, restarts = train_supernet_ddp(tcfg, digits, tiny_data, tmp_path / "c.pt", 2, gpus_per_worker=0.5)
+    assert len(losses) == 2 and all(map(math.isfinite, losses)) and restarts == 0
+    assert next(net.parameters()).device.type == "cpu"
