@@ -6,7 +6,8 @@ benchmark, issue 15): each repeat spends a whole stand-alone training on an answ
 strategies deduplicate themselves (``dedup=True``); Optuna does not. :class:`DistinctArchs` sits between Tune
 and the sampler: a proposal of an arch whose trial finished is told that trial's result at once (the sampler
 learns the same value it would have measured), one of an arch still training waits for that trial's result,
-and the sampler is asked again; only a new arch becomes a Tune trial. Ray is imported here and in the other
+and the sampler is asked again; only a new arch becomes a Tune trial. A proposal over the budget is answered
+the same way (accuracy 0 at its cost), so ``--trials`` counts trained archs only. Ray is imported here and in the other
 Ray adapters only.
 """
 
@@ -18,20 +19,23 @@ from collections.abc import Callable
 
 from ray.tune.search import Searcher
 
-MAX_ASKS = 200  # proposals in a row that repeat known archs before the space counts as exhausted
+MAX_ASKS = 1_000  # proposals in a row answered without a trial before the space counts as exhausted
 
 
 class DistinctArchs(Searcher):
-    """Wraps ``searcher``; ``arch_of(config)`` names a proposal's arch. ``repeats`` counts the proposals answered
-    without a trial. When ``MAX_ASKS`` proposals in a row repeat known archs, the search ends (FINISHED)."""
+    """Wraps ``searcher``; ``arch_of(config)`` names a proposal's arch. ``refuse(arch)`` gives the result to tell
+    for an arch that must not be trained (over the budget: accuracy 0 at its cost), None for one that may.
+    ``repeats`` and ``refused`` count the proposals answered without a trial. When ``MAX_ASKS`` proposals in a
+    row are answered so, the search ends (FINISHED)."""
 
-    def __init__(self, searcher: Searcher, arch_of: Callable[[dict], str]) -> None:
+    def __init__(self, searcher: Searcher, arch_of: Callable[[dict], str],
+                 refuse: Callable[[str], dict | None] | None = None) -> None:  # fmt: skip
         super().__init__(metric=searcher.metric, mode=searcher.mode)
-        self.searcher, self.arch_of = searcher, arch_of
+        self.searcher, self.arch_of, self.refuse = searcher, arch_of, refuse
         self.known: dict[str, dict | None] = {}  # arch -> its finished trial's last result (None: the trial failed)
         self.live: dict[str, tuple[str, str]] = {}  # Tune trial id -> (the sampler's id for it, arch)
         self.waiting: dict[str, list[str]] = {}  # arch of a live trial -> sampler ids that proposed it again
-        self.repeats = 0
+        self.repeats = self.refused = 0
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)
@@ -50,6 +54,12 @@ class DistinctArchs(Searcher):
             if config is None or config == Searcher.FINISHED:
                 return config
             arch = self.arch_of(config)
+            answer = None if arch in self.known or self.refuse is None else self.refuse(arch)
+            if answer is not None:  # over the budget: never trained, the sampler learns it at once
+                self.known[arch] = answer
+                self._tell(inner_id, answer)
+                self.refused += 1
+                continue
             if arch in self.known:
                 self._tell(inner_id, self.known[arch])
             elif arch in running:
@@ -82,15 +92,17 @@ class DistinctArchs(Searcher):
         self.__dict__.update(state)
 
 
-def saved_repeats(experiment_dir: str | os.PathLike) -> int | None:
-    """Proposals answered without a trial, read back from the state Tune saved in ``experiment_dir`` (None when
-    there is none: a grid search, or a damaged file)."""
+def saved_counts(experiment_dir: str | os.PathLike) -> dict[str, int]:
+    """{"repeats_answered", "over_budget_answered"}: proposals answered without a trial, read back from the state
+    Tune saved in ``experiment_dir`` (empty when there is none: a grid search, or a damaged file)."""
     from ray.tune.search.search_generator import SearchGenerator
     from ray.tune.utils.util import _load_newest_checkpoint
 
     try:
         state = _load_newest_checkpoint(str(experiment_dir), SearchGenerator.CKPT_FILE_TMPL.format("*"))
-    except Exception:  # noqa: BLE001 - an unreadable state file only loses this count
-        return None
+    except Exception:  # noqa: BLE001 - an unreadable state file only loses these counts
+        return {}
     mine = (state or {}).get(f"name:{DistinctArchs.__name__}")
-    return int(mine["repeats"]) if isinstance(mine, dict) and "repeats" in mine else None
+    if not isinstance(mine, dict):
+        return {}
+    return {"repeats_answered": int(mine.get("repeats", 0)), "over_budget_answered": int(mine.get("refused", 0))}

@@ -105,8 +105,8 @@ def _trial(config: dict, space: Space, data: Data, cfg: MultiTrialConfig, init_s
     train_standalone(arch, data.train, tcfg, device, model=model, on_epoch=on_epoch)
 
 
-def _search_setup(cfg: MultiTrialConfig, space: Space, archs: list[str]):
-    """(param_space, search_alg, num_samples) for the sampler."""
+def _search_setup(cfg: MultiTrialConfig, space: Space, archs: list[str], table: dict | None = None):
+    """(param_space, search_alg, num_samples) for the sampler; ``archs``: the grid, and the archs in budget."""
     from ray import tune
 
     if cfg.sampler == "grid":
@@ -127,7 +127,16 @@ def _search_setup(cfg: MultiTrialConfig, space: Space, archs: list[str]):
     dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in stages.items()}
     metric = ["accuracy", cost.column(cfg.objective)]
     searcher = OptunaSearch(space=dists, metric=metric, mode=["max", "min"], sampler=sampler)
-    return None, DistinctArchs(searcher, functools.partial(_arch_of, space=space)), cfg.trials
+    refuse = functools.partial(_over_budget, space=space, in_budget=frozenset(archs), table=table)
+    return None, DistinctArchs(searcher, functools.partial(_arch_of, space=space), refuse), cfg.trials
+
+
+def _over_budget(arch: str, space: Space, in_budget: frozenset[str], table: dict | None) -> dict | None:
+    """What the sampler is told for an arch over the budget (accuracy 0 at its cost), None for one in budget."""
+    if arch in in_budget:
+        return None
+    ms = {"latency_ms": cost.latency_ms(table, space.parse(arch))} if table is not None else {}
+    return {"accuracy": 0.0, "macs": count(space.parse(arch)).macs} | ms
 
 
 def error_line(error: BaseException) -> str:
@@ -198,13 +207,13 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
     )  # fmt: skip
     num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
     with tune_settings(), ray_session(cfg.address, num_gpus=num_gpus):
-        tuner = _tuner(cfg, space, grid, trainable, partial, resume is not None)
+        tuner = _tuner(cfg, space, grid, trainable, partial, resume is not None, table)
         results = tuner.fit()
     rows = _rows(results, space, cfg)
-    from seknet.distinct import saved_repeats
+    from seknet.distinct import saved_counts
 
-    repeats = saved_repeats(partial / "tune")
-    return write_trials(cfg, space, data, rows, folder, time.time() - t0, "multitrial", cfg.sampler, table, repeats)
+    answered = saved_counts(partial / "tune")
+    return write_trials(cfg, space, data, rows, folder, time.time() - t0, "multitrial", cfg.sampler, table, answered)
 
 
 def _init_state(cfg: MultiTrialConfig, space: Space) -> dict | None:
@@ -219,7 +228,8 @@ def _init_state(cfg: MultiTrialConfig, space: Space) -> dict | None:
     return state
 
 
-def _tuner(cfg: MultiTrialConfig, space: Space, grid: list[str], trainable, partial: Path, resume: bool):
+def _tuner(cfg: MultiTrialConfig, space: Space, grid: list[str], trainable, partial: Path, resume: bool,
+           table: dict | None = None):  # fmt: skip
     """The Tune experiment in ``partial``/tune: restored from its saved state (``resume``), or a new one."""
     from ray import tune
 
@@ -230,7 +240,7 @@ def _tuner(cfg: MultiTrialConfig, space: Space, grid: list[str], trainable, part
         except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
             raise ValueError(f"{partial}/tune: the saved search cannot be restored ({error_line(e)}); remove "
                              f"{partial} and run the search again") from None  # fmt: skip
-    param_space, search_alg, samples = _search_setup(cfg, space, grid)
+    param_space, search_alg, samples = _search_setup(cfg, space, grid, table)
     scheduler = None
     if cfg.asha:
         from ray.tune.schedulers import ASHAScheduler
@@ -251,12 +261,12 @@ def _tuner(cfg: MultiTrialConfig, space: Space, grid: list[str], trainable, part
 
 
 def write_trials(cfg, space: Space, data: Data, rows: list[dict], folder: rundir.RunFolder, secs: float, mode: str,
-                 search: str, table: dict | None = None, repeats: int | None = None) -> Path:  # fmt: skip
+                 search: str, table: dict | None = None, answered: dict | None = None) -> Path:  # fmt: skip
     """Write a trial-based run (Ray Tune or NNI; ``mode`` goes to config.yaml) into its ``.partial``, then finish it.
 
     ``rows`` carry MT_COLUMNS (and gain ``latency_ms`` from a latency ``table``); the front, on the run's
-    objective, is drawn from the complete ones only. ``repeats``: proposals of archs already tried that were
-    answered without a trial (:mod:`seknet.distinct`), recorded with the count of distinct archs trained.
+    objective, is drawn from the complete ones only. ``answered``: proposals answered without a trial (repeats
+    and over-budget archs, :func:`seknet.distinct.saved_counts`), recorded with the count of distinct archs trained.
     """
     partial = folder.partial
     col = cost.column(cfg.objective)
@@ -268,7 +278,7 @@ def write_trials(cfg, space: Space, data: Data, rows: list[dict], folder: rundir
     report.write_csv(partial / "pareto.csv", front, columns)
     statuses = {s: sum(r["status"] == s for r in rows) for s in ("complete", "stopped_early", "failed", "over_budget")}
     trained = {r["arch"] for r in rows if r["status"] != "over_budget"}
-    proposals = {"distinct_archs_trained": len(trained)} | ({} if repeats is None else {"repeats_answered": repeats})
+    proposals = {"distinct_archs_trained": len(trained)} | (answered or {})
     rundir.write_config(folder, mode, cfg, space=space.to_dict(), data=data_summary(data), trials=statuses,
                         proposals=proposals, seconds={"total": round(secs, 1)})  # fmt: skip
     if not front:
@@ -282,7 +292,7 @@ def write_trials(cfg, space: Space, data: Data, rows: list[dict], folder: rundir
     out = rundir.finish(folder)
     lines = [f"\n{len(rows)} trials: " + ", ".join(f"{v} {k}" for k, v in statuses.items() if v)
              + f"; {len(trained)} distinct archs trained"
-             + (f", {repeats} repeated proposals answered from known results" if repeats else "")]  # fmt: skip
+             + "".join(f", {v} {k.replace('_', ' ')}" for k, v in (answered or {}).items() if v)]  # fmt: skip
     for r in rows:
         if r["status"] == "failed":
             lines.append(f"  failed {r['arch'] or '?'}: {r['error']}")

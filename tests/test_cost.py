@@ -12,6 +12,7 @@ import seknet
 from seknet import cost, latency, report
 from seknet.oneshot import SearchConfig
 from seknet.pareto import pareto_front
+from tests.conftest import ROOT
 
 # A made-up table in which SK is slow at few MACs (as measured on CPUs, issue 16): the latency front then
 # differs from the MAC front, and every prediction is known exactly.
@@ -154,37 +155,37 @@ def test_export_by_latency_needs_a_run_with_latency(smoke_run, tmp_path, capsys)
     assert not out.exists()
 
 
-@pytest.mark.slow
-def test_multitrial_latency_run_trains_only_archs_within_the_latency_budget(table_file, digits, tmp_path):
-    """Ray multi-trial on the latency objective: over-budget proposals are recorded untrained, complete trials
-    carry latency_ms within the budget, and the front is on latency."""
-    out = tmp_path / "mt"
+def trial_run_rows(argv: list[str], table_file, out) -> list[dict]:
+    """evaluations.csv of a trial-based smoke run (``argv`` picks the backend) on the latency objective under
+    MAX_LATENCY: every row carries its predicted latency_ms, and exactly the archs over it are over_budget."""
     lat = ["--objective", "latency", "--latency-table", str(table_file), "--max-latency", str(MAX_LATENCY)]
-    argv = ["run", "--mode", "multitrial", "--sampler", "random", "--smoke", "--no-progress", "--out", str(out), *lat]
-    assert search.main(argv) == 0
+    assert search.main(["run", *argv, "--smoke", "--no-progress", "--out", str(out), *lat]) == 0
     rows = report.read_csv(out / "evaluations.csv")
+    digits = seknet.load_space(ROOT / "search_space" / "digits.yaml")
     table = fake_table(digits)
     for r in rows:
         ms = latency.predict(table, digits.parse(r["arch"]))
         assert float(r["latency_ms"]) == pytest.approx(ms)
         assert (r["status"] == "over_budget") == (ms > MAX_LATENCY + 1e-9)
-    front = report.read_csv(out / "pareto.csv")
+    return rows
+
+
+@pytest.mark.slow
+def test_multitrial_latency_run_trains_only_archs_within_the_latency_budget(table_file, tmp_path):
+    """Ray multi-trial on the latency objective: over-budget proposals are answered without a trial (config.yaml
+    counts them) so every trial trains an arch within the budget, and the front is on latency."""
+    rows = trial_run_rows(["--mode", "multitrial", "--sampler", "random"], table_file, tmp_path / "mt")
+    assert len(rows) == 4 and all(r["status"] == "complete" for r in rows)  # smoke: --trials 4
+    proposals = yaml.safe_load((tmp_path / "mt" / "config.yaml").read_text())["proposals"]
+    assert proposals["distinct_archs_trained"] == 4 and proposals["over_budget_answered"] > 0
+    front = report.read_csv(tmp_path / "mt" / "pareto.csv")
     assert front and [r["arch"] for r in front] == [r["arch"] for r in report.front_rows(rows, "latency_ms")]
 
 
 @pytest.mark.slow
-def test_nni_latency_run_refuses_archs_over_the_latency_budget(table_file, digits, tmp_path):
+def test_nni_latency_run_refuses_archs_over_the_latency_budget(table_file, tmp_path):
     """NNI multi-trial on the latency objective: the budget filter refuses archs predicted over --max-latency
     (recorded as over_budget), and trained archs carry latency_ms within it."""
     pytest.importorskip("nni")
-    out = tmp_path / "nni"
-    lat = ["--objective", "latency", "--latency-table", str(table_file), "--max-latency", str(MAX_LATENCY)]
-    argv = ["run", "--backend", "nni", "--strategy", "random", "--smoke", "--no-progress", "--out", str(out), *lat]
-    assert search.main(argv) == 0
-    rows = report.read_csv(out / "evaluations.csv")
-    table = fake_table(digits)
+    rows = trial_run_rows(["--backend", "nni", "--strategy", "random"], table_file, tmp_path / "nni")
     assert any(r["status"] == "complete" for r in rows)
-    for r in rows:
-        ms = latency.predict(table, digits.parse(r["arch"]))
-        assert float(r["latency_ms"]) == pytest.approx(ms)
-        assert (r["status"] == "over_budget") == (ms > MAX_LATENCY + 1e-9)

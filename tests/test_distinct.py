@@ -8,7 +8,7 @@ pytest.importorskip("ray")
 
 from ray.tune.search import Searcher  # noqa: E402
 
-from seknet.distinct import DistinctArchs, saved_repeats  # noqa: E402
+from seknet.distinct import DistinctArchs, saved_counts  # noqa: E402
 
 
 class Scripted(Searcher):
@@ -91,8 +91,18 @@ def test_state_survives_get_and_set_state():
     assert again.known == {"a": {"accuracy": 0.9}} and again.repeats == 1 and again.live == {"t2": ("t2-ask1", "b")}
 
 
-def test_saved_repeats_reads_what_tune_saved(tmp_path):
-    """saved_repeats finds the count in the search-generator state Tune writes, and None without one."""
+def test_an_arch_over_the_budget_is_answered_not_trained():
+    """refuse(arch) answers an over-budget proposal at once (and again from memory when repeated): no trial."""
+    inner = Scripted(["big", "a", "big"])
+    s = DistinctArchs(inner, arch, refuse=lambda a: {"accuracy": 0.0} if a == "big" else None)
+    assert s.suggest("t1") == {"arch": "a"}
+    assert inner.told["t1"] == (0.0, False) and s.refused == 1
+    s.on_trial_complete("t1", {"accuracy": 0.5})
+    assert s.suggest("t2") == Searcher.FINISHED and inner.told["t2"] == (0.0, False) and s.repeats == 1
+
+
+def test_saved_counts_reads_what_tune_saved(tmp_path):
+    """saved_counts finds the counts in the search-generator state Tune writes, and nothing without one."""
     from ray.tune.search.search_generator import SearchGenerator
 
     s = DistinctArchs(Scripted(["a", "a", "b"]), arch)
@@ -100,7 +110,8 @@ def test_saved_repeats_reads_what_tune_saved(tmp_path):
     s.on_trial_complete("t1", {"accuracy": 0.9})
     s.suggest("t2")
     SearchGenerator(s).save_to_dir(str(tmp_path), "now")
-    assert saved_repeats(tmp_path) == 1 and saved_repeats(tmp_path / "nothing") is None
+    assert saved_counts(tmp_path) == {"repeats_answered": 1, "over_budget_answered": 0}
+    assert saved_counts(tmp_path / "nothing") == {}
 
 
 @pytest.mark.slow
