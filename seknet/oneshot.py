@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ def check_data(space: Space, data: Data) -> None:
 
 
 CHECKPOINT = "checkpoint.pt"  # in the run's .partial folder while it trains; removed when the run is complete
+SCORED = "scored"  # the subtrees scored so far (seknet.ray_score), kept across an interruption; removed likewise
 HALVING_Z = 2.58  # paired-test threshold; at 1.96 a true front member was dropped on digits, at 2.58 none
 
 
@@ -126,8 +128,10 @@ def data_summary(data: Data) -> dict:
 
 
 def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], data: Data, recal,
-           cost_of: Callable[[Arch], float]) -> tuple[dict, dict]:  # fmt: skip
-    """({arch string: (correct, n_eval, slice_correct, slice_n)}, {arch string: hits on the slice images})."""
+           cost_of: Callable[[Arch], float], cache: Path | None = None) -> tuple[dict, dict]:  # fmt: skip
+    """({arch string: (correct, n_eval, slice_correct, slice_n)}, {arch string: hits on the slice images}).
+
+    ``cache``: the run's folder of scored subtrees, kept across an interruption (see :func:`score_on_ray`)."""
     from seknet.ray_score import score_on_ray
     from seknet.ray_session import ray_session
 
@@ -138,18 +142,19 @@ def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], da
     vx, vy = data.val.x, data.val.y
     with ray_session(cfg.address, num_cpus=None if cfg.address else cpus, num_gpus=num_gpus) as ray:
 
-        def run(subset, x, y, desc):
+        def run(subset, x, y, desc, round_=None):
             return score_on_ray(ray, space, state, subset, recal, x, y, workers, cfg.gpus_per_worker,
-                                progress=cfg.progress, desc=desc)  # fmt: skip
+                                progress=cfg.progress, desc=desc,
+                                cache=None if cache is None or round_ is None else cache / round_)  # fmt: skip
 
-        if len(archs) > cfg.exhaustive_limit:
+        if len(archs) > cfg.exhaustive_limit:  # NSGA-II scores new subsets each generation: nothing to keep
             return _nsga2(cfg, space, archs, lambda subset: run(subset, vx, vy, "score (NSGA-II)"), len(vy), cost_of)
         n_slice = max(1, min(len(vy), round(len(vy) * cfg.slice)))
-        first = run(archs, vx[:n_slice], vy[:n_slice], f"score {len(archs)} archs on {n_slice} images")
+        first = run(archs, vx[:n_slice], vy[:n_slice], f"score {len(archs)} archs on {n_slice} images", "slice")
         if n_slice == len(vy):
             return {a: (int(h.sum()), n_slice, int(h.sum()), n_slice) for a, h in first.items()}, first
         contenders = halving_contenders(archs, first, cost_of=cost_of)
-        rest = run(contenders, vx[n_slice:], vy[n_slice:], f"rescore {len(contenders)} contenders")
+        rest = run(contenders, vx[n_slice:], vy[n_slice:], f"rescore {len(contenders)} contenders", "rest")
     scores = {}
     for a, h in first.items():
         c = int(h.sum())
@@ -269,7 +274,7 @@ def run(cfg: SearchConfig, resume: Path | None = None) -> Path:
     report.write_atomic(partial / "supernet.pt", buf.getvalue())
     recal = recal_batches(data, cfg)
     t1 = time.time()
-    scores, hits = _score(cfg, space, net, archs, data, recal, cost.cost_of(cfg.objective, table))
+    scores, hits = _score(cfg, space, net, archs, data, recal, cost.cost_of(cfg.objective, table), partial / SCORED)
     t2 = time.time()
 
     rows = score_rows(archs, scores, table)
@@ -293,7 +298,8 @@ def run(cfg: SearchConfig, resume: Path | None = None) -> Path:
         seconds={"train": round(t1 - t0, 1), "score": round(t2 - t1, 1), "total": round(time.time() - t0, 1)},
         archs_in_budget=len(archs), archs_scored=len(rows), **resumed,
     )  # fmt: skip
-    checkpoint.unlink()  # optimizer state and RNGs: of no use once the run is complete
+    checkpoint.unlink()  # optimizer state, RNGs and scored subtrees: of no use once the run is complete
+    shutil.rmtree(partial / SCORED, ignore_errors=True)
     out = rundir.finish(folder)
     print(report.summary(out, rows, front, pl, best, time.time() - t0))
     return out

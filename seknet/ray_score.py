@@ -7,13 +7,16 @@ its state dict and walks its subtree (``seknet.score``); with ``gpus_per_worker`
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from seknet.arch import Arch
+from seknet.report import write_atomic
 from seknet.space import Space
 
 
@@ -63,20 +66,51 @@ def score_on_ray(
     chunk: int = 1024,
     progress: bool = True,
     desc: str = "score",
-) -> dict[str, int]:
-    """Per arch string, the bool tensor of correctly classified images; Ray tasks grouped by first-stage choice."""
+    cache: Path | None = None,
+) -> dict[str, torch.Tensor]:
+    """Per arch string, the bool tensor of correctly classified images; Ray tasks grouped by first-stage choice.
+
+    ``cache``: a folder where each finished group is saved (``<first choice>.pt``, atomically) and from which a
+    group saved before is read instead of scored again: a resumed run keeps the subtrees it had scored. Only
+    for the same supernet, archs and images (the caller's run folder guarantees it).
+    """
     groups: dict = {}
     for a in archs:
-        groups.setdefault(a.choices[0], []).append(str(a))
+        groups.setdefault(str(a.choices[0]), []).append(str(a))
+    result: dict[str, torch.Tensor] = {}
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        for first in list(groups):
+            saved = _read_group(cache / f"{first}.pt", groups[first])
+            if saved is not None:
+                result.update(saved)
+                del groups[first]
     threads, opts = task_resources(int(ray.available_resources().get("CPU", 1)), workers, gpus_per_worker)
     task = ray.remote(_score_task).options(**opts)
     refs = [ray.put(x) for x in (space, state, recal, val_x, val_y)]
-    pending = [task.remote(refs[0], refs[1], g, *refs[2:], threads, chunk) for g in groups.values()]
-    result: dict[str, torch.Tensor] = {}
-    with tqdm(total=len(archs), desc=desc, disable=not progress, unit="arch") as bar:
+    pending = {task.remote(refs[0], refs[1], g, *refs[2:], threads, chunk): first for first, g in groups.items()}
+    with tqdm(total=len(archs), initial=len(result), desc=desc, disable=not progress, unit="arch") as bar:
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+            done, _ = ray.wait(list(pending), num_returns=1)
+            first = pending.pop(done[0])
             part = ray.get(done[0])
+            if cache is not None:
+                buf = io.BytesIO()
+                torch.save(part, buf)
+                write_atomic(cache / f"{first}.pt", buf.getvalue())
             result.update(part)
             bar.update(len(part))
     return result
+
+
+def _read_group(path: Path, archs: list[str]) -> dict[str, torch.Tensor] | None:
+    """A saved group's hits when the file holds exactly ``archs``; None when it is missing or does not fit."""
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, weights_only=True)
+    except Exception:  # noqa: BLE001 - a damaged file is scored again, not trusted
+        return None
+    if not isinstance(saved, dict) or set(saved) != set(archs):
+        return None
+    return saved if all(isinstance(v, torch.Tensor) for v in saved.values()) else None

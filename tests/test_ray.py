@@ -88,3 +88,30 @@ def test_tune_packs_four_trials_per_logical_gpu(tmp_path):
     gpus = [m["gpu"] for m in results]
     assert "bad" not in gpus and sorted(gpus.count(g) for g in set(gpus)) == [4, 4]
     assert all(m["together"] for m in results)  # all 8 were running at the same time
+
+
+@pytest.mark.slow
+def test_scored_subtrees_are_kept_and_read_back(digits, tmp_path):
+    """score_on_ray with a cache saves each finished subtree; a second call reads them back instead of scoring
+    (its supernet here is a different one, so rescoring would change the hits), and a damaged file is rescored."""
+    import torch
+
+    from seknet.ray_score import score_on_ray
+    from seknet.ray_session import ray_session
+    from seknet.supernet import Supernet
+
+    torch.manual_seed(0)
+    archs = [digits.parse(f"{c}-{d}-none-none") for c in digits.choices for d in ("none", "sk2")]  # 8 subtrees
+    recal, vx, vy = [torch.randn(8, 1, 16, 16)], torch.randn(64, 1, 16, 16), torch.randint(0, 10, (64,))
+    state, other = Supernet(digits).state_dict(), Supernet(digits).state_dict()
+    with ray_session(num_cpus=2) as ray:
+        first = score_on_ray(ray, digits, state, archs, recal, vx, vy, 2, progress=False, cache=tmp_path)
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{c}.pt" for c in digits.choices)
+        again = score_on_ray(ray, digits, other, archs, recal, vx, vy, 2, progress=False, cache=tmp_path)
+        assert all(torch.equal(first[a], again[a]) for a in first)
+        (tmp_path / "none.pt").write_bytes(b"damaged")
+        fresh = score_on_ray(ray, digits, other, archs, recal, vx, vy, 2, progress=False)
+        mixed = score_on_ray(ray, digits, other, archs, recal, vx, vy, 2, progress=False, cache=tmp_path)
+    rescored = [a for a in first if a.startswith("none-")]
+    assert all(torch.equal(mixed[a], fresh[a]) for a in rescored)
+    assert any(not torch.equal(fresh[a], first[a]) for a in first), "the two supernets must score apart"

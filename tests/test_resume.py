@@ -61,14 +61,27 @@ def test_kill_minus_9_then_resume_keeps_finished_trials(tmp_path):
         assert after[name] == text, f"{name} was run again"
 
 
+def _trained_epochs(partial) -> int:
+    from seknet.train import checkpoint_epochs
+
+    return checkpoint_epochs(partial / "checkpoint.pt")
+
+
+def _scored_subtrees(partial) -> int:
+    return len(list((partial / "scored" / "slice").glob("*.pt")))
+
+
 @pytest.mark.slow
-def test_kill_minus_9_during_supernet_training_then_resume_equals_an_uninterrupted_run(tmp_path):
-    """A one-shot run killed (-9) mid-training and continued with --resume trains only the epochs its checkpoint
-    lacks, and writes the supernet.pt, train losses and evaluations.csv of an uninterrupted run (CPU)."""
+@pytest.mark.parametrize(
+    "stage,progress,goal",
+    [("training", _trained_epochs, 2), ("scoring", _scored_subtrees, 2)],
+)
+def test_kill_minus_9_then_resume_equals_an_uninterrupted_oneshot_run(stage, progress, goal, tmp_path):
+    """A one-shot run killed (-9) mid-training or mid-scoring and continued with --resume trains only the epochs
+    its checkpoint lacks, scores only the subtrees not yet saved, and writes the supernet.pt, train losses and
+    evaluations.csv of an uninterrupted run (CPU)."""
     import torch
     import yaml
-
-    from seknet.train import checkpoint_epochs
 
     args = ["--smoke", "--no-progress", "--epochs", "6", "--max-macs", "6.3M"]
     whole = tmp_path / "whole"
@@ -76,20 +89,21 @@ def test_kill_minus_9_during_supernet_training_then_resume_equals_an_uninterrupt
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "search.py", *args, "--out", str(out)], cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    checkpoint = out.with_name(f".{out.name}.partial") / "checkpoint.pt"
+    partial = out.with_name(f".{out.name}.partial")
     deadline = time.time() + 240
     try:
-        while time.time() < deadline and checkpoint_epochs(checkpoint) < 2:
+        while time.time() < deadline and progress(partial) < goal:
             time.sleep(0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    done = checkpoint_epochs(checkpoint)
-    assert 2 <= done < 6 and not out.exists(), "the run must be killed mid-training"
+    epochs, subtrees = _trained_epochs(partial), _scored_subtrees(partial)
+    assert not out.exists(), f"the run must be killed mid-{stage}"
+    assert (2 <= epochs < 6) if stage == "training" else (epochs == 6 and 2 <= subtrees < 8)
     assert search.main(["run", "--resume", str(out)]) == 0
     got, want = (yaml.safe_load((d / "config.yaml").read_text()) for d in (out, whole))
-    assert got["resumed_from_epoch"] == done and got["train_loss"] == want["train_loss"]
+    assert got["resumed_from_epoch"] == epochs and got["train_loss"] == want["train_loss"]
     a, b = (torch.load(d / "supernet.pt", weights_only=True) for d in (out, whole))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert (out / "evaluations.csv").read_text() == (whole / "evaluations.csv").read_text()
-    assert not (out / "checkpoint.pt").exists()
+    assert not (out / "checkpoint.pt").exists() and not (out / "scored").exists()
