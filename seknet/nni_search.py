@@ -199,10 +199,13 @@ def _multi_trial_strategy(cfg: NniConfig):
 
 def _run_multi_trial(cfg: NniConfig, space: Space, data: Data, in_budget: set[str]) -> list[dict]:
     from nni.nas.space import SimplifiedModelSpace
-    from nni.nas.strategy.middleware import Chain, Filter
+    from nni.nas.strategy.middleware import Chain, Deduplication, Filter
 
     budget = _BudgetFilter(space, in_budget)
-    strategy = Chain(_multi_trial_strategy(cfg), Filter(budget, metric_for_invalid=0.0, patience=100))
+    middleware = [Filter(budget, metric_for_invalid=0.0, patience=100)]
+    if cfg.strategy == "tpe":  # random, grid and evolution deduplicate themselves (dedup=True); TPE does not
+        middleware.insert(0, Deduplication("replay", retain_history=False))
+    strategy = Chain(_multi_trial_strategy(cfg), *middleware)
     evaluator = FunctionalEvaluator(_train_trial, data=data, cfg=cfg)
     engine = _Engine(cfg.trials)
     strategy.initialize(SimplifiedModelSpace.from_model(AttentionSpace(cfg.space), evaluator), engine)

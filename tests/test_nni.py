@@ -213,3 +213,23 @@ def test_strategy_without_nni_backend_is_refused(capsys):
     """--strategy belongs to the NNI backend; with the Ray backend it is refused in one line."""
     assert search.main(["run", "--strategy", "random"]) == 2
     assert "add --backend nni" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_tpe_trains_every_arch_once_when_it_repeats_itself(tmp_path):
+    """NNI's TPE (which does not deduplicate) on a 4-arch space with 8 trials: each arch is trained once, the
+    repeats are answered from the finished ones (Deduplication replay) and the search ends."""
+    import yaml
+
+    from tests.conftest import ROOT
+
+    space = yaml.safe_load((ROOT / "search_space" / "digits.yaml").read_text())
+    space |= {"name": "digits2", "stages": space["stages"][:2], "choices": ["none", "se16"]}
+    path = tmp_path / "digits2.yaml"
+    path.write_text(yaml.safe_dump(space))
+    out = tmp_path / "run"
+    argv = ["run", "--backend", "nni", "--strategy", "tpe", "--trials", "8", "--space", str(path), "--smoke",
+            "--no-progress", "--out", str(out)]  # fmt: skip
+    assert search.main(argv) == 0
+    rows = report.read_csv(out / "evaluations.csv")
+    assert sorted(r["arch"] for r in rows) == ["none-none", "none-se16", "se16-none", "se16-se16"]
