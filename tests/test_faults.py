@@ -219,10 +219,18 @@ def test_diverging_run_gives_one_line_and_stays_partial(tmp_path, capsys):
     assert not out.exists() and (tmp_path / ".run.partial").is_dir()
 
 
-def _ray_processes() -> set[int]:
+def _ray_processes(parent: int) -> set[int]:
+    """PIDs of the raylet and GCS server that ``parent`` started (other Ray instances, from other tests or jobs
+    on the machine, may come and go meanwhile: they are not counted)."""
     import psutil
 
-    return {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in ("raylet", "gcs_server")}
+    return {p.pid for p in psutil.Process(parent).children(recursive=True) if p.name() in ("raylet", "gcs_server")}
+
+
+def _alive(pids: set[int]) -> set[int]:
+    import psutil
+
+    return {pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE}
 
 
 @pytest.mark.slow
@@ -230,27 +238,26 @@ def _ray_processes() -> set[int]:
 def test_sigint_gives_one_line_shuts_ray_down_and_leaves_partial(when, tmp_path):
     """SIGINT while the supernet trains or while Ray scores: exit 130, one line, Ray's processes gone, .partial kept."""
     out = tmp_path / "run"
-    ray_before = _ray_processes()
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     argv = [sys.executable, "search.py", "--smoke", "--out", str(out), "--epochs", "3" if when == "train" else "1"]
     p = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     partial = tmp_path / ".run.partial"
     deadline = time.time() + 240
     while time.time() < deadline and p.poll() is None:  # train: the .partial folder exists; score: supernet.pt too
-        if partial.is_dir() and (
-            when == "train" or (partial / "supernet.pt").is_file() and _ray_processes() - ray_before
-        ):
+        if partial.is_dir() and (when == "train" or (partial / "supernet.pt").is_file() and _ray_processes(p.pid)):
             break
         time.sleep(0.05)
     time.sleep(2.0 if when == "score" else 0.5)
     assert p.poll() is None, "the run ended before it could be interrupted"
+    started = _ray_processes(p.pid)  # the run's own Ray (none while it trains in process)
+    assert when == "train" or started, "the run's Ray must be up while it scores"
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err[-2000:]
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted:")
     assert partial.is_dir() and not out.exists()
     time.sleep(3)
-    assert not (_ray_processes() - ray_before), "Ray's processes outlived the interrupted run"
+    assert not _alive(started), "Ray's processes outlived the interrupted run"
 
 
 @pytest.mark.slow
