@@ -219,6 +219,13 @@ def test_diverging_run_gives_one_line_and_stays_partial(tmp_path, capsys):
     assert not out.exists() and (tmp_path / ".run.partial").is_dir()
 
 
+def _sigint_default() -> None:
+    """In the child before exec: SIGINT back to its default, so Python turns it into KeyboardInterrupt. A job
+    started in the background by a non-interactive shell (`cmd &`) inherits SIGINT ignored, and Python then
+    leaves it ignored: the interrupt tests would hang, not test."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _ray_processes(parent: int) -> set[int]:
     """PIDs of the raylet and GCS server that ``parent`` started (other Ray instances, from other tests or jobs
     on the machine, may come and go meanwhile: they are not counted)."""
@@ -240,7 +247,8 @@ def test_sigint_gives_one_line_shuts_ray_down_and_leaves_partial(when, tmp_path)
     out = tmp_path / "run"
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     argv = [sys.executable, "search.py", "--smoke", "--out", str(out), "--epochs", "3" if when == "train" else "1"]
-    p = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_sigint_default)  # fmt: skip
     partial = tmp_path / ".run.partial"
     deadline = time.time() + 240
     while time.time() < deadline and p.poll() is None:  # train: the .partial folder exists; score: supernet.pt too
@@ -310,7 +318,8 @@ def test_sigint_during_a_multitrial_search_leaves_it_resumable(tmp_path):
     out = tmp_path / "run"
     argv = [sys.executable, "search.py", "run", "--mode", "multitrial", "--smoke", "--no-progress", "--sampler",
             "random", "--trials", "6", "--epochs", "2", "--out", str(out)]  # fmt: skip
-    p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_sigint_default)  # fmt: skip
     partial = tmp_path / ".run.partial"
     deadline = time.time() + 240
     while time.time() < deadline and p.poll() is None and not list(partial.glob("tune/*/result.json")):
