@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from seknet import report
+from seknet.cost import column
 from seknet.oneshot import check_data, run_data
 from seknet.pareto import pareto_front
 from seknet.runconfig import RunConfig
@@ -45,10 +46,11 @@ RETRAIN_COLUMNS = [
 ]
 
 
-def pick_archs(rows: list[dict], top: int, n_random: int, seed: int) -> list[tuple[dict, str]]:
-    """(row, why): the ``top`` most accurate front archs, then ``n_random`` others drawn uniformly by ``seed``."""
+def pick_archs(rows: list[dict], top: int, n_random: int, seed: int, cost: str = "macs") -> list[tuple[dict, str]]:
+    """(row, why): the ``top`` most accurate archs of the run's front (on its ``cost`` column, ``macs`` or
+    ``latency_ms``), then ``n_random`` others drawn uniformly by ``seed``."""
     comparable = report.comparable_rows(rows)
-    front = sorted(report.front_rows(rows), key=lambda r: -float(r["accuracy"]))[:top]
+    front = sorted(report.front_rows(rows, cost), key=lambda r: -float(r["accuracy"]))[:top]
     chosen = {r["arch"] for r in front}
     others = [r for r in comparable if r["arch"] not in chosen]
     drawn = random.Random(seed).sample(others, min(n_random, len(others)))
@@ -99,7 +101,7 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
     ``address``: train on this Ray cluster instead of a local Ray.
     """
     evals, cfg_file = finished_run(run)
-    keep = ("space", "data", "data_root", "seed", "smoke")
+    keep = ("space", "data", "data_root", "seed", "smoke", "objective")
     cfg = replace(config_from(RunConfig, read_run_config(cfg_file)["config"], cfg_file, keep), progress=progress)
 
     space = load_space(cfg.space)
@@ -108,7 +110,7 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
     data = run_data(cfg, test_variants=None if cfg.smoke else test_variants)
     check_data(space, data)
     data = replace(data, val=data.test)  # trials evaluate on their data's val split: make it the test split
-    picked = pick_archs(read_evaluations(evals), top, n_random, cfg.seed)
+    picked = pick_archs(read_evaluations(evals), top, n_random, cfg.seed, column(cfg.objective))
     if len(picked) < 2:
         raise ValueError(f"{run}: fewer than 2 archs to retrain; raise --top or --random")
     seed_list = [cfg.seed + k for k in range(seeds)]

@@ -69,6 +69,14 @@ def test_pick_front_then_random():
     assert picked == pick_archs(rows, top=2, n_random=2, seed=0)
 
 
+def test_pick_takes_the_front_of_the_runs_objective():
+    """A latency run's front is on latency_ms: its top archs are the accurate ones that are fast, not small."""
+    rows = [{"arch": a, "macs": m, "latency_ms": ms, "accuracy": acc, "n_eval": "100"}
+            for a, m, ms, acc in [("a", 1, 9.0, 0.9), ("b", 2, 1.0, 0.8), ("c", 3, 2.0, 0.6)]]  # fmt: skip
+    assert [r["arch"] for r, _ in pick_archs(rows, top=3, n_random=0, seed=0)] == ["a"]
+    assert [r["arch"] for r, _ in pick_archs(rows, top=3, n_random=0, seed=0, cost="latency_ms")] == ["a", "b"]
+
+
 @pytest.mark.slow
 def test_retrain_smoke(tmp_path):
     """retrain on a smoke run writes retrain.csv/.yaml/.png with tau, rho and the seed-vs-seed ceiling."""
