@@ -298,7 +298,8 @@ def run(cfg: SearchConfig, resume: Path | None = None) -> Path:
         seconds={"train": round(t1 - t0, 1), "score": round(t2 - t1, 1), "total": round(time.time() - t0, 1)},
         archs_in_budget=len(archs), archs_scored=len(rows), **resumed,
     )  # fmt: skip
-    checkpoint.unlink()  # optimizer state, RNGs and scored subtrees: of no use once the run is complete
+    # optimizer state, RNGs and scored subtrees: of no use once complete (a 0-epoch run wrote no checkpoint)
+    checkpoint.unlink(missing_ok=True)
     shutil.rmtree(partial / SCORED, ignore_errors=True)
     out = rundir.finish(folder)
     print(report.summary(out, rows, front, pl, best, time.time() - t0))

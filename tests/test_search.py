@@ -149,3 +149,10 @@ def test_placement_interval_comes_from_paired_images():
         assert row["delta_accuracy"] == round(wins / n, 5)
         assert row["delta_low"] == round(wins / n - half, 5) and row["delta_high"] == round(wins / n + half, 5)
         assert row["significant"] == significant
+
+
+def test_a_zero_epoch_run_finishes(tmp_path):
+    """--epochs 0 (score the untrained supernet) writes no checkpoint, and the run still finishes cleanly."""
+    out = tmp_path / "run"
+    assert search.main(["--smoke", "--no-progress", "--epochs", "0", "--max-macs", "6.3M", "--out", str(out)]) == 0
+    assert (out / "evaluations.csv").is_file() and not (out / "checkpoint.pt").exists()
