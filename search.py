@@ -101,47 +101,17 @@ CLI_ONLY = ("command", "func", "backend", "mode", "resume")  # flags that pick w
 
 
 def _run(args: argparse.Namespace) -> int:
-    from seknet.api import configure
+    from seknet.api import resume, search
 
     if args.backend == "nni" and (args.resume or args.mode or args.sampler):
         raise UsageError("--backend nni takes --strategy (not --mode, --sampler or --resume); see run --help")
     if args.backend != "nni" and args.strategy is not None:
         raise UsageError("--strategy picks an NNI strategy; add --backend nni (Ray runs use --mode and --sampler)")
     if args.resume:
-        return _resume(args)
+        resume(args.resume)
+        return 0
     mode = "nni" if args.backend == "nni" else args.mode or "oneshot"
-    cfg = configure(mode, **{k: v for k, v in vars(args).items() if k not in CLI_ONLY and v is not None})
-    if mode == "oneshot":
-        from seknet.oneshot import run
-
-        run(cfg)
-    elif mode == "multitrial":
-        from seknet.tune_search import run_multitrial
-
-        run_multitrial(cfg)
-    else:
-        from seknet.nni_search import run_nni
-
-        run_nni(cfg)
-    return 0
-
-
-def _resume(args: argparse.Namespace) -> int:
-    from seknet import rundir
-    from seknet.api import config_class
-    from seknet.runfiles import config_from, read_run_config
-
-    folder, mode = rundir.resumable(args.resume)
-    saved = read_run_config(folder.partial / "config.yaml")["config"]
-    cfg = config_from(config_class(mode), saved, folder.partial / "config.yaml")
-    if mode == "oneshot":
-        from seknet.oneshot import run
-
-        run(cfg, resume=folder.out)
-    else:
-        from seknet.tune_search import run_multitrial
-
-        run_multitrial(cfg, resume=folder.out)
+    search(mode, **{k: v for k, v in vars(args).items() if k not in CLI_ONLY and v is not None})
     return 0
 
 

@@ -1,6 +1,6 @@
 """seknet: find where attention (SE, SK) belongs in a convolutional network."""
 
-from seknet.api import Run, configure, search
+from seknet.api import Run, configure, resume, search
 from seknet.arch import Arch, Choice
 from seknet.backbone import build_model
 from seknet.count import Count, count
@@ -9,5 +9,5 @@ from seknet.supernet import Supernet, recalibrate_bn
 
 __all__ = [
     "Arch", "Choice", "Count", "Run", "Space", "Supernet", "build_model", "configure", "count", "load_arch",
-    "load_space", "recalibrate_bn", "search",
+    "load_space", "recalibrate_bn", "resume", "search",
 ]  # fmt: skip

@@ -7,14 +7,15 @@ presets included, and a setting that does not apply to the mode is refused in on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from seknet import report
+from seknet import report, rundir
 from seknet.arch import Arch
-from seknet.runfiles import finished_run, read_evaluations, read_run_config, read_table
+from seknet.runfiles import config_from, finished_run, read_evaluations, read_run_config, read_table
 from seknet.space import Space, space_from_dict
 
 MODES = ("oneshot", "multitrial", "nni")
@@ -59,20 +60,32 @@ def configure(mode: str = "oneshot", **settings: Any) -> Any:
     return cls(**settings)
 
 
-def search(mode: str = "oneshot", **settings: Any) -> Run:
-    """Run a search as ``search.py run`` does (``mode``: oneshot, multitrial or nni); returns the finished run."""
-    cfg = configure(mode, **settings)
+def runner(mode: str) -> Callable[..., Path]:
+    """The function that runs a ``mode`` search from its config (``resume=RUN`` continues one where the mode can)."""
     if mode == "oneshot":
         from seknet.oneshot import run
 
-        return Run(run(cfg))
+        return run
     if mode == "multitrial":
         from seknet.tune_search import run_multitrial
 
-        return Run(run_multitrial(cfg))
+        return run_multitrial
     from seknet.nni_search import run_nni
 
-    return Run(run_nni(cfg))
+    return run_nni
+
+
+def search(mode: str = "oneshot", **settings: Any) -> Run:
+    """Run a search as ``search.py run`` does (``mode``: oneshot, multitrial or nni); returns the finished run."""
+    return Run(runner(mode)(configure(mode, **settings)))
+
+
+def resume(run: str | Path) -> Run:
+    """Continue an interrupted one-shot or multitrial run with its saved settings, as ``search.py run --resume RUN``."""
+    folder, mode = rundir.resumable(run)
+    path = folder.partial / "config.yaml"
+    cfg = config_from(config_class(mode), read_run_config(path)["config"], path)
+    return Run(runner(mode)(cfg, resume=folder.out))
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,9 @@ def test_run_refuses_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(ValueError, match="not a finished run folder"):
         seknet.Run(tmp_path)
     assert os.path.isdir(tmp_path)
+
+
+def test_resume_of_nothing_is_one_line(tmp_path):
+    """seknet.resume (what `run --resume` calls) on a folder with no interrupted run: one ValueError line."""
+    with pytest.raises(ValueError, match="no interrupted search there"):
+        seknet.resume(tmp_path / "nothing")
