@@ -137,18 +137,11 @@ class Run:
         """The most accurate fully evaluated arch within ``max_macs`` and ``max_latency`` (ms); the knee of the
         run's front when neither is given."""
         from seknet.cost import column
-        from seknet.export import pick
+        from seknet.export import pick_within
 
         if max_macs is None and max_latency is None:
             return self.space.parse(report.knee_row(self.front, column(self.objective))["arch"])
-        if max_latency is not None and "latency_ms" not in self.evaluations[0]:
-            raise ValueError(f"{self.path} has no latency_ms column; pick by max_macs")
-        row = pick(self.evaluations, max_macs, max_latency)
-        if row is None:
-            from seknet.export import budget_text
-
-            raise ValueError(f"no arch of {self.path} fits in {budget_text(max_macs, max_latency)}")
-        return self.space.parse(row["arch"])
+        return self.space.parse(pick_within(self.path, self.evaluations, max_macs, max_latency)["arch"])
 
     def export(self, max_macs: int | None = None, out: str | Path | None = None, weights: bool = False,
                fmt: str | None = None, max_latency: float | None = None) -> Path:  # fmt: skip

@@ -28,8 +28,9 @@ def budget_text(max_macs: int | None, max_latency: float | None) -> str:
     return " and ".join(t for t in (max_macs and f"{max_macs:,} MACs", max_latency and f"{max_latency:g} ms") if t)
 
 
-def _check_budget(run: Path, rows: list[dict], max_macs: int | None, max_latency: float | None) -> dict:
-    """The row to export; one line when no budget is given, the run has no latency, or nothing fits."""
+def pick_within(run: Path, rows: list[dict], max_macs: int | None, max_latency: float | None) -> dict:
+    """The row of ``run`` to export (:func:`pick`); one line when no budget is given, the run has no latency, or
+    nothing fits."""
     if max_macs is None and max_latency is None:
         raise ValueError("export needs a budget: --max-macs N, --max-latency MS, or both")
     if max_latency is not None and rows and "latency_ms" not in rows[0]:
@@ -63,7 +64,7 @@ def export(run: Path, max_macs: int | None = None, out: str | None = None, weigh
     weights = weights or fmt is not None
     evals, cfg_file = finished_run(run)
     rows = read_evaluations(evals)
-    best = _check_budget(run, rows, max_macs, max_latency)
+    best = pick_within(run, rows, max_macs, max_latency)
     if weights and not (run / "supernet.pt").is_file():
         raise ValueError(f"{run}: --weights and --format need supernet.pt, which only one-shot runs write; drop them")
     config = read_run_config(cfg_file)

@@ -20,7 +20,7 @@ from seknet import cost, report, rundir
 from seknet.arch import Arch
 from seknet.count import count
 from seknet.data import Data, load_data
-from seknet.ray_train import DDP_SAMPLERS
+from seknet.ray_train import check_sampler
 from seknet.runconfig import RunConfig
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
@@ -54,9 +54,8 @@ class SearchConfig(RunConfig):
             raise ValueError(f"unknown sampler {self.sampler!r} for oneshot; valid: {'|'.join(SAMPLERS)}")
         if self.train_workers < 1 or self.max_failures < 0:
             raise ValueError("--train-workers must be >= 1 and --max-failures >= 0")
-        if self.train_workers > 1 and self.sampler not in DDP_SAMPLERS:
-            raise ValueError(f"--train-workers > 1 trains one arch per step: use --sampler {'|'.join(DDP_SAMPLERS)}, "
-                             f"not {self.sampler}")  # fmt: skip
+        if self.train_workers > 1:
+            check_sampler(self.sampler)
 
 
 def run_data(cfg: SearchConfig, test_variants: int | None = None) -> Data:

@@ -32,6 +32,13 @@ from seknet.train import TrainConfig, checkpoint_epochs, train
 DDP_SAMPLERS = ("uniform", "balanced")  # one arch per step: DDP reduces once per step
 
 
+def check_sampler(sampler: str) -> None:
+    """ValueError unless ``sampler`` trains one arch per step, as data-parallel training needs."""
+    if sampler not in DDP_SAMPLERS:
+        raise ValueError(f"--train-workers > 1 trains one arch per step: use --sampler {'|'.join(DDP_SAMPLERS)}, "
+                         f"not {sampler}")  # fmt: skip
+
+
 def _worker(config: dict) -> None:
     """One Ray Train worker: build the supernet, wrap it in DDP, train its shard; rank 0 checkpoints."""
     import ray.train
@@ -67,9 +74,7 @@ def train_supernet_ddp(tcfg: TrainConfig, space: Space, data: Data, checkpoint: 
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    if tcfg.sampler not in DDP_SAMPLERS:
-        raise ValueError(f"--train-workers > 1 trains one arch per step: use --sampler {'|'.join(DDP_SAMPLERS)}, "
-                         f"not {tcfg.sampler}")  # fmt: skip
+    check_sampler(tcfg.sampler)
     use_gpu = gpus_per_worker > 0
     resources = {"CPU": 1} | ({"GPU": gpus_per_worker} if use_gpu else {})
     trainer_dir = (storage or Path(checkpoint).parent).resolve() / "ray_train"

@@ -103,9 +103,8 @@ def write_best(path: Path, space, front: Sequence[dict], budget: str | None, key
     otherwise the knee of the accuracy-``cost`` front.
     """
     best = front[-1] if budget else knee_row(front, cost)
-    chosen_as = f"most accurate under {budget}" if budget else "knee of the front"
-    if not budget and cost != "macs":
-        chosen_as = f"knee of the accuracy-{cost} front"
+    knee_of = "knee of the front" if cost == "macs" else f"knee of the accuracy-{cost} front"
+    chosen_as = f"most accurate under {budget}" if budget else knee_of
     metrics = {k: best[k] for k in keys} | {"chosen_as": chosen_as}
     write_yaml(path, space.parse(best["arch"]).to_dict() | {"metrics": metrics})
     return best

@@ -135,8 +135,9 @@ def _over_budget(arch: str, space: Space, in_budget: frozenset[str], table: dict
     """What the sampler is told for an arch over the budget (accuracy 0 at its cost), None for one in budget."""
     if arch in in_budget:
         return None
-    ms = {"latency_ms": cost.latency_ms(table, space.parse(arch))} if table is not None else {}
-    return {"accuracy": 0.0, "macs": count(space.parse(arch)).macs} | ms
+    parsed = space.parse(arch)
+    ms = {"latency_ms": cost.latency_ms(table, parsed)} if table is not None else {}
+    return {"accuracy": 0.0, "macs": count(parsed).macs} | ms
 
 
 def error_line(error: BaseException) -> str:
