@@ -66,7 +66,7 @@ def plain_slots(space: Space, choices: Sequence[Choice]) -> SlotFactory:
     def slots(i: int, in_c: int, out_c: int, stride: int, groups: int) -> tuple[nn.Module, nn.Module]:
         choice = choices[i]
         cs = conv_slot(in_c, out_c, stride, groups, choice, space.sk_groups(out_c), space.sk_attn_channels(out_c))
-        return cs, attn_slot(space.channels(i)[1], choice, space.se.bias)
+        return cs, attn_slot(space.channels(i)[1], choice, space.se.bias, space.se.gain)
 
     return slots
 

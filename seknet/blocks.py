@@ -78,8 +78,8 @@ def conv_slot(
     return ConvBnAct(in_channels, out_channels, 3, stride, groups)
 
 
-def attn_slot(channels: int, choice: Choice, bias: bool = True) -> nn.Module:
+def attn_slot(channels: int, choice: Choice, bias: bool = True, gain: float = 1.0) -> nn.Module:
     """The attention slot for ``choice``: SE(r) for se<r>, else identity."""
     if choice.kind == "se":
-        return SqueezeExcite(channels, choice.value, bias)
+        return SqueezeExcite(channels, choice.value, bias, gain)
     return nn.Identity()

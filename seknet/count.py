@@ -45,11 +45,11 @@ def linear(cin: int, cout: int, bias: bool) -> Count:
     return Count(cin * cout + (cout if bias else 0), cin * cout)
 
 
-def se_count(c: int, r: int, hw: int, bias: bool = True) -> Count:
-    """SE(r) on C channels of HW pixels: FC(C, C//r) + FC(C//r, C), plus its element-wise ops."""
+def se_count(c: int, r: int, hw: int, bias: bool = True, gain: float = 1.0) -> Count:
+    """SE(r) on C channels of HW pixels: FC(C, C//r) + FC(C//r, C), plus its element-wise ops (C more for a gain)."""
     h = c // r
     fcs = linear(c, h, bias) + linear(h, c, bias)
-    return fcs + Count(attn_ops=2 * c * hw + h + c)
+    return fcs + Count(attn_ops=2 * c * hw + h + c + (c if gain != 1.0 else 0))
 
 
 def sk_count(cin: int, c: int, m: int, groups: int, d: int, hw: int) -> Count:
@@ -69,7 +69,7 @@ def _conv_slot(space: Space, cin: int, c: int, hw: int, groups: int, choice: Cho
 
 
 def _attn_slot(space: Space, c: int, hw: int, choice: Choice) -> Count:
-    return se_count(c, choice.value, hw, space.se.bias) if choice.kind == "se" else Count()
+    return se_count(c, choice.value, hw, space.se.bias, space.se.gain) if choice.kind == "se" else Count()
 
 
 def trunk_count(space: Space) -> Count:

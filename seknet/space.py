@@ -35,6 +35,7 @@ class SE:
     """Space-level knobs of Squeeze-and-Excitation (arXiv 1709.01507). r is chosen per stage."""
 
     bias: bool = True  # FC bias, as in the released SENet models and timm
+    gain: float = 1.0  # the excitation is gain * sigmoid(.); 2 starts SE near identity (NF-Nets' attn_gain)
 
 
 @dataclass(frozen=True)
@@ -146,11 +147,14 @@ def _build(cls: type, data: Any, where: str) -> Any:
             "int": isinstance(v, int) and not isinstance(v, bool),
             "bool": isinstance(v, bool),
             "str": isinstance(v, str),
+            "float": isinstance(v, (int, float)) and not isinstance(v, bool),
         }
         if want in ok and not ok[want]:
             raise ValueError(f"{where}.{k}: expected {want}, got {v!r}")
         if want == "int" and v < 1:
             raise ValueError(f"{where}.{k}: must be a positive integer, got {v}")
+        if want == "float" and not v > 0:
+            raise ValueError(f"{where}.{k}: must be a positive number, got {v}")
     try:
         return cls(**data)
     except TypeError as e:  # a required key is missing

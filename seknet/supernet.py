@@ -82,9 +82,9 @@ class SuperAttnSlot(nn.Module):
     With ``choices``, a :class:`ChoiceAffine` over them comes first (``affine``; see the module docstring).
     """
 
-    def __init__(self, channels: int, bias: bool, choices: list[str] | None = None) -> None:
+    def __init__(self, channels: int, bias: bool, choices: list[str] | None = None, gain: float = 1.0) -> None:
         super().__init__()
-        self.se = SqueezeExcite(channels, MIN_REDUCTION, bias)
+        self.se = SqueezeExcite(channels, MIN_REDUCTION, bias, gain)
         self.affine = ChoiceAffine(channels, choices) if choices else None
 
     def forward(self, x: Tensor, choice: Choice) -> Tensor:
@@ -94,7 +94,7 @@ class SuperAttnSlot(nn.Module):
             return x
         h, se = x.shape[1] // choice.value, self.se
         b1 = None if se.fc1.bias is None else se.fc1.bias[:h]
-        return squeeze_excite(x, se.fc1.weight[:h], b1, se.fc2.weight[:, :h], se.fc2.bias)
+        return squeeze_excite(x, se.fc1.weight[:h], b1, se.fc2.weight[:, :h], se.fc2.bias, se.gain)
 
 
 class SeparateConvSlot(nn.Module):
@@ -115,9 +115,9 @@ class SeparateConvSlot(nn.Module):
 class SeparateAttnSlot(nn.Module):
     """The attention slot without sharing between SE choices: identity, or ``se[str(r)]`` for SE(r)."""
 
-    def __init__(self, channels: int, bias: bool, reductions: list[int]) -> None:
+    def __init__(self, channels: int, bias: bool, reductions: list[int], gain: float = 1.0) -> None:
         super().__init__()
-        self.se = nn.ModuleDict({str(r): SqueezeExcite(channels, r, bias) for r in reductions})
+        self.se = nn.ModuleDict({str(r): SqueezeExcite(channels, r, bias, gain) for r in reductions})
 
     def forward(self, x: Tensor, choice: Choice) -> Tensor:
         return self.se[str(choice.value)](x) if choice.kind == "se" else x
@@ -140,8 +140,8 @@ class Supernet(ResNet):
             sk_g, sk_d, c = space.sk_groups(out_c), space.sk_attn_channels(out_c), space.channels(i)[1]
             if sharing == "separate":
                 conv = SeparateConvSlot(in_c, out_c, stride, groups, sk_g, sk_d, values["sk"])
-                return conv, SeparateAttnSlot(c, space.se.bias, values["se"])
-            attn = SuperAttnSlot(c, space.se.bias, list(space.choices) if choice_affine else None)
+                return conv, SeparateAttnSlot(c, space.se.bias, values["se"], space.se.gain)
+            attn = SuperAttnSlot(c, space.se.bias, list(space.choices) if choice_affine else None, space.se.gain)
             return SuperConvSlot(in_c, out_c, stride, groups, sk_g, sk_d), attn
 
         if choice_affine and sharing != "sliced":

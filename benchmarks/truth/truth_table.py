@@ -9,6 +9,12 @@ Plans (run in this order by ``--plan all``; every plan keeps the rows it finds i
                 arch first, so a half-finished table is already balanced).
 - ``axes``      in ``--axes-stage`` (default: the stage of the largest factorial effect), every SE r and SK M
                 with the other stages at ``none``, ``--axes-seeds`` seeds.
+- ``se-factorial`` {none, se16} in each stage: 16 archs x ``--seeds`` seeds (not in ``all``). With ``--space`` a
+                variant that changes only SE (e.g. ``digits-se-gain2.yaml``), the SE-vs-none truth of that
+                variant at a fifth of the full factorial's cost.
+
+``--space`` trains another space than the default digits one; its rows carry the space's name in ``recipe``
+(use another ``--table`` too, as ``search.py check --truth`` reads one space's table).
 
 Recipe (the retrain recipe): ``seknet.standalone`` training, 8 epochs (or 16), lr 0.1 cosine, batch 128,
 digits data seed 0, accuracy on the test split drawn 24x per source (8,640 images).
@@ -66,12 +72,17 @@ def read_rows(table: Path) -> list[dict]:
         return [r for r in csv.DictReader(f) if r.get("seconds") not in (None, "")]
 
 
-def done_keys(rows: list[dict]) -> set[tuple[str, int, int]]:
-    return {(r["arch"], int(r["seed"]), int(r["epochs"])) for r in rows if r["recipe"] == RECIPE}
+def recipe(space: Path) -> str:
+    """RECIPE, naming the space when it is not the default one."""
+    return RECIPE if space.resolve() == SPACE.resolve() else f"{RECIPE}; space {load_space(space).name}"
 
 
-def factorial_archs() -> list[str]:
-    return ["-".join(p) for p in itertools.product(LEVELS, repeat=4)]
+def done_keys(rows: list[dict], space: Path = SPACE) -> set[tuple[str, int, int]]:
+    return {(r["arch"], int(r["seed"]), int(r["epochs"])) for r in rows if r["recipe"] == recipe(space)}
+
+
+def factorial_archs(levels: tuple[str, ...] = LEVELS) -> list[str]:
+    return ["-".join(p) for p in itertools.product(levels, repeat=4)]
 
 
 def axes_archs(stage: int, n_stages: int = 4) -> list[str]:
@@ -96,35 +107,35 @@ def git_commit() -> str:
         return "unknown"
 
 
-_DATA = None
+_DATA, _SPACE = None, SPACE
 
 
-def _init_worker() -> None:
-    global _DATA
+def _init_worker(space: Path) -> None:
+    global _DATA, _SPACE
     torch.set_num_threads(1)
-    _DATA = load_data("digits", seed=DATA_SEED, test_variants=TEST_VARIANTS)
+    _DATA, _SPACE = load_data("digits", seed=DATA_SEED, test_variants=TEST_VARIANTS), space
 
 
 def _train(job: tuple[str, int, int]) -> dict:
     arch_text, seed, epochs = job
-    arch = load_space(SPACE).parse(arch_text)
+    arch = load_space(_SPACE).parse(arch_text)
     t0 = time.perf_counter()
     correct = standalone_correct(arch, _DATA.train, _DATA.test, TrainConfig(epochs=epochs, seed=seed))
     c, n = count(arch), len(_DATA.test)
     return {"arch": arch_text, "seed": seed, "epochs": epochs, "correct": correct, "n": n,
-            "accuracy": round(correct / n, 6), "macs": c.macs, "params": c.params, "recipe": RECIPE,
+            "accuracy": round(correct / n, 6), "macs": c.macs, "params": c.params, "recipe": recipe(_SPACE),
             "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
 
 
-def run_jobs(table: Path, jobs: list[tuple[str, int, int]], workers: int) -> None:
+def run_jobs(table: Path, jobs: list[tuple[str, int, int]], workers: int, space: Path = SPACE) -> None:
     """Train every job not yet in ``table``, appending each finished row at once."""
-    todo = [j for j in dict.fromkeys(jobs) if j not in done_keys(read_rows(table))]
+    todo = [j for j in dict.fromkeys(jobs) if j not in done_keys(read_rows(table), space)]
     print(f"{len(jobs) - len(todo)} of {len(jobs)} already in {table.name}; training {len(todo)}", flush=True)
     if not todo:
         return
     commit = git_commit()
     new = not table.is_file() or table.stat().st_size == 0
-    with open(table, "a", newline="") as f, mp.get_context("spawn").Pool(workers, _init_worker) as pool:
+    with open(table, "a", newline="") as f, mp.get_context("spawn").Pool(workers, _init_worker, (space,)) as pool:
         w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
         if new:
             w.writeheader()
@@ -138,7 +149,8 @@ def run_jobs(table: Path, jobs: list[tuple[str, int, int]], workers: int) -> Non
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--plan", choices=["plateau", "factorial", "axes", "all"], default="all")
+    p.add_argument("--plan", choices=["plateau", "factorial", "axes", "all", "se-factorial"], default="all")
+    p.add_argument("--space", type=Path, default=SPACE, help="a digits space (default: search_space/digits.yaml)")
     p.add_argument("--table", type=Path, default=HERE / "truth.csv")
     p.add_argument("--seeds", type=int, default=2, help="factorial seeds per arch (>= 2)")
     p.add_argument("--axes-seeds", type=int, default=3)
@@ -148,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
 
     if args.plan in ("plateau", "all"):
-        run_jobs(args.table, [(a, 0, e) for a in PLATEAU_ARCHS for e in (8, 16)], args.workers)
+        run_jobs(args.table, [(a, 0, e) for a in PLATEAU_ARCHS for e in (8, 16)], args.workers, args.space)
         decided = plateau_epochs(read_rows(args.table))
         (HERE / "plateau.yaml").write_text(yaml.safe_dump({"epochs": decided, "gain_limit_pp": PLATEAU_GAIN_PP}))
         print(f"plateau check: {decided} epochs")
@@ -157,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("truth_table: the plateau check has not run; run --plan plateau first or give --epochs")
     if args.plan in ("factorial", "all"):
         jobs = [(a, s, epochs) for s in range(args.seeds) for a in factorial_archs()]
-        run_jobs(args.table, jobs, args.workers)
+        run_jobs(args.table, jobs, args.workers, args.space)
     if args.plan in ("axes", "all"):
         stage = args.axes_stage
         if stage is None:
@@ -165,7 +177,10 @@ def main(argv: list[str] | None = None) -> None:
 
             stage = largest_effect_stage(read_rows(args.table), epochs)
         jobs = [(a, s, epochs) for s in range(args.axes_seeds) for a in axes_archs(stage)]
-        run_jobs(args.table, jobs, args.workers)
+        run_jobs(args.table, jobs, args.workers, args.space)
+    if args.plan == "se-factorial":
+        jobs = [(a, s, epochs) for s in range(args.seeds) for a in factorial_archs(("none", "se16"))]
+        run_jobs(args.table, jobs, args.workers, args.space)
 
 
 if __name__ == "__main__":
