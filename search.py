@@ -25,8 +25,6 @@ from pathlib import Path
 import seknet
 
 DEFAULT_SPACE = "search_space/digits.yaml"
-# seknet.nni_search.STRATEGIES, spelled out so that --help and bad flags need no NNI import (a test checks they match)
-NNI_STRATEGIES = ("random", "grid", "evolution", "tpe", "spos", "darts", "gumbel-darts", "proxyless")
 
 
 class UsageError(Exception):
@@ -97,6 +95,16 @@ def _positive(text: str) -> int:
     return v
 
 
+def _non_negative(text: str) -> int:
+    v = int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return v
+
+
+# run flags whose values need more than their field's type (ints are positive unless named here)
+FLAG_TYPES = {"max_macs": parse_macs, "max_latency": parse_ms, "slice": _fraction, "seed": int, "epochs": _non_negative,
+              "max_failures": _non_negative}  # fmt: skip
 CLI_ONLY = ("command", "func", "backend", "mode", "resume")  # flags that pick what to run, not how
 
 
@@ -174,80 +182,19 @@ def _latency(args: argparse.Namespace) -> int:
 
 
 def _add_run(sub) -> None:
-    """The ``run`` subcommand's flags."""
-    from seknet.data import DATASETS
-    from seknet.runconfig import OBJECTIVES
-    from seknet.train import SAMPLERS
-    from seknet.tune_search import MT_SAMPLERS
+    """The ``run`` subcommand's flags: the fields of the mode configs (seknet.runconfig), with their help."""
+    from seknet.runconfig import run_flags
 
-    r = sub.add_parser("run", help="search: one-shot (default) or --mode multitrial; the default command")
-    r.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
-    r.add_argument("--data", default="digits", choices=DATASETS, help="dataset (default: %(default)s)")
-    r.add_argument("--data-root", help="folder holding CIFAR / ImageFolder files")
-    r.add_argument("--out", help="run folder (default: results/<time>-<space>-<data>)")
-    r.add_argument("--max-macs", type=parse_macs, help="MAC budget, e.g. 7.5M: archs above it are never scored")
-    r.add_argument(
-        "--objective",
-        choices=OBJECTIVES,
-        help="the front's cost axis: macs (default, exact) or latency (predicted from a latency table)",
-    )
-    r.add_argument(
-        "--latency-table",
-        help="a `search.py latency` table of the target device (default: measure one on "
-        "--latency-device when the run starts)",
-    )
-    r.add_argument("--latency-device", choices=("cpu", "cuda"), help="the device latency is for (default cpu)")
-    r.add_argument("--max-latency", type=parse_ms,
-                   help="latency budget, e.g. 2.5ms: archs predicted slower are never trained or scored")  # fmt: skip
+    r = sub.add_parser("run", help="search: one-shot (default), --mode multitrial or --backend nni (default command)")
     r.add_argument("--mode", choices=("oneshot", "multitrial"), help="Ray backend: search kind (default oneshot)")
-    r.add_argument("--backend", choices=("ray", "nni"), help="search engine (default: ray)")
-    r.add_argument("--strategy", choices=NNI_STRATEGIES,
-                   help="--backend nni: multi-trial random | grid | evolution (default) | tpe, "
-                        "or one-shot spos | darts | gumbel-darts | proxyless")  # fmt: skip
-    r.add_argument("--epochs", type=int, help="training epochs: of the supernet (30) or of each trial (5)")
-    r.add_argument("--batch-size", type=_positive)
-    r.add_argument("--lr", type=float)
-    r.add_argument("--sampler", choices=(*SAMPLERS, *MT_SAMPLERS),
-                   help="oneshot: supernet path sampling, uniform (default) | sandwich | fair | balanced; "
-                        "multitrial: nsga2 (default) | tpe | random | grid")  # fmt: skip
-    r.add_argument("--choice-affine", action=argparse.BooleanOptionalAction, default=None,
-                   help="oneshot: per-choice affine of each block's last BN in the supernet")  # fmt: skip
-    r.add_argument("--freeze-unused", action=argparse.BooleanOptionalAction, default=None,
-                   help="oneshot: weight decay and momentum leave the sliced rows a step did not use")  # fmt: skip
-    r.add_argument("--trials", type=_positive,
-                   help="multitrial: trials to run (default 16); NNI one-shot: archs to export and score")  # fmt: skip
-    r.add_argument("--init", choices=("scratch", "supernet"), help="multitrial: train from scratch or --supernet")
-    r.add_argument("--supernet", help="multitrial --init supernet: a one-shot run folder holding supernet.pt")
-    r.add_argument("--asha", action="store_true", default=None, help="multitrial: ASHA early stopping")
-    r.add_argument("--grace-epochs", type=_positive, help="multitrial ASHA: epochs before stopping (default 1)")
-    r.add_argument("--gpus-per-trial", type=float, help="multitrial: GPU share per trial, e.g. 0.25")
+    r.add_argument("--backend", choices=("ray", "nni"), help="search engine (default: ray); nni takes --strategy")
     r.add_argument("--resume", help="continue an interrupted one-shot or multitrial search: its run folder")
-    r.add_argument("--seed", type=int)
-    r.add_argument("--recal-images", type=_positive, help="BN recalibration images (default 512)")
-    r.add_argument("--slice", type=_fraction, help="successive halving: first-round share of val (default 0.25)")
-    r.add_argument("--workers", type=_positive, help="Ray scoring tasks at once")
-    r.add_argument(
-        "--train-workers",
-        type=_positive,
-        help="oneshot: train the supernet data-parallel on N Ray Train workers (DDP; default 1, in process)",
-    )
-    r.add_argument("--max-failures", type=int,
-                   help="oneshot --train-workers: restarts of the worker group from the last epoch checkpoint "
-                        "(default 2)")  # fmt: skip
-    r.add_argument(
-        "--gpus-per-worker",
-        type=float,
-        help="GPU share per scoring (and --train-workers training) worker, e.g. 0.25 (default 0)",
-    )
-    r.add_argument(
-        "--address",
-        help="join this Ray cluster (HOST:PORT that `ray start --head` printed; its token is "
-        "sent when ~/.ray/auth_token or RAY_AUTH_TOKEN exists) instead of starting a local one",
-    )
-    r.add_argument("--exhaustive-limit", type=_positive, help="score every arch up to this many (default 10,000)")
-    r.add_argument("--evaluations", type=_positive, help="NSGA-II budget beyond the limit (default 2,000)")
-    r.add_argument("--smoke", action="store_true", default=None, help="tiny budgets (CI): 1 epoch, small data")
-    r.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bars")
+    for f in run_flags():
+        if f.type == "bool":
+            kind = {"action": argparse.BooleanOptionalAction}
+        else:
+            kind = {"type": FLAG_TYPES.get(f.name) or {"int": _positive, "float": float, "str": str}[f.type]}
+        r.add_argument("--" + f.name.replace("_", "-"), choices=f.choices, help=f.help.replace("%", "%%"), **kind)
     r.set_defaults(func=_run)
 
 

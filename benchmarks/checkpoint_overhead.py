@@ -23,7 +23,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seknet.oneshot import SearchConfig, run_data  # noqa: E402
+from seknet.oneshot import run_data  # noqa: E402
+from seknet.runconfig import OneShotConfig  # noqa: E402
 from seknet.space import load_space  # noqa: E402
 from seknet.supernet import Supernet  # noqa: E402
 from seknet.train import TrainConfig, load_checkpoint, save_checkpoint, sgd_cosine, train  # noqa: E402
@@ -34,7 +35,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=10)
     args = ap.parse_args()
-    cfg = SearchConfig(progress=False)
+    cfg = OneShotConfig(progress=False)
     space = load_space(ROOT / cfg.space)
     data = run_data(cfg)
     torch.manual_seed(0)

@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 import search
 import seknet
 from seknet import report
-from seknet.oneshot import SearchConfig, run_data
+from seknet.oneshot import run_data
+from seknet.runconfig import OneShotConfig
 from seknet.standalone import train_standalone
 from seknet.train import TrainConfig
 
@@ -35,7 +36,7 @@ def median_mac_arch(space: seknet.Space) -> seknet.Arch:
     return archs[len(archs) // 2]
 
 
-def standalone_seconds(cfg: SearchConfig) -> tuple[str, float]:
+def standalone_seconds(cfg: OneShotConfig) -> tuple[str, float]:
     """(arch, seconds) of one stand-alone training of the median-MAC arch for ``cfg.epochs`` on all CPU threads."""
     space = seknet.load_space(cfg.space)
     arch, data = median_mac_arch(space), run_data(cfg)
@@ -53,7 +54,7 @@ def main(extra: list[str]) -> None:
         cfg = yaml.safe_load((out / "config.yaml").read_text())
         front = report.read_csv(out / "pareto.csv")
         rows = report.read_csv(out / "evaluations.csv")
-    arch, alone = standalone_seconds(SearchConfig(**cfg["config"]))
+    arch, alone = standalone_seconds(OneShotConfig(**cfg["config"]))
     ratio = wall / alone
     full = sum(1 for r in rows if int(r["n_eval"]) == int(front[0]["n_eval"]))
     print(f"\nrun wall {wall:.0f} s (train {cfg['seconds']['train']} s, score {cfg['seconds']['score']} s); "

@@ -23,9 +23,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seknet.oneshot import SearchConfig, run_data  # noqa: E402
+from seknet.oneshot import run_data  # noqa: E402
 from seknet.ray_session import ray_session  # noqa: E402
 from seknet.ray_train import train_supernet_ddp  # noqa: E402
+from seknet.runconfig import OneShotConfig  # noqa: E402
 from seknet.space import load_space  # noqa: E402
 from seknet.supernet import Supernet  # noqa: E402
 from seknet.train import TrainConfig, train  # noqa: E402
@@ -50,7 +51,7 @@ def main() -> None:
     ap.add_argument("--extra", type=int, default=2)
     args = ap.parse_args()
     space = load_space(ROOT / "search_space" / f"{args.space}.yaml")
-    cfg = SearchConfig(space=str(ROOT / "search_space" / f"{args.space}.yaml"), data=args.space.split("_")[0],
+    cfg = OneShotConfig(space=str(ROOT / "search_space" / f"{args.space}.yaml"), data=args.space.split("_")[0],
                        progress=False)  # fmt: skip
     data = run_data(cfg)
     steps = -(-len(data.train) // cfg.batch_size)

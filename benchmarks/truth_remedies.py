@@ -68,8 +68,9 @@ import yaml
 
 from seknet import report
 from seknet.data import load_digits
-from seknet.oneshot import SearchConfig, recal_batches, train_supernet
+from seknet.oneshot import recal_batches, train_supernet
 from seknet.retrain import rank_agreement
+from seknet.runconfig import OneShotConfig
 from seknet.score import score_logits
 from seknet.space import load_space
 from seknet.supernet import Supernet
@@ -120,7 +121,9 @@ def seed_mean(per: dict[str, dict[int, float]], seeds) -> dict[str, float]:
     return {a: statistics.fmean(v[s] for s in seeds) for a, v in per.items()}
 
 
-def scores(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, val, nll: bool = False) -> dict[str, float]:
+def scores(
+    net: Supernet, archs: list[str], space, data, cfg: OneShotConfig, val, nll: bool = False
+) -> dict[str, float]:
     """{arch: validation accuracy} (or mean log-likelihood) of each inherited, recalibrated sub-net.
 
     Scores a copy: score_logits recalibrates BN in place, and ``net`` keeps its trained statistics for
@@ -132,7 +135,7 @@ def scores(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, val,
     return {str(a): (lg.argmax(1) == val.y).float().mean().item() for a, lg in logits.items()}
 
 
-def trained(space, data, cfg: SearchConfig, sharing: str, cache: Path) -> Supernet:
+def trained(space, data, cfg: OneShotConfig, sharing: str, cache: Path) -> Supernet:
     """The supernet ``cfg`` trains (sharing as given), from ``cache`` when it was trained before."""
     path = cache / f"{sharing}-e{cfg.epochs}-{cfg.sampler}-s{cfg.seed}.pt"
     if path.exists():
@@ -146,7 +149,7 @@ def trained(space, data, cfg: SearchConfig, sharing: str, cache: Path) -> Supern
 
 
 def finetuned(
-    net: Supernet, archs: list[str], space, data, cfg: SearchConfig, val, epochs: int = 1, lr: float = 0.01
+    net: Supernet, archs: list[str], space, data, cfg: OneShotConfig, val, epochs: int = 1, lr: float = 0.01
 ) -> dict[str, float]:
     """{arch: accuracy on ``val``} of each inherited sub-net after ``epochs`` more epochs of stand-alone training
     (SGD, ``lr`` cosine, the run's seed)."""
@@ -163,7 +166,7 @@ def pattern(a: str) -> str:
     return "".join("0" if c == "none" else "1" for c in a.split("-"))
 
 
-def fewshot(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, cache: Path) -> dict[str, float]:
+def fewshot(net: Supernet, archs: list[str], space, data, cfg: OneShotConfig, cache: Path) -> dict[str, float]:
     """{arch: score by its few-shot sub-supernet}: ``net`` copied per attention pattern, trained on that pattern."""
     every = space.archs()
     out = {}
@@ -182,7 +185,7 @@ def fewshot(net: Supernet, archs: list[str], space, data, cfg: SearchConfig, cac
     return out
 
 
-def additive(net: Supernet, archs: list[str], space, data, cfg: SearchConfig) -> dict[str, float]:
+def additive(net: Supernet, archs: list[str], space, data, cfg: OneShotConfig) -> dict[str, float]:
     """{arch: prediction} of a per-stage choice-effect model fit to the scores of every arch of the space."""
     every = space.archs()
     acc = scores(net, [str(a) for a in every], space, data, cfg, data.val)
@@ -196,7 +199,7 @@ def additive(net: Supernet, archs: list[str], space, data, cfg: SearchConfig) ->
     return {a: float(torch.tensor(onehot(a), dtype=torch.float64) @ coef) for a in archs}
 
 
-def plan(v: str, cfg: SearchConfig, data) -> tuple[list[tuple[SearchConfig, str]], SearchConfig, object, bool]:
+def plan(v: str, cfg: OneShotConfig, data) -> tuple[list[tuple[OneShotConfig, str]], OneShotConfig, object, bool]:
     """Variant ``v`` as (supernets to average: (config, sharing) each, scoring config, validation split, nll)."""
     seeds = [replace(cfg, seed=cfg.seed + k) for k in range(ENSEMBLE)]
     nets = {
@@ -228,7 +231,7 @@ def main() -> None:
     p.add_argument("--cache", type=Path, help="folder of trained supernets (default <run>/remedies)")
     args = p.parse_args()
     saved = yaml.safe_load((args.run / "config.yaml").read_text())
-    cfg = SearchConfig(**saved["config"])
+    cfg = OneShotConfig(**saved["config"])
     if cfg.data != "digits" or cfg.smoke:
         raise SystemExit("error: this benchmark takes a full (non-smoke) one-shot run on digits")
     space = load_space(cfg.space)

@@ -15,10 +15,11 @@ from typing import Any
 
 from seknet import report, rundir
 from seknet.arch import Arch
+from seknet.runconfig import CONFIGS
 from seknet.runfiles import config_from, finished_run, read_evaluations, read_run_config, read_table
 from seknet.space import Space, space_from_dict
 
-MODES = ("oneshot", "multitrial", "nni")
+MODES = tuple(CONFIGS)
 SMOKE = {  # tiny budgets for CI; a setting given explicitly wins
     "oneshot": {"epochs": 1, "recal_images": 64, "slice": 0.5},
     "multitrial": {"epochs": 1, "trials": 4},
@@ -27,22 +28,10 @@ SMOKE = {  # tiny budgets for CI; a setting given explicitly wins
 
 
 def config_class(mode: str) -> type:
-    """The config dataclass of ``mode`` (importing NNI only for ``nni``)."""
-    if mode == "oneshot":
-        from seknet.oneshot import SearchConfig
-
-        return SearchConfig
-    if mode == "multitrial":
-        from seknet.tune_search import MultiTrialConfig
-
-        return MultiTrialConfig
-    if mode == "nni":
-        try:
-            from seknet.nni_search import NniConfig
-        except ImportError as e:
-            raise ValueError(f"--backend nni needs NNI ({e}); install it with: pip install -e '.[nni]'") from None
-        return NniConfig
-    raise ValueError(f"unknown mode {mode!r}; valid: {'|'.join(MODES)}")
+    """The config dataclass of ``mode``."""
+    if mode not in CONFIGS:
+        raise ValueError(f"unknown mode {mode!r}; valid: {'|'.join(MODES)}")
+    return CONFIGS[mode]
 
 
 def configure(mode: str = "oneshot", **settings: Any) -> Any:
@@ -70,8 +59,10 @@ def runner(mode: str) -> Callable[..., Path]:
         from seknet.tune_search import run_multitrial
 
         return run_multitrial
-    from seknet.nni_search import run_nni
-
+    try:
+        from seknet.nni_search import run_nni
+    except ImportError as e:
+        raise ValueError(f"--backend nni needs NNI ({e}); install it with: pip install -e '.[nni]'") from None
     return run_nni
 
 

@@ -16,9 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seknet.runconfig import DATASETS
 from seknet.split import Data, Split  # noqa: F401 - re-exported: seknet.data is where callers look
-
-DATASETS = ("digits", "digits-plain", "cifar10", "cifar100", "imagefolder")
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:

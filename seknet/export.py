@@ -9,7 +9,8 @@ import torch
 
 from seknet import report
 from seknet.deploy import FORMATS, SUFFIX, export_model
-from seknet.oneshot import SearchConfig, recal_batches, run_data
+from seknet.oneshot import recal_batches, run_data
+from seknet.runconfig import OneShotConfig
 from seknet.runfiles import config_from, finished_run, load_into, load_state_dict, read_evaluations, read_run_config
 from seknet.space import space_from_dict
 from seknet.supernet import Supernet, recalibrate_bn
@@ -75,7 +76,7 @@ def export(run: Path, max_macs: int | None = None, out: str | None = None, weigh
     if not path.parent.is_dir():
         raise ValueError(f"--out {path}: the folder {path.parent} does not exist; create it or choose another")
     if weights:  # read everything before writing anything
-        cfg = config_from(SearchConfig, config["config"], cfg_file)
+        cfg = config_from(OneShotConfig, config["config"], cfg_file)
         net = Supernet(space, choice_affine=cfg.choice_affine)
         load_into(net, load_state_dict(run / "supernet.pt"), run / "supernet.pt")
     keys = ("params", "macs", *(("latency_ms",) if "latency_ms" in best else ()), "accuracy", "acc_low", "acc_high",

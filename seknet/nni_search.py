@@ -27,7 +27,6 @@ import logging
 import math
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -52,37 +51,12 @@ from seknet.backbone import head, init_weights, plain_slots, stage_blocks, stem
 from seknet.count import count
 from seknet.data import Data
 from seknet.oneshot import check_data, recal_batches, run_data
-from seknet.runconfig import RunConfig
+from seknet.runconfig import MULTI_TRIAL, NniConfig
 from seknet.space import Space, load_space
 from seknet.standalone import initial_model, train_standalone
 from seknet.supernet import recalibrate_bn
 from seknet.train import TrainConfig, evaluate
 from seknet.tune_search import MT_COLUMNS, error_line, write_trials
-
-MULTI_TRIAL = ("random", "grid", "evolution", "tpe")
-ONE_SHOT = ("spos", "darts", "gumbel-darts", "proxyless")
-STRATEGIES = MULTI_TRIAL + ONE_SHOT
-
-
-@dataclass(frozen=True)
-class NniConfig(RunConfig):
-    """A run of ``search.py run --backend nni``; the CLI flags carry the same names."""
-
-    strategy: str = "evolution"  # one of STRATEGIES
-    trials: int = 16  # multi-trial: archs trained; one-shot: archs exported and scored
-    epochs: int = 5  # per trial, or of the one-shot supernet
-    batch_size: int = 128
-    lr: float = 0.1  # multi-trial SGD peak rate (seknet's loop); one-shot strategies use NNI's Adam at 1e-3
-    population: int = 16  # evolution: population size (NNI's default 100 exceeds most budgets here)
-    recal_images: int = 512  # one-shot: BN recalibration images per exported arch
-    recal_batch: int = 128
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown --strategy {self.strategy!r} for --backend nni; valid: {'|'.join(STRATEGIES)}")
-        if self.trials < 1 or self.epochs < 1:
-            raise ValueError("--trials and --epochs must be >= 1")
 
 
 class AttentionSpace(ModelSpace):

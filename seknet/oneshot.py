@@ -11,7 +11,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,45 +19,13 @@ from seknet import cost, report, rundir
 from seknet.arch import Arch
 from seknet.count import count
 from seknet.data import Data, load_data
-from seknet.ray_train import check_sampler
-from seknet.runconfig import RunConfig
+from seknet.runconfig import OneShotConfig
 from seknet.space import Space, load_space
 from seknet.supernet import Supernet
-from seknet.train import SAMPLERS, TrainConfig, checkpoint_epochs, train
+from seknet.train import TrainConfig, checkpoint_epochs, train
 
 
-@dataclass(frozen=True)
-class SearchConfig(RunConfig):
-    """Everything a one-shot run depends on; the CLI flags of ``search.py run`` carry the same names."""
-
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 0.1
-    sampler: str = "uniform"  # uniform (SPOS), sandwich, fair (FairNAS) or balanced (plain/SK conv 1:1)
-    choice_affine: bool = False  # supernet: per-choice affine of each block's last BN (see seknet.supernet)
-    freeze_unused: bool = False  # supernet: the optimizer leaves sliced rows the step's arch did not use
-    recal_images: int = 512  # BN recalibration set, taken from the training split
-    recal_batch: int = 128
-    slice: float = 0.25  # successive halving: first-round fraction of the validation set
-    workers: int | None = None  # Ray scoring tasks at once; default min(CPUs, first-stage choices)
-    gpus_per_worker: float = 0.0
-    address: str | None = None  # join this Ray cluster instead of starting one
-    exhaustive_limit: int = 10_000  # above this many archs, NSGA-II samples the space
-    evaluations: int = 2_000  # NSGA-II budget of scored archs
-    train_workers: int = 1  # > 1: data-parallel supernet training on Ray Train (DDP), see seknet.ray_train
-    max_failures: int = 2  # Ray Train: worker-group restarts (from the last epoch checkpoint) before giving up
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {self.sampler!r} for oneshot; valid: {'|'.join(SAMPLERS)}")
-        if self.train_workers < 1 or self.max_failures < 0:
-            raise ValueError("--train-workers must be >= 1 and --max-failures >= 0")
-        if self.train_workers > 1:
-            check_sampler(self.sampler)
-
-
-def run_data(cfg: SearchConfig, test_variants: int | None = None) -> Data:
+def run_data(cfg: OneShotConfig, test_variants: int | None = None) -> Data:
     """The dataset a run uses (smoke runs draw each digit once); ``test_variants`` sizes digits' test split."""
     kw = {"train_variants": 1, "eval_variants": 1} if cfg.smoke and cfg.data == "digits" else {}
     if test_variants is not None and cfg.data == "digits":
@@ -66,7 +33,7 @@ def run_data(cfg: SearchConfig, test_variants: int | None = None) -> Data:
     return load_data(cfg.data, cfg.data_root, cfg.seed, load_space(cfg.space).input_size, **kw)
 
 
-def recal_batches(data: Data, cfg: SearchConfig) -> list[torch.Tensor]:
+def recal_batches(data: Data, cfg: OneShotConfig) -> list[torch.Tensor]:
     """The BN recalibration batches of a run: ``recal_images`` training images drawn by the seed."""
     gen = torch.Generator().manual_seed(cfg.seed)
     x = data.train.x[torch.randperm(len(data.train), generator=gen)[: cfg.recal_images]]
@@ -126,7 +93,7 @@ def data_summary(data: Data) -> dict:
     return {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)}
 
 
-def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], data: Data, recal,
+def _score(cfg: OneShotConfig, space: Space, net: Supernet, archs: list[Arch], data: Data, recal,
            cost_of: Callable[[Arch], float], cache: Path | None = None) -> tuple[dict, dict]:  # fmt: skip
     """({arch string: (correct, n_eval, slice_correct, slice_n)}, {arch string: hits on the slice images}).
 
@@ -161,7 +128,7 @@ def _score(cfg: SearchConfig, space: Space, net: Supernet, archs: list[Arch], da
     return scores, first
 
 
-def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int,
+def _nsga2(cfg: OneShotConfig, space: Space, archs: list[Arch], score, n_val: int,
            cost_of: Callable[[Arch], float]) -> dict:  # fmt: skip
     """Multi-objective NSGA-II (Optuna: accuracy up, ``cost_of`` down) over the budget-pruned space,
     ``cfg.evaluations`` archs scored."""
@@ -195,7 +162,7 @@ def _nsga2(cfg: SearchConfig, space: Space, archs: list[Arch], score, n_val: int
 
 
 def train_supernet(
-    cfg: SearchConfig, space: Space, data: Data, device: torch.device, sharing: str = "sliced",
+    cfg: OneShotConfig, space: Space, data: Data, device: torch.device, sharing: str = "sliced",
     checkpoint: Path | None = None,
 ) -> tuple[Supernet, list[float], dict]:  # fmt: skip
     """A supernet of ``space`` trained as ``cfg`` says (epochs, sampler, seed, ...), on CPU at the end.
@@ -243,7 +210,28 @@ def score_rows(archs: list[Arch], scores: dict, table: dict | None = None) -> li
     return rows
 
 
-def run(cfg: SearchConfig, resume: Path | None = None) -> Path:
+def write_results(partial: Path, cfg: OneShotConfig, space: Space, data_name: str, rows: list[dict],
+                  hits: dict, table: dict | None) -> tuple[list[dict], list[dict], dict]:  # fmt: skip
+    """evaluations.csv, pareto.csv/png, placement.csv/png and best.yaml of a one-shot run into ``partial``;
+    returns (front, placement rows, best). Marks the front's rows ``on_front``."""
+    col = cost.column(cfg.objective)
+    front = report.front_rows(rows, col)
+    for r in front:
+        r["on_front"] = 1
+    columns = cost.columns(report.EVAL_COLUMNS, table)
+    report.write_csv(partial / "evaluations.csv", rows, columns)
+    report.write_csv(partial / "pareto.csv", front, columns)
+    pl = report.placement(rows, len(space.stages), space.choices, hits)
+    report.write_csv(partial / "placement.csv", pl, list(pl[0]))
+    keys = cost.columns(["params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval"], table)
+    best = report.write_best(partial / "best.yaml", space, front, cost.budget_flags(cfg), keys, col)
+    title = f"space {space.name}, data {data_name}: {len(rows)} archs, {len(front)} on the front"
+    report.plot_pareto(partial / "pareto.png", rows, front, title, cost.axis_budget(cfg), col)
+    report.plot_placement(partial / "placement.png", pl, len(space.stages), space.choices)
+    return front, pl, best
+
+
+def run(cfg: OneShotConfig, resume: Path | None = None) -> Path:
     """Run a one-shot search, or with ``resume`` continue an interrupted one from its last epoch checkpoint;
     returns the run folder, complete (it is renamed into place at the end)."""
     t0 = time.time()
@@ -277,20 +265,7 @@ def run(cfg: SearchConfig, resume: Path | None = None) -> Path:
     t2 = time.time()
 
     rows = score_rows(archs, scores, table)
-    col = cost.column(cfg.objective)
-    front = report.front_rows(rows, col)
-    for r in front:
-        r["on_front"] = 1
-    columns = cost.columns(report.EVAL_COLUMNS, table)
-    report.write_csv(partial / "evaluations.csv", rows, columns)
-    report.write_csv(partial / "pareto.csv", front, columns)
-    pl = report.placement(rows, len(space.stages), space.choices, hits)
-    report.write_csv(partial / "placement.csv", pl, list(pl[0]))
-    keys = cost.columns(["params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval"], table)
-    best = report.write_best(partial / "best.yaml", space, front, cost.budget_flags(cfg), keys, col)
-    title = f"space {space.name}, data {data.name}: {len(rows)} archs, {len(front)} on the front"
-    report.plot_pareto(partial / "pareto.png", rows, front, title, cost.axis_budget(cfg), col)
-    report.plot_placement(partial / "placement.png", pl, len(space.stages), space.choices)
+    front, pl, best = write_results(partial, cfg, space, data.name, rows, hits, table)
     rundir.write_config(
         folder, "oneshot", cfg, space=space.to_dict(), data=data_summary(data),
         train_loss=[round(x, 4) for x in losses], device=str(device), training=trained,

@@ -25,18 +25,10 @@ from pathlib import Path
 import torch
 
 from seknet.data import Data
+from seknet.runconfig import check_sampler
 from seknet.space import Space
 from seknet.supernet import Supernet
 from seknet.train import TrainConfig, checkpoint_epochs, train
-
-DDP_SAMPLERS = ("uniform", "balanced")  # one arch per step: DDP reduces once per step
-
-
-def check_sampler(sampler: str) -> None:
-    """ValueError unless ``sampler`` trains one arch per step, as data-parallel training needs."""
-    if sampler not in DDP_SAMPLERS:
-        raise ValueError(f"--train-workers > 1 trains one arch per step: use --sampler {'|'.join(DDP_SAMPLERS)}, "
-                         f"not {sampler}")  # fmt: skip
 
 
 def _worker(config: dict) -> None:

@@ -30,9 +30,8 @@ from tqdm.auto import tqdm
 from seknet.arch import Arch, Choice
 from seknet.count import count
 from seknet.data import Split
+from seknet.runconfig import SAMPLERS
 from seknet.space import Space
-
-SAMPLERS = ("uniform", "sandwich", "fair", "balanced")
 
 
 @dataclass(frozen=True)
@@ -175,22 +174,7 @@ def train(
     bar = tqdm(total=steps, initial=steps * len(losses) // max(cfg.epochs, 1), desc=desc, disable=not progress,
                unit="step")  # fmt: skip
     for _ in range(len(losses), cfg.epochs):
-        model.train()
-        total, n = 0.0, 0
-        for x, y in batches(data, cfg.batch_size, gen):
-            x, y = x[shard[0] :: shard[1]], y[shard[0] :: shard[1]]  # (B / world, C, H, W): this rank's slice
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            archs = [None] if space is None else step_archs(cfg, space, rng, subspace)
-            total, n = total + _step(model, opt, cfg, x, y, archs, device), n + len(y) * len(archs)
-            sched.step()
-            bar.update()
-        if shard[1] > 1:  # the epoch's loss over the global batches, not this rank's slice
-            sums = torch.tensor([total, float(n)], dtype=torch.float64)
-            torch.distributed.all_reduce(sums)
-            total, n = float(sums[0]), int(sums[1])
-        losses.append(total / max(n, 1))
+        losses.append(_epoch(model, data, cfg, device, opt, sched, (rng, gen), space, subspace, shard, bar))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         if not math.isfinite(losses[-1]):
             bar.close()
@@ -201,6 +185,29 @@ def train(
             on_epoch(len(losses), losses[-1])
     bar.close()
     return losses
+
+
+def _epoch(model: nn.Module, data: Split, cfg: TrainConfig, device: torch.device, opt: torch.optim.Optimizer, sched,
+           rngs: tuple[random.Random, torch.Generator], space: Space | None, subspace: Sequence[Arch] | None,
+           shard: tuple[int, int], bar) -> float:  # fmt: skip
+    """One epoch of :func:`train`; returns its mean loss over the global batches (summed over ranks)."""
+    rng, gen = rngs
+    model.train()
+    total, n = 0.0, 0
+    for x, y in batches(data, cfg.batch_size, gen):
+        x, y = x[shard[0] :: shard[1]], y[shard[0] :: shard[1]]  # (B / world, C, H, W): this rank's slice
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        archs = [None] if space is None else step_archs(cfg, space, rng, subspace)
+        total, n = total + _step(model, opt, cfg, x, y, archs, device), n + len(y) * len(archs)
+        sched.step()
+        bar.update()
+    if shard[1] > 1:  # the epoch's loss over the global batches, not this rank's slice
+        sums = torch.tensor([total, float(n)], dtype=torch.float64)
+        torch.distributed.all_reduce(sums)
+        total, n = float(sums[0]), int(sums[1])
+    return total / max(n, 1)
 
 
 def save_checkpoint(path: Path, losses: list[float], model: nn.Module, opt: torch.optim.Optimizer, sched,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,44 +22,15 @@ from seknet import cost, report, rundir
 from seknet.count import count
 from seknet.data import Data
 from seknet.oneshot import check_data, data_summary, run_data
-from seknet.runconfig import RunConfig
+from seknet.runconfig import MultiTrialConfig
 from seknet.runfiles import load_into, load_state_dict
 from seknet.space import Space, load_space
 from seknet.standalone import initial_model, train_standalone
 from seknet.supernet import Supernet
 from seknet.train import TrainConfig, evaluate
 
-MT_SAMPLERS = ("nsga2", "tpe", "random", "grid")
-INITS = ("scratch", "supernet")
 MT_COLUMNS = ["arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval", "epochs_trained",
               "status", "error", "trial_id", "on_front"]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class MultiTrialConfig(RunConfig):
-    """A multi-trial run; the CLI flags of ``search.py run --mode multitrial`` carry the same names."""
-
-    trials: int = 16
-    epochs: int = 5  # per trial
-    init: str = "scratch"  # or "supernet": start from a one-shot run's weights
-    supernet: str | None = None  # the one-shot run folder holding supernet.pt (init=supernet)
-    sampler: str = "nsga2"
-    asha: bool = False
-    grace_epochs: int = 1  # ASHA: epochs before a trial may be stopped
-    gpus_per_trial: float = 0.0
-    cpus_per_trial: int = 1
-    batch_size: int = 128
-    lr: float = 0.1
-    address: str | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.sampler not in MT_SAMPLERS:
-            raise ValueError(f"unknown sampler {self.sampler!r} for multitrial; valid: {'|'.join(MT_SAMPLERS)}")
-        if self.init not in INITS:
-            raise ValueError(f"unknown --init {self.init!r}; valid: {'|'.join(INITS)}")
-        if self.init == "supernet" and not self.supernet:
-            raise ValueError("--init supernet needs --supernet RUN, a one-shot run folder with supernet.pt")
 
 
 def trial_resources(cfg: MultiTrialConfig) -> dict:

@@ -10,8 +10,8 @@ import yaml
 import search
 import seknet
 from seknet import cost, latency, report
-from seknet.oneshot import SearchConfig
 from seknet.pareto import pareto_front
+from seknet.runconfig import OneShotConfig
 from tests.conftest import ROOT
 
 # A made-up table in which SK is slow at few MACs (as measured on CPUs, issue 16): the latency front then
@@ -75,10 +75,10 @@ def test_latency_column_follows_macs():
 
 def test_run_measures_a_table_when_none_is_given(digits):
     """--objective latency without --latency-table measures one for the space on this CPU, and it checks out."""
-    cfg = SearchConfig(objective="latency", smoke=True)
+    cfg = OneShotConfig(objective="latency", smoke=True)
     table = cost.run_table(cfg, digits)
     assert latency.check_table(table, digits, "cpu", "measured") is table and table["runs"] == cost.SMOKE_RUNS
-    assert cost.run_table(SearchConfig(), digits) is None  # a MAC run measures nothing
+    assert cost.run_table(OneShotConfig(), digits) is None  # a MAC run measures nothing
 
 
 @pytest.mark.parametrize(

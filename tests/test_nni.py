@@ -20,11 +20,15 @@ def _run(tmp_path, *flags: str) -> tuple[int, object]:
     return search.main(["run", "--backend", "nni", "--smoke", "--no-progress", "--out", str(out), *flags]), out
 
 
-def test_cli_lists_exactly_the_adapters_strategies():
-    """search.py's --strategy choices (spelled out so --help needs no NNI) are the adapter's STRATEGIES."""
-    assert search.NNI_STRATEGIES == nni_search.STRATEGIES
-    assert set(nni_search.MULTI_TRIAL) | set(nni_search.ONE_SHOT) == set(nni_search.STRATEGIES)
-    assert "enas" not in nni_search.STRATEGIES
+def test_every_strategy_the_cli_offers_is_one_the_adapter_runs():
+    """--strategy's choices are runconfig.STRATEGIES; each multi-trial one builds its own NNI strategy class."""
+    from seknet.runconfig import MULTI_TRIAL, ONE_SHOT, STRATEGIES, NniConfig
+
+    run = search.build_parser()._subparsers._group_actions[0].choices["run"]
+    assert tuple(next(a for a in run._actions if a.dest == "strategy").choices) == STRATEGIES
+    assert STRATEGIES == MULTI_TRIAL + ONE_SHOT and "enas" not in STRATEGIES
+    built = {s: type(nni_search._multi_trial_strategy(NniConfig(strategy=s))).__name__ for s in MULTI_TRIAL}
+    assert built == {"random": "Random", "grid": "GridSearch", "evolution": "RegularizedEvolution", "tpe": "TPE"}
 
 
 def test_model_space_has_one_choice_per_stage_labelled_stage_i(digits):

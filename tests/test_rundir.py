@@ -4,15 +4,17 @@ import pytest
 import yaml
 
 from seknet import rundir
-from seknet.oneshot import SearchConfig
+from seknet.runconfig import OneShotConfig
 
 
 def test_lifecycle_writes_into_partial_then_renames(tmp_path):
     """create makes .run.partial with config.yaml (mode, config, git_commit); finish renames it into place."""
-    folder = rundir.create(rundir.check_new(tmp_path / "run", "digits", "digits", "oneshot"), "oneshot", SearchConfig())
+    folder = rundir.create(
+        rundir.check_new(tmp_path / "run", "digits", "digits", "oneshot"), "oneshot", OneShotConfig()
+    )
     assert folder.partial == tmp_path / ".run.partial" and not folder.out.exists()
     saved = yaml.safe_load((folder.partial / "config.yaml").read_text())
-    assert saved["mode"] == "oneshot" and saved["config"]["epochs"] == SearchConfig().epochs and "git_commit" in saved
+    assert saved["mode"] == "oneshot" and saved["config"]["epochs"] == OneShotConfig().epochs and "git_commit" in saved
     assert rundir.finish(folder) == tmp_path / "run" and (tmp_path / "run" / "config.yaml").is_file()
     assert not folder.partial.exists()
 
@@ -45,14 +47,14 @@ def test_resume_refuses_a_finished_run_an_empty_place_and_nni(tmp_path):
     with pytest.raises(ValueError, match="no interrupted search there"):
         rundir.resumable(tmp_path / "nothing")
     for mode, message in (("nni", "a nni run cannot be resumed"), ("multitrial", "never started")):
-        folder = rundir.create(rundir.RunFolder(tmp_path / mode), mode, SearchConfig())
+        folder = rundir.create(rundir.RunFolder(tmp_path / mode), mode, OneShotConfig())
         with pytest.raises(ValueError, match=message):
             rundir.resumable(folder.out)
-    folder = rundir.create(rundir.RunFolder(tmp_path / "one"), "oneshot", SearchConfig())
+    folder = rundir.create(rundir.RunFolder(tmp_path / "one"), "oneshot", OneShotConfig())
     assert rundir.resumable(folder.out) == (folder, "oneshot")
 
 
 def test_unknown_mode_is_refused(tmp_path):
     """config.yaml's mode is one of oneshot|multitrial|nni."""
     with pytest.raises(ValueError, match="unknown run mode"):
-        rundir.write_config(rundir.RunFolder(tmp_path / "r"), "other", SearchConfig())
+        rundir.write_config(rundir.RunFolder(tmp_path / "r"), "other", OneShotConfig())

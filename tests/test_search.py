@@ -156,3 +156,24 @@ def test_a_zero_epoch_run_finishes(tmp_path):
     out = tmp_path / "run"
     assert search.main(["--smoke", "--no-progress", "--epochs", "0", "--max-macs", "6.3M", "--out", str(out)]) == 0
     assert (out / "evaluations.csv").is_file() and not (out / "checkpoint.pt").exists()
+
+
+def test_run_flags_are_the_mode_configs_fields_with_their_help_and_defaults():
+    """Every field of every mode config is a `run` flag whose help is the field's help with its default; a value the
+    flag parses reaches the config unchanged."""
+    from dataclasses import fields
+
+    from seknet.api import configure
+    from seknet.runconfig import CONFIGS
+
+    run = search.build_parser()._subparsers._group_actions[0].choices["run"]
+    helps = {a.dest: a.help.replace("%%", "%") for a in run._actions}
+    for mode, cls in CONFIGS.items():
+        for f in fields(cls):
+            assert f.metadata["help"] in helps[f.name], (mode, f.name)
+            if f.default not in (None, False, True):
+                want = f"{f.default:,}" if isinstance(f.default, int) else str(f.default)
+                assert f"{want})" in helps[f.name], (mode, f.name)
+    args = search.build_parser().parse_args(["run", "--epochs", "7", "--max-macs", "7.5M", "--no-choice-affine"])
+    cfg = configure("oneshot", **{k: v for k, v in vars(args).items() if k not in search.CLI_ONLY and v is not None})
+    assert (cfg.epochs, cfg.max_macs, cfg.choice_affine, cfg.lr) == (7, 7_500_000, False, 0.1)

@@ -27,7 +27,8 @@ from truth_remedies import finetuned  # noqa: E402
 
 from seknet import truth  # noqa: E402
 from seknet.count import count  # noqa: E402
-from seknet.oneshot import SearchConfig, run_data  # noqa: E402
+from seknet.oneshot import run_data  # noqa: E402
+from seknet.runconfig import OneShotConfig  # noqa: E402
 from seknet.runfiles import config_from, load_into, load_state_dict, read_run_config  # noqa: E402
 from seknet.space import load_space  # noqa: E402
 from seknet.supernet import Supernet  # noqa: E402
@@ -35,7 +36,7 @@ from seknet.supernet import Supernet  # noqa: E402
 
 def finetune(run: Path, archs: list[str], epochs: int, lr: float) -> list[dict]:
     """Rows (arch, seed, epochs, accuracy, macs) of each arch fine-tuned from ``run``'s supernet; resumable."""
-    cfg = config_from(SearchConfig, read_run_config(run / "config.yaml")["config"], run / "config.yaml")
+    cfg = config_from(OneShotConfig, read_run_config(run / "config.yaml")["config"], run / "config.yaml")
     space, data = load_space(cfg.space), run_data(cfg)
     state = load_state_dict(run / "supernet.pt")
     net = Supernet.for_state(space, state)
