@@ -173,7 +173,7 @@ def train_supernet(
     per-epoch training losses, and what config.yaml records about the training (workers, restarts).
     """
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, sampler=cfg.sampler, seed=cfg.seed,
-                       freeze_unused=cfg.freeze_unused)  # fmt: skip
+                       freeze_unused=cfg.freeze_unused, checkpoint_minutes=cfg.checkpoint_minutes)  # fmt: skip
     if cfg.train_workers > 1:
         if checkpoint is None or sharing != "sliced":
             raise ValueError("data-parallel training needs a checkpoint path and the sliced supernet")

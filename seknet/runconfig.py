@@ -94,13 +94,15 @@ class OneShotConfig(RunConfig):
     evaluations: int = opt(2_000, "NSGA-II budget of scored archs beyond --exhaustive-limit")
     train_workers: int = opt(1, "train the supernet data-parallel on N Ray Train workers (DDP; 1: in process)")
     max_failures: int = opt(2, "--train-workers: restarts of the worker group from the last epoch checkpoint")
+    checkpoint_minutes: float = opt(0.0, "write the epoch checkpoint (for --resume and restarts) at most every this "
+                                    "many minutes; 0: after every epoch")  # fmt: skip
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r} for oneshot; valid: {'|'.join(SAMPLERS)}")
-        if self.train_workers < 1 or self.max_failures < 0:
-            raise ValueError("--train-workers must be >= 1 and --max-failures >= 0")
+        if self.train_workers < 1 or self.max_failures < 0 or self.checkpoint_minutes < 0:
+            raise ValueError("--train-workers must be >= 1, --max-failures and --checkpoint-minutes >= 0")
         if self.train_workers > 1:
             check_sampler(self.sampler)
 

@@ -18,6 +18,7 @@ import functools
 import io
 import math
 import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +46,13 @@ class TrainConfig:
     freeze_unused: bool = False  # supernet: weight decay and momentum leave sliced rows no arch of the step used
     sandwich_random: int = 2  # random archs per step besides the largest and smallest
     seed: int = 0
+    checkpoint_minutes: float = 0.0  # write the epoch checkpoint at most this often (0: after every epoch)
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; valid: {'|'.join(SAMPLERS)}")
-        if self.epochs < 0 or self.batch_size < 1:
-            raise ValueError("epochs must be >= 0 and batch_size >= 1")
+        if self.epochs < 0 or self.batch_size < 1 or self.checkpoint_minutes < 0:
+            raise ValueError("epochs and checkpoint_minutes must be >= 0, and batch_size >= 1")
 
 
 def batches(split: Split, batch_size: int, generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
@@ -149,9 +151,9 @@ def train(
     ``on_epoch(epoch, loss)`` runs after each epoch (1-based). A NaN or infinite loss raises
     ``FloatingPointError`` naming the epoch.
 
-    ``checkpoint``: after every epoch, the model, optimizer, scheduler, sampler and data-order RNG states and the
-    losses so far are written there atomically; when the file exists at the start, training continues after its
-    epoch, and on CPU ends with exactly the weights of an uninterrupted run.
+    ``checkpoint``: after every epoch (at most every ``cfg.checkpoint_minutes``), the model, optimizer, scheduler,
+    sampler and data-order RNG states and the losses so far are written there atomically; when the file exists at
+    the start, training continues after its epoch, and on CPU ends with exactly the weights of an uninterrupted run.
 
     ``shard`` = (rank, world size) for data-parallel training (``model`` wrapped in DDP by the caller, see
     :mod:`seknet.ray_train`): every rank draws the same global batches and archs (same seeds) and trains on its
@@ -173,14 +175,16 @@ def train(
         losses = load_checkpoint(checkpoint, model, opt, sched, rng, gen)
     bar = tqdm(total=steps, initial=steps * len(losses) // max(cfg.epochs, 1), desc=desc, disable=not progress,
                unit="step")  # fmt: skip
+    saved = -math.inf  # when the checkpoint was last written (time.monotonic)
     for _ in range(len(losses), cfg.epochs):
         losses.append(_epoch(model, data, cfg, device, opt, sched, (rng, gen), space, subspace, shard, bar))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         if not math.isfinite(losses[-1]):
             bar.close()
             raise FloatingPointError(f"training loss is {losses[-1]} at epoch {len(losses)}")
-        if checkpoint is not None and shard[0] == 0:
+        if checkpoint is not None and shard[0] == 0 and time.monotonic() - saved >= 60 * cfg.checkpoint_minutes:
             save_checkpoint(checkpoint, losses, model, opt, sched, rng, gen)
+            saved = time.monotonic()
         if on_epoch is not None:
             on_epoch(len(losses), losses[-1])
     bar.close()

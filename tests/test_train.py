@@ -6,7 +6,15 @@ import torch
 import seknet
 from seknet.data import Split
 from seknet.supernet import Supernet
-from seknet.train import TrainConfig, balanced_arch, extreme_archs, fair_archs, step_archs, train
+from seknet.train import (
+    TrainConfig,
+    balanced_arch,
+    checkpoint_epochs,
+    extreme_archs,
+    fair_archs,
+    step_archs,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +198,27 @@ def test_a_damaged_checkpoint_is_one_line(digits, tiny, tmp_path):
     ck.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=r"checkpoint.pt: not a training checkpoint of this run .*remove it"):
         train(Supernet(digits), tiny, TrainConfig(epochs=1, batch_size=16), space=digits, progress=False, checkpoint=ck)
+
+
+def test_checkpoint_minutes_limits_how_often_the_checkpoint_is_written(digits, tiny, tmp_path, monkeypatch):
+    """With checkpoint_minutes = 10 and 4 epochs that take 6 (fake) minutes each, the checkpoint is written after
+    epochs 1 and 3 only (never twice within 10 minutes); with 0, after every epoch."""
+    import seknet.train as T
+
+    clock, written = [0.0], []
+    monkeypatch.setattr(T.time, "monotonic", lambda: clock[0])
+    real_save = T.save_checkpoint
+    monkeypatch.setattr(T, "save_checkpoint", lambda path, losses, *a: (written.append(len(losses)),
+                                                                      real_save(path, losses, *a)))  # fmt: skip
+
+    def tick(epoch, loss):
+        clock[0] += 360.0
+
+    for minutes, want in ((10.0, [1, 3]), (0.0, [1, 2, 3, 4])):
+        written.clear()
+        ck = tmp_path / f"checkpoint-{minutes}.pt"
+        cfg = TrainConfig(epochs=4, batch_size=64, seed=1, checkpoint_minutes=minutes)
+        train(Supernet(digits), tiny, cfg, space=digits, progress=False, checkpoint=ck, on_epoch=tick)
+        assert written == want and checkpoint_epochs(ck) == want[-1]
+    with pytest.raises(ValueError, match="checkpoint_minutes must be >= 0"):
+        TrainConfig(checkpoint_minutes=-1)
