@@ -1,10 +1,12 @@
 """Measured latency of a space's parts, and an arch's latency predicted as the sum of its parts.
 
 MACs mis-rank exactly the ops searched here: SK's M paths multiply memory traffic at few MACs, SE's pooling
-and scaling cost time but almost no MACs. :func:`measure_table` times, in context, the stem, the head and
-each stage under each choice (the stage built alone with that choice, fed its real input shape): the median
-of ``runs`` timed runs after warm-up (``torch.utils.benchmark``). An arch's predicted latency is
-stem + its stages' entries + head (:func:`predict`); :func:`validate` compares that with end-to-end
+and scaling cost time but almost no MACs. :func:`measure_table` times, in context, what each stage costs
+under each choice: the whole model with that choice in that stage, minus the all-``none`` model, on top of
+the stage's share of the all-``none`` model (its parts timed alone, fed their real input shapes, scaled to
+the whole); every timing is the median of ``runs`` timed runs after warm-up (``torch.utils.benchmark``).
+An arch's predicted latency is stem + its stages' entries + head (:func:`predict`), which assumes the
+stages' extra costs add up; :func:`validate` compares that with end-to-end
 measurements of whole models. A table records the device, torch version, threads, batch and dtype it was
 measured under, and :func:`check_table` refuses one that does not fit the space or the device asked for.
 """
@@ -71,32 +73,52 @@ def stage_inputs(space: Space, batch: int) -> list[tuple[int, int, int, int]]:
 
 def measure_table(space: Space, device: str = "cpu", batch: int = 1, threads: int | None = None,
                   runs: int = RUNS) -> dict:  # fmt: skip
-    """Latency (ms) of the stem, the head and every stage under every choice of ``space``; see the module doc."""
+    """Latency (ms) of the stem, the head and every stage under every choice of ``space``; see the module doc.
+
+    In context: each choice's entry is the whole model's latency with that choice in that stage (the others at
+    ``none``) minus the all-``none`` model's, added to the stage's share of the all-``none`` latency; the shares
+    are the parts timed alone (stem, each ``none`` stage fed its real input shape, head), scaled to sum to the
+    whole. So the table predicts the all-``none`` model and every single-stage variation as measured end to end,
+    with what a part costs inside the model (caches, thread pool, allocator) and not only alone.
+    """
     if threads is not None:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
+    alone = _parts_alone(space, device, batch, runs)
+    n = len(space.stages)
+    base = measure_arch(space.parse("-".join(["none"] * n)), device, batch, runs)
+    scale = base / (alone["stem"] + alone["head"] + sum(alone["stages"]))
+    stages = []
+    for i in range(n):
+        share = alone["stages"][i] * scale
+        row = {"none": round(share, 5)}
+        for c in space.choices:
+            if c != "none":
+                varied = space.parse("-".join(c if j == i else "none" for j in range(n)))
+                row[c] = round(share + measure_arch(varied, device, batch, runs) - base, 5)
+        stages.append({c: row[c] for c in space.choices})
+    return {
+        "space": space.name, "device": device, "device_name": device_name(device), "torch": str(torch.__version__),
+        "threads": torch.get_num_threads(), "batch": batch, "dtype": "float32", "runs": runs, "method": "in-context",
+        "base_ms": round(base, 5), "stem_ms": round(alone["stem"] * scale, 5),
+        "head_ms": round(alone["head"] * scale, 5), "stages": stages,
+    }  # fmt: skip
+
+
+def _parts_alone(space: Space, device: str, batch: int, runs: int) -> dict:
+    """The stem, every stage at ``none`` and the head, each timed alone on its real input shape (ms)."""
     x = torch.randn(batch, space.in_channels, space.input_size, space.input_size)
     stem_ms = _timed(stem(space), x, runs, device)
-    shapes = stage_inputs(space, batch)
-    stages = []
-    for i, shape in enumerate(shapes):
-        row = {}
-        for c in space.choices:
-            blocks = stage_blocks(space, i, plain_slots(space, [Choice.parse(c)] * len(space.stages)))
-            row[c] = round(_timed(blocks, torch.randn(shape), runs, device), 5)
-        stages.append(row)
+    none = plain_slots(space, [Choice.parse("none")] * len(space.stages))
+    stages = [_timed(stage_blocks(space, i, none), torch.randn(shape), runs, device)
+              for i, shape in enumerate(stage_inputs(space, batch))]  # fmt: skip
     last = space.channels(len(space.stages) - 1)[1]
-    fc = head(space)
-    pooled_head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), fc)
+    pooled_head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), head(space))
     side = space.input_size // (4 if space.stem == "imagenet" else 1)
     for s in space.stages:
         side = (side + s.stride - 1) // s.stride
     head_ms = _timed(pooled_head, torch.randn(batch, last, side, side), runs, device)
-    return {
-        "space": space.name, "device": device, "device_name": device_name(device), "torch": str(torch.__version__),
-        "threads": torch.get_num_threads(), "batch": batch, "dtype": "float32", "runs": runs,
-        "stem_ms": round(stem_ms, 5), "head_ms": round(head_ms, 5), "stages": stages,
-    }  # fmt: skip
+    return {"stem": stem_ms, "stages": stages, "head": head_ms}
 
 
 def predict(table: dict, arch: Arch) -> float:

@@ -62,3 +62,22 @@ def test_latency_cli_writes_a_validated_table(tmp_path, capsys):
     saved = yaml.safe_load(out.read_text())
     assert saved["validation"]["archs"] == 3 and saved["validation"]["p90_rel_error"] >= 0
     assert "median relative error" in capsys.readouterr().out
+
+
+def test_in_context_table_is_exact_when_costs_add_up_and_every_call_has_an_overhead(digits, monkeypatch):
+    """A fake clock: a module costs its parameter count in us plus 0.05 ms per call. Parts timed alone then add
+    one overhead per part (the old table overestimated every arch); the in-context table predicts every arch's
+    whole-model time exactly."""
+    import random
+
+    import torch
+
+    def fake_timed(module, x, runs, device):
+        return 1e-3 * sum(p.numel() for p in module.parameters()) + 0.05
+
+    monkeypatch.setattr(latency, "_timed", fake_timed)
+    table = latency.measure_table(digits, runs=1)
+    assert table["method"] == "in-context"
+    for arch in random.Random(0).sample(digits.archs(), 20):
+        whole = fake_timed(latency.build_model(arch), torch.zeros(1), 1, "cpu")
+        assert latency.predict(table, arch) == pytest.approx(whole, abs=1e-4), str(arch)
