@@ -46,7 +46,8 @@ def _median_ms(fn, runs: int) -> float:
     return 1e3 * statistics.median(timer.timeit(number).median for _ in range(runs))
 
 
-def _timed(module: nn.Module, x: torch.Tensor, runs: int, device: str) -> float:
+def _runner(module: nn.Module, x: torch.Tensor, device: str):
+    """``fn()`` that runs ``module`` on ``x`` once in eval mode on ``device`` (synchronized on CUDA)."""
     module = module.eval().to(device)
     x = x.to(device)
 
@@ -56,7 +57,28 @@ def _timed(module: nn.Module, x: torch.Tensor, runs: int, device: str) -> float:
         if device == "cuda":
             torch.cuda.synchronize()
 
-    return _median_ms(fn, runs)
+    return fn
+
+
+def _timed(module: nn.Module, x: torch.Tensor, runs: int, device: str) -> float:
+    return _median_ms(_runner(module, x, device), runs)
+
+
+def _paired_ms(fa, fb, runs: int) -> tuple[float, float]:
+    """(median time of ``fa``, median of time(fb) - time(fa)) in ms over ``runs`` interleaved pairs of timed runs:
+    a drift of the machine's speed during the measurement cancels in the difference."""
+    from torch.utils.benchmark import Timer
+
+    for _ in range(3):
+        fa(), fb()
+    ta, tb = (Timer(stmt="fn()", globals={"fn": f}, num_threads=torch.get_num_threads()) for f in (fa, fb))
+    number = max(1, int(0.005 / max(ta.timeit(1).median, 1e-6)))  # ~5 ms per timed run
+    a, d = [], []
+    for _ in range(runs):
+        x, y = ta.timeit(number).median, tb.timeit(number).median
+        a.append(x)
+        d.append(y - x)
+    return 1e3 * statistics.median(a), 1e3 * statistics.median(d)
 
 
 def stage_inputs(space: Space, batch: int) -> list[tuple[int, int, int, int]]:
@@ -76,7 +98,8 @@ def measure_table(space: Space, device: str = "cpu", batch: int = 1, threads: in
     """Latency (ms) of the stem, the head and every stage under every choice of ``space``; see the module doc.
 
     In context: each choice's entry is the whole model's latency with that choice in that stage (the others at
-    ``none``) minus the all-``none`` model's, added to the stage's share of the all-``none`` latency; the shares
+    ``none``) minus the all-``none`` model's (timed in interleaved pairs, so that drift cancels), added to the
+    stage's share of the all-``none`` latency (the median over all pairs); the shares
     are the parts timed alone (stem, each ``none`` stage fed its real input shape, head), scaled to sum to the
     whole. So the table predicts the all-``none`` model and every single-stage variation as measured end to end,
     with what a part costs inside the model (caches, thread pool, allocator) and not only alone.
@@ -86,17 +109,23 @@ def measure_table(space: Space, device: str = "cpu", batch: int = 1, threads: in
     torch.manual_seed(0)
     alone = _parts_alone(space, device, batch, runs)
     n = len(space.stages)
-    base = measure_arch(space.parse("-".join(["none"] * n)), device, batch, runs)
+    x = torch.randn(batch, space.in_channels, space.input_size, space.input_size)
+    torch.manual_seed(0)
+    run_base = _runner(build_model(space.parse("-".join(["none"] * n))), x, device)
+    bases, deltas = [], {}
+    for i in range(n):
+        for c in space.choices:
+            if c != "none":
+                torch.manual_seed(0)
+                varied = build_model(space.parse("-".join(c if j == i else "none" for j in range(n))))
+                b, deltas[(i, c)] = _paired_ms(run_base, _runner(varied, x, device), runs)
+                bases.append(b)
+    base = statistics.median(bases)
     scale = base / (alone["stem"] + alone["head"] + sum(alone["stages"]))
     stages = []
     for i in range(n):
         share = alone["stages"][i] * scale
-        row = {"none": round(share, 5)}
-        for c in space.choices:
-            if c != "none":
-                varied = space.parse("-".join(c if j == i else "none" for j in range(n)))
-                row[c] = round(share + measure_arch(varied, device, batch, runs) - base, 5)
-        stages.append({c: row[c] for c in space.choices})
+        stages.append({c: round(max(share + deltas.get((i, c), 0.0), 0.0), 5) for c in space.choices})  # noise
     return {
         "space": space.name, "device": device, "device_name": device_name(device), "torch": str(torch.__version__),
         "threads": torch.get_num_threads(), "batch": batch, "dtype": "float32", "runs": runs, "method": "in-context",
