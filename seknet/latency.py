@@ -35,14 +35,21 @@ def device_name(device: str) -> str:
     return platform.processor() or platform.machine()
 
 
-def _median_ms(fn, runs: int) -> float:
-    """Median wall time of ``fn()`` in ms over ``runs`` timed runs (each of a few calls) after warm-up."""
+def _timers(*fns) -> tuple[list, int]:
+    """A ``torch.utils.benchmark`` Timer per function after 3 warm-up calls of each (interleaved), and the number of
+    calls per timed run that makes one run of the first function last ~5 ms."""
     from torch.utils.benchmark import Timer
 
     for _ in range(3):
-        fn()
-    timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
-    number = max(1, int(0.005 / max(timer.timeit(1).median, 1e-6)))  # ~5 ms per timed run
+        for fn in fns:
+            fn()
+    timers = [Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads()) for fn in fns]
+    return timers, max(1, int(0.005 / max(timers[0].timeit(1).median, 1e-6)))
+
+
+def _median_ms(fn, runs: int) -> float:
+    """Median wall time of ``fn()`` in ms over ``runs`` timed runs (each of a few calls) after warm-up."""
+    (timer,), number = _timers(fn)
     return 1e3 * statistics.median(timer.timeit(number).median for _ in range(runs))
 
 
@@ -64,15 +71,16 @@ def _timed(module: nn.Module, x: torch.Tensor, runs: int, device: str) -> float:
     return _median_ms(_runner(module, x, device), runs)
 
 
+def _arch_runner(arch: Arch, x: torch.Tensor, device: str):
+    """:func:`_runner` of ``build_model(arch)``, its weights drawn under seed 0."""
+    torch.manual_seed(0)
+    return _runner(build_model(arch), x, device)
+
+
 def _paired_ms(fa, fb, runs: int) -> tuple[float, float]:
     """(median time of ``fa``, median of time(fb) - time(fa)) in ms over ``runs`` interleaved pairs of timed runs:
     a drift of the machine's speed during the measurement cancels in the difference."""
-    from torch.utils.benchmark import Timer
-
-    for _ in range(3):
-        fa(), fb()
-    ta, tb = (Timer(stmt="fn()", globals={"fn": f}, num_threads=torch.get_num_threads()) for f in (fa, fb))
-    number = max(1, int(0.005 / max(ta.timeit(1).median, 1e-6)))  # ~5 ms per timed run
+    (ta, tb), number = _timers(fa, fb)
     a, d = [], []
     for _ in range(runs):
         x, y = ta.timeit(number).median, tb.timeit(number).median
@@ -99,10 +107,10 @@ def measure_table(space: Space, device: str = "cpu", batch: int = 1, threads: in
 
     In context: each choice's entry is the whole model's latency with that choice in that stage (the others at
     ``none``) minus the all-``none`` model's (timed in interleaved pairs, so that drift cancels), added to the
-    stage's share of the all-``none`` latency (the median over all pairs); the shares
-    are the parts timed alone (stem, each ``none`` stage fed its real input shape, head), scaled to sum to the
-    whole. So the table predicts the all-``none`` model and every single-stage variation as measured end to end,
-    with what a part costs inside the model (caches, thread pool, allocator) and not only alone.
+    stage's share of the all-``none`` latency (the median over all pairs); the shares are the parts timed alone
+    (stem, each ``none`` stage fed its real input shape, head), scaled to sum to the whole. So the table predicts
+    the all-``none`` model and every single-stage variation as measured end to end, with what a part costs
+    inside the model (caches, thread pool, allocator) and not only alone.
     """
     if threads is not None:
         torch.set_num_threads(threads)
@@ -110,15 +118,13 @@ def measure_table(space: Space, device: str = "cpu", batch: int = 1, threads: in
     alone = _parts_alone(space, device, batch, runs)
     n = len(space.stages)
     x = torch.randn(batch, space.in_channels, space.input_size, space.input_size)
-    torch.manual_seed(0)
-    run_base = _runner(build_model(space.parse("-".join(["none"] * n))), x, device)
+    run_base = _arch_runner(space.parse("-".join(["none"] * n)), x, device)
     bases, deltas = [], {}
     for i in range(n):
         for c in space.choices:
             if c != "none":
-                torch.manual_seed(0)
-                varied = build_model(space.parse("-".join(c if j == i else "none" for j in range(n))))
-                b, deltas[(i, c)] = _paired_ms(run_base, _runner(varied, x, device), runs)
+                varied = _arch_runner(space.parse("-".join(c if j == i else "none" for j in range(n))), x, device)
+                b, deltas[(i, c)] = _paired_ms(run_base, varied, runs)
                 bases.append(b)
     base = statistics.median(bases)
     scale = base / (alone["stem"] + alone["head"] + sum(alone["stages"]))
@@ -158,9 +164,8 @@ def predict(table: dict, arch: Arch) -> float:
 
 def measure_arch(arch: Arch, device: str = "cpu", batch: int = 1, runs: int = RUNS) -> float:
     """End-to-end latency of ``build_model(arch)`` in ms (median of ``runs``)."""
-    torch.manual_seed(0)
     s = arch.space
-    return _timed(build_model(arch), torch.randn(batch, s.in_channels, s.input_size, s.input_size), runs, device)
+    return _median_ms(_arch_runner(arch, torch.randn(batch, s.in_channels, s.input_size, s.input_size), device), runs)
 
 
 def validate(table: dict, archs: list[Arch], device: str = "cpu", runs: int = RUNS) -> dict:

@@ -186,20 +186,14 @@ def run_flags() -> list[Flag]:
     flags = []
     for name, uses in by_name.items():
         f = uses[0][1]
-        choices = sorted({c for _, g in uses for c in g.metadata["choices"] or ()}, key=_order(uses)) or None
+        choices = tuple(dict.fromkeys(c for _, g in uses for c in g.metadata["choices"] or ())) or None
         texts = {(g.metadata["help"], _default(g)) for _, g in uses}
         if len(uses) == len(CONFIGS) and len(texts) == 1:
             help = _with_default(f.metadata["help"], _default(f))
         else:
             help = "; ".join(f"{m}: {_with_default(g.metadata['help'], _default(g))}" for m, g in uses)
-        flags.append(Flag(name, f.type.split(" |")[0], tuple(choices) if choices else None, help))
+        flags.append(Flag(name, f.type.split(" |")[0], choices, help))
     return flags
-
-
-def _order(uses: list[tuple[str, Field]]):
-    """Sort key keeping the choices in the order the configs list them."""
-    listed = [c for _, g in uses for c in g.metadata["choices"] or ()]
-    return listed.index
 
 
 def _with_default(help: str, default: Any) -> str:

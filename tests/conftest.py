@@ -27,3 +27,11 @@ def smoke_run(tmp_path_factory) -> Path:
 
 def space_named(name: str) -> seknet.Space:
     return seknet.load_space(ROOT / "search_space" / f"{name}.yaml")
+
+
+def run_flag_actions() -> dict:
+    """The argparse actions of `search.py run`, by destination."""
+    import search
+
+    run = search.build_parser()._subparsers._group_actions[0].choices["run"]
+    return {a.dest: a for a in run._actions}

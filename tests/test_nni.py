@@ -8,6 +8,7 @@ import torch
 import search
 import seknet
 from seknet import report
+from tests.conftest import run_flag_actions
 
 nni_search = pytest.importorskip("seknet.nni_search", reason="the NNI backend needs the [nni] extra")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
@@ -24,8 +25,7 @@ def test_every_strategy_the_cli_offers_is_one_the_adapter_runs():
     """--strategy's choices are runconfig.STRATEGIES; each multi-trial one builds its own NNI strategy class."""
     from seknet.runconfig import MULTI_TRIAL, ONE_SHOT, STRATEGIES, NniConfig
 
-    run = search.build_parser()._subparsers._group_actions[0].choices["run"]
-    assert tuple(next(a for a in run._actions if a.dest == "strategy").choices) == STRATEGIES
+    assert tuple(run_flag_actions()["strategy"].choices) == STRATEGIES
     assert STRATEGIES == MULTI_TRIAL + ONE_SHOT and "enas" not in STRATEGIES
     built = {s: type(nni_search._multi_trial_strategy(NniConfig(strategy=s))).__name__ for s in MULTI_TRIAL}
     assert built == {"random": "Random", "grid": "GridSearch", "evolution": "RegularizedEvolution", "tpe": "TPE"}

@@ -12,7 +12,7 @@ import seknet
 from seknet import report
 from seknet.oneshot import halving_contenders
 from seknet.supernet import Supernet
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_flag_actions
 
 BUDGET = 6_300_000  # prunes the digits space to its cheaper archs: a faster smoke run
 
@@ -166,8 +166,7 @@ def test_run_flags_are_the_mode_configs_fields_with_their_help_and_defaults():
     from seknet.api import configure
     from seknet.runconfig import CONFIGS
 
-    run = search.build_parser()._subparsers._group_actions[0].choices["run"]
-    helps = {a.dest: a.help.replace("%%", "%") for a in run._actions}
+    helps = {dest: a.help.replace("%%", "%") for dest, a in run_flag_actions().items()}
     for mode, cls in CONFIGS.items():
         for f in fields(cls):
             assert f.metadata["help"] in helps[f.name], (mode, f.name)

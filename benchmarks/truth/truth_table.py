@@ -78,7 +78,8 @@ def recipe(space: Path) -> str:
 
 
 def done_keys(rows: list[dict], space: Path = SPACE) -> set[tuple[str, int, int]]:
-    return {(r["arch"], int(r["seed"]), int(r["epochs"])) for r in rows if r["recipe"] == recipe(space)}
+    want = recipe(space)
+    return {(r["arch"], int(r["seed"]), int(r["epochs"])) for r in rows if r["recipe"] == want}
 
 
 def factorial_archs(levels: tuple[str, ...] = LEVELS) -> list[str]:
