@@ -50,6 +50,20 @@ def pick_within(run: Path, rows: list[dict], max_macs: int | None, max_latency: 
     return best
 
 
+def output_paths(out: str | Path, fmt: str | None, weights: bool) -> tuple[Path, str | None, bool]:
+    """(arch YAML, format, weights) that ``--out`` asks for: a path ending in ``.onnx``, ``.pt2`` or ``.torchscript``
+    names the deployable model (its format; the YAML and the ``.pt`` weights go beside it), one ending in ``.pt``
+    names the weights, any other names the YAML. A suffix of another format than ``--format`` is one line."""
+    path = Path(out)
+    named = {v: k for k, v in SUFFIX.items()}.get(path.suffix)
+    if named is not None and fmt not in (None, named):
+        raise ValueError(f"--out {path} names a {named} file but --format is {fmt}; drop --format or end --out in "
+                         f"{SUFFIX[fmt]}")  # fmt: skip
+    if named is not None or path.suffix == ".pt":
+        return path.with_suffix(".yaml"), fmt or named, True
+    return path, fmt, weights
+
+
 def export(run: Path, max_macs: int | None = None, out: str | None = None, weights: bool = False,
            fmt: str | None = None, max_latency: float | None = None) -> Path:  # fmt: skip
     """Write the arch YAML (``seknet.load_arch`` reads it) and, with ``weights``, the sub-net's state dict.
@@ -57,11 +71,14 @@ def export(run: Path, max_macs: int | None = None, out: str | None = None, weigh
     The arch is the most accurate of the run within ``max_macs`` and ``max_latency`` (ms of predicted latency;
     the run must have a ``latency_ms`` column); at least one budget is needed.
 
-    ``fmt`` (``onnx`` or ``torchscript``, implies ``weights``) also writes the deployable model beside the YAML,
-    checked against PyTorch's outputs on a batch of validation images (``seknet.deploy``); the YAML records it.
+    ``fmt`` (``onnx``, ``pt2`` or ``torchscript``, implies ``weights``) also writes the deployable model beside the
+    YAML, checked against PyTorch's outputs on a batch of validation images (``seknet.deploy``); the YAML records
+    it. ``out`` may name the model file instead (``model.onnx``: see :func:`output_paths`).
     """
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown --format {fmt!r}; valid: {'|'.join(FORMATS)}")
+    if out is not None:
+        out, fmt, weights = output_paths(out, fmt, weights)
     weights = weights or fmt is not None
     evals, cfg_file = finished_run(run)
     rows = read_evaluations(evals)

@@ -13,8 +13,11 @@ measured under, and :func:`check_table` refuses one that does not fit the space 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import platform
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -112,8 +115,12 @@ def measure_table(space: Space, device: str = "cpu", batch: int = 1, threads: in
     the all-``none`` model and every single-stage variation as measured end to end, with what a part costs
     inside the model (caches, thread pool, allocator) and not only alone.
     """
-    if threads is not None:
-        torch.set_num_threads(threads)
+    with pinned(threads) as pins:
+        return _measure(space, device, batch, runs) | pins
+
+
+def _measure(space: Space, device: str, batch: int, runs: int) -> dict:
+    """:func:`measure_table`'s timings, in the current threads."""
     torch.manual_seed(0)
     alone = _parts_alone(space, device, batch, runs)
     n = len(space.stages)
@@ -168,16 +175,65 @@ def measure_arch(arch: Arch, device: str = "cpu", batch: int = 1, runs: int = RU
     return _median_ms(_arch_runner(arch, torch.randn(batch, s.in_channels, s.input_size, s.input_size), device), runs)
 
 
+def p90(values: list[float]) -> float:
+    """The 90th percentile of ``values`` (nearest rank)."""
+    xs = sorted(values)
+    return xs[min(len(xs) - 1, int(round(0.9 * (len(xs) - 1))))]
+
+
 def validate(table: dict, archs: list[Arch], device: str = "cpu", runs: int = RUNS) -> dict:
-    """Predicted vs measured end-to-end latency over ``archs``: median and p90 relative error, and the rows."""
+    """Predicted vs measured end-to-end latency over ``archs``, beside the measurement's own noise.
+
+    Every arch is timed end to end twice, in two passes over all ``archs`` (so the machine's drift between them
+    shows as it does between a table and a later timing). The prediction's relative error is taken against the
+    first pass; the re-measurement error is the second pass against the first: the noise floor no prediction
+    can be judged below. Kendall tau ranks the prediction against the first pass. Returns median and p90 of
+    both errors, tau, and the rows.
+    """
+    from scipy.stats import kendalltau
+
+    s = archs[0].space
+    x = torch.randn(table["batch"], s.in_channels, s.input_size, s.input_size)
+    runners = [_arch_runner(a, x, device) for a in archs]
+    with pinned(table.get("threads")) as pins:
+        first = [_median_ms(fn, runs) for fn in runners]
+        again = [_median_ms(fn, runs) for fn in runners]
     rows = []
-    for a in archs:
-        measured, predicted = measure_arch(a, device, table["batch"], runs), predict(table, a)
-        rows.append({"arch": str(a), "measured_ms": round(measured, 4), "predicted_ms": round(predicted, 4),
-                     "rel_error": round(abs(predicted - measured) / measured, 4)})  # fmt: skip
-    errors = sorted(r["rel_error"] for r in rows)
-    p90 = errors[min(len(errors) - 1, int(round(0.9 * (len(errors) - 1))))]
-    return {"archs": len(rows), "median_rel_error": statistics.median(errors), "p90_rel_error": p90, "rows": rows}
+    for a, m1, m2 in zip(archs, first, again, strict=True):
+        predicted = predict(table, a)
+        rows.append({"arch": str(a), "measured_ms": round(m1, 4), "remeasured_ms": round(m2, 4),
+                     "predicted_ms": round(predicted, 4), "rel_error": round(abs(predicted - m1) / m1, 4),
+                     "remeasure_rel_error": round(abs(m2 - m1) / m1, 4)})  # fmt: skip
+    errors, noise = [r["rel_error"] for r in rows], [r["remeasure_rel_error"] for r in rows]
+    tau = kendalltau([r["predicted_ms"] for r in rows], first).statistic if len(rows) > 1 else float("nan")
+    return {"archs": len(rows), "median_rel_error": statistics.median(errors), "p90_rel_error": p90(errors),
+            "remeasure_median_rel_error": statistics.median(noise), "remeasure_p90_rel_error": p90(noise),
+            "kendall_tau": round(float(tau), 4), "threads": pins["threads"], "cpus": pins["cpus"],
+            "rows": rows}  # fmt: skip
+
+
+@contextlib.contextmanager
+def pinned(threads: int | None = None) -> Iterator[dict]:
+    """Pin this process while timing: ``threads`` torch threads (default: torch's) on as many of the CPUs the OS lets
+    it use (``os.sched_setaffinity``, where the OS has it); both are restored afterwards. Yields {threads, cpus}."""
+    before_threads = torch.get_num_threads()
+    before_cpus = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else None
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if before_cpus is not None:
+        allowed = sorted(before_cpus)
+        os.sched_setaffinity(0, allowed[: max(1, min(torch.get_num_threads(), len(allowed)))])
+    try:
+        yield {"threads": torch.get_num_threads(), "cpus": pinned_cpus()}
+    finally:
+        torch.set_num_threads(before_threads)
+        if before_cpus is not None:
+            os.sched_setaffinity(0, before_cpus)
+
+
+def pinned_cpus() -> list[int] | None:
+    """The CPUs this process may run on (None where the OS does not say)."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
 
 
 def check_table(table: object, space: Space, device: str, path: str | Path) -> dict:

@@ -176,7 +176,11 @@ def _run_multi_trial(cfg: NniConfig, space: Space, data: Data, in_budget: set[st
     from nni.nas.strategy.middleware import Chain, Deduplication, Filter
 
     budget = _BudgetFilter(space, in_budget)
-    middleware = [Filter(budget, metric_for_invalid=0.0, patience=100)]
+    # NNI gives up after `patience` refusals in a row: as for SPOS, long enough for a tight budget, but for TPE,
+    # whose NNI loop sleeps 1 s per proposal, NNI's 100 (a tight budget may end a TPE search early)
+    fraction = len(in_budget) / len(space.choices) ** len(space.stages)
+    patience = 100 if cfg.strategy == "tpe" else max(100, math.ceil(50 / fraction))
+    middleware = [Filter(budget, metric_for_invalid=0.0, patience=patience)]
     if cfg.strategy == "tpe":  # random, grid and evolution deduplicate themselves (dedup=True); TPE does not
         middleware.insert(0, Deduplication("replay", retain_history=False))
     strategy = Chain(_multi_trial_strategy(cfg), *middleware)

@@ -7,7 +7,8 @@ Ray 2.60 pitfalls this module answers (each has a test):
 - Once ``~/.ray/auth_token`` exists (any local ``ray.init`` writes it), ``ray start --head`` turns token
   authentication on, but a driver that joins by address sends no token unless ``RAY_AUTH_MODE=token``:
   when a token is available (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or the default file) and the mode
-  is unset, joining sets it (a head without authentication accepts a driver that sends one).
+  is unset, joining sets it (a head without authentication accepts a driver that sends one). Ray reads the
+  variable when it is imported, so setting it is followed by reloading Ray's config (:func:`_reload_auth_mode`).
 - Joining an address where nothing listens retries for minutes: the port is probed first, with a timeout.
 - Ray rewrites a loopback address to the node's IP, so a head started with ``--node-ip-address=127.0.0.1``
   cannot be joined; start heads without it.
@@ -69,6 +70,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, num_gpu
         probe(address, timeout)
         if set_mode:
             os.environ["RAY_AUTH_MODE"] = "token"  # send the token; a head without auth accepts it too
+            _reload_auth_mode()
         try:
             ray.init(address=address, log_to_driver=False)
         except (ConnectionError, RuntimeError) as e:
@@ -107,6 +109,22 @@ def tune_settings() -> Iterator[None]:
                 os.environ.pop(k, None)
 
 
+def _reload_auth_mode() -> None:
+    """Make an imported Ray read ``RAY_AUTH_MODE`` again.
+
+    Ray reads the variable into its config when it is imported; setting it later changes nothing until the
+    config is initialised again, which is what Ray itself does when a local ``ray.init`` turns token
+    authentication on (``Config.initialize("")``, then a fresh token cache).
+    """
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:  # a Ray without token authentication: nothing to reload
+        return
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
 def _restore_mode(was_set: bool) -> None:
     if was_set:
         os.environ.pop("RAY_AUTH_MODE", None)
+        _reload_auth_mode()

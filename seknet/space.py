@@ -201,9 +201,18 @@ def space_from_dict(data: Any, path: str = "") -> Space:
     return space
 
 
+BUNDLED = Path(__file__).resolve().parents[1] / "search_space"  # the shipped spaces, beside the package
+
+
 def load_space(path: str | Path) -> Space:
-    """Read and validate a search-space YAML file; ``ValueError`` names the file and field on bad input."""
-    data = read_yaml(path, "no such space file; the shipped ones are in search_space/")
+    """Read and validate a search-space YAML file; ``ValueError`` names the file and field on bad input.
+
+    A relative path that does not exist from here but names a shipped space (``search_space/digits.yaml``) reads
+    the shipped one, so ``seknet run`` works from any folder."""
+    p = Path(path)
+    if not p.exists() and not p.is_absolute() and p.parts[:1] == ("search_space",) and (BUNDLED / p.name).is_file():
+        p = BUNDLED / p.name
+    data = read_yaml(p, "no such space file; the shipped ones are in search_space/")
     return space_from_dict(data, str(path))
 
 
@@ -218,9 +227,9 @@ def block_layout(space: Space):
 
 def arch_from_dict(data: object, where: str = "arch") -> Arch:
     """Inverse of :meth:`Arch.to_dict`."""
-    if not isinstance(data, dict) or not {"arch", "space"} <= set(data) <= {"arch", "space", "metrics"}:
+    if not isinstance(data, dict) or not {"arch", "space"} <= set(data) <= {"arch", "space", "metrics", "deploy"}:
         raise ValueError(
-            f"{where}: an arch file is a mapping with the keys 'arch' and 'space' (and optional 'metrics')"
+            f"{where}: an arch file is a mapping with the keys 'arch' and 'space' (and optional 'metrics', 'deploy')"
         )
     return space_from_dict(data["space"], f"{where}: space").parse(data["arch"])
 

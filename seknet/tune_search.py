@@ -88,12 +88,11 @@ def _search_setup(cfg: MultiTrialConfig, space: Space, archs: list[str], table: 
     from seknet.distinct import DistinctArchs
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if cfg.sampler == "nsga2":
-        sampler = optuna.samplers.NSGAIISampler(population_size=max(4, min(50, cfg.trials // 4)), seed=cfg.seed)
-    elif cfg.sampler == "tpe":
-        sampler = optuna.samplers.TPESampler(seed=cfg.seed)
-    else:
-        sampler = optuna.samplers.RandomSampler(seed=cfg.seed)
+    from seknet.optuna_samplers import optuna_sampler
+
+    sampler = optuna_sampler(cfg.sampler, cfg.seed, population=max(4, min(50, cfg.trials // 4)))
+    if cfg.sampler == "random":  # uniform over the archs in budget: none is drawn only to be refused
+        stages = {"arch": list(archs)}
     dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in stages.items()}
     metric = ["accuracy", cost.column(cfg.objective)]
     searcher = OptunaSearch(space=dists, metric=metric, mode=["max", "min"], sampler=sampler)
@@ -149,7 +148,8 @@ def run_multitrial(cfg: MultiTrialConfig, archs: list[str] | None = None, resume
 
     t0 = time.time()
     space = load_space(cfg.space)
-    table = cost.run_table(cfg, space)
+    kept = None if resume is None else rundir.resumable(resume)[0].partial / cost.TABLE_FILE
+    table = cost.run_table(cfg, space, kept)  # a resumed run goes on with the table it started with
     in_budget = [str(a) for a in cost.budget_archs(space, cfg.max_macs, cfg.max_latency, table)]
     if cfg.address:
         from seknet.ray_session import probe

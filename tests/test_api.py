@@ -58,3 +58,36 @@ def test_resume_of_nothing_is_one_line(tmp_path):
     """seknet.resume (what `run --resume` calls) on a folder with no interrupted run: one ValueError line."""
     with pytest.raises(ValueError, match="no interrupted search there"):
         seknet.resume(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize(
+    "mode,argv,settings",
+    [
+        ("oneshot", ["--slice", "1.5"], {"slice": 1.5}),
+        ("oneshot", ["--seed", "-1"], {"seed": -1}),
+        ("oneshot", ["--epochs", "1.5"], {"epochs": 1.5}),
+        ("oneshot", ["--lr", "0"], {"lr": 0.0}),
+        ("oneshot", ["--train-workers", "0"], {"train_workers": 0}),
+        ("multitrial", ["--trials", "0"], {"trials": 0}),
+        ("multitrial", ["--sampler", "fair"], {"sampler": "fair"}),
+        ("nni", ["--population", "1"], {"population": 1}),
+    ],
+)
+def test_a_bad_setting_gets_the_same_line_from_the_cli_and_the_api(mode, argv, settings, tmp_path, capsys):
+    """Validation lives in the configs: the CLI prints exactly the API's ValueError, naming the flag, exit 2."""
+    import search
+
+    with pytest.raises(ValueError) as api:
+        seknet.configure(mode, **settings)
+    flags = {"oneshot": [], "multitrial": ["--mode", "multitrial"], "nni": ["--backend", "nni"]}[mode]
+    assert search.main(["run", *flags, *argv, "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err == f"error: {api.value}\n"
+    assert argv[0] in str(api.value) and not (tmp_path / "x").exists()
+
+
+def test_latency_validate_names_its_flag(capsys):
+    """latency --validate -1 is one line naming --validate (it was Python's "Sample larger than population")."""
+    import search
+
+    assert search.main(["latency", "--validate", "-1"]) == 2
+    assert "argument --validate: must be >= 0, got -1" in capsys.readouterr().err

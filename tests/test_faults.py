@@ -89,7 +89,7 @@ CASES = [
     ("run-space-data-mismatch", lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--space",
                                               str(ROOT / "search_space" / "cifar10.yaml")], "pick a matching --space"),
     ("run-oneshot-sampler-for-multitrial", lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--sampler",
-                                                         "nsga2"], "unknown sampler"),
+                                                         "nsga2"], "unknown --sampler"),
     ("run-strategy-without-nni", lambda t, r: ["run", "--strategy", "tpe"], "add --backend nni"),
     ("run-multitrial-init-without-supernet", lambda t, r: ["run", "--mode", "multitrial", "--smoke", "--out",
                                                            str(t / "x"), "--init", "supernet"], "needs --supernet"),
@@ -112,7 +112,7 @@ CASES = [
      "unknown setting(s) colour"),
     ("resume-config-bad-value", lambda t, r: [
         "run", "--resume", str(_fake_partial(t, MT_CONFIG | {"config": MT_CONFIG["config"] | {"sampler": "x"}}))],
-     "unknown sampler"),
+     "unknown --sampler"),
     ("resume-tune-state-damaged", lambda t, r: ["run", "--resume", str(_fake_partial(t, MT_CONFIG))],
      "cannot be restored"),
     ("export-not-a-run", lambda t, r: ["export", str(t), "--max-macs", "7M"], "not a finished run folder"),

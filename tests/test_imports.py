@@ -25,8 +25,9 @@ LAYERS = {  # lower number = lower layer
         "retrain",
         "export",
         "distinct",
+        "optuna_samplers",
     },
-    4: {"api"},  # seknet.search / seknet.Run, mirroring the CLI
+    4: {"api", "cli"},  # seknet.search / seknet.Run, and the CLI over them
 }
 LAYER = {m: k for k, ms in LAYERS.items() for m in ms}
 SERVERS = {

@@ -62,8 +62,27 @@ def test_latency_cli_writes_a_validated_table(tmp_path, capsys):
     out = tmp_path / "lat.yaml"
     assert search.main(["latency", "--runs", "2", "--validate", "3", "--out", str(out)]) == 0
     saved = yaml.safe_load(out.read_text())
-    assert saved["validation"]["archs"] == 3 and saved["validation"]["p90_rel_error"] >= 0
-    assert "median relative error" in capsys.readouterr().out
+    check = saved["validation"]
+    assert check["archs"] == 3 and len(check["rows"]) == 3 and check["p90_rel_error"] >= 0
+    assert check["remeasure_p90_rel_error"] >= 0 and -1 <= check["kendall_tau"] <= 1
+    assert saved["threads"] >= 1 and (saved["cpus"] is None or len(saved["cpus"]) >= 1)
+    printed = capsys.readouterr().out
+    for line in ("prediction p90 ", "re-measurement p90 ", "Kendall tau "):
+        assert f"\n{line}" in printed
+
+
+def test_pinning_is_recorded_and_undone():
+    """Timing pins the threads and the CPU set it reports, and gives both back afterwards."""
+    import os
+
+    import torch
+
+    threads, cpus = torch.get_num_threads(), latency.pinned_cpus()
+    with latency.pinned(1) as pins:
+        assert pins["threads"] == torch.get_num_threads() == 1
+        if hasattr(os, "sched_setaffinity"):
+            assert len(pins["cpus"]) == 1 and set(pins["cpus"]) <= set(cpus)
+    assert torch.get_num_threads() == threads and latency.pinned_cpus() == cpus
 
 
 def test_in_context_table_is_exact_when_costs_add_up_and_every_call_has_an_overhead(digits, monkeypatch):

@@ -74,7 +74,7 @@ def test_asha_never_puts_truncated_trials_on_the_front(tmp_path):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--sampler", "sandwich"], "unknown sampler 'sandwich' for multitrial; valid: nsga2|tpe|random|grid"),
+        (["--sampler", "sandwich"], "unknown --sampler 'sandwich' for multitrial runs; valid: nsga2|tpe|random|grid"),
         (["--init", "supernet"], "--init supernet needs --supernet RUN"),
         (["--sampler", "grid", "--trials", "3"], "grid needs one trial per arch: 4096 archs in budget but --trials 3"),
     ],

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import search
 from seknet import report
 from seknet.ray_session import RayJoinError, probe, ray_session, split_address, token_available
+from tests.conftest import ROOT
 
 
 def _free_port() -> int:
@@ -87,25 +87,34 @@ def _kill_cluster(temp_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_run_joins_a_head_with_token_authentication(short_tmp, tmp_path, monkeypatch, smoke_run):
-    """`ray start --head` (token auth on, as once ~/.ray/auth_token exists) + `run --address`: the smoke run finishes,
-    joined without RAY_AUTH_MODE set by hand, and scores exactly what a local run scores."""
-    with ray_session(num_cpus=1):  # a local Ray writes ~/.ray/auth_token if none exists yet
-        pass
-    assert token_available()
-    for var in ("RAY_AUTH_MODE", "RAY_ADDRESS", "RAY_AUTH_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
+def test_run_joins_a_head_with_token_authentication(short_tmp, tmp_path, smoke_run):
+    """As a user meets it: a token in ~/.ray/auth_token, `ray start --head` (token auth on), then `search.py run
+    --address` in a new process with no RAY_AUTH_MODE set by hand: the smoke run joins, finishes and scores
+    exactly what a local run scores. The same join with authentication switched off is refused: the head does
+    check tokens, so the test would catch a driver that sends none (Ray reads RAY_AUTH_MODE when it is imported)."""
+    home = short_tmp / "home"
+    (home / ".ray").mkdir(parents=True)
+    (home / ".ray" / "auth_token").write_text("a" * 64)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")} | {"HOME": str(home)}
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
-    env["RAY_TMPDIR"] = str(short_tmp)
     start = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--port", str(port), "--num-cpus", "2",
              "--include-dashboard=false", f"--temp-dir={short_tmp}/ray"]  # fmt: skip
     subprocess.run(start, env=env, check=True, capture_output=True, timeout=120)
     try:
+        argv = ["--smoke", "--no-progress", "--max-macs", "6.3M", "--address", f"127.0.0.1:{port}"]
+        refused = subprocess.run(
+            [sys.executable, "search.py", *argv, "--out", str(tmp_path / "no")],
+            cwd=ROOT,
+            env=env | {"RAY_AUTH_MODE": "disabled"},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert refused.returncode == 2 and "could not join the Ray cluster" in refused.stderr
         out = tmp_path / "joined"
-        argv = ["--smoke", "--no-progress", "--out", str(out), "--max-macs", "6.3M", "--address", f"127.0.0.1:{port}"]
-        assert search.main(argv) == 0
-        assert "RAY_AUTH_MODE" not in os.environ  # set for the session only
+        joined = subprocess.run([sys.executable, "search.py", *argv, "--out", str(out)], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert joined.returncode == 0, joined.stderr[-2000:]
         ours, local = report.read_csv(out / "evaluations.csv"), report.read_csv(smoke_run / "evaluations.csv")
         assert ours == local
     finally:

@@ -8,9 +8,11 @@ import sys
 import time
 
 import pytest
+import yaml
 
 import search
-from seknet import report
+import seknet
+from seknet import latency, report
 from tests.conftest import ROOT
 
 TRIALS = 6
@@ -36,8 +38,23 @@ def _recorded_finished(tune_dir) -> dict[str, str]:
 def test_kill_minus_9_then_resume_keeps_finished_trials(tmp_path):
     """After kill -9 mid-search and --resume, every finished trial is kept as it was and none runs twice."""
     out = tmp_path / "run"
-    argv = [sys.executable, "search.py", "run", "--mode", "multitrial", "--smoke", "--no-progress",
-            "--sampler", "random", "--trials", str(TRIALS), "--epochs", str(EPOCHS), "--out", str(out)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "search.py",
+        "run",
+        "--mode",
+        "multitrial",
+        "--smoke",
+        "--no-progress",
+        "--sampler",
+        "random",
+        "--trials",
+        str(TRIALS),
+        "--epochs",
+        str(EPOCHS),
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(
         argv, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -59,6 +76,53 @@ def test_kill_minus_9_then_resume_keeps_finished_trials(tmp_path):
     after = {d.name: (d / "result.json").read_text() for d in (out / "tune").glob("_trial_*")}
     for name, text in before.items():
         assert after[name] == text, f"{name} was run again"
+
+
+@pytest.mark.slow
+def test_a_resumed_latency_search_uses_the_table_it_started_with(tmp_path, monkeypatch):
+    """A latency-objective multitrial run killed mid-search and resumed reads its saved latency.yaml: it measures no
+    new table (measuring is made to fail here), and every latency_ms is that table's prediction."""
+    out = tmp_path / "run"
+    argv = [
+        sys.executable,
+        "search.py",
+        "run",
+        "--mode",
+        "multitrial",
+        "--smoke",
+        "--no-progress",
+        "--objective",
+        "latency",
+        "--sampler",
+        "random",
+        "--trials",
+        str(TRIALS),
+        "--epochs",
+        str(EPOCHS),
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(argv, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    tune_dir = out.with_name(f".{out.name}.partial") / "tune"
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and len(_recorded_finished(tune_dir)) < 1:
+            time.sleep(0.5)
+        assert 1 <= len(_recorded_finished(tune_dir)) < TRIALS, "the search must be killed mid-run"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    saved = yaml.safe_load((tune_dir.parent / "latency.yaml").read_text())
+
+    def no_new_table(*args, **kwargs):
+        raise AssertionError("a resumed run measured a new latency table")
+
+    monkeypatch.setattr("seknet.latency.measure_table", no_new_table)
+    assert search.main(["run", "--resume", str(out)]) == 0
+    space = seknet.load_space(ROOT / "search_space" / "digits.yaml")
+    for r in report.read_csv(out / "evaluations.csv"):
+        assert float(r["latency_ms"]) == round(latency.predict(saved, space.parse(r["arch"])), 4)
 
 
 def _trained_epochs(partial) -> int:

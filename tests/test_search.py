@@ -164,6 +164,7 @@ def test_run_flags_are_the_mode_configs_fields_with_their_help_and_defaults():
     from dataclasses import fields
 
     from seknet.api import configure
+    from seknet.cli import CLI_ONLY
     from seknet.runconfig import CONFIGS
 
     helps = {dest: a.help.replace("%%", "%") for dest, a in run_flag_actions().items()}
@@ -174,5 +175,25 @@ def test_run_flags_are_the_mode_configs_fields_with_their_help_and_defaults():
                 want = f"{f.default:,}" if isinstance(f.default, int) else str(f.default)
                 assert f"{want})" in helps[f.name], (mode, f.name)
     args = search.build_parser().parse_args(["run", "--epochs", "7", "--max-macs", "7.5M", "--no-choice-affine"])
-    cfg = configure("oneshot", **{k: v for k, v in vars(args).items() if k not in search.CLI_ONLY and v is not None})
+    cfg = configure("oneshot", **{k: v for k, v in vars(args).items() if k not in CLI_ONLY and v is not None})
     assert (cfg.epochs, cfg.max_macs, cfg.choice_affine, cfg.lr) == (7, 7_500_000, False, 0.1)
+
+
+def test_the_seknet_command_is_search_py(tmp_path):
+    """The installed console command `seknet` runs the same CLI as `python search.py`, from any folder (the shipped
+    spaces are found from there too)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("seknet", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("the seknet command is installed by `pip install -e .`")
+    argv = ["flops", "--arch", "se16-none-sk3-se4", "--json"]
+    ours = subprocess.run([exe, *argv], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    script = subprocess.run([sys.executable, "search.py", *argv], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout  # fmt: skip
+    assert ours == script and '"macs": 8494656' in ours
+    usage = subprocess.run([exe, "run", "--seed", "-1"], cwd=tmp_path, capture_output=True, text=True)
+    assert usage.returncode == 2 and usage.stderr == "error: --seed must be >= 0, got -1\n"

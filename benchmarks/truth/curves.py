@@ -1,0 +1,139 @@
+"""Learning curves of the 81 factorial archs under new seeds: the data every from-scratch route is replayed on.
+
+Each job trains one arch stand-alone with the truth's recipe (``seknet.standalone``, lr 0.1 cosine over
+``--epochs``, batch 128, digits data seed 0) and records after every epoch:
+
+- ``val_correct``: correct of the 8,616-image validation draw (24 per validation source, ``VAL_VARIANTS``), the
+  images a route may score on; disjoint in sources from the truth's test images;
+- ``test_correct``: correct of the truth's 8,640 test images, at the epochs in ``TEST_EPOCHS`` only (blank
+  elsewhere): the late-bloom study and a third stand-alone replicate at 16 epochs;
+- ``loss``: the epoch's mean training loss, ``seconds``: training seconds so far (evaluation excluded).
+
+Evaluating does not change training (no RNG is drawn, BN is frozen in eval mode). The training code has changed
+since truth.csv was made (the data-order RNG became resumable), so seed 0 here does not give truth.csv's seed-0
+count (none-none-none-none: 7,797 vs 7,773 of 8,640): same recipe, another draw.
+
+The truth's seeds are 0 and 1, so the curves use seeds 2, 3, 4: a route replayed on them is independent of the
+truth it is scored against. Jobs go seed by seed (seed 2 of every arch first), so a half-finished table is
+balanced. Resumable: every finished training appends its ``--epochs`` rows at once (flushed, fsynced); a rerun
+skips every (arch, seed, epochs) that is complete, and a torn training (fewer rows) is trained again.
+
+    nohup nice -n 19 python benchmarks/truth/curves.py --seeds 2 3 4 --workers 2 > benchmarks/truth/curves.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+
+import torch
+
+from seknet.data import load_digits
+from seknet.space import load_space
+from seknet.standalone import initial_model, train_standalone
+from seknet.train import TrainConfig, evaluate
+
+SPACE = HERE.parents[1] / "search_space" / "digits.yaml"
+TABLE = HERE / "curves.csv"
+LEVELS = ("none", "se16", "sk2")
+DATA_SEED, VAL_VARIANTS, TEST_VARIANTS = 0, 24, 24
+TEST_EPOCHS = (4, 8, 12, 16)
+COLUMNS = ["arch", "seed", "epochs", "epoch", "loss", "val_correct", "val_n", "test_correct", "test_n", "seconds",
+           "git_commit"]  # fmt: skip
+
+
+def factorial_archs() -> list[str]:
+    """The 81 archs {none, se16, sk2}^4, in lexicographic order."""
+    import itertools
+
+    return ["-".join(p) for p in itertools.product(LEVELS, repeat=4)]
+
+
+def read_curves(table: Path = TABLE) -> list[dict]:
+    """The rows of every complete training in ``table`` (a training with fewer rows than its epochs is dropped)."""
+    if not table.is_file():
+        return []
+    with open(table, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("git_commit")]
+    count: dict[tuple, int] = {}
+    for r in rows:
+        key = (r["arch"], r["seed"], r["epochs"])
+        count[key] = count.get(key, 0) + 1
+    return [r for r in rows if count[(r["arch"], r["seed"], r["epochs"])] == int(r["epochs"])]
+
+
+def done(table: Path) -> set[tuple[str, int, int]]:
+    return {(r["arch"], int(r["seed"]), int(r["epochs"])) for r in read_curves(table)}
+
+
+_VAL, _TEST, _TRAIN = None, None, None
+
+
+def _init_worker() -> None:
+    global _VAL, _TEST, _TRAIN
+    torch.set_num_threads(1)
+    truth_data = load_digits(DATA_SEED, test_variants=TEST_VARIANTS)  # the truth's train and test images
+    _TRAIN, _TEST = truth_data.train, truth_data.test
+    _VAL = load_digits(DATA_SEED, eval_variants=VAL_VARIANTS).val  # same train images, a larger validation draw
+
+
+def _train(job: tuple[str, int, int]) -> list[dict]:
+    arch_text, seed, epochs = job
+    arch = load_space(SPACE).parse(arch_text)
+    rows: list[dict] = []
+    clock = {"train": 0.0, "t0": time.perf_counter()}
+    model = initial_model(arch, seed)
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        clock["train"] += time.perf_counter() - clock["t0"]
+        test = evaluate(model, _TEST) if epoch in TEST_EPOCHS or epoch == epochs else ""
+        rows.append({"arch": arch_text, "seed": seed, "epochs": epochs, "epoch": epoch, "loss": round(loss, 5),
+                     "val_correct": evaluate(model, _VAL), "val_n": len(_VAL), "test_correct": test,
+                     "test_n": len(_TEST), "seconds": round(clock["train"], 2)})  # fmt: skip
+        clock["t0"] = time.perf_counter()
+
+    train_standalone(arch, _TRAIN, TrainConfig(epochs=epochs, seed=seed), model=model, on_epoch=on_epoch)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[2, 3, 4])
+    p.add_argument("--epochs", type=int, default=16)
+    p.add_argument("--archs", nargs="*", default=None, help="default: the 81 factorial archs")
+    p.add_argument("--table", type=Path, default=TABLE)
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args(argv)
+    from truth_table import git_commit  # benchmarks/truth/truth_table.py
+
+    jobs = [(a, s, args.epochs) for s in args.seeds for a in (args.archs or factorial_archs())]
+    have = done(args.table)
+    todo = [j for j in jobs if j not in have]
+    print(f"{len(jobs) - len(todo)} of {len(jobs)} trainings already in {args.table.name}; training {len(todo)}",
+          flush=True)  # fmt: skip
+    if not todo:
+        return
+    commit, new = git_commit(), not args.table.is_file() or args.table.stat().st_size == 0
+    with open(args.table, "a", newline="") as f, mp.get_context("spawn").Pool(args.workers, _init_worker) as pool:
+        w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+        if new:
+            w.writeheader()
+        for k, rows in enumerate(pool.imap_unordered(_train, todo), 1):
+            w.writerows(r | {"git_commit": commit} for r in rows)
+            f.flush()
+            os.fsync(f.fileno())
+            last = rows[-1]
+            print(f"[{k}/{len(todo)}] {last['arch']} seed {last['seed']}: val {last['val_correct']}/{last['val_n']}, "
+                  f"test {last['test_correct']}/{last['test_n']} ({last['seconds']} s)", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
