@@ -1,7 +1,7 @@
 """What per-epoch checkpoints cost a one-shot run: checkpoint write time ÷ epoch time, and resume-to-first-step.
 
 Trains the default run's supernet (digits, the default recipe) for a few epochs without checkpoints, then times
-writing and reading its checkpoint (model, optimizer, scheduler, RNG states; `seknet.train.save_checkpoint`).
+writing and reading its checkpoint (model, optimizer, scheduler, RNG states; `seknet.engine.train.save_checkpoint`).
 Resume to the first step = reading it + one step (the median epoch ÷ its steps).
 Goal (issue 15): checkpoint overhead <= 3 % of epoch time.
 
@@ -23,11 +23,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seknet.oneshot import run_data  # noqa: E402
-from seknet.runconfig import OneShotConfig  # noqa: E402
-from seknet.space import load_space  # noqa: E402
-from seknet.supernet import Supernet  # noqa: E402
-from seknet.train import TrainConfig, load_checkpoint, save_checkpoint, sgd_cosine, train  # noqa: E402
+from seknet.core.config import OneShotConfig  # noqa: E402
+from seknet.core.space import load_space  # noqa: E402
+from seknet.engine.train import TrainConfig, load_checkpoint, save_checkpoint, sgd_cosine, train  # noqa: E402
+from seknet.modes.oneshot import run_data  # noqa: E402
+from seknet.nn.supernet import Supernet  # noqa: E402
 
 
 def main() -> None:

@@ -22,11 +22,11 @@ sys.path.insert(0, str(ROOT))
 
 import search
 import seknet
-from seknet import report
-from seknet.oneshot import run_data
-from seknet.runconfig import OneShotConfig
-from seknet.standalone import train_standalone
-from seknet.train import TrainConfig
+from seknet.core import fileio
+from seknet.core.config import OneShotConfig
+from seknet.engine.standalone import train_standalone
+from seknet.engine.train import TrainConfig
+from seknet.modes.oneshot import run_data
 
 RATIO_GOAL = 2.5
 
@@ -52,8 +52,8 @@ def main(extra: list[str]) -> None:
         assert search.main(["--out", str(out), "--no-progress", *extra]) == 0
         wall = time.perf_counter() - t
         cfg = yaml.safe_load((out / "config.yaml").read_text())
-        front = report.read_csv(out / "pareto.csv")
-        rows = report.read_csv(out / "evaluations.csv")
+        front = fileio.read_csv(out / "pareto.csv")
+        rows = fileio.read_csv(out / "evaluations.csv")
     arch, alone = standalone_seconds(OneShotConfig(**cfg["config"]))
     ratio = wall / alone
     full = sum(1 for r in rows if int(r["n_eval"]) == int(front[0]["n_eval"]))

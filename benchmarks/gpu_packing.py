@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import seknet
-from seknet.data import Data, Split
-from seknet.ray_session import ray_session
-from seknet.tune_search import MultiTrialConfig, _trial, trial_resources
+from seknet.data.split import Data, Split
+from seknet.engine.ray_session import ray_session
+from seknet.engine.ray_trials import standalone_trial
+from seknet.engine.train import TrainConfig
 
 
 def synthetic(n: int) -> Data:
@@ -36,11 +37,10 @@ def synthetic(n: int) -> Data:
 def trials_per_hour(gpus_per_trial: float, args, data: Data, space) -> float:
     from ray import tune
 
-    cfg = MultiTrialConfig(space=str(ROOT / "search_space" / "cifar10.yaml"), epochs=args.epochs,
-                           gpus_per_trial=gpus_per_trial, progress=False)  # fmt: skip
     archs = [str(a) for a in space.archs()[:: max(1, len(space.archs()) // args.trials)][: args.trials]]
     trainable = tune.with_resources(
-        tune.with_parameters(_trial, space=space, data=data, cfg=cfg, init_state=None), trial_resources(cfg)
+        tune.with_parameters(standalone_trial, space=space, data=data, tcfg=TrainConfig(epochs=args.epochs)),
+        {"cpu": 1, "gpu": gpus_per_trial},
     )
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()

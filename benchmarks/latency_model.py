@@ -20,7 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import seknet  # noqa: E402
-from seknet import latency  # noqa: E402
+from seknet.core import latency_table  # noqa: E402
+from seknet.engine import latency  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,9 +35,9 @@ def stage_costs(space: seknet.Space, table: dict, choices=("se16", "sk2")) -> li
         parts = []
         for c in choices:
             arch = space.parse("-".join(c if j == i else "none" for j in range(n)))
-            d_ms = latency.predict(table, arch) - latency.predict(table, base)
+            d_ms = latency_table.predict(table, arch) - latency_table.predict(table, base)
             d_macs = seknet.count(arch).macs - seknet.count(base).macs
-            parts.append(f"{c}: {d_ms / latency.predict(table, base) * 100:+6.1f} % latency, "
+            parts.append(f"{c}: {d_ms / latency_table.predict(table, base) * 100:+6.1f} % latency, "
                          f"{d_macs / seknet.count(base).macs * 100:+6.2f} % MACs")  # fmt: skip
         lines.append(f"  stage {i}: " + ";  ".join(parts))
     return lines

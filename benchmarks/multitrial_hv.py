@@ -24,13 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import seknet
-from seknet import report
-from seknet.pareto import hypervolume
-from seknet.tune_search import MultiTrialConfig, run_multitrial
+from seknet.core import fileio
+from seknet.core.pareto import hypervolume
+from seknet.modes.multitrial import MultiTrialConfig, run_multitrial
+from seknet.runs.rows import front_rows
 
 
 def front_hv(rows: list[dict], ref: tuple[float, float]) -> tuple[float, int]:
-    front = report.front_rows(rows)
+    front = front_rows(rows)
     return hypervolume([(int(r["macs"]) / 1e6, float(r["accuracy"])) for r in front], ref), len(front)
 
 
@@ -49,14 +50,14 @@ def main() -> None:
             t0 = time.time()
             out = str(Path(tmp) / search)
             if search.startswith("nni-"):
-                from seknet.nni_search import NniConfig, run_nni
+                from seknet.modes.nni import NniConfig, run_nni
 
                 run = run_nni(NniConfig(out=out, strategy=search[4:], trials=args.trials, epochs=args.epochs,
                                         progress=False))  # fmt: skip
             else:
                 run = run_multitrial(MultiTrialConfig(out=out, sampler=search, trials=args.trials, epochs=args.epochs,
                                                       progress=False))  # fmt: skip
-            rows = [r for r in report.read_csv(run / "evaluations.csv") if r["status"] != "over_budget"]
+            rows = [r for r in fileio.read_csv(run / "evaluations.csv") if r["status"] != "over_budget"]
             hv, n = front_hv(rows, ref)
             uniq = len({r["arch"] for r in rows})
             answered = seknet.Run(run).config.get("proposals", {}).get("repeats_answered", 0)
@@ -64,7 +65,7 @@ def main() -> None:
                          f"trials, {answered} repeats answered untrained  {time.time() - t0:.0f} s")  # fmt: skip
             print(lines[-1], flush=True)
     if args.oneshot:
-        hv, n = front_hv(report.read_csv(Path(args.oneshot) / "evaluations.csv"), ref)
+        hv, n = front_hv(fileio.read_csv(Path(args.oneshot) / "evaluations.csv"), ref)
         lines.append(f"one-shot exhaustive front (supernet scores): HV {hv:.4f}, {n} archs")
     print("\n".join(lines))
 

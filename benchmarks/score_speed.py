@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # measure this checkout, whatever is installed
 
 import seknet
-from seknet.data import load_digits
-from seknet.score import score_correct
-from seknet.supernet import Supernet, recalibrate_bn
-from seknet.train import evaluate
+from seknet.data.digits import load_digits
+from seknet.engine.score import score_correct
+from seknet.engine.train import evaluate
+from seknet.nn.supernet import Supernet, recalibrate_bn
 
 
 def main() -> None:

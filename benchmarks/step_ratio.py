@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))  # measure this checkout, whatever is installed
 import torch.nn.functional as F
 
 import seknet
-from seknet.supernet import Supernet
+from seknet.nn.supernet import Supernet
 
 
 def step(model, opt, x, y, arch=None) -> float:

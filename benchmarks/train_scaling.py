@@ -23,13 +23,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seknet.oneshot import run_data  # noqa: E402
-from seknet.ray_session import ray_session  # noqa: E402
-from seknet.ray_train import train_supernet_ddp  # noqa: E402
-from seknet.runconfig import OneShotConfig  # noqa: E402
-from seknet.space import load_space  # noqa: E402
-from seknet.supernet import Supernet  # noqa: E402
-from seknet.train import TrainConfig, train  # noqa: E402
+from seknet.core.config import OneShotConfig  # noqa: E402
+from seknet.core.space import load_space  # noqa: E402
+from seknet.engine.ray_session import ray_session  # noqa: E402
+from seknet.engine.ray_train import train_supernet_ddp  # noqa: E402
+from seknet.engine.train import TrainConfig, train  # noqa: E402
+from seknet.modes.oneshot import run_data  # noqa: E402
+from seknet.nn.supernet import Supernet  # noqa: E402
 
 
 def epoch_seconds(fn, epochs: int, extra: int) -> float:

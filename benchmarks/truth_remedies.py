@@ -66,15 +66,15 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from seknet import report
-from seknet.data import load_digits
-from seknet.oneshot import recal_batches, train_supernet
-from seknet.retrain import rank_agreement
-from seknet.runconfig import OneShotConfig
-from seknet.score import score_logits
-from seknet.space import load_space
-from seknet.supernet import Supernet
-from seknet.train import TrainConfig, evaluate, train
+from seknet.core import fileio
+from seknet.core.config import OneShotConfig
+from seknet.core.space import load_space
+from seknet.data.digits import load_digits
+from seknet.engine.score import score_logits
+from seknet.engine.train import TrainConfig, evaluate, train
+from seknet.modes.oneshot import recal_batches, train_supernet
+from seknet.modes.retrain import rank_agreement
+from seknet.nn.supernet import Supernet
 
 VARIANTS = (
     "as-run",
@@ -108,7 +108,7 @@ ENSEMBLE = 4
 def per_seed(run: Path) -> dict[str, dict[int, float]]:
     """{arch: {seed: stand-alone accuracy}} of retrain.csv, over the archs every seed there completed."""
     per: dict[str, dict[int, float]] = {}
-    rows = report.read_csv(run / "retrain.csv")
+    rows = fileio.read_csv(run / "retrain.csv")
     seeds = {int(r["seed"]) for r in rows}
     for r in rows:
         if r["status"] == "complete":

@@ -27,7 +27,7 @@ def test_readme_python_runs_as_written(tmp_path, monkeypatch):
 def test_every_name_the_readme_shows_is_importable():
     """Each `seknet.NAME` the README mentions is an attribute of the package."""
     names = set(re.findall(r"\bseknet\.([A-Za-z_]\w*)", (ROOT / "README.md").read_text()))
-    modules = {p.stem for p in (ROOT / "seknet").glob("*.py")}
+    modules = {p.stem for p in (ROOT / "seknet").rglob("*.py")} | {p.name for p in (ROOT / "seknet").iterdir()}
     missing = [n for n in sorted(names - modules) if not hasattr(seknet, n)]
     assert not missing
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 import seknet
-from seknet.arch import ALL_CHOICES, Choice
-from seknet.space import arch_from_yaml
+from seknet.core.attention import ALL_CHOICES, Choice
+from seknet.core.space import arch_from_yaml
 
 
 def test_choice_string_round_trip():

@@ -5,10 +5,10 @@ import torch
 from torch import nn
 
 import seknet
-from seknet.blocks import BasicBlock, Bottleneck
-from seknet.layers import ConvBnAct
-from seknet.se import SqueezeExcite
-from seknet.sk import SelectiveKernel
+from seknet.nn.blocks import BasicBlock, Bottleneck
+from seknet.nn.layers import ConvBnAct
+from seknet.nn.se import SqueezeExcite
+from seknet.nn.sk import SelectiveKernel
 
 
 @pytest.mark.parametrize("choice", ["none", "se4", "se8", "se16", "se32", "sk2", "sk3", "sk4"])

@@ -1,4 +1,4 @@
-"""The cost axis of a run (seknet.cost): latency budgets and fronts beside MACs, in every mode, and their export."""
+"""The cost axis of a run (seknet.runs.objective): latency budgets and fronts beside MACs, in every mode, and export."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import yaml
 
 import search
 import seknet
-from seknet import cost, latency, report
-from seknet.pareto import pareto_front
-from seknet.runconfig import OneShotConfig
+from seknet.core import fileio
+from seknet.core import latency_table as latency
+from seknet.core.config import SMOKE_LATENCY_RUNS, OneShotConfig
+from seknet.core.pareto import pareto_front
+from seknet.runs.objective import Objective
+from seknet.runs.rows import EVAL_COLUMNS, comparable_rows, front_rows
+from seknet.runs.spine import run_table
 from tests.conftest import ROOT
 
 # A made-up table in which SK is slow at few MACs (as measured on CPUs, issue 16): the latency front then
@@ -44,9 +48,9 @@ def latency_run(table_file, tmp_path_factory):
 
 
 def test_latency_budget_keeps_exactly_the_archs_predicted_within_it(digits):
-    """budget_archs(max_latency) keeps every arch whose predicted latency is within the budget and no other."""
+    """Objective.in_budget under --max-latency keeps every arch predicted within the budget and no other."""
     table = fake_table(digits)
-    kept = {str(a) for a in cost.budget_archs(digits, None, MAX_LATENCY, table)}
+    kept = {str(a) for a in Objective("macs", table, None, MAX_LATENCY).in_budget(digits)}
     want = {"-".join(c) for c in itertools.product(digits.choices, repeat=4)
             if 0.15 + sum(PER_STAGE[x] for x in c) <= MAX_LATENCY + 1e-9}  # fmt: skip
     assert kept == want and 0 < len(kept) < len(digits.archs())
@@ -55,30 +59,30 @@ def test_latency_budget_keeps_exactly_the_archs_predicted_within_it(digits):
 def test_latency_and_mac_budgets_both_hold(digits):
     """With both budgets, an arch must fit both."""
     table = fake_table(digits)
-    kept = cost.budget_archs(digits, 7_000_000, MAX_LATENCY, table)
+    kept = Objective("macs", table, 7_000_000, MAX_LATENCY).in_budget(digits)
     assert kept and all(seknet.count(a).macs <= 7_000_000 and latency.predict(table, a) <= MAX_LATENCY for a in kept)
-    assert len(kept) < len(cost.budget_archs(digits, None, MAX_LATENCY, table))
+    assert len(kept) < len(Objective("macs", table, None, MAX_LATENCY).in_budget(digits))
 
 
 def test_latency_budget_below_the_fastest_arch_names_it(digits):
     """A latency budget below every arch: ValueError naming the fastest arch and its predicted latency."""
     with pytest.raises(ValueError, match=r"below the fastest arch of digits: none-none-none-none at 0.55 ms"):
-        cost.budget_archs(digits, None, 0.3, fake_table(digits))
+        Objective("macs", fake_table(digits), None, 0.3).in_budget(digits)
 
 
 def test_latency_column_follows_macs():
     """A run with a latency table writes latency_ms right after macs; without one the columns are unchanged."""
-    assert cost.columns(report.EVAL_COLUMNS, None) == report.EVAL_COLUMNS
-    cols = cost.columns(report.EVAL_COLUMNS, {"stages": []})
-    assert cols[cols.index("macs") + 1] == "latency_ms" and len(cols) == len(report.EVAL_COLUMNS) + 1
+    assert Objective().columns(EVAL_COLUMNS) == EVAL_COLUMNS
+    cols = Objective("macs", {"stages": []}).columns(EVAL_COLUMNS)
+    assert cols[cols.index("macs") + 1] == "latency_ms" and len(cols) == len(EVAL_COLUMNS) + 1
 
 
 def test_run_measures_a_table_when_none_is_given(digits):
     """--objective latency without --latency-table measures one for the space on this CPU, and it checks out."""
     cfg = OneShotConfig(objective="latency", smoke=True)
-    table = cost.run_table(cfg, digits)
-    assert latency.check_table(table, digits, "cpu", "measured") is table and table["runs"] == cost.SMOKE_RUNS
-    assert cost.run_table(OneShotConfig(), digits) is None  # a MAC run measures nothing
+    table = run_table(cfg, digits)
+    assert latency.check_table(table, digits, "cpu", "measured") is table and table["runs"] == SMOKE_LATENCY_RUNS
+    assert run_table(OneShotConfig(), digits) is None  # a MAC run measures nothing
 
 
 @pytest.mark.parametrize(
@@ -113,14 +117,14 @@ def test_latency_run_writes_a_latency_front(latency_run, digits):
     """A latency run: every arch carries its predicted latency_ms and fits the budget; pareto.csv is the
     accuracy-latency front; best.yaml is its most accurate; latency.yaml keeps the table; config says latency."""
     table = fake_table(digits)
-    rows = report.read_csv(latency_run / "evaluations.csv")
+    rows = fileio.read_csv(latency_run / "evaluations.csv")
     assert rows and all(float(r["latency_ms"]) == pytest.approx(latency.predict(table, digits.parse(r["arch"])))
                         for r in rows)  # fmt: skip
     assert max(float(r["latency_ms"]) for r in rows) <= MAX_LATENCY
-    assert len(rows) == len(cost.budget_archs(digits, None, MAX_LATENCY, table))
-    full = report.comparable_rows(rows)
+    assert len(rows) == len(Objective("macs", table, None, MAX_LATENCY).in_budget(digits))
+    full = comparable_rows(rows)
     want = {full[i]["arch"] for i in pareto_front([(float(r["latency_ms"]), float(r["accuracy"])) for r in full])}
-    front = report.read_csv(latency_run / "pareto.csv")
+    front = fileio.read_csv(latency_run / "pareto.csv")
     assert {r["arch"] for r in front} == want
     assert [float(r["latency_ms"]) for r in front] == sorted(float(r["latency_ms"]) for r in front)
     best = yaml.safe_load((latency_run / "best.yaml").read_text())
@@ -134,7 +138,7 @@ def test_latency_run_writes_a_latency_front(latency_run, digits):
 
 def test_export_by_latency_budget_picks_the_most_accurate_within_it(latency_run, tmp_path):
     """export --max-latency: the most accurate complete arch predicted within the budget, recorded in the YAML."""
-    rows = report.comparable_rows(report.read_csv(latency_run / "evaluations.csv"))
+    rows = comparable_rows(fileio.read_csv(latency_run / "evaluations.csv"))
     budget = sorted(float(r["latency_ms"]) for r in rows)[len(rows) // 2]
     ok = [r for r in rows if float(r["latency_ms"]) <= budget]
     want = max(ok, key=lambda r: (float(r["accuracy"]), -int(r["macs"])))
@@ -160,7 +164,7 @@ def trial_run_rows(argv: list[str], table_file, out) -> list[dict]:
     MAX_LATENCY: every row carries its predicted latency_ms, and exactly the archs over it are over_budget."""
     lat = ["--objective", "latency", "--latency-table", str(table_file), "--max-latency", str(MAX_LATENCY)]
     assert search.main(["run", *argv, "--smoke", "--no-progress", "--out", str(out), *lat]) == 0
-    rows = report.read_csv(out / "evaluations.csv")
+    rows = fileio.read_csv(out / "evaluations.csv")
     digits = seknet.load_space(ROOT / "search_space" / "digits.yaml")
     table = fake_table(digits)
     for r in rows:
@@ -178,8 +182,8 @@ def test_multitrial_latency_run_trains_only_archs_within_the_latency_budget(tabl
     assert len(rows) == 4 and all(r["status"] == "complete" for r in rows)  # smoke: --trials 4
     proposals = yaml.safe_load((tmp_path / "mt" / "config.yaml").read_text())["proposals"]
     assert proposals["distinct_archs_trained"] == 4 and proposals["over_budget_answered"] > 0
-    front = report.read_csv(tmp_path / "mt" / "pareto.csv")
-    assert front and [r["arch"] for r in front] == [r["arch"] for r in report.front_rows(rows, "latency_ms")]
+    front = fileio.read_csv(tmp_path / "mt" / "pareto.csv")
+    assert front and [r["arch"] for r in front] == [r["arch"] for r in front_rows(rows, "latency_ms")]
 
 
 @pytest.mark.slow

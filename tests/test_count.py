@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import seknet
-from seknet.count import se_count, sk_count
+from seknet.core.count import se_count, sk_count
 from tests.conftest import space_named
 
 PUBLISHED = [  # (space, arch, params, MACs at 224^2)

@@ -9,8 +9,10 @@ import pytest
 import torch
 
 import search
-from seknet import files
-from seknet.data import load_data, load_digits, wilson_interval
+from seknet.core.stats import wilson_interval
+from seknet.data import files
+from seknet.data.digits import load_digits
+from seknet.data.load import load_data
 from tests.conftest import ROOT
 
 
@@ -55,7 +57,7 @@ def test_plain_digits():
 
 def test_digits_never_import_torchvision():
     """The default data path works without torchvision (it may be a broken CUDA build)."""
-    code = "import sys, seknet, search; from seknet.data import load_digits; load_digits(0, 1, 1); " \
+    code = "import sys, seknet, search; from seknet.data.digits import load_digits; load_digits(0, 1, 1); " \
            "sys.exit('torchvision' in sys.modules)"  # fmt: skip
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
@@ -74,7 +76,7 @@ def test_torchvision_imports_through_seknet_even_when_mismatched():
 
     if importlib.util.find_spec("torchvision") is None:
         pytest.skip("torchvision is not installed")
-    code = "from seknet.files import torchvision_or_none as t; tv = t(); tv.datasets.CIFAR10; tv.transforms.Resize"
+    code = "from seknet.data.files import torchvision_or_none as t; tv = t(); tv.datasets.CIFAR10; tv.transforms.Resize"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 

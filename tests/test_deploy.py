@@ -6,7 +6,7 @@ import yaml
 
 import search
 import seknet
-from seknet.deploy import TOLERANCE, export_model
+from seknet.engine.deploy import TOLERANCE, export_model
 from tests.conftest import space_named
 
 

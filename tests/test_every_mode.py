@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 import search
-from seknet import report
-from seknet.runconfig import MT_SAMPLERS, SAMPLERS, STRATEGIES
+from seknet.core import fileio
+from seknet.core.config import MT_SAMPLERS, SAMPLERS, STRATEGIES
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")]
 TWO_ARCHS = "5.88M"  # the 2 cheapest digits archs fit: a grid of 2 trials
@@ -20,7 +20,7 @@ TWO_ARCHS = "5.88M"  # the 2 cheapest digits archs fit: a grid of 2 trials
 def _smoke(tmp_path, *flags: str) -> list[dict]:
     out = tmp_path / "run"
     assert search.main(["run", "--smoke", "--no-progress", "--out", str(out), *flags]) == 0
-    return report.read_csv(out / "evaluations.csv")
+    return fileio.read_csv(out / "evaluations.csv")
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
@@ -42,7 +42,7 @@ def test_every_multitrial_sampler_runs_a_two_trial_search(sampler, tmp_path):
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_every_nni_strategy_finishes_a_smoke_search(strategy, tmp_path):
     """Each NNI strategy (multi-trial and one-shot) finishes a smoke search with complete, in-budget archs."""
-    pytest.importorskip("seknet.nni_search", reason="the NNI backend needs the [nni] extra")
+    pytest.importorskip("seknet.modes.nni", reason="the NNI backend needs the [nni] extra")
     budget = [] if strategy == "tpe" else ["--max-macs", "6.0M"]  # NNI's TPE loop sleeps 1 s per refused arch
     rows = _smoke(tmp_path, "--backend", "nni", "--strategy", strategy, "--trials", "2", *budget)
     done = [r for r in rows if r["status"] == "complete"]

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import search
-from seknet import report
+from seknet.core import fileio
 from tests.conftest import ROOT
 
 SPACE = ROOT / "search_space" / "digits.yaml"
@@ -44,10 +44,10 @@ def _append_row(path: Path, extra: str) -> None:
 
 
 def _replace_cell(path: Path, column: str, value: str, row: int = 0) -> None:
-    rows = report.read_csv(path)
+    rows = fileio.read_csv(path)
     columns = list(rows[0])
     rows[row][column] = value
-    report.write_csv(path, rows, columns)
+    fileio.write_csv(path, rows, columns)
 
 
 def _fake_partial(tmp: Path, config: object, tune: bytes | None = b"garbage") -> Path:
@@ -157,7 +157,7 @@ def _other_space_weights(run: Path) -> None:
     import torch
 
     import seknet
-    from seknet.supernet import Supernet
+    from seknet.nn.supernet import Supernet
 
     net = Supernet(seknet.load_space(ROOT / "search_space" / "cifar10.yaml"))
     torch.save(net.state_dict(), run / "supernet.pt")
@@ -193,7 +193,7 @@ def test_atomic_writes_keep_the_umask_mode(tmp_path):
     for mask, mode in ((0o022, 0o644), (0o002, 0o664), (0o077, 0o600)):
         old = os.umask(mask)
         try:
-            report.write_atomic(tmp_path / "f.txt", "x")
+            fileio.write_atomic(tmp_path / "f.txt", "x")
         finally:
             os.umask(old)
         assert (tmp_path / "f.txt").stat().st_mode & 0o777 == mode
@@ -297,18 +297,32 @@ def test_kill_9_of_a_scoring_worker_loses_nothing(smoke_run, tmp_path):
 @pytest.mark.slow
 def test_trial_that_raises_mid_training_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
     """A trial that raises after its first epoch is kept as failed with the reason; the other trials complete."""
-    from seknet.standalone import FAULT_ENV
+    from seknet.engine.standalone import FAULT_ENV
 
-    monkeypatch.setenv(FAULT_ENV, "none-none-none-none:1")
-    from seknet.tune_search import MultiTrialConfig, run_multitrial
-
-    archs = ["sk2-sk2-sk2-sk2", "none-none-none-none", "se16-se16-se16-se16"]
-    cfg = MultiTrialConfig(out=str(tmp_path / "run"), sampler="grid", trials=3, epochs=2, smoke=True, progress=False)
-    out = run_multitrial(cfg, archs=archs)
-    rows = {r["arch"]: r for r in report.read_csv(out / "evaluations.csv")}
-    assert rows["none-none-none-none"]["status"] == "failed"
-    assert "injected fault after epoch 1" in rows["none-none-none-none"]["error"]
-    assert rows["sk2-sk2-sk2-sk2"]["status"] == rows["se16-se16-se16-se16"]["status"] == "complete"
+    monkeypatch.setenv(FAULT_ENV, "sk2-sk2-sk2-sk3:1")
+    out = tmp_path / "run"
+    argv = [
+        "run",
+        "--mode",
+        "multitrial",
+        "--sampler",
+        "grid",
+        "--trials",
+        "3",
+        "--epochs",
+        "2",
+        "--max-macs",
+        "5.9M",
+        "--smoke",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]  # the 3 cheapest archs
+    assert search.main(argv) == 0
+    rows = {r["arch"]: r for r in fileio.read_csv(out / "evaluations.csv")}
+    assert rows["sk2-sk2-sk2-sk3"]["status"] == "failed"
+    assert "injected fault after epoch 1" in rows["sk2-sk2-sk2-sk3"]["error"]
+    assert rows["sk2-sk2-sk2-sk2"]["status"] == rows["sk2-sk2-sk3-sk2"]["status"] == "complete"
 
 
 @pytest.mark.slow
@@ -330,5 +344,5 @@ def test_sigint_during_a_multitrial_search_leaves_it_resumable(tmp_path):
     assert p.returncode == 130, err[-2000:]
     assert err.strip().splitlines()[-1].startswith("interrupted:") and not out.exists() and partial.is_dir()
     assert search.main(["run", "--resume", str(out), "--no-progress"]) == 0
-    rows = report.read_csv(out / "evaluations.csv")
+    rows = fileio.read_csv(out / "evaluations.csv")
     assert len(rows) == 6 and all(r["status"] == "complete" and r["epochs_trained"] == "2" for r in rows)

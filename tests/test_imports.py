@@ -1,77 +1,92 @@
-"""The package's layers: every import points to the same layer or one below, and no two modules import each other
-(directly or round a loop), counting the imports inside functions; the core stays free of torch, Ray and NNI."""
+"""The package's layers are its folders: every import points to the same folder or a lower one, no two modules import
+each other (directly or round a loop, TYPE_CHECKING blocks and imports inside functions included), no search mode
+imports another, no import chain is longer than 8 modules, and the core stays free of torch, Ray and NNI."""
 
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 
 from tests.conftest import ROOT
 
-LAYERS = {  # lower number = lower layer
-    0: {"yamlfile", "arch", "space", "count", "pareto", "truth", "runconfig"},  # core: pure Python, numpy at most
-    1: {"layers", "se", "sk", "blocks", "backbone", "supernet", "split", "data", "files"},  # nn and data
-    # engine and results
-    2: {"train", "score", "standalone", "report", "runfiles", "rundir", "deploy", "latency", "cost"},
-    # search
-    3: {
-        "oneshot",
-        "ray_session",
-        "ray_score",
-        "ray_train",
-        "tune_search",
-        "nni_search",
-        "retrain",
-        "export",
-        "distinct",
-        "optuna_samplers",
+LAYERS = ("core", "nn", "data", "engine", "runs", "modes", "api")  # folders, lowest first
+LEVEL = {"core": 0, "nn": 1, "data": 1, "engine": 2, "runs": 3, "modes": 4, "api": 5}  # nn and data side by side
+SERVERS = {  # the Ray adapters in engine/, and the modes that run on Ray Tune
+    "ray": {
+        "engine.ray_session",
+        "engine.ray_score",
+        "engine.ray_train",
+        "engine.ray_trials",
+        "modes.tune_searcher",
+        "modes.multitrial",
+        "modes.retrain",
+        "modes.verify",
     },
-    4: {"api", "cli"},  # seknet.search / seknet.Run, and the CLI over them
+    "nni": {"modes.nni"},
 }
-LAYER = {m: k for k, ms in LAYERS.items() for m in ms}
-SERVERS = {
-    "ray": {"ray_session", "ray_score", "ray_train", "tune_search", "retrain", "distinct"},
-    "nni": {"nni_search"},
-}
-
-
-def _imports(module: str) -> tuple[set[str], set[str]]:
-    """(seknet modules, top-level packages) that ``module`` imports anywhere, TYPE_CHECKING blocks left out."""
-    tree = ast.parse((ROOT / "seknet" / f"{module}.py").read_text())
-    own, packages = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
-            node.body = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            parts = node.module.split(".")
-            if parts[0] == "seknet":
-                own |= {parts[1]} if len(parts) > 1 else {a.name for a in node.names}
-            packages.add(parts[0])
-        elif isinstance(node, ast.Import):
-            packages |= {a.name.split(".")[0] for a in node.names}
-    return own, packages
+LONGEST_CHAIN = 8
 
 
 def _modules() -> list[str]:
-    return sorted(p.stem for p in (ROOT / "seknet").glob("*.py") if p.stem != "__init__")
+    """Every module of the package as 'folder.name' (the packages' __init__ files left out)."""
+    return sorted(f"{p.parent.name}.{p.stem}" for p in (ROOT / "seknet").glob("*/*.py") if p.stem != "__init__")
 
 
-def test_every_module_has_a_layer():
-    """A new module must be given its layer here, so the rules below cover it."""
-    assert set(_modules()) == set(LAYER)
+@functools.cache
+def _imports(module: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(seknet modules, top-level packages) that ``module`` imports anywhere, TYPE_CHECKING blocks included."""
+    tree = ast.parse((ROOT / "seknet" / (module.replace(".", "/") + ".py")).read_text())
+    known = set(_modules())
+    own, packages = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            parts = node.module.split(".")
+            packages.add(parts[0])
+            if parts[0] != "seknet":
+                continue
+            if ".".join(parts[1:3]) in known:
+                own.add(".".join(parts[1:3]))
+            own |= {f"{parts[1]}.{a.name}" for a in node.names if len(parts) == 2 and f"{parts[1]}.{a.name}" in known}
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                parts = a.name.split(".")
+                packages.add(parts[0])
+                if ".".join(parts[1:3]) in known:
+                    own.add(".".join(parts[1:3]))
+    return frozenset(own - {module}), frozenset(packages)
+
+
+def test_every_module_sits_in_a_layer_folder():
+    """Modules live in the layer folders only (besides the package's face, seknet/__init__.py)."""
+    assert {p.name for p in (ROOT / "seknet").glob("*.py")} == {"__init__.py"}
+    assert {m.split(".")[0] for m in _modules()} == set(LAYERS)
 
 
 def test_imports_point_down_or_sideways():
-    """No module imports a module of a higher layer."""
-    upward = [(m, d) for m in _modules() for d in _imports(m)[0] if LAYER[d] > LAYER[m]]
+    """No module imports a module of a higher layer folder."""
+    upward = [(m, d) for m in _modules() for d in _imports(m)[0] if LEVEL[d.split(".")[0]] > LEVEL[m.split(".")[0]]]
     assert not upward
 
 
+def test_no_search_mode_imports_another():
+    """A mode (registered in seknet.modes.registry) imports no other mode: what two modes share lives in a lower layer
+    or in a module of modes/ that is not a mode."""
+    from seknet.modes.registry import MODES
+
+    modes = {path.split(":")[0].removeprefix("seknet.") for path in MODES.values()}
+    assert modes <= set(_modules())
+    assert not [(m, d) for m in modes for d in _imports(m)[0] if d in modes]
+
+
+def _graph() -> dict[str, frozenset[str]]:
+    return {m: _imports(m)[0] for m in _modules()}
+
+
 def test_no_import_cycles():
-    """No module reaches itself through the imports (module level or inside functions)."""
-    graph = {m: _imports(m)[0] for m in _modules()}
+    """No module reaches itself through the imports (module level, inside functions, TYPE_CHECKING)."""
+    graph = _graph()
 
     def reach(start: str) -> set[str]:
         seen, todo = set(), list(graph[start])
@@ -85,6 +100,23 @@ def test_no_import_cycles():
     assert [m for m in graph if m in reach(m)] == []
 
 
+def longest_chain(graph: dict[str, frozenset[str]]) -> list[str]:
+    """The longest path of imports through ``graph`` (acyclic), as the list of its modules."""
+
+    @functools.cache
+    def down(m: str) -> tuple[str, ...]:
+        tails = [down(d) for d in graph[m]]
+        return (m, *max(tails, key=len, default=()))
+
+    return list(max((down(m) for m in graph), key=len))
+
+
+def test_no_import_chain_is_longer_than_8_modules():
+    """The house is at most 8 floors tall: the longest chain of imports inside seknet has at most 8 modules."""
+    chain = longest_chain(_graph())
+    assert len(chain) <= LONGEST_CHAIN, " -> ".join(chain)
+
+
 def test_ray_and_nni_only_in_their_adapters():
     """Ray and NNI are imported by their adapter modules only, so `import seknet` drags no server in."""
     for pkg, allowed in SERVERS.items():
@@ -92,8 +124,9 @@ def test_ray_and_nni_only_in_their_adapters():
 
 
 def test_core_imports_without_torch():
-    """The core layer (spaces, archs, exact counts, the truth analysis) imports without torch."""
-    core = "; ".join(f"import seknet.{m}" for m in sorted(LAYERS[0]))
+    """The core layer (spaces, archs, attention kinds, exact counts, configs, the truth analysis) imports without
+    torch."""
+    core = "; ".join(f"import seknet.{m}" for m in _modules() if m.startswith("core."))
     stub = "import sys; sys.modules['seknet'] = type(sys)('seknet'); sys.modules['seknet'].__path__ = ['seknet']"
     code = f"{stub}; {core}; print('torch' in sys.modules)"  # the package stubbed: its __init__ builds models
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

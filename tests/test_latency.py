@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 import search
-from seknet import latency
+from seknet.core import latency_table
+from seknet.engine import latency
 from tests.conftest import space_named
 
 
@@ -26,7 +27,7 @@ def test_prediction_is_the_sum_of_the_parts(table, digits):
     """predict(arch) = stem + each stage's entry for its choice + head."""
     arch = digits.parse("se16-none-sk3-se4")
     want = table["stem_ms"] + table["head_ms"] + sum(table["stages"][i][c] for i, c in enumerate(str(arch).split("-")))
-    assert latency.predict(table, arch) == pytest.approx(want)
+    assert latency_table.predict(table, arch) == pytest.approx(want)
 
 
 def test_stage_inputs_are_the_shapes_a_whole_model_feeds(digits):
@@ -40,7 +41,7 @@ def test_table_round_trips_through_yaml(table, digits, tmp_path):
     """The table written as YAML reads back equal and passes the check for its space and device."""
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(table))
-    assert latency.load_table(path, digits, "cpu") == table
+    assert latency_table.load_table(path, digits, "cpu") == table
 
 
 @pytest.mark.parametrize("edit,message", [
@@ -54,7 +55,7 @@ def test_a_table_that_does_not_fit_is_refused(table, digits, tmp_path, edit, mes
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(edit(table)))
     with pytest.raises(ValueError, match=message):
-        latency.load_table(path, digits, "cpu")
+        latency_table.load_table(path, digits, "cpu")
 
 
 def test_latency_cli_writes_a_validated_table(tmp_path, capsys):
@@ -110,4 +111,4 @@ def test_in_context_table_is_exact_when_costs_add_up_and_every_call_has_an_overh
     assert table["method"] == "in-context"
     for arch in random.Random(0).sample(digits.archs(), 20):
         whole = fake_timed(latency.build_model(arch), torch.zeros(1), 1, "cpu")
-        assert latency.predict(table, arch) == pytest.approx(whole, abs=1e-4), str(arch)
+        assert latency_table.predict(table, arch) == pytest.approx(whole, abs=1e-4), str(arch)

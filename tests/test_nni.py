@@ -7,10 +7,10 @@ import torch
 
 import search
 import seknet
-from seknet import report
+from seknet.core import fileio
 from tests.conftest import run_flag_actions
 
-nni_search = pytest.importorskip("seknet.nni_search", reason="the NNI backend needs the [nni] extra")
+nni_search = pytest.importorskip("seknet.modes.nni", reason="the NNI backend needs the [nni] extra")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
 SPACE = "search_space/digits.yaml"
@@ -23,7 +23,7 @@ def _run(tmp_path, *flags: str) -> tuple[int, object]:
 
 def test_every_strategy_the_cli_offers_is_one_the_adapter_runs():
     """--strategy's choices are runconfig.STRATEGIES; each multi-trial one builds its own NNI strategy class."""
-    from seknet.runconfig import MULTI_TRIAL, ONE_SHOT, STRATEGIES, NniConfig
+    from seknet.core.config import MULTI_TRIAL, ONE_SHOT, STRATEGIES, NniConfig
 
     assert tuple(run_flag_actions()["strategy"].choices) == STRATEGIES
     assert STRATEGIES == MULTI_TRIAL + ONE_SHOT and "enas" not in STRATEGIES
@@ -63,8 +63,8 @@ def test_frozen_nni_model_is_seknets_stand_alone_model(digits, arch):
 def test_trial_starts_from_build_models_weights_whatever_was_built_before(monkeypatch, digits):
     """An NNI trial trains from the weights build_model(arch) draws under the run's seed (a Ray trial's start),
     not from the global RNG state NNI left after building earlier models: an arch's result is repeatable."""
-    from seknet.data import load_digits
-    from seknet.nni_search import NniConfig
+    from seknet.data.digits import load_digits
+    from seknet.modes.nni import NniConfig
 
     a = digits.parse("se16-none-sk3-se4")
     sample = {f"stage{i}": c for i, c in enumerate(str(a).split("-"))}
@@ -99,7 +99,7 @@ def test_evolution_smoke_writes_the_run_layout_and_export_works(evo_run, tmp_pat
     out = evo_run
     written = {p.name for p in out.iterdir()}
     assert {"evaluations.csv", "pareto.csv", "pareto.png", "best.yaml", "config.yaml"} <= written
-    rows = report.read_csv(out / "evaluations.csv")
+    rows = fileio.read_csv(out / "evaluations.csv")
     assert len(rows) == 3 and all(r["status"] == "complete" for r in rows)
     for r in rows:
         assert int(r["macs"]) == seknet.count(digits.parse(r["arch"])).macs
@@ -115,8 +115,8 @@ def test_retrain_works_on_nni_runs(evo_run):
 
     argv = ["retrain", str(evo_run), "--top", "3", "--random", "3", "--epochs", "1", "--seeds", "1", "--no-progress"]
     assert search.main(argv) == 0
-    rows = report.read_csv(evo_run / "retrain.csv")
-    assert {r["arch"] for r in rows} == {r["arch"] for r in report.read_csv(evo_run / "evaluations.csv")}
+    rows = fileio.read_csv(evo_run / "retrain.csv")
+    assert {r["arch"] for r in rows} == {r["arch"] for r in fileio.read_csv(evo_run / "evaluations.csv")}
     assert yaml.safe_load((evo_run / "retrain.yaml").read_text())["archs"] == 3
 
 
@@ -135,7 +135,7 @@ def test_max_macs_archs_are_never_trained(tmp_path, monkeypatch, digits):
     budget = 6_500_000
     rc, out = _run(tmp_path, "--strategy", "random", "--trials", "4", "--max-macs", str(budget))
     assert rc == 0
-    rows = report.read_csv(out / "evaluations.csv")
+    rows = fileio.read_csv(out / "evaluations.csv")
     done = [r for r in rows if r["status"] == "complete"]
     refused = [r for r in rows if r["status"] == "over_budget"]
     assert len(done) == len(trained) == 4
@@ -159,7 +159,7 @@ def test_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch)
     monkeypatch.setattr(nni_search, "_train_trial", flaky)
     rc, out = _run(tmp_path, "--strategy", "grid", "--trials", "3")
     assert rc == 0
-    rows = report.read_csv(out / "evaluations.csv")
+    rows = fileio.read_csv(out / "evaluations.csv")
     assert [r["status"] for r in rows] == ["complete", "failed", "complete"]
     assert "boom in trial 2" in rows[1]["error"]
 
@@ -178,7 +178,7 @@ def test_one_shot_smoke_exports_archs_within_budget_and_scores_them(tmp_path, st
     budget = 6_200_000
     rc, out = _run(tmp_path, "--strategy", strategy, "--trials", "2", "--max-macs", str(budget))
     assert rc == 0
-    rows = report.read_csv(out / "evaluations.csv")
+    rows = fileio.read_csv(out / "evaluations.csv")
     assert len(rows) == 2 and all(r["status"] == "complete" and int(r["macs"]) <= budget for r in rows)
     assert all(r["trial_id"].startswith("export_") for r in rows)
     assert set(os.listdir()) == before  # no lightning_logs/ or NNI folders in the working directory
@@ -235,5 +235,5 @@ def test_tpe_trains_every_arch_once_when_it_repeats_itself(tmp_path):
     argv = ["run", "--backend", "nni", "--strategy", "tpe", "--trials", "8", "--space", str(path), "--smoke",
             "--no-progress", "--out", str(out)]  # fmt: skip
     assert search.main(argv) == 0
-    rows = report.read_csv(out / "evaluations.csv")
+    rows = fileio.read_csv(out / "evaluations.csv")
     assert sorted(r["arch"] for r in rows) == ["none-none", "none-se16", "se16-none", "se16-se16"]

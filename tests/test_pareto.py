@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from seknet.pareto import hypervolume, knee, pareto_front
+from seknet.core.pareto import hypervolume, knee, pareto_front
 
 PTS = [(10, 0.5), (20, 0.7), (15, 0.4), (30, 0.7), (40, 0.9), (25, 0.8), (10, 0.5)]
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from seknet.ray_score import task_resources, visible_devices_task
-from seknet.ray_session import ray_session
+from seknet.engine.ray_score import task_resources, visible_devices_task
+from seknet.engine.ray_session import ray_session
 
 
 def test_task_resources():
@@ -71,7 +71,7 @@ def test_tune_packs_four_trials_per_logical_gpu(tmp_path):
     """Through Ray Tune with 0.25 GPU per trial on 2 logical GPUs, 8 trials run at once, each on one device."""
     from ray import tune
 
-    from seknet.tune_search import MultiTrialConfig, trial_resources
+    from seknet.modes.multitrial import MultiTrialConfig, trial_resources
 
     def probe(config, barrier, wait):
         ids, visible = visible_devices_task()
@@ -96,9 +96,9 @@ def test_scored_subtrees_are_kept_and_read_back(digits, tmp_path):
     (its supernet here is a different one, so rescoring would change the hits), and a damaged file is rescored."""
     import torch
 
-    from seknet.ray_score import score_on_ray
-    from seknet.ray_session import ray_session
-    from seknet.supernet import Supernet
+    from seknet.engine.ray_score import score_on_ray
+    from seknet.engine.ray_session import ray_session
+    from seknet.nn.supernet import Supernet
 
     torch.manual_seed(0)
     archs = [digits.parse(f"{c}-{d}-none-none") for c in digits.choices for d in ("none", "sk2")]  # 8 subtrees

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from seknet import report
-from seknet.ray_session import RayJoinError, probe, ray_session, split_address, token_available
+from seknet.core import fileio
+from seknet.engine.ray_session import RayJoinError, probe, ray_session, split_address, token_available
 from tests.conftest import ROOT
 
 
@@ -115,7 +115,7 @@ def test_run_joins_a_head_with_token_authentication(short_tmp, tmp_path, smoke_r
         joined = subprocess.run([sys.executable, "search.py", *argv, "--out", str(out)], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=600)  # fmt: skip
         assert joined.returncode == 0, joined.stderr[-2000:]
-        ours, local = report.read_csv(out / "evaluations.csv"), report.read_csv(smoke_run / "evaluations.csv")
+        ours, local = fileio.read_csv(out / "evaluations.csv"), fileio.read_csv(smoke_run / "evaluations.csv")
         assert ours == local
     finally:
         _kill_cluster(short_tmp)

@@ -1,4 +1,4 @@
-"""Data-parallel supernet training on Ray Train (seknet.ray_train): DDP over gloo workers on this CPU."""
+"""Data-parallel supernet training on Ray Train (seknet.engine.ray_train): DDP over gloo workers on this CPU."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seknet.data import Data
-from seknet.split import Split
-from seknet.supernet import Supernet
-from seknet.train import TrainConfig, batches, sgd_cosine, step_archs, train
+from seknet.data.split import Data, Split, batches
+from seknet.engine.samplers import Paths
+from seknet.engine.train import TrainConfig, sgd_cosine, train
+from seknet.nn.supernet import Supernet
 
 pytest.importorskip("ray.train")
 
@@ -46,7 +46,7 @@ def _sliced_mean_gradient(space, data, tcfg: TrainConfig, world: int) -> tuple[S
         net.train()
         total, n = 0.0, 0
         for x, y in batches(data.train, tcfg.batch_size, gen):
-            arch = step_archs(tcfg, space, rng)[0]
+            arch = Paths(space).step(rng)[0]
             opt.zero_grad(set_to_none=True)
             for r in range(world):
                 loss = F.cross_entropy(net(x[r::world], arch), y[r::world])
@@ -74,26 +74,26 @@ def test_two_gloo_workers_average_the_gradients_of_their_batch_slices(digits, ti
     to one worker on the whole batch B: batch norm normalizes each slice by its own statistics (B/2 images),
     the one difference, which moves the losses by a few hundredths here (16 random images per slice, 2 epochs)
     and less on real batches."""
-    from seknet.ray_train import train_supernet_ddp
+    from seknet.engine.ray_train import train_supernet_ddp
 
     tcfg = TrainConfig(epochs=2, batch_size=32, seed=1)
-    net, losses, restarts = train_supernet_ddp(tcfg, digits, tiny_data, tmp_path / "checkpoint.pt", workers=2)
+    net, losses, restarts = train_supernet_ddp(tcfg, Paths(digits), tiny_data, tmp_path / "checkpoint.pt", workers=2)
     want_net, want = sliced_mean_gradient(digits, tiny_data, tcfg, world=2)
     assert restarts == 0 and losses == pytest.approx(want, abs=1e-6)
     params = dict(want_net.named_parameters())
     assert max((p - params[k]).abs().max().item() for k, p in net.named_parameters()) < 1e-6
     torch.manual_seed(tcfg.seed)
     one = Supernet(digits)
-    whole = train(one, tiny_data.train, tcfg, space=digits, progress=False)
+    whole = train(one, tiny_data.train, tcfg, paths=Paths(digits), progress=False)
     assert losses == pytest.approx(whole, abs=0.05)
 
 
 def test_ddp_refuses_samplers_that_step_several_archs(digits, tiny_data, tmp_path):
     """fair and sandwich backpropagate several archs per step, which DDP cannot reduce once: one line."""
-    from seknet.ray_train import train_supernet_ddp
+    from seknet.engine.ray_train import train_supernet_ddp
 
     with pytest.raises(ValueError, match="use --sampler uniform|balanced, not fair"):
-        train_supernet_ddp(TrainConfig(sampler="fair"), digits, tiny_data, tmp_path / "c.pt", workers=2)
+        train_supernet_ddp(TrainConfig(), Paths(digits, "fair"), tiny_data, tmp_path / "c.pt", workers=2)
 
 
 @pytest.mark.slow
@@ -108,7 +108,7 @@ def test_a_killed_training_worker_is_restarted_and_the_run_finishes(tmp_path):
 
     import yaml
 
-    from seknet.train import checkpoint_epochs
+    from seknet.engine.train import checkpoint_epochs
     from tests.conftest import ROOT
 
     out = tmp_path / "run"
@@ -138,9 +138,11 @@ def test_a_killed_training_worker_is_restarted_and_the_run_finishes(tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_two_workers_train_on_two_shares_of_a_gpu(digits, tiny_data, tmp_path, ray_local):
     """On a CUDA machine, 2 workers on half a GPU each (gloo over CUDA tensors) train the supernet to the end."""
-    from seknet.ray_train import train_supernet_ddp
+    from seknet.engine.ray_train import train_supernet_ddp
 
     tcfg = TrainConfig(epochs=2, batch_size=32, seed=1)
-    net, losses, restarts = train_supernet_ddp(tcfg, digits, tiny_data, tmp_path / "c.pt", 2, gpus_per_worker=0.5)
+    net, losses, restarts = train_supernet_ddp(
+        tcfg, Paths(digits), tiny_data, tmp_path / "c.pt", 2, gpus_per_worker=0.5
+    )
     assert len(losses) == 2 and all(map(math.isfinite, losses)) and restarts == 0
     assert next(net.parameters()).device.type == "cpu"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import itertools
 
-from seknet import report
+from seknet.runs import plots
 
 
 def _crowded_front(n: int = 19) -> list[dict]:
@@ -23,7 +23,7 @@ def test_pareto_labels_never_overlap_and_every_front_arch_is_in_the_table(tmp_pa
     front = _crowded_front()
     fig, ax = plt.subplots()
     ax.plot([float(r["macs"]) / 1e6 for r in front], [r["accuracy"] * 100 for r in front], "o")
-    named = report.place_labels(fig, ax, [(r["macs"] / 1e6, r["accuracy"] * 100) for r in front],
+    named = plots.place_labels(fig, ax, [(r["macs"] / 1e6, r["accuracy"] * 100) for r in front],
                                 [r["arch"] for r in front])  # fmt: skip
     renderer = fig.canvas.get_renderer()
     texts = [t for t in ax.texts if " " in t.get_text()]  # the labels with a name
@@ -34,5 +34,5 @@ def test_pareto_labels_never_overlap_and_every_front_arch_is_in_the_table(tmp_pa
     plt.close(fig)
 
     rows = [r | {"params": 1} for r in front]
-    drawn = report.plot_pareto(tmp_path / "p.png", rows, rows, "crowded", None)
+    drawn = plots.plot_pareto(tmp_path / "p.png", rows, rows, "crowded", None)
     assert drawn and set(drawn) < {r["arch"] for r in front} and (tmp_path / "p.png").stat().st_size > 10_000

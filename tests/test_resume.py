@@ -12,7 +12,7 @@ import yaml
 
 import search
 import seknet
-from seknet import latency, report
+from seknet.core import fileio, latency_table
 from tests.conftest import ROOT
 
 TRIALS = 6
@@ -70,7 +70,7 @@ def test_kill_minus_9_then_resume_keeps_finished_trials(tmp_path):
         proc.wait()
     assert not out.exists()
     assert search.main(["run", "--resume", str(out)]) == 0
-    rows = report.read_csv(out / "evaluations.csv")
+    rows = fileio.read_csv(out / "evaluations.csv")
     assert len(rows) == TRIALS and len({r["trial_id"] for r in rows}) == TRIALS  # nothing lost or repeated
     assert all(r["status"] == "complete" for r in rows)
     after = {d.name: (d / "result.json").read_text() for d in (out / "tune").glob("_trial_*")}
@@ -118,15 +118,15 @@ def test_a_resumed_latency_search_uses_the_table_it_started_with(tmp_path, monke
     def no_new_table(*args, **kwargs):
         raise AssertionError("a resumed run measured a new latency table")
 
-    monkeypatch.setattr("seknet.latency.measure_table", no_new_table)
+    monkeypatch.setattr("seknet.engine.latency.measure_table", no_new_table)
     assert search.main(["run", "--resume", str(out)]) == 0
     space = seknet.load_space(ROOT / "search_space" / "digits.yaml")
-    for r in report.read_csv(out / "evaluations.csv"):
-        assert float(r["latency_ms"]) == round(latency.predict(saved, space.parse(r["arch"])), 4)
+    for r in fileio.read_csv(out / "evaluations.csv"):
+        assert float(r["latency_ms"]) == round(latency_table.predict(saved, space.parse(r["arch"])), 4)
 
 
 def _trained_epochs(partial) -> int:
-    from seknet.train import checkpoint_epochs
+    from seknet.engine.train import checkpoint_epochs
 
     return checkpoint_epochs(partial / "checkpoint.pt")
 

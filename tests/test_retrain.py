@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 import search
-from seknet import report
-from seknet.data import load_digits
-from seknet.retrain import pick_archs, rank_agreement
+from seknet.core import fileio
+from seknet.data.digits import load_digits
+from seknet.modes.retrain import pick_archs, rank_agreement
 
 
 def test_rank_agreement_by_hand():
@@ -21,7 +21,7 @@ def test_rank_agreement_by_hand():
 
 def test_mean_ceiling_tau_by_hand():
     """No seed noise: ceiling 1; seed noise as large as the arch spread: (2/pi) asin(sqrt(b / (b + w/S)))."""
-    from seknet.retrain import mean_ceiling_tau
+    from seknet.modes.retrain import mean_ceiling_tau
 
     assert mean_ceiling_tau([[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]) == pytest.approx(1.0)
     per = [[0.0, 0.2], [0.2, 0.4], [0.4, 0.6]]  # within var 0.02, var of means 0.04, S = 2
@@ -32,7 +32,7 @@ def test_mean_ceiling_tau_by_hand():
 
 def test_replication_tau_by_hand():
     """An independent S-seed retrain agrees at (2/pi) asin(b / (b + w/S)): below the ceiling, 1 without seed noise."""
-    from seknet.retrain import mean_ceiling_tau, replication_tau
+    from seknet.modes.retrain import mean_ceiling_tau, replication_tau
 
     assert replication_tau([[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]) == pytest.approx(1.0)
     per = [[0.0, 0.2], [0.2, 0.4], [0.4, 0.6]]
@@ -45,7 +45,7 @@ def test_replication_tau_by_hand():
 def test_tau_interval():
     """Bootstrap interval over archs: (1, 1) for the same order, brackets the estimate otherwise, repeatable;
     NaN, not a crash, when there is no order to resample."""
-    from seknet.retrain import tau_interval
+    from seknet.modes.retrain import tau_interval
 
     assert tau_interval([1, 2, 3, 4, 5], [2, 4, 6, 8, 10]) == pytest.approx((1.0, 1.0))
     x = list(range(20))
@@ -84,7 +84,7 @@ def test_retrain_smoke(tmp_path):
     assert search.main(["--smoke", "--no-progress", "--out", str(run), "--max-macs", "5.96M"]) == 0
     argv = ["retrain", str(run), "--top", "2", "--random", "2", "--epochs", "1", "--seeds", "2", "--no-progress"]
     assert search.main(argv) == 0
-    rows = report.read_csv(run / "retrain.csv")
+    rows = fileio.read_csv(run / "retrain.csv")
     assert len(rows) == 4 * 2 and {r["seed"] for r in rows} == {"0", "1"}
     assert all(r["status"] == "complete" and 0 <= float(r["accuracy"]) <= 1 for r in rows)
     s = yaml.safe_load((run / "retrain.yaml").read_text())
@@ -105,11 +105,11 @@ def test_retrain_more_seeds_trains_only_missing(tmp_path, capsys):
     assert search.main(["--smoke", "--no-progress", "--out", str(run), "--max-macs", "5.96M"]) == 0
     argv = ["retrain", str(run), "--top", "2", "--random", "2", "--epochs", "1", "--no-progress"]
     assert search.main([*argv, "--seeds", "2"]) == 0
-    before = {(r["arch"], r["seed"]): r for r in report.read_csv(run / "retrain.csv")}
+    before = {(r["arch"], r["seed"]): r for r in fileio.read_csv(run / "retrain.csv")}
     capsys.readouterr()
     assert search.main([*argv, "--seeds", "3"]) == 0
     assert "reusing 8 finished (arch, seed) trainings" in capsys.readouterr().out
-    after = {(r["arch"], r["seed"]): r for r in report.read_csv(run / "retrain.csv")}
+    after = {(r["arch"], r["seed"]): r for r in fileio.read_csv(run / "retrain.csv")}
     assert len(after) == 12 and {s for _, s in after} == {"0", "1", "2"}
     assert all(after[k] == row for k, row in before.items())
     assert all(after[(a, "2")]["status"] == "complete" for a, _ in before)
@@ -118,7 +118,7 @@ def test_retrain_more_seeds_trains_only_missing(tmp_path, capsys):
     assert yaml.safe_load((run / "retrain.yaml").read_text())["seeds"] == [0, 1, 2]
     assert search.main([*argv, "--seeds", "2"]) == 0  # fewer seeds: nothing trained, nothing thrown away
     assert "training 0" in capsys.readouterr().out
-    assert {(r["arch"], r["seed"]): r for r in report.read_csv(run / "retrain.csv")} == after
+    assert {(r["arch"], r["seed"]): r for r in fileio.read_csv(run / "retrain.csv")} == after
     assert yaml.safe_load((run / "retrain.yaml").read_text())["seeds"] == [0, 1]
     assert search.main([*argv, "--seeds", "1", "--epochs", "2"]) == 0  # other epochs: nothing reused
     assert "reusing" not in capsys.readouterr().out

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from seknet import rundir
-from seknet.runconfig import OneShotConfig
+from seknet.core.config import OneShotConfig
+from seknet.runs import folder as rundir
 
 
 def test_lifecycle_writes_into_partial_then_renames(tmp_path):

@@ -4,8 +4,8 @@ import random
 
 import torch
 
-from seknet.score import score_correct, score_logits
-from seknet.supernet import Supernet, recalibrate_bn
+from seknet.engine.score import score_correct, score_logits
+from seknet.nn.supernet import Supernet, recalibrate_bn
 
 
 def test_prefix_sharing_is_exact(digits):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seknet.se import SqueezeExcite
+from seknet.nn.se import SqueezeExcite
 
 
 def test_hidden_width_is_exactly_c_over_r():
@@ -42,7 +42,7 @@ def test_space_se_gain_reaches_models_supernet_and_count(tmp_path):
     import yaml
 
     import seknet
-    from seknet.supernet import Supernet
+    from seknet.nn.supernet import Supernet
 
     data = yaml.safe_load(Path("search_space/digits.yaml").read_text()) | {"se": {"gain": 2.0}}
     (tmp_path / "g.yaml").write_text(yaml.safe_dump(data))

@@ -9,9 +9,10 @@ import yaml
 
 import search
 import seknet
-from seknet import report
-from seknet.oneshot import halving_contenders
-from seknet.supernet import Supernet
+from seknet.core import fileio
+from seknet.modes.oneshot import halving_contenders
+from seknet.nn.supernet import Supernet
+from seknet.runs.placement import placement
 from tests.conftest import ROOT, run_flag_actions
 
 BUDGET = 6_300_000  # prunes the digits space to its cheaper archs: a faster smoke run
@@ -23,13 +24,13 @@ def test_smoke_run_writes_every_file(smoke_run, digits):
              "placement.png", "supernet.pt"}  # fmt: skip
     assert names <= {p.name for p in smoke_run.iterdir()}
     assert not list(smoke_run.parent.glob(".*partial")) and not list(smoke_run.glob(".*tmp"))
-    rows = report.read_csv(smoke_run / "evaluations.csv")
+    rows = fileio.read_csv(smoke_run / "evaluations.csv")
     in_budget = [a for a in digits.archs() if seknet.count(a).macs <= BUDGET]
     assert sorted(r["arch"] for r in rows) == sorted(map(str, in_budget))  # every arch within budget, scored once
     for r in rows:
         assert 0 <= float(r["acc_low"]) <= float(r["accuracy"]) <= float(r["acc_high"]) <= 1
         assert int(r["macs"]) == seknet.count(digits.parse(r["arch"])).macs <= BUDGET
-    front = report.read_csv(smoke_run / "pareto.csv")
+    front = fileio.read_csv(smoke_run / "pareto.csv")
     full = [r for r in rows if r["n_eval"] == front[0]["n_eval"]]
     for f in front:  # nothing fully evaluated dominates a front point
         assert not any(int(r["macs"]) <= int(f["macs"]) and float(r["accuracy"]) > float(f["accuracy"]) for r in full)
@@ -39,7 +40,7 @@ def test_smoke_run_writes_every_file(smoke_run, digits):
     cfg = yaml.safe_load((smoke_run / "config.yaml").read_text())
     assert cfg["config"]["seed"] == 0 and cfg["config"]["max_macs"] == BUDGET and cfg["space"]["name"] == "digits"
     assert "git_commit" in cfg
-    place = report.read_csv(smoke_run / "placement.csv")
+    place = fileio.read_csv(smoke_run / "placement.csv")
     assert {(int(p["stage"]), p["choice"]) for p in place} <= {(i, c) for i in range(4) for c in digits.choices}
     net = Supernet(digits)
     net.load_state_dict(torch.load(smoke_run / "supernet.pt", weights_only=True))
@@ -48,7 +49,7 @@ def test_smoke_run_writes_every_file(smoke_run, digits):
 
 def test_export(smoke_run, tmp_path, digits):
     """export picks the most accurate fully scored arch under the budget; --weights loads into build_model."""
-    rows = report.read_csv(smoke_run / "evaluations.csv")
+    rows = fileio.read_csv(smoke_run / "evaluations.csv")
     n_full = max(int(r["n_eval"]) for r in rows)
     budget = 6_000_000
     want = max((r for r in rows if int(r["macs"]) <= budget and int(r["n_eval"]) == n_full),
@@ -129,7 +130,7 @@ def test_nsga2_path(tmp_path):
     out = tmp_path / "nsga"
     argv = ["--smoke", "--no-progress", "--out", str(out), "--exhaustive-limit", "100", "--evaluations", "40"]
     assert search.main(argv) == 0
-    rows = report.read_csv(out / "evaluations.csv")
+    rows = fileio.read_csv(out / "evaluations.csv")
     assert len(rows) == len({r["arch"] for r in rows}) == 40
     assert (out / "pareto.csv").exists() and (out / "best.yaml").exists()
 
@@ -143,7 +144,7 @@ def test_placement_interval_comes_from_paired_images():
         se[:wins] = True
         rows = [{"arch": a, "slice_accuracy": float(h.float().mean()), "macs": m}
                 for a, h, m in (("none", none, 100), ("se4", se, 101))]  # fmt: skip
-        row = report.placement(rows, 1, ["none", "se4"], {"none": none, "se4": se})[1]
+        row = placement(rows, 1, ["none", "se4"], {"none": none, "se4": se})[1]
         d = se.float() - none.float()
         half = 1.96 * float(d.std()) / n**0.5
         assert row["delta_accuracy"] == round(wins / n, 5)
@@ -163,9 +164,9 @@ def test_run_flags_are_the_mode_configs_fields_with_their_help_and_defaults():
     flag parses reaches the config unchanged."""
     from dataclasses import fields
 
-    from seknet.api import configure
-    from seknet.cli import CLI_ONLY
-    from seknet.runconfig import CONFIGS
+    from seknet.api.cli import CLI_ONLY
+    from seknet.api.python import configure
+    from seknet.core.config import CONFIGS
 
     helps = {dest: a.help.replace("%%", "%") for dest, a in run_flag_actions().items()}
     for mode, cls in CONFIGS.items():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seknet.sk import SelectiveKernel
+from seknet.nn.sk import SelectiveKernel
 
 
 def test_paths_are_dilated_grouped_3x3_convs():

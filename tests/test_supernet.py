@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import seknet
-from seknet.supernet import Supernet, recalibrate_bn
+from seknet.nn.supernet import Supernet, recalibrate_bn
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,11 @@ import pytest
 import torch
 
 import seknet
-from seknet.data import Split
-from seknet.supernet import Supernet
-from seknet.train import (
-    TrainConfig,
-    balanced_arch,
-    checkpoint_epochs,
-    extreme_archs,
-    fair_archs,
-    step_archs,
-    train,
-)
+from seknet.data.split import Split
+from seknet.engine import samplers
+from seknet.engine.samplers import Paths, balanced_arch, extreme_archs, fair_archs
+from seknet.engine.train import TrainConfig, checkpoint_epochs, train
+from seknet.nn.supernet import Supernet
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +20,7 @@ def tiny():
 def _trained(space, data, **kw):
     torch.manual_seed(0)
     net = Supernet(space)
-    losses = train(net, data, TrainConfig(epochs=2, batch_size=16, **kw), space=space, progress=False)
+    losses = train(net, data, TrainConfig(epochs=2, batch_size=16, **kw), paths=Paths(space), progress=False)
     return net, losses
 
 
@@ -41,17 +35,17 @@ def test_seeded_training_is_repeatable(digits, tiny):
 
 
 def test_sandwich_step_is_largest_smallest_then_random(digits):
-    """step_archs under the sandwich rule: the largest and the smallest arch by MACs, then sandwich_random more."""
+    """A sandwich step: the largest and the smallest arch by MACs, then SANDWICH_RANDOM random ones."""
     import random
 
     largest, smallest = extreme_archs(digits)
     macs = [seknet.count(a).macs for a in digits.archs()]
     assert seknet.count(largest).macs == max(macs) and seknet.count(smallest).macs == min(macs)
-    archs = step_archs(TrainConfig(sampler="sandwich", sandwich_random=3), digits, random.Random(0))
-    assert archs[:2] == [largest, smallest] and len(archs) == 5
+    archs = Paths(digits, "sandwich").step(random.Random(0))
+    assert archs[:2] == [largest, smallest] and len(archs) == 2 + samplers.SANDWICH_RANDOM
 
 
-def test_sandwich_trains_the_extremes(digits, tiny):
+def test_sandwich_trains_the_extremes(digits, tiny, monkeypatch):
     """With no random archs, a sandwich epoch moves exactly the extremes' weights: the largest arch's SE(4)
     and the smallest's SK(2) path 1 change, SK path 2 (only sk3 and sk4 use it) keeps its initial values."""
     largest, smallest = extreme_archs(digits)
@@ -59,8 +53,8 @@ def test_sandwich_trains_the_extremes(digits, tiny):
     torch.manual_seed(0)
     net = Supernet(digits)
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    cfg = TrainConfig(epochs=1, batch_size=32, sampler="sandwich", sandwich_random=0)
-    losses = train(net, tiny, cfg, space=digits, progress=False)
+    monkeypatch.setattr(samplers, "SANDWICH_RANDOM", 0)
+    losses = train(net, tiny, TrainConfig(epochs=1, batch_size=32), paths=Paths(digits, "sandwich"), progress=False)
     after = net.state_dict()
     assert len(losses) == 1 and losses[0] > 0
     for i in range(len(digits.stages)):
@@ -85,7 +79,7 @@ def test_fair_sampler_trains_every_choice_every_step(digits, tiny):
     torch.manual_seed(0)
     net = Supernet(digits)
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    train(net, tiny, TrainConfig(epochs=1, batch_size=64, sampler="fair"), space=digits, progress=False)
+    train(net, tiny, TrainConfig(epochs=1, batch_size=64), paths=Paths(digits, "fair"), progress=False)
     after = net.state_dict()
     for i in range(len(digits.stages)):
         k = f"stages.{i}.0.conv1.sk.paths.3.conv.weight"
@@ -102,7 +96,7 @@ def test_subspace_trains_only_its_archs(digits, tiny):
     net = Supernet(digits)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     only = [digits.parse("none-none-none-se4")]
-    train(net, tiny, TrainConfig(epochs=1, batch_size=16), space=digits, progress=False, subspace=only)
+    train(net, tiny, TrainConfig(epochs=1, batch_size=16), paths=Paths(digits, subspace=tuple(only)), progress=False)
     after = net.state_dict()
     assert not torch.equal(before["stages.3.0.attn.se.fc1.weight"], after["stages.3.0.attn.se.fc1.weight"])
     for i in range(len(digits.stages)):
@@ -111,15 +105,19 @@ def test_subspace_trains_only_its_archs(digits, tiny):
         if i < 3:
             assert torch.equal(before[f"stages.{i}.0.attn.se.fc1.weight"], after[f"stages.{i}.0.attn.se.fc1.weight"])
     with pytest.raises(ValueError, match="subspace"):
-        train(net, tiny, TrainConfig(epochs=1, sampler="sandwich"), space=digits, progress=False, subspace=only)
+        Paths(digits, "sandwich", tuple(only))
     with pytest.raises(ValueError, match="subspace"):
-        train(net, tiny, TrainConfig(epochs=1), space=digits, progress=False, subspace=[])
+        Paths(digits, subspace=())
 
 
-def test_bad_train_config():
-    """An unknown sampler names the valid ones."""
+def test_an_unknown_sampler_names_the_valid_ones(digits):
+    """An unknown sampler names the valid ones; the registry's names are the ones the configs validate."""
+    from seknet.core.config import DDP_SAMPLERS, SAMPLERS
+
     with pytest.raises(ValueError, match=r"unknown sampler 'greedy'; valid: uniform\|sandwich"):
-        TrainConfig(sampler="greedy")
+        Paths(digits, "greedy")
+    assert tuple(samplers.SAMPLERS) == SAMPLERS
+    assert tuple(n for n, s in samplers.SAMPLERS.items() if s.one_per_step) == DDP_SAMPLERS
 
 
 def test_freeze_unused_leaves_rows_the_step_did_not_use(digits, tiny):
@@ -131,8 +129,8 @@ def test_freeze_unused_leaves_rows_the_step_did_not_use(digits, tiny):
         torch.manual_seed(0)
         net = Supernet(digits)
         before = {k: v.clone() for k, v in net.state_dict().items()}
-        train(net, tiny, TrainConfig(epochs=1, batch_size=16, freeze_unused=freeze), space=digits, progress=False,
-              subspace=[arch])  # fmt: skip
+        cfg = TrainConfig(epochs=1, batch_size=16, freeze_unused=freeze)
+        train(net, tiny, cfg, paths=Paths(digits, subspace=(arch,)), progress=False)
         return before, net.state_dict()
 
     se, sk = "stages.0.0.attn.se.fc1.weight", "stages.1.0.conv1.sk.select.weight"
@@ -157,9 +155,7 @@ def test_balanced_sampler_gives_the_plain_and_the_sk_conv_half_the_steps_each(di
     sk = sum(v for c, v in drawn.items() if c.startswith("sk")) / total
     assert abs(sk - 0.5) < 0.02  # binomial SD 0.004
     assert abs(drawn["none"] / total - 0.1) < 0.01 and abs(drawn["sk2"] / total - 1 / 6) < 0.01
-    assert step_archs(TrainConfig(sampler="balanced"), digits, random.Random(1)) == [
-        balanced_arch(digits, random.Random(1))
-    ]
+    assert Paths(digits, "balanced").step(random.Random(1)) == [balanced_arch(digits, random.Random(1))]
 
 
 def test_training_stopped_after_an_epoch_resumes_to_the_uninterrupted_weights(digits, tiny, tmp_path):
@@ -172,7 +168,7 @@ def test_training_stopped_after_an_epoch_resumes_to_the_uninterrupted_weights(di
         return Supernet(digits)
 
     whole = fresh()
-    want = train(whole, tiny, cfg, space=digits, progress=False)
+    want = train(whole, tiny, cfg, paths=Paths(digits), progress=False)
     ck = tmp_path / "checkpoint.pt"
 
     def stop(epoch, loss):
@@ -180,11 +176,17 @@ def test_training_stopped_after_an_epoch_resumes_to_the_uninterrupted_weights(di
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(fresh(), tiny, cfg, space=digits, progress=False, checkpoint=ck, on_epoch=stop)
+        train(fresh(), tiny, cfg, paths=Paths(digits), progress=False, checkpoint=ck, on_epoch=stop)
     epochs_run = []
     resumed = fresh()
     got = train(
-        resumed, tiny, cfg, space=digits, progress=False, checkpoint=ck, on_epoch=lambda e, _: epochs_run.append(e)
+        resumed,
+        tiny,
+        cfg,
+        paths=Paths(digits),
+        progress=False,
+        checkpoint=ck,
+        on_epoch=lambda e, _: epochs_run.append(e),
     )
     assert got == want and epochs_run == [3]
     assert all(
@@ -197,13 +199,20 @@ def test_a_damaged_checkpoint_is_one_line(digits, tiny, tmp_path):
     ck = tmp_path / "checkpoint.pt"
     ck.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=r"checkpoint.pt: not a training checkpoint of this run .*remove it"):
-        train(Supernet(digits), tiny, TrainConfig(epochs=1, batch_size=16), space=digits, progress=False, checkpoint=ck)
+        train(
+            Supernet(digits),
+            tiny,
+            TrainConfig(epochs=1, batch_size=16),
+            paths=Paths(digits),
+            progress=False,
+            checkpoint=ck,
+        )
 
 
 def test_checkpoint_minutes_limits_how_often_the_checkpoint_is_written(digits, tiny, tmp_path, monkeypatch):
     """With checkpoint_minutes = 10 and 4 epochs that take 6 (fake) minutes each, the checkpoint is written after
     epochs 1 and 3 only (never twice within 10 minutes); with 0, after every epoch."""
-    import seknet.train as T
+    import seknet.engine.train as T
 
     clock, written = [0.0], []
     monkeypatch.setattr(T.time, "monotonic", lambda: clock[0])
@@ -218,7 +227,7 @@ def test_checkpoint_minutes_limits_how_often_the_checkpoint_is_written(digits, t
         written.clear()
         ck = tmp_path / f"checkpoint-{minutes}.pt"
         cfg = TrainConfig(epochs=4, batch_size=64, seed=1, checkpoint_minutes=minutes)
-        train(Supernet(digits), tiny, cfg, space=digits, progress=False, checkpoint=ck, on_epoch=tick)
+        train(Supernet(digits), tiny, cfg, paths=Paths(digits), progress=False, checkpoint=ck, on_epoch=tick)
         assert written == want and checkpoint_epochs(ck) == want[-1]
     with pytest.raises(ValueError, match="checkpoint_minutes must be >= 0"):
         TrainConfig(checkpoint_minutes=-1)

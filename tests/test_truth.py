@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from seknet import truth
+from seknet.core import truth
 
 LEVELS = ("none", "se16", "sk2")
 

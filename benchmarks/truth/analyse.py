@@ -17,7 +17,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from truth_table import read_rows  # noqa: E402
 
-from seknet import truth  # noqa: E402
+from seknet.core import truth  # noqa: E402
 
 
 def recipe_epochs(rows: list[dict]) -> int:
@@ -27,12 +27,6 @@ def recipe_epochs(rows: list[dict]) -> int:
     decided = (yaml.safe_load((HERE / "plateau.yaml").read_text()) or {}).get("epochs") if (
         HERE / "plateau.yaml").is_file() else None  # fmt: skip
     return decided or statistics.mode(int(r["epochs"]) for r in rows)
-
-
-def largest_effect_stage(rows: list[dict], epochs: int) -> int:
-    """The stage whose largest |SE vs none| or |SK vs none| effect is the largest of all stages."""
-    effects = [e for e in truth.main_effects(truth.fit(truth.factorial_rows(rows, epochs))) if e.b == "none"]
-    return max(effects, key=lambda e: abs(e.pp)).stage
 
 
 def report(rows: list[dict]) -> str:

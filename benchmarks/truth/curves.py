@@ -36,10 +36,10 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 import torch
 
-from seknet.data import load_digits
-from seknet.space import load_space
-from seknet.standalone import initial_model, train_standalone
-from seknet.train import TrainConfig, evaluate
+from seknet.core.space import load_space
+from seknet.data.digits import load_digits
+from seknet.engine.standalone import initial_model, train_standalone
+from seknet.engine.train import TrainConfig, evaluate
 
 SPACE = HERE.parents[1] / "search_space" / "digits.yaml"
 TABLE = HERE / "curves.csv"

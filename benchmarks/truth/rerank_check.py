@@ -25,13 +25,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from truth_remedies import finetuned  # noqa: E402
 
-from seknet import truth  # noqa: E402
-from seknet.count import count  # noqa: E402
-from seknet.oneshot import run_data  # noqa: E402
-from seknet.runconfig import OneShotConfig  # noqa: E402
-from seknet.runfiles import config_from, load_into, load_state_dict, read_run_config  # noqa: E402
-from seknet.space import load_space  # noqa: E402
-from seknet.supernet import Supernet  # noqa: E402
+from seknet.core import truth  # noqa: E402
+from seknet.core.config import OneShotConfig  # noqa: E402
+from seknet.core.count import count  # noqa: E402
+from seknet.core.space import load_space  # noqa: E402
+from seknet.modes.oneshot import run_data  # noqa: E402
+from seknet.nn.supernet import Supernet  # noqa: E402
+from seknet.runs.files import config_from, load_into, load_state_dict, read_run_config  # noqa: E402
 
 
 def finetune(run: Path, archs: list[str], epochs: int, lr: float) -> list[dict]:

@@ -35,7 +35,6 @@ import csv
 import itertools
 import multiprocessing as mp
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,12 +46,14 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 import torch
 
-from seknet.arch import ALL_CHOICES
-from seknet.count import count
-from seknet.data import load_data
-from seknet.space import load_space
-from seknet.standalone import standalone_correct
-from seknet.train import TrainConfig
+from seknet.core import truth
+from seknet.core.attention import ALL_CHOICES
+from seknet.core.count import count
+from seknet.core.space import load_space
+from seknet.data.load import load_data
+from seknet.engine.standalone import standalone_correct
+from seknet.engine.train import TrainConfig
+from seknet.runs import folder
 
 SPACE = HERE.parents[1] / "search_space" / "digits.yaml"
 LEVELS = ("none", "se16", "sk2")  # the factorial's levels per stage
@@ -101,11 +102,8 @@ def plateau_epochs(rows: list[dict]) -> int | None:
 
 
 def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
+    """The checkout's short commit, recorded in each row."""
+    return (folder.git_commit() or "unknown")[:7]
 
 
 _DATA, _SPACE = None, SPACE
@@ -174,9 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.plan in ("axes", "all"):
         stage = args.axes_stage
         if stage is None:
-            from analyse import largest_effect_stage  # benchmarks/truth/analyse.py
-
-            stage = largest_effect_stage(read_rows(args.table), epochs)
+            stage = truth.largest_effect_stage(read_rows(args.table), epochs)
         jobs = [(a, s, epochs) for s in range(args.axes_seeds) for a in axes_archs(stage)]
         run_jobs(args.table, jobs, args.workers, args.space)
     if args.plan == "se-factorial":

@@ -1,0 +1,139 @@
+"""The Python API that mirrors the CLI: ``seknet.search(...)`` runs what ``search.py run`` runs, ``seknet.resume``
+continues an interrupted run, ``seknet.configure`` builds the config the CLI builds, and ``seknet.Run`` reads a
+finished run folder back (its settings, rows, front, placement, the best arch under a budget, export).
+
+Every search goes the one way (``seknet.runs.spine``): ``prepare`` -> the mode's ``run(ctx)`` (found by name in
+``seknet.modes.registry``; with ``verify``, the verification stage after it) -> ``record``. A setting means the
+same thing in the CLI and here, smoke presets included, and one that does not apply to the mode is refused in one
+line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from seknet.core.config import CONFIGS, SMOKE
+from seknet.core.space import Arch, Space, space_from_dict
+from seknet.modes import registry
+from seknet.runs import folder as runfolder
+from seknet.runs.export import export, pick_within
+from seknet.runs.files import config_from, finished_run, read_evaluations, read_run_config, read_table
+from seknet.runs.objective import column
+from seknet.runs.rows import front_rows, knee_row
+from seknet.runs.spine import prepare, record
+
+MODES = tuple(CONFIGS)
+
+
+def config_class(mode: str) -> type:
+    """The config dataclass of ``mode``."""
+    if mode not in CONFIGS:
+        raise ValueError(f"unknown mode {mode!r}; valid: {'|'.join(MODES)}")
+    return CONFIGS[mode]
+
+
+def configure(mode: str = "oneshot", **settings: Any) -> Any:
+    """The config of a ``mode`` run from ``settings`` (the CLI flags' names); smoke presets fill what is not given.
+
+    A setting the mode does not take is refused with one line naming its flag.
+    """
+    cls = config_class(mode)
+    extra = sorted(set(settings) - {f.name for f in fields(cls)})
+    if extra:
+        flags = ", ".join("--" + k.replace("_", "-") for k in extra)
+        raise ValueError(f"{flags} does not apply to {mode} runs; drop it or pick another mode")
+    if settings.get("smoke"):
+        settings = SMOKE[mode] | settings
+    return cls(**settings)
+
+
+def execute(cfg: Any, mode: str, resume: Path | None = None) -> Path:
+    """Run (or continue) one search from its config; returns the finished run folder."""
+    module = registry.load(mode)
+    ctx = prepare(cfg, mode, resume, getattr(module, "check", None))
+    out = module.run(ctx)
+    if getattr(cfg, "verify", False):  # the verification stage of a screening mode
+        out = registry.load("verify").run(ctx, out)
+    return record(ctx, out)
+
+
+def search(mode: str = "oneshot", **settings: Any) -> Run:
+    """Run a search as ``search.py run`` does (``mode``: oneshot, multitrial or nni); returns the finished run."""
+    return Run(execute(configure(mode, **settings), mode))
+
+
+def resume(run: str | Path) -> Run:
+    """Continue an interrupted run with its saved settings, as ``search.py run --resume RUN``."""
+    folder, mode = runfolder.resumable(run)
+    path = folder.partial / "config.yaml"
+    cfg = config_from(config_class(mode), read_run_config(path)["config"], path)
+    return Run(execute(cfg, mode, folder.out))
+
+
+def retrain(run: str | Path, top: int = 5, random: int = 15, epochs: int = 10, seeds: int = 3,
+            gpus_per_trial: float = 0.0, progress: bool = True, test_variants: int = 24,
+            address: str | None = None) -> dict:  # fmt: skip
+    """Retrain a finished run's ``top`` front archs and ``random`` others stand-alone under ``seeds`` seeds, as
+    ``search.py retrain RUN``; returns retrain.yaml's summary (rank agreement with the run's scores)."""
+    return registry.load("retrain").retrain(Path(run), top, random, epochs, seeds, gpus_per_trial, progress,
+                                            test_variants, address)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run folder, read back: ``Run("results/<run>")``."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        finished_run(self.path)
+
+    @cached_property
+    def config(self) -> dict:
+        """config.yaml: mode, config (the settings), space, data, timings."""
+        return read_run_config(self.path / "config.yaml")
+
+    @property
+    def mode(self) -> str:
+        return self.config.get("mode", "oneshot")
+
+    @cached_property
+    def space(self) -> Space:
+        return space_from_dict(self.config.get("space"), str(self.path / "config.yaml"))
+
+    @cached_property
+    def evaluations(self) -> list[dict]:
+        """Every scored arch or trial: evaluations.csv rows."""
+        return read_evaluations(self.path / "evaluations.csv")
+
+    @property
+    def objective(self) -> str:
+        """What the run's front minimizes beside error: ``macs`` or ``latency``."""
+        return self.config["config"].get("objective", "macs")
+
+    @property
+    def front(self) -> list[dict]:
+        """The Pareto front on the run's objective (accuracy vs MACs or vs latency_ms), by increasing cost."""
+        return front_rows(self.evaluations, column(self.objective))
+
+    @property
+    def placement(self) -> list[dict]:
+        """placement.csv rows (one-shot runs): per stage and choice, the gain vs none with its 95 % interval."""
+        return read_table(self.path / "placement.csv", {"stage": (int, False), "choice": (str, False)})
+
+    def best(self, max_macs: int | None = None, max_latency: float | None = None) -> Arch:
+        """The most accurate fully evaluated arch within ``max_macs`` and ``max_latency`` (ms); the knee of the
+        run's front when neither is given."""
+        if max_macs is None and max_latency is None:
+            return self.space.parse(knee_row(self.front, column(self.objective))["arch"])
+        return self.space.parse(pick_within(self.path, self.evaluations, max_macs, max_latency)["arch"])
+
+    def export(self, max_macs: int | None = None, out: str | Path | None = None, weights: bool = False,
+               fmt: str | None = None, max_latency: float | None = None) -> Path:  # fmt: skip
+        """``search.py export``: the arch YAML (and with ``weights`` the sub-net's state dict, with ``fmt`` an
+        ONNX, torch.export or TorchScript model); returns its path."""
+        return export(self.path, max_macs, None if out is None else str(out), weights, fmt, max_latency)

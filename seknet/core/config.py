@@ -1,0 +1,237 @@
+"""The config family of a search run: a shared base and one dataclass per mode, each field with its help.
+
+:class:`RunConfig` holds what every run is told (space, data, budget, out, seed); :class:`OneShotConfig`,
+:class:`MultiTrialConfig` and :class:`NniConfig` add their mode's fields. All validation lives here, in
+``__post_init__``. ``search.py run`` builds its flags from these fields (:func:`run_flags`): a flag carries
+the field's name, type, choices, default and help, so the CLI and the Python API cannot drift apart.
+Pure Python: no torch, Ray or NNI, so ``--help`` and a bad flag need none of them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import Any, ClassVar
+
+OBJECTIVES = ("macs", "latency")
+DATASETS = ("digits", "digits-plain", "cifar10", "cifar100", "imagefolder")  # what seknet.data.load loads
+SAMPLERS = ("uniform", "sandwich", "fair", "balanced")  # one-shot supernet path sampling (seknet.engine.train)
+DDP_SAMPLERS = ("uniform", "balanced")  # one arch per step: data-parallel training reduces once per step
+MT_SAMPLERS = ("nsga2", "tpe", "random", "grid")  # multi-trial proposal samplers (seknet.modes.multitrial)
+INITS = ("scratch", "supernet")
+MULTI_TRIAL = ("random", "grid", "evolution", "tpe")  # NNI multi-trial strategies (seknet.modes.nni)
+ONE_SHOT = ("spos", "darts", "gumbel-darts", "proxyless")  # NNI one-shot strategies
+STRATEGIES = MULTI_TRIAL + ONE_SHOT
+
+
+def opt(default: Any, help: str, choices: tuple[str, ...] | None = None, low: float | None = None,
+        high: float | None = None, open_low: bool = False) -> Any:  # fmt: skip
+    """A config field with its CLI help, and what values it takes: ``choices``, or a number in [``low``, ``high``]
+    (``open_low``: ``low`` itself excluded). :func:`check_fields` enforces it for the CLI and the API alike."""
+    return field(default=default, metadata={"help": help, "choices": choices, "low": low, "high": high,
+                                            "open_low": open_low})  # fmt: skip
+
+
+def flag(name: str) -> str:
+    """The CLI flag of a config field: ``--name-with-dashes``."""
+    return "--" + name.replace("_", "-")
+
+
+def _rule(meta: dict) -> str:
+    """The range a field's value must lie in, as a message says it: '>= 0', '> 0', 'in (0, 1]'."""
+    low, high, open_low = meta["low"], meta["high"], meta["open_low"]
+    if high is not None:
+        return f"in {'(' if open_low else '['}{low:g}, {high:g}]"
+    return f"> {low:g}" if open_low else f">= {low:g}"
+
+
+def check_fields(cfg: Any, mode: str = "") -> None:
+    """One ValueError naming the flag of the first field of ``cfg`` whose value has the wrong type, is not one of
+    its choices, or lies outside its range; the CLI prints it as one line."""
+    for f in fields(cfg):
+        value, meta = getattr(cfg, f.name), f.metadata
+        if value is None or not meta:
+            continue
+        kind, name = f.type.split(" |")[0], flag(f.name)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = {"int": number and isinstance(value, int), "float": number and math.isfinite(value),
+              "bool": isinstance(value, bool), "str": isinstance(value, str)}[kind]  # fmt: skip
+        if not ok:
+            want = {"int": "a whole number", "float": "a finite number", "bool": "true or false", "str": "text"}[kind]
+            raise ValueError(f"{name} must be {want}, got {value!r}")
+        if meta["choices"] and value not in meta["choices"]:
+            runs = f" for {mode} runs" if mode else ""
+            raise ValueError(f"unknown {name} {value!r}{runs}; valid: {'|'.join(meta['choices'])}")
+        low, high = meta["low"], meta["high"]
+        if (low is not None and (value < low or (meta["open_low"] and value == low))) or (
+            high is not None and value > high
+        ):
+            raise ValueError(f"{name} must be {_rule(meta)}, got {value!r}")
+
+
+def check_sampler(sampler: str) -> None:
+    """ValueError unless ``sampler`` trains one arch per step, as data-parallel training needs."""
+    if sampler not in DDP_SAMPLERS:
+        raise ValueError(f"--train-workers > 1 trains one arch per step: use --sampler {'|'.join(DDP_SAMPLERS)}, "
+                         f"not {sampler}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The space to search, the data, the budget, where the run goes, and the seed."""
+
+    space: str = opt("search_space/digits.yaml", "space YAML")
+    data: str = opt("digits", "dataset: digits (bundled), CIFAR files or an ImageFolder under --data-root", DATASETS)
+    data_root: str | None = opt(None, "folder holding CIFAR / ImageFolder files")
+    out: str | None = opt(None, "run folder (default: results/<time>-<space>-<data>)")
+    max_macs: int | None = opt(None, "MAC budget, e.g. 7.5M: archs above it are never trained or scored", low=1)
+    objective: str = opt("macs", "the front's cost axis: macs (exact) or latency (predicted from a latency table)",
+                         OBJECTIVES)  # fmt: skip
+    latency_table: str | None = opt(None, "a `search.py latency` table of the target device (default: measure one "
+                                    "on --latency-device when the run starts)")  # fmt: skip
+    latency_device: str = opt("cpu", "the device latency is for: the table's, or where it is measured",
+                              ("cpu", "cuda"))  # fmt: skip
+    max_latency: float | None = opt(None, "latency budget, e.g. 2.5ms: archs predicted slower are never trained "
+                                    "or scored", low=0, open_low=True)  # fmt: skip
+    seed: int = opt(0, "seed of data order, sampling and initial weights", low=0)
+    smoke: bool = opt(False, "tiny budgets (CI): 1 epoch, small data")
+    progress: bool = opt(True, "progress bars")
+
+    MODE: ClassVar[str] = ""  # the mode messages name ("oneshot", ...)
+
+    def __post_init__(self) -> None:
+        check_fields(self, self.MODE)
+
+
+@dataclass(frozen=True)
+class OneShotConfig(RunConfig):
+    """A one-shot run (``search.py run``): train a supernet, score every arch with inherited weights."""
+
+    MODE: ClassVar[str] = "oneshot"
+
+    epochs: int = opt(30, "supernet training epochs", low=0)
+    batch_size: int = opt(128, "training batch (the global batch under --train-workers)", low=1)
+    lr: float = opt(0.1, "peak SGD learning rate (cosine schedule)", low=0, open_low=True)
+    sampler: str = opt("uniform", "supernet path sampling: uniform (SPOS), sandwich, fair (FairNAS) or balanced "
+                       "(plain and SK conv 1:1)", SAMPLERS)  # fmt: skip
+    choice_affine: bool = opt(False, "per-choice affine of each block's last BN in the supernet")
+    freeze_unused: bool = opt(False, "weight decay and momentum leave the sliced rows a step did not use")
+    recal_images: int = opt(512, "BN recalibration images, from the training split", low=1)
+    recal_batch: int = opt(128, "BN recalibration batch", low=1)
+    slice: float = opt(0.25, "successive halving: first-round share of the validation set", low=0, high=1,
+                       open_low=True)  # fmt: skip
+    workers: int | None = opt(None, "Ray scoring tasks at once (default: min(CPUs, first-stage choices))", low=1)
+    gpus_per_worker: float = opt(0.0, "GPU share per scoring (and --train-workers training) worker, e.g. 0.25", low=0)
+    address: str | None = opt(
+        None,
+        "join this Ray cluster (HOST:PORT that `ray start --head` printed; its "
+        "token is sent when ~/.ray/auth_token or RAY_AUTH_TOKEN exists), not a new one",
+    )
+    exhaustive_limit: int = opt(10_000, "score every arch up to this many; above it NSGA-II samples the space", low=1)
+    evaluations: int = opt(2_000, "NSGA-II budget of scored archs beyond --exhaustive-limit", low=1)
+    train_workers: int = opt(1, "train the supernet data-parallel on N Ray Train workers (DDP; 1: in process)", low=1)
+    max_failures: int = opt(2, "--train-workers: restarts of the worker group from the last epoch checkpoint", low=0)
+    checkpoint_minutes: float = opt(0.0, "write the epoch checkpoint (for --resume and restarts) at most every this "
+                                    "many minutes; 0: after every epoch", low=0)  # fmt: skip
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.train_workers > 1:
+            check_sampler(self.sampler)
+
+
+SearchConfig = OneShotConfig  # the name before the config family; kept for scripts that use it
+
+
+@dataclass(frozen=True)
+class MultiTrialConfig(RunConfig):
+    """A multi-trial run (``search.py run --mode multitrial``): each trial trains one arch stand-alone on Ray Tune."""
+
+    MODE: ClassVar[str] = "multitrial"
+
+    trials: int = opt(16, "trials to run", low=1)
+    epochs: int = opt(5, "training epochs of each trial", low=1)
+    init: str = opt("scratch", "train each trial from scratch, or from a one-shot run's weights (--supernet)", INITS)
+    supernet: str | None = opt(None, "--init supernet: a one-shot run folder holding supernet.pt")
+    sampler: str = opt("nsga2", "the proposal sampler: nsga2, tpe, random (Optuna) or grid", MT_SAMPLERS)
+    asha: bool = opt(False, "ASHA early stopping")
+    grace_epochs: int = opt(1, "ASHA: epochs before a trial may be stopped", low=1)
+    gpus_per_trial: float = opt(0.0, "GPU share per trial, e.g. 0.25", low=0)
+    cpus_per_trial: int = opt(1, "CPUs per trial", low=1)
+    batch_size: int = opt(128, "training batch", low=1)
+    lr: float = opt(0.1, "peak SGD learning rate (cosine schedule)", low=0, open_low=True)
+    address: str | None = opt(None, "join this Ray cluster (HOST:PORT) instead of starting one")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.init == "supernet" and not self.supernet:
+            raise ValueError("--init supernet needs --supernet RUN, a one-shot run folder with supernet.pt")
+
+
+@dataclass(frozen=True)
+class NniConfig(RunConfig):
+    """A run of ``search.py run --backend nni``: an NNI 3.0 strategy over the same space."""
+
+    MODE: ClassVar[str] = "nni"
+
+    strategy: str = opt("evolution", "multi-trial random | grid | evolution | tpe, or one-shot spos | darts | "
+                        "gumbel-darts | proxyless", STRATEGIES)  # fmt: skip
+    trials: int = opt(16, "multi-trial: archs trained; one-shot: archs exported and scored", low=1)
+    epochs: int = opt(5, "training epochs of each trial, or of the one-shot supernet", low=1)
+    batch_size: int = opt(128, "training batch", low=1)
+    lr: float = opt(0.1, "multi-trial SGD peak rate (seknet's loop); one-shot strategies use NNI's Adam at 1e-3",
+                    low=0, open_low=True)  # fmt: skip
+    population: int = opt(16, "evolution: population size (NNI's default 100 exceeds most budgets here)", low=2)
+    recal_images: int = opt(512, "one-shot: BN recalibration images per exported arch", low=1)
+    recal_batch: int = opt(128, "one-shot: BN recalibration batch", low=1)
+
+
+CONFIGS = {"oneshot": OneShotConfig, "multitrial": MultiTrialConfig, "nni": NniConfig}
+# --smoke: tiny budgets for CI, in one place; a setting given explicitly wins
+SMOKE = {
+    "oneshot": {"epochs": 1, "recal_images": 64, "slice": 0.5},
+    "multitrial": {"epochs": 1, "trials": 4},
+    "nni": {"epochs": 1, "trials": 3, "recal_images": 64},
+}
+SMOKE_DATA = {"train_variants": 1, "eval_variants": 1}  # digits drawn once per source
+SMOKE_LATENCY_RUNS = 3  # timed runs per part when a smoke run measures its latency table
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One ``search.py run`` flag: a field of one or more mode configs."""
+
+    name: str  # the field name; the flag is --name-with-dashes
+    type: str  # int, float, bool or str (a None default makes it optional)
+    choices: tuple[str, ...] | None
+    help: str  # per mode when the modes differ: "oneshot: ... (default 30); multitrial: ... (default 5)"
+
+
+def _default(f: Field) -> Any:
+    return None if f.default is MISSING else f.default
+
+
+def run_flags() -> list[Flag]:
+    """The flags of ``search.py run``: every field of every mode config, once, with help naming the modes it
+    applies to and their defaults."""
+    by_name: dict[str, list[tuple[str, Field]]] = {}
+    for mode, cls in CONFIGS.items():
+        for f in fields(cls):
+            by_name.setdefault(f.name, []).append((mode, f))
+    flags = []
+    for name, uses in by_name.items():
+        f = uses[0][1]
+        choices = tuple(dict.fromkeys(c for _, g in uses for c in g.metadata["choices"] or ())) or None
+        texts = {(g.metadata["help"], _default(g)) for _, g in uses}
+        if len(uses) == len(CONFIGS) and len(texts) == 1:
+            help = _with_default(f.metadata["help"], _default(f))
+        else:
+            help = "; ".join(f"{m}: {_with_default(g.metadata['help'], _default(g))}" for m, g in uses)
+        flags.append(Flag(name, f.type.split(" |")[0], choices, help))
+    return flags
+
+
+def _with_default(help: str, default: Any) -> str:
+    if default is None or isinstance(default, bool):
+        return help
+    return f"{help} (default {default:,})" if isinstance(default, int) else f"{help} (default {default})"

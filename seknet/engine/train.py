@@ -1,0 +1,244 @@
+"""Training loops: stand-alone models, and the supernet by single-path sampling (SPOS, arXiv 1904.00420).
+
+Which archs a supernet step trains is its :class:`seknet.engine.samplers.Paths`, handed in by the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from seknet.core.fileio import write_atomic
+from seknet.data.split import Split, batches
+
+if TYPE_CHECKING:
+    from seknet.engine.samplers import Paths
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.1  # peak SGD learning rate, cosine-annealed to 0 over all steps
+    momentum: float = 0.9  # Nesterov
+    weight_decay: float = 5e-4
+    freeze_unused: bool = False  # supernet: weight decay and momentum leave sliced rows no arch of the step used
+    seed: int = 0
+    checkpoint_minutes: float = 0.0  # write the epoch checkpoint at most this often (0: after every epoch)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.batch_size < 1 or self.checkpoint_minutes < 0:
+            raise ValueError("epochs and checkpoint_minutes must be >= 0, and batch_size >= 1")
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA, nothing on CPU."""
+    return torch.autocast("cuda", torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def sgd_cosine(
+    model: nn.Module, cfg: TrainConfig, steps: int
+) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LRScheduler]:
+    """SGD with Nesterov momentum and weight decay, its rate cosine-annealed from ``cfg.lr`` to 0 over ``steps``."""
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
+    )
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+
+
+def train(
+    model: nn.Module,
+    data: Split,
+    cfg: TrainConfig,
+    device: torch.device | str = "cpu",
+    paths: Paths | None = None,
+    progress: bool = True,
+    desc: str = "train",
+    on_epoch: Callable[[int, float], None] | None = None,
+    checkpoint: Path | None = None,
+    shard: tuple[int, int] = (0, 1),
+) -> list[float]:
+    """Train ``model`` on ``data``: a plain model, or a supernet on the archs that ``paths`` draws each step.
+
+    Returns the mean training loss of each epoch. Repeatable on CPU for a fixed ``cfg.seed``.
+    ``on_epoch(epoch, loss)`` runs after each epoch (1-based). A NaN or infinite loss raises
+    ``FloatingPointError`` naming the epoch.
+
+    ``checkpoint``: after every epoch (at most every ``cfg.checkpoint_minutes``), the model, optimizer, scheduler,
+    sampler and data-order RNG states and the losses so far are written there atomically; when the file exists at
+    the start, training continues after its epoch, and on CPU ends with exactly the weights of an uninterrupted run.
+
+    ``shard`` = (rank, world size) for data-parallel training (``model`` wrapped in DDP by the caller, see
+    :mod:`seknet.engine.ray_train`): every rank draws the same global batches and archs (same seeds) and trains on its
+    ``rank::world`` slice of each batch, so the global batch and the schedule mean the same for any world size;
+    the epoch losses are summed over ranks, and only rank 0 writes the checkpoint (every rank reads it).
+    """
+    device = torch.device(device)
+    torch.manual_seed(cfg.seed)
+    rng, gen = random.Random(cfg.seed), torch.Generator().manual_seed(cfg.seed)
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    steps = cfg.epochs * -(-len(data) // cfg.batch_size)
+    opt, sched = sgd_cosine(model, cfg, steps)
+    losses: list[float] = []
+    if checkpoint is not None and Path(checkpoint).is_file():
+        losses = load_checkpoint(checkpoint, model, opt, sched, rng, gen)
+    bar = tqdm(total=steps, initial=steps * len(losses) // max(cfg.epochs, 1), desc=desc, disable=not progress,
+               unit="step")  # fmt: skip
+    saved = -math.inf  # when the checkpoint was last written (time.monotonic)
+    for _ in range(len(losses), cfg.epochs):
+        losses.append(_epoch(model, data, cfg, device, opt, sched, (rng, gen), paths, shard, bar))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        if not math.isfinite(losses[-1]):
+            bar.close()
+            raise FloatingPointError(f"training loss is {losses[-1]} at epoch {len(losses)}")
+        if checkpoint is not None and shard[0] == 0 and time.monotonic() - saved >= 60 * cfg.checkpoint_minutes:
+            save_checkpoint(checkpoint, losses, model, opt, sched, rng, gen)
+            saved = time.monotonic()
+        if on_epoch is not None:
+            on_epoch(len(losses), losses[-1])
+    bar.close()
+    return losses
+
+
+def _epoch(
+    model: nn.Module,
+    data: Split,
+    cfg: TrainConfig,
+    device: torch.device,
+    opt: torch.optim.Optimizer,
+    sched,
+    rngs: tuple[random.Random, torch.Generator],
+    paths: Paths | None,
+    shard: tuple[int, int],
+    bar,
+) -> float:
+    """One epoch of :func:`train`; returns its mean loss over the global batches (summed over ranks)."""
+    rng, gen = rngs
+    model.train()
+    total, n = 0.0, 0
+    for x, y in batches(data, cfg.batch_size, gen):
+        x, y = x[shard[0] :: shard[1]], y[shard[0] :: shard[1]]  # (B / world, C, H, W): this rank's slice
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        archs = [None] if paths is None else paths.step(rng)
+        average = paths is not None and paths.average
+        total, n = total + _step(model, opt, cfg, x, y, archs, device, average), n + len(y) * len(archs)
+        sched.step()
+        bar.update()
+    if shard[1] > 1:  # the epoch's loss over the global batches, not this rank's slice
+        sums = torch.tensor([total, float(n)], dtype=torch.float64)
+        torch.distributed.all_reduce(sums)
+        total, n = float(sums[0]), int(sums[1])
+    return total / max(n, 1)
+
+
+def save_checkpoint(path: Path, losses: list[float], model: nn.Module, opt: torch.optim.Optimizer, sched,
+                    rng: random.Random, gen: torch.Generator) -> None:  # fmt: skip
+    """Everything :func:`train` needs to continue after ``len(losses)`` epochs, written atomically to ``path``."""
+    model = getattr(model, "module", model)  # the supernet inside a DDP wrapper
+    state = {"losses": losses, "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+             "rng": rng.getstate(), "gen": gen.get_state(), "torch_rng": torch.get_rng_state()}  # fmt: skip
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_atomic(Path(path), buf.getvalue())
+
+
+def checkpoint_epochs(path: Path) -> int:
+    """Epochs a :func:`save_checkpoint` file at ``path`` has finished (0 when there is none)."""
+    if not Path(path).is_file():
+        return 0
+    try:
+        return len(torch.load(path, weights_only=True, map_location="cpu")["losses"])
+    except Exception:  # noqa: BLE001 - train() reports the damaged file in one line when it reads it
+        return 0
+
+
+def load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, sched, rng: random.Random,
+                    gen: torch.Generator) -> list[float]:  # fmt: skip
+    """Restore a :func:`save_checkpoint` file into the training state; returns the losses of its finished epochs.
+    A damaged file or one of another model is one ValueError naming it."""
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        getattr(model, "module", model).load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        rng.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in state["rng"]))
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        return [float(x) for x in state["losses"]]
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds on a damaged or foreign file
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise ValueError(f"{path}: not a training checkpoint of this run ({reason}); remove it to train from "
+                         "the start") from None  # fmt: skip
+
+
+def _step(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    cfg: TrainConfig,
+    x: Tensor,
+    y: Tensor,
+    archs: list,
+    device: torch.device,
+    average: bool = False,
+) -> float:
+    """One optimizer step on batch (x, y) over ``archs`` (``[None]``: a plain model), their losses summed (or
+    averaged, ``average``); returns the sum of loss x batch."""
+    opt.zero_grad(set_to_none=True)
+    total = 0.0
+    for arch in archs:
+        with autocast(device):
+            out = model(x) if arch is None else model(x, arch)
+            loss = F.cross_entropy(out.float(), y)
+        (loss / len(archs) if average else loss).backward()
+        total += loss.item() * len(y)
+    net = getattr(model, "module", model)  # the supernet inside a DDP wrapper
+    frozen = _snapshot_unused(net, opt, archs) if cfg.freeze_unused and archs[0] is not None else []
+    opt.step()
+    _restore(opt, frozen)
+    return total
+
+
+@torch.no_grad()
+def _snapshot_unused(model: nn.Module, opt: torch.optim.Optimizer, archs: list) -> list[tuple]:
+    """(param, index, values, momentum values or None) of the supernet's rows that ``archs`` leave unused."""
+    out = []
+    for p, idx in model.unused_slices(archs):
+        buf = opt.state.get(p, {}).get("momentum_buffer")
+        out.append((p, idx, p[idx].clone(), None if buf is None else buf[idx].clone()))
+    return out
+
+
+@torch.no_grad()
+def _restore(opt: torch.optim.Optimizer, frozen: list[tuple]) -> None:
+    """Put the snapshot rows back after ``opt.step()``: as if their gradient had been None (momentum 0 if new)."""
+    for p, idx, values, buf in frozen:
+        p[idx] = values
+        opt.state[p]["momentum_buffer"][idx] = 0 if buf is None else buf
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Split, device: torch.device | str = "cpu", batch_size: int = 512) -> int:
+    """Number of correctly classified images of ``data`` (model in eval mode)."""
+    device = torch.device(device)
+    model.eval().to(device)
+    correct = 0
+    for x, y in batches(data, batch_size):
+        with autocast(device):
+            correct += (model(x.to(device)).argmax(1).cpu() == y).sum().item()
+    return correct

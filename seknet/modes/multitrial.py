@@ -1,0 +1,134 @@
+"""The multi-trial search on Ray Tune: every trial trains one arch stand-alone; a proposer picks the archs.
+
+``--sampler`` names the proposer (``seknet.modes.proposers``): ``nsga2`` and ``tpe`` through Optuna on two
+objectives (accuracy up, the run's cost down), ``random`` and ``grid`` over the archs in budget. No arch is trained
+twice and none over the budget, so ``--trials`` counts trained archs. Early stopping (``--asha``) stops weak trials
+on accuracy; such a trial keeps status ``stopped_early`` and its truncated accuracy never enters the front, which
+holds complete trials only. A crashing or NaN trial is recorded as ``failed`` with its reason and the search goes
+on. ``--resume`` restores the Tune experiment (and the proposer with it) from the run's folder.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from seknet.core.config import MultiTrialConfig
+from seknet.core.space import Space
+from seknet.engine.ray_session import ray_session, tune_settings
+from seknet.engine.ray_trials import error_line, job_of, standalone_trial
+from seknet.engine.train import TrainConfig
+from seknet.modes import proposers
+from seknet.modes.tune_searcher import ProposerSearcher, saved_counts
+from seknet.nn.supernet import Supernet
+from seknet.runs.files import load_into, load_state_dict
+from seknet.runs.rows import MT_COLUMNS, accuracy_fields, trial_row
+from seknet.runs.spine import Outcome
+
+if TYPE_CHECKING:
+    from seknet.runs.objective import Objective
+    from seknet.runs.spine import RunContext
+
+STATUSES = ("complete", "stopped_early", "failed")
+
+
+def check(ctx: RunContext) -> None:
+    """Before the run folder exists: a grid fits in ``--trials``, and ``--init supernet`` names a fitting supernet."""
+    cfg = ctx.cfg
+    if cfg.sampler == "grid" and not ctx.resumed and len(ctx.archs) > cfg.trials:
+        raise ValueError(f"grid needs one trial per arch: {len(ctx.archs)} archs in budget but --trials {cfg.trials}; "
+                         "raise --trials, prune with --max-macs, or use another --sampler")  # fmt: skip
+    init_state(cfg, ctx.space)
+
+
+def init_state(cfg: MultiTrialConfig, space: Space) -> dict | None:
+    """The supernet state every trial starts from (``--init supernet``), checked against ``space``; else None."""
+    if cfg.init != "supernet":
+        return None
+    sn = Path(cfg.supernet) / "supernet.pt"
+    if not sn.is_file():
+        raise ValueError(f"--supernet {cfg.supernet}: no supernet.pt there; pass a one-shot run folder")
+    state = load_state_dict(sn)
+    load_into(Supernet(space, choice_affine=Supernet.has_choice_affine(state)), state, sn)
+    return state
+
+
+def arch_cost(objective: Objective, space: Space, arch: str) -> float:
+    """What ``arch`` costs on the run's objective (a picklable function of the arch string, for the proposer)."""
+    return objective.cost(space.parse(arch))
+
+
+def run(ctx: RunContext) -> Outcome:
+    """Train the archs the proposer gives as Ray Tune trials (or continue a resumed search); one row per trial."""
+    from ray import tune
+
+    cfg = ctx.cfg
+    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
+    trainable = tune.with_resources(
+        tune.with_parameters(standalone_trial, space=ctx.space, data=ctx.data, tcfg=tcfg,
+                             init_state=init_state(cfg, ctx.space), every_epoch=cfg.asha,
+                             threads=cfg.cpus_per_trial),
+        {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial},
+    )  # fmt: skip
+    num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
+    with tune_settings(), ray_session(cfg.address, num_gpus=num_gpus):
+        results = _tuner(ctx, trainable).fit()
+    rows = [_row(r, ctx.space, cfg.epochs) for r in results]
+    statuses = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
+    proposals = {"distinct_archs_trained": len({r["arch"] for r in rows})} | saved_counts(ctx.partial / "tune")
+    notes = [f"{len(rows)} trials: " + ", ".join(f"{v} {k}" for k, v in statuses.items() if v)
+             + "".join(f", {v} {k.replace('_', ' ')}" for k, v in proposals.items() if v)]  # fmt: skip
+    notes += [f"  failed {r['arch'] or '?'}: {r['error']}" for r in rows if r["status"] == "failed"]
+    done = statuses["complete"]
+    return Outcome(rows, MT_COLUMNS, {"trials": statuses, "proposals": proposals},
+                   f"multitrial ({cfg.sampler}) on {ctx.data.name}: {done} complete trials", notes=notes)  # fmt: skip
+
+
+def _row(result, space: Space, epochs: int) -> dict:
+    """evaluations.csv's row of one Tune trial: complete, stopped early (ASHA) or failed with its reason."""
+    m = result.metrics or {}
+    row = trial_row(space, job_of(result.config)["arch"], trial_id=m.get("trial_id", ""),
+                    epochs_trained=m.get("epoch", 0))  # fmt: skip
+    if result.error is not None:
+        return row | {"status": "failed", "error": error_line(result.error)}
+    row |= accuracy_fields(int(m["correct"]), int(m["n_eval"]))
+    return row | {"status": "complete" if m.get("epoch") == epochs else "stopped_early"}
+
+
+def _tuner(ctx: RunContext, trainable):
+    """The Tune experiment in the run's ``tune`` folder: restored from its saved state on resume, or a new one."""
+    from ray import tune
+
+    cfg, store = ctx.cfg, ctx.partial.resolve()
+    if ctx.resumed:
+        try:
+            return tune.Tuner.restore(str(store / "tune"), trainable=trainable, resume_errored=False)
+        except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
+            raise ValueError(f"{ctx.partial}/tune: the saved search cannot be restored ({error_line(e)}); remove "
+                             f"{ctx.partial} and run the search again") from None  # fmt: skip
+    allowed = [str(a) for a in ctx.archs]
+    cost = functools.partial(arch_cost, ctx.objective, ctx.space)
+    proposer = proposers.make(cfg.sampler, allowed, ctx.space.choices, len(ctx.space.stages), cfg.seed, cost,
+                              population=max(4, min(50, cfg.trials // 4)))  # fmt: skip
+    scheduler = None
+    if cfg.asha:
+        from ray.tune.schedulers import ASHAScheduler
+
+        scheduler = ASHAScheduler(time_attr="epoch", metric="accuracy", mode="max", max_t=cfg.epochs,
+                                  grace_period=min(cfg.grace_epochs, cfg.epochs))  # fmt: skip
+    samples = min(cfg.trials, len(allowed))
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=ProposerSearcher(proposer, cost), scheduler=scheduler, num_samples=samples
+        ),  # fmt: skip
+        run_config=tune.RunConfig(
+            name="tune",
+            storage_path=str(store),
+            verbose=1 if cfg.progress else 0,
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+        ),
+    )

@@ -1,0 +1,278 @@
+"""The truth check: retrain a run's front (and random others) stand-alone, and measure rank agreement.
+
+A supernet's front is only as good as its ranking (SPOS, arXiv 1904.00420; "How to Train Your
+Super-Net", arXiv 2003.04276). Each chosen arch is trained from scratch under ``seeds`` seeds as Ray
+Tune trials; Kendall tau and Spearman rho compare the run's scores with the stand-alone mean, and the
+seed-vs-seed tau of the same archs gives the ceiling no ranking can beat.
+
+Stand-alone accuracy is measured on the *test* split: its source digits are disjoint from the
+validation images the run scored on, so the two accuracies share no image-sampling noise (which
+would inflate tau), and on digits it can be drawn larger (``test_variants`` per source) than the
+validation split, because most seed-to-seed disagreement on a small evaluation set is the set's own
+sampling noise (Jordan, "On the variance of neural network training", arXiv 2304.01910).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import statistics
+from dataclasses import replace
+from pathlib import Path
+
+from seknet.core.config import RunConfig
+from seknet.core.fileio import read_yaml, write_atomic, write_csv, write_yaml
+from seknet.core.pareto import pareto_front
+from seknet.core.space import load_space
+from seknet.data.load import check_data, run_data
+from seknet.engine.ray_session import ray_session, tune_settings
+from seknet.engine.ray_trials import error_line, standalone_trial
+from seknet.engine.train import TrainConfig
+from seknet.runs.files import RETRAIN_TYPES, config_from, finished_run, read_evaluations, read_run_config, read_table
+from seknet.runs.objective import column
+from seknet.runs.rows import comparable_rows, front_rows
+
+RETRAIN_COLUMNS = [
+    "arch",
+    "macs",
+    "params",
+    "picked_as",
+    "run_accuracy",
+    "seed",
+    "accuracy",
+    "n_eval",
+    "status",
+    "error",
+]
+
+
+def pick_archs(rows: list[dict], top: int, n_random: int, seed: int, cost: str = "macs") -> list[tuple[dict, str]]:
+    """(row, why): the ``top`` most accurate archs of the run's front (on its ``cost`` column, ``macs`` or
+    ``latency_ms``), then ``n_random`` others drawn uniformly by ``seed``."""
+    comparable = comparable_rows(rows)
+    front = sorted(front_rows(rows, cost), key=lambda r: -float(r["accuracy"]))[:top]
+    chosen = {r["arch"] for r in front}
+    others = [r for r in comparable if r["arch"] not in chosen]
+    drawn = random.Random(seed).sample(others, min(n_random, len(others)))
+    return [(r, "front") for r in front] + [(r, "random") for r in drawn]
+
+
+def rank_agreement(x: list[float], y: list[float]) -> tuple[float, float]:
+    """(Kendall tau-b, Spearman rho) of two score lists; NaN where undefined (fewer than 2 distinct values)."""
+    from scipy.stats import kendalltau, spearmanr
+
+    if len(x) < 2:
+        return float("nan"), float("nan")
+    return float(kendalltau(x, y).statistic), float(spearmanr(x, y).statistic)
+
+
+def tau_interval(x: list[float], y: list[float], level: float = 0.95, n_boot: int = 2000, seed: int = 0):
+    """Percentile bootstrap interval of Kendall tau over the archs: (low, high) at ``level``.
+
+    Resamples archs with replacement, so it covers which archs were drawn, not the noise of each
+    arch's stand-alone accuracy (that is what the seed-vs-seed tau and the ceilings are for).
+    NaN with fewer than 3 archs, or when no draw has an order (every score equal).
+    """
+    from scipy.stats import kendalltau
+
+    if len(x) < 3:
+        return float("nan"), float("nan")
+    rng, n, taus = random.Random(seed), len(x), []
+    for _ in range(n_boot):
+        idx = [rng.randrange(n) for _ in range(n)]
+        t = kendalltau([x[i] for i in idx], [y[i] for i in idx]).statistic
+        if not math.isnan(t):  # a draw of one repeated arch has no order
+            taus.append(float(t))
+    if not taus:
+        return float("nan"), float("nan")
+    taus.sort()
+    tail = (1 - level) / 2
+    return taus[int(tail * len(taus))], taus[min(len(taus) - 1, int((1 - tail) * len(taus)))]
+
+
+TEST_VARIANTS = 24  # digits: 360 test sources x 24 = 8,640 images for stand-alone accuracy
+
+
+def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_per_trial: float = 0.0,
+            progress: bool = True, test_variants: int = TEST_VARIANTS, address: str | None = None) -> dict:  # fmt: skip
+    """Retrain the picked archs of ``run`` under ``seeds`` seeds; write retrain.csv/.yaml/.png into ``run``.
+
+    Stand-alone accuracy is taken on the test split, on digits drawn ``test_variants`` times per source.
+    ``address``: train on this Ray cluster instead of a local Ray.
+    """
+    evals, cfg_file = finished_run(run)
+    keep = ("space", "data", "data_root", "seed", "smoke", "objective")
+    cfg = replace(config_from(RunConfig, read_run_config(cfg_file)["config"], cfg_file, keep), progress=progress)
+
+    space = load_space(cfg.space)
+    if test_variants < 1:
+        raise ValueError(f"--test-variants must be >= 1, got {test_variants}")
+    data = run_data(cfg, space.input_size, test_variants=None if cfg.smoke else test_variants)
+    check_data(space, data)
+    data = replace(data, val=data.test)  # trials evaluate on their data's val split: make it the test split
+    picked = pick_archs(read_evaluations(evals), top, n_random, cfg.seed, column(cfg.objective))
+    if len(picked) < 2:
+        raise ValueError(f"{run}: fewer than 2 archs to retrain; raise --top or --random")
+    seed_list = [cfg.seed + k for k in range(seeds)]
+    done = reusable_rows(run, epochs, len(data.test))
+    jobs = [(r["arch"], s) for r, _ in picked for s in seed_list if (r["arch"], s) not in done]
+    if len(jobs) < len(picked) * len(seed_list):
+        print(f"reusing {len(picked) * len(seed_list) - len(jobs)} finished (arch, seed) trainings from "
+              f"{run}/retrain.csv; training {len(jobs)}")  # fmt: skip
+    by_arch = {r["arch"]: (r, why) for r, why in picked}
+    rows = [done[(r["arch"], s)] | {"picked_as": why, "seed": s}
+            for r, why in picked for s in seed_list if (r["arch"], s) in done]  # fmt: skip
+    for arch, seed, res in _train_jobs(run, jobs, space, data, TrainConfig(epochs), gpus_per_trial, address, progress):
+        m = res.metrics or {}
+        r, why = by_arch[arch]
+        row = {"arch": arch, "macs": r["macs"], "params": r["params"], "picked_as": why,
+               "run_accuracy": r["accuracy"], "seed": seed, "n_eval": m.get("n_eval", ""), "error": ""}  # fmt: skip
+        if res.error is not None or m.get("epoch") != epochs:
+            why = error_line(res.error) if res.error is not None else f"stopped after {m.get('epoch', 0)} epochs"
+            row |= {"accuracy": "", "status": "failed", "error": why}
+        else:
+            row |= {"accuracy": round(m["correct"] / m["n_eval"], 6), "status": "complete"}
+        rows.append(row)
+    rows.sort(key=lambda r: (r["arch"], r["seed"]))
+    asked = {(r["arch"], r["seed"]) for r in rows}
+    kept = sorted((r | {"seed": k[1]} for k, r in done.items() if k not in asked), key=lambda r: (r["arch"], r["seed"]))
+    return _summarise(run, rows, seed_list, epochs, n_test=len(data.test), kept=kept)
+
+
+def reusable_rows(run: Path, epochs: int, n_test: int) -> dict[tuple[str, int], dict]:
+    """{(arch, seed): row} of ``run``'s earlier retrain.csv that a new retrain can keep instead of training again.
+
+    Only complete rows of a retrain with the same ``epochs``, evaluated on the same ``n_test`` images, count:
+    training is seeded, so the same (arch, seed) would give the same accuracy; a retrain that asks for
+    more seeds or more archs trains just the missing pairs.
+    """
+    csv_file, yaml_file = run / "retrain.csv", run / "retrain.yaml"
+    if not csv_file.is_file() or not yaml_file.is_file():
+        return {}
+    earlier = read_yaml(yaml_file, "missing")
+    if not isinstance(earlier, dict) or earlier.get("epochs") != epochs:
+        return {}
+    return {(r["arch"], int(r["seed"])): r for r in read_table(csv_file, RETRAIN_TYPES)
+            if r["status"] == "complete" and r["n_eval"] == str(n_test)}  # fmt: skip
+
+
+def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, tcfg: TrainConfig, gpus_per_trial: float,
+                address: str | None, progress: bool) -> list[tuple[str, int, object]]:  # fmt: skip
+    """Train each (arch, seed) of ``jobs`` stand-alone by ``tcfg`` as one Ray Tune trial; [(arch, seed, result)]."""
+    if not jobs:
+        return []
+    import torch
+    from ray import tune
+
+    trainable = tune.with_resources(
+        tune.with_parameters(standalone_trial, space=space, data=data, tcfg=tcfg), {"cpu": 1, "gpu": gpus_per_trial}
+    )
+    grid = [{"arch": a, "seed": s} for a, s in jobs]
+    gpus = torch.cuda.device_count() if gpus_per_trial > 0 and not address else None
+    with tune_settings(), ray_session(address, num_gpus=gpus):
+        tuner = tune.Tuner(trainable, param_space={"job": tune.grid_search(grid)},
+                           run_config=tune.RunConfig(
+            name="retrain", storage_path=str((run / "retrain_tune").resolve()), verbose=1 if progress else 0,
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)))  # fmt: skip
+        return [(res.config["job"]["arch"], int(res.config["job"]["seed"]), res) for res in tuner.fit()]
+
+
+def mean_reliability(per_seed: list[list[float]]) -> float:
+    """r^2 = s_b^2 / (s_b^2 + s_w^2 / S): squared correlation of the S-seed mean of ``per_seed`` (one list of seed
+    accuracies per arch) with the true accuracy, and the correlation of two independent S-seed means.
+
+    s_w^2: seed variance within an arch (pooled); s_b^2 = var(means) - s_w^2 / S: the true between-arch
+    variance (0 when that is not positive); S: seeds per arch (mean). NaN with fewer than 2 archs or 2 seeds.
+    """
+    if len(per_seed) < 2 or min(len(v) for v in per_seed) < 2:
+        return float("nan")
+    s = statistics.fmean(len(v) for v in per_seed)
+    within = statistics.fmean(statistics.variance(v) for v in per_seed)
+    between = statistics.variance([statistics.fmean(v) for v in per_seed]) - within / s
+    return between / (between + within / s) if between > 0 else 0.0
+
+
+def mean_ceiling_tau(per_seed: list[list[float]]) -> float:
+    """Highest Kendall tau any score can expect against the mean over seeds of ``per_seed`` (one list per arch).
+
+    The S-seed mean correlates with the true accuracy at r = sqrt(:func:`mean_reliability`), and for normal
+    scores tau = (2 / pi) asin(r) (Greiner). NaN with fewer than 2 archs or 2 seeds.
+    """
+    return 2 / math.pi * math.asin(math.sqrt(mean_reliability(per_seed)))
+
+
+def replication_tau(per_seed: list[list[float]]) -> float:
+    """Expected Kendall tau between the S-seed means of ``per_seed`` and an independent retrain with S new seeds.
+
+    Two independent S-seed means correlate at r = :func:`mean_reliability`. It is what the truth check's own
+    repetition would reach: a ranking above it predicts the S-seed mean better than training every arch again
+    S times. NaN with fewer than 2 archs or 2 seeds.
+    """
+    return 2 / math.pi * math.asin(mean_reliability(per_seed))
+
+
+def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_test: int, kept=()) -> dict:
+    """Write retrain.csv (``rows``, then ``kept``: finished rows of earlier retrains of the same epochs that this
+    one did not ask for, so fewer seeds or archs never throw training away), retrain.yaml and retrain.png."""
+    ok = {}
+    for r in rows:
+        if r["status"] == "complete":
+            ok.setdefault(r["arch"], {})[r["seed"]] = float(r["accuracy"])
+    archs = [a for a, per in ok.items() if len(per) == len(seeds)]  # every seed finished
+    run_acc = {r["arch"]: float(r["run_accuracy"]) for r in rows}
+    mean = {a: statistics.fmean(ok[a].values()) for a in archs}
+    tau, rho = rank_agreement([run_acc[a] for a in archs], [mean[a] for a in archs])
+    tau_lo, tau_hi = tau_interval([run_acc[a] for a in archs], [mean[a] for a in archs])
+    pair_taus = [rank_agreement([ok[a][s] for a in archs], [ok[a][t] for a in archs])[0]
+                 for s, t in itertools.combinations(seeds, 2)]  # fmt: skip
+    ceiling = statistics.fmean(pair_taus) if pair_taus else float("nan")
+    macs = {r["arch"]: int(r["macs"]) for r in rows}
+    front_idx = pareto_front([(macs[a], mean[a]) for a in archs])
+    summary = {
+        "archs": len(archs), "seeds": seeds, "epochs": epochs, "evaluated_on": f"test split, {n_test} images",
+        "kendall_tau": round(tau, 4), "kendall_tau_95": [round(tau_lo, 4), round(tau_hi, 4)],
+        "spearman_rho": round(rho, 4),
+        "seed_vs_seed_tau": round(ceiling, 4), "seed_pair_taus": [round(t, 4) for t in pair_taus],
+        "mean_ceiling_tau": round(mean_ceiling_tau([list(ok[a].values()) for a in archs]), 4),
+        "replication_tau": round(replication_tau([list(ok[a].values()) for a in archs]), 4),
+        "standalone_front": [{"arch": archs[i], "macs": macs[archs[i]], "mean_accuracy": round(mean[archs[i]], 6)}
+                             for i in front_idx],
+        "failed_trials": sum(r["status"] == "failed" for r in rows),
+    }  # fmt: skip
+    write_csv(run / "retrain.csv", [*rows, *kept], RETRAIN_COLUMNS)
+    write_yaml(run / "retrain.yaml", summary)
+    _plot(run / "retrain.png", archs, run_acc, ok, mean, summary)
+    print(f"\nretrained {len(archs)} archs x {len(seeds)} seeds ({epochs} epochs): Kendall tau {tau:.3f} "
+          f"(95 % bootstrap over archs {tau_lo:.2f} to {tau_hi:.2f}), "
+          f"Spearman rho {rho:.3f} (run score vs stand-alone mean); seed-vs-seed tau {ceiling:.3f}; "
+          f"ceiling against the {len(seeds)}-seed mean {summary['mean_ceiling_tau']:.3f}; an independent "
+          f"{len(seeds)}-seed retrain would agree at {summary['replication_tau']:.3f}")  # fmt: skip
+    print(f"wrote {run}/retrain.csv, retrain.yaml, retrain.png")
+    return summary
+
+
+def _plot(path: Path, archs, run_acc, per_seed, mean, summary) -> None:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for a in archs:
+        xs = [run_acc[a] * 100] * len(per_seed[a])
+        ax.scatter(xs, [v * 100 for v in per_seed[a].values()], s=8, c="0.7")
+    ax.scatter([run_acc[a] * 100 for a in archs], [mean[a] * 100 for a in archs], s=24, c="tab:red",
+               label="stand-alone mean over seeds")  # fmt: skip
+    ax.set_xlabel("run score (supernet, inherited weights) %")
+    ax.set_ylabel("stand-alone accuracy %")
+    ax.set_title(f"{summary['archs']} archs: Kendall tau {summary['kendall_tau']:.2f}, Spearman rho "
+                 f"{summary['spearman_rho']:.2f}; seed-vs-seed tau {summary['seed_vs_seed_tau']:.2f}")  # fmt: skip
+    ax.legend()
+    ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())

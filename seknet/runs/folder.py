@@ -1,0 +1,100 @@
+"""The one run lifecycle that every search mode uses: create, ``.partial``, config.yaml, resume, rename.
+
+A run is written into the hidden folder ``.<run>.partial`` beside its final place and renamed into place only
+when every file is written, so a crash, a kill or Ctrl+C never leaves a half-written run where a finished
+one would be. A leftover ``.partial`` folder is refused in one way for every mode: continue it with
+``--resume`` (where the mode can) or remove it. config.yaml carries the same top-level keys in every mode.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from seknet.core.fileio import write_yaml
+from seknet.runs.files import read_run_config
+
+MODES = ("oneshot", "multitrial", "nni", "verify")
+RESUMABLE = ("oneshot", "multitrial", "verify")
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A run's final folder ``out``; everything is written into :attr:`partial` until :func:`finish`."""
+
+    out: Path
+
+    @property
+    def partial(self) -> Path:
+        return self.out.with_name(f".{self.out.name}.partial")
+
+
+def git_commit() -> str | None:
+    """The checkout's commit, recorded in config.yaml (None outside a git checkout)."""
+    try:
+        root = Path(__file__).resolve().parents[2]
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def default_out(space_name: str, data: str) -> Path:
+    """results/<time>-<space>-<data>."""
+    return Path("results") / f"{time.strftime('%Y%m%d-%H%M%S')}-{space_name}-{data}"
+
+
+def check_new(out: str | Path | None, space_name: str, data: str, mode: str) -> RunFolder:
+    """The run folder a new run of ``mode`` would write (nothing is created): refuses a non-empty ``out`` and a
+    leftover ``.partial`` folder, each with one line saying what to do."""
+    folder = RunFolder(Path(out) if out else default_out(space_name, data))
+    if folder.out.exists() and any(folder.out.iterdir()):
+        raise ValueError(f"run folder {folder.out} already exists and is not empty; choose another --out or remove it")
+    if folder.partial.exists():
+        how = f"continue it with --resume {folder.out} or remove it" if mode in RESUMABLE else "remove it"
+        raise ValueError(f"{folder.partial} holds an interrupted run; {how}")
+    return folder
+
+
+def create(folder: RunFolder, mode: str, cfg: Any) -> RunFolder:
+    """Make ``folder.partial`` and write a first config.yaml into it (what ``--resume`` reads back)."""
+    folder.partial.mkdir(parents=True)
+    write_config(folder, mode, cfg)
+    return folder
+
+
+def write_config(folder: RunFolder, mode: str, cfg: Any, **extra: Any) -> None:
+    """config.yaml of the run: mode, config (the dataclass's fields), git commit, then ``extra`` sections."""
+    if mode not in MODES:
+        raise ValueError(f"unknown run mode {mode!r}; valid: {'|'.join(MODES)}")
+    write_yaml(folder.partial / "config.yaml", {"mode": mode, "config": asdict(cfg), "git_commit": git_commit()}
+                      | extra)  # fmt: skip
+
+
+def resumable(run: str | Path) -> tuple[RunFolder, str]:
+    """(folder, mode) of the interrupted run ``run`` names; one line when it finished already, left nothing to
+    resume, or is of a mode that cannot resume (NNI)."""
+    folder = RunFolder(Path(run))
+    if (folder.out / "evaluations.csv").exists():
+        raise ValueError(f"--resume {folder.out}: that search already finished")
+    if not (folder.partial / "config.yaml").is_file():
+        raise ValueError(f"--resume {folder.out}: no interrupted search there ({folder.partial} is missing)")
+    mode = read_run_config(folder.partial / "config.yaml").get("mode")
+    if mode not in RESUMABLE:
+        raise ValueError(f"--resume {folder.out}: a {mode} run cannot be resumed ({'|'.join(RESUMABLE)} can); "
+                         f"remove {folder.partial} and run it again")  # fmt: skip
+    if mode == "multitrial" and not (folder.partial / "tune").is_dir():
+        raise ValueError(f"--resume {folder.out}: the multitrial search never started ({folder.partial}/tune is "
+                         f"missing); remove {folder.partial} and run it again")  # fmt: skip
+    return folder, mode
+
+
+def finish(folder: RunFolder) -> Path:
+    """Rename the complete ``.partial`` folder into place; returns the run folder."""
+    if folder.out.exists():
+        folder.out.rmdir()  # empty: check_new refused a non-empty one
+    folder.partial.rename(folder.out)
+    return folder.out
