@@ -176,9 +176,9 @@ def trial_run_rows(argv: list[str], table_file, out) -> list[dict]:
 
 @pytest.mark.slow
 def test_multitrial_latency_run_trains_only_archs_within_the_latency_budget(table_file, tmp_path):
-    """Ray multi-trial on the latency objective: over-budget proposals are answered without a trial (config.yaml
-    counts them) so every trial trains an arch within the budget, and the front is on latency."""
-    rows = trial_run_rows(["--mode", "multitrial", "--sampler", "random"], table_file, tmp_path / "mt")
+    """Ray multi-trial on the latency objective: NSGA-II's over-budget proposals are answered without a trial
+    (config.yaml counts them) so every trial trains an arch within the budget, and the front is on latency."""
+    rows = trial_run_rows(["--mode", "multitrial", "--sampler", "nsga2"], table_file, tmp_path / "mt")
     assert len(rows) == 4 and all(r["status"] == "complete" for r in rows)  # smoke: --trials 4
     proposals = yaml.safe_load((tmp_path / "mt" / "config.yaml").read_text())["proposals"]
     assert proposals["distinct_archs_trained"] == 4 and proposals["over_budget_answered"] > 0

@@ -30,7 +30,7 @@ def _recorded_finished(tune_dir) -> dict[str, str]:
     except (OSError, ValueError):  # the driver is writing it: read it on the next poll
         return {}
     done = {t["trial_id"] for t in trials if t["status"] == "TERMINATED"}
-    return {d.name: (d / "result.json").read_text() for d in tune_dir.glob("_trial_*")
+    return {d.name: (d / "result.json").read_text() for d in tune_dir.glob("standalone_trial_*")
             if any(f"_{i}_" in d.name for i in done)}  # fmt: skip
 
 
@@ -73,7 +73,7 @@ def test_kill_minus_9_then_resume_keeps_finished_trials(tmp_path):
     rows = fileio.read_csv(out / "evaluations.csv")
     assert len(rows) == TRIALS and len({r["trial_id"] for r in rows}) == TRIALS  # nothing lost or repeated
     assert all(r["status"] == "complete" for r in rows)
-    after = {d.name: (d / "result.json").read_text() for d in (out / "tune").glob("_trial_*")}
+    after = {d.name: (d / "result.json").read_text() for d in (out / "tune").glob("standalone_trial_*")}
     for name, text in before.items():
         assert after[name] == text, f"{name} was run again"
 

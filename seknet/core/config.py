@@ -133,6 +133,14 @@ class OneShotConfig(RunConfig):
     max_failures: int = opt(2, "--train-workers: restarts of the worker group from the last epoch checkpoint", low=0)
     checkpoint_minutes: float = opt(0.0, "write the epoch checkpoint (for --resume and restarts) at most every this "
                                     "many minutes; 0: after every epoch", low=0)  # fmt: skip
+    seed_spread: float = opt(0.0, "SD (pp) of a placement gain between supernets of other seeds, added to every "
+                             "placement interval (what one supernet cannot see of its seed's luck)", low=0)  # fmt: skip
+    verify: bool = opt(False, "after the screening, train the reduced factorial stand-alone (Ray Tune trials): "
+                       "placement and front from stand-alone evidence (seknet.modes.verify)")  # fmt: skip
+    verify_epochs: int = opt(8, "--verify: epochs of each stand-alone training (a complete cosine schedule)", low=1)
+    verify_seeds: int = opt(1, "--verify: seeds per verified arch", low=1)
+    verify_archs: int | None = opt(27, "--verify: train at most this many archs of the reduced factorial (the 3^(n-1) "
+                                   "fraction where it fits)", low=1)  # fmt: skip
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -189,7 +197,7 @@ class NniConfig(RunConfig):
 CONFIGS = {"oneshot": OneShotConfig, "multitrial": MultiTrialConfig, "nni": NniConfig}
 # --smoke: tiny budgets for CI, in one place; a setting given explicitly wins
 SMOKE = {
-    "oneshot": {"epochs": 1, "recal_images": 64, "slice": 0.5},
+    "oneshot": {"epochs": 1, "recal_images": 64, "slice": 0.5, "verify_epochs": 1},  # a 9-arch space: all 9 verified
     "multitrial": {"epochs": 1, "trials": 4},
     "nni": {"epochs": 1, "trials": 3, "recal_images": 64},
 }

@@ -110,6 +110,18 @@ def _all_cells(levels: list[list[str]]) -> list[str]:
     return ["-".join(p) for p in itertools.product(*levels)]
 
 
+def design_matrix(archs: Sequence[str], f: Fit) -> np.ndarray:
+    """The rows of ``f``'s design for ``archs`` (which need not have been trained): predictions are ``X @ f.beta``."""
+    return _design(archs, f.levels, f.pairs)
+
+
+def t_quantile(df: int, level: float = 0.95) -> float:
+    """The two-sided Student t quantile of an interval at ``level`` with ``df`` degrees of freedom."""
+    from scipy.stats import t as student_t
+
+    return float(student_t.ppf(0.5 + level / 2, df))
+
+
 def contrast(f: Fit, stage: int, a: str, b: str) -> Effect:
     """Effect of ``a`` vs ``b`` in ``stage``, averaged uniformly over the other stages' levels, 95 % t interval."""
     from scipy.stats import t as student_t
@@ -213,14 +225,39 @@ def largest_effect_stage(rows: Sequence[dict], epochs: int) -> int:
     return max(effects, key=lambda e: abs(e.pp)).stage
 
 
+def _placement_row(place: Sequence[dict], stage: int, choice: str, vs: str) -> dict | None:
+    """The run's placement row of ``choice`` vs ``vs`` at ``stage`` (a file without ``vs`` compares with none)."""
+    for p in place:
+        if (
+            int(p["stage"]) == stage
+            and p["choice"] == choice
+            and p.get("vs", "none") == vs
+            and p["delta_accuracy"] != ""
+        ):
+            return p
+    return None
+
+
 def _placement_delta(place: Sequence[dict], stage: int, choice: str) -> float | None:
     """The run's answer for ``choice`` at ``stage``: its delta_accuracy vs none in pp (0 for none itself)."""
     if choice == "none":
         return 0.0
-    for p in place:
-        if int(p["stage"]) == stage and p["choice"] == choice and p["delta_accuracy"] != "":
-            return float(p["delta_accuracy"]) * 100
-    return None
+    p = _placement_row(place, stage, choice, "none")
+    return None if p is None else float(p["delta_accuracy"]) * 100
+
+
+def claims(place: Sequence[dict], effects: Sequence[Effect]) -> dict[str, list[str]]:
+    """Which of the truth's significant ``effects`` the run resolves (its own interval for that contrast excludes 0)
+    with the truth's sign (``resolved``) and with the other sign (``wrong``). A run whose placement has no interval
+    for a contrast (no ``significant`` there) resolves nothing of it."""
+    out: dict[str, list[str]] = {"resolved": [], "wrong": []}
+    for e in effects:
+        p = _placement_row(place, e.stage, e.a, e.b)
+        if p is None or str(p.get("significant", "")) != "1":
+            continue
+        d = float(p["delta_accuracy"]) * 100
+        out["resolved" if d * e.pp > 0 else "wrong"].append(f"{e} and the run says {d:+.2f} pp, resolved")
+    return out
 
 
 def regret(scores: dict[str, float], truth: dict[str, float], macs: dict[str, int], budget: int) -> float:
@@ -234,7 +271,8 @@ def check_run(truth_rows: Sequence[dict], run_rows: Sequence[dict], place: Seque
     """How a run agrees with the truth table: placement signs, Kendall tau over the factorial archs, regret.
 
     ``truth_rows``: the factorial rows of the table; ``run_rows``: the run's evaluations.csv; ``place``: its
-    placement.csv. Returns agree (k), effects (K), disagreements (list of str), tau, one_seed_tau, regret_pp
+    placement.csv. Returns agree (k: signs right), effects (K), disagreements (list of str), resolved and wrong (the
+    effects the run resolves in its own intervals with the right and the wrong sign), tau, one_seed_tau, regret_pp
     ({quantile: pp}).
     """
     from scipy.stats import kendalltau
@@ -256,6 +294,7 @@ def check_run(truth_rows: Sequence[dict], run_rows: Sequence[dict], place: Seque
     qs = {q: int(np.quantile([macs[a] for a in truth], q / 100)) for q in (25, 50, 75)}
     return {
         "effects": len(significant), "agree": len(significant) - len(wrong), "disagreements": wrong,
+        "resolved": claims(place, significant)["resolved"], "wrong": claims(place, significant)["wrong"],
         "tau": tau, "archs": len(common), "one_seed_tau": one_seed_replication_tau(list(seeds.values())),
         "regret_pp": {q: regret(scores, truth, macs, b) for q, b in qs.items()}, "budgets": qs,
     }  # fmt: skip
@@ -266,14 +305,19 @@ def format_checks(checks: dict[str, dict]) -> str:
     lines = []
     for run, c in checks.items():
         reg = ", ".join(f"{q} %: {v:.2f}" for q, v in c["regret_pp"].items())
-        lines.append(f"{run}: placement {c['agree']} of {c['effects']} significant effects agree; Kendall tau "
+        lines.append(f"{run}: resolves {len(c['resolved'])} of {c['effects']} significant effects with the right sign, "
+                     f"{len(c['wrong'])} with the wrong one; signs of {c['agree']} agree; Kendall tau "
                      f"{c['tau']:.3f} over {c['archs']} archs (one new stand-alone seed: {c['one_seed_tau']:.3f}); "
                      f"regret pp at MAC quantiles {reg}")  # fmt: skip
         lines += [f"    wrong sign: {d}" for d in c["disagreements"]]
+        lines += [f"    RESOLVED WRONG: {d}" for d in c["wrong"]]
     if len(checks) > 1:
         cs = list(checks.values())
         taus, agree = [c["tau"] for c in cs], [c["agree"] for c in cs]
         reg = {q: statistics.fmean(c["regret_pp"][q] for c in cs) for q in cs[0]["regret_pp"]}
+        res, wrong = [len(c["resolved"]) for c in cs], [len(c["wrong"]) for c in cs]
+        lines.append(f"resolved: mean {statistics.fmean(res):.1f} (worst {min(res)}); resolved with the wrong sign: "
+                     f"{sum(wrong)} in all")  # fmt: skip
         lines.append(f"mean over {len(cs)} runs: tau {statistics.fmean(taus):.3f} (worst {min(taus):.3f}); agree "
                      f"{statistics.fmean(agree):.1f} of {cs[0]['effects']} (worst {min(agree)}); mean regret pp "
                      + ", ".join(f"{q} %: {v:.2f}" for q, v in reg.items()))  # fmt: skip

@@ -32,12 +32,14 @@ def load_data(name: str, root: str | Path | None = None, seed: int = 0, size: in
     raise ValueError(f"unknown dataset {name!r}; valid: {'|'.join(DATASETS)}")
 
 
-def run_data(cfg: RunConfig, input_size: int, test_variants: int | None = None) -> Data:
-    """The dataset a run uses (smoke runs draw each digit once); ``test_variants`` sizes digits' test split.
+def run_data(cfg: RunConfig, input_size: int, test_variants: int | None = None,
+             eval_variants: int | None = None) -> Data:  # fmt: skip
+    """The dataset a run uses (smoke runs draw each digit once). On digits, ``eval_variants`` and ``test_variants``
+    draw the validation and test sources that many times each (the training images stay the same).
     ``input_size``: the space's, the side ImageFolder images are resized to."""
     kw = dict(SMOKE_DATA) if cfg.smoke and cfg.data == "digits" else {}
-    if test_variants is not None and cfg.data == "digits":
-        kw["test_variants"] = test_variants
+    if cfg.data == "digits":
+        kw |= {k: v for k, v in (("test_variants", test_variants), ("eval_variants", eval_variants)) if v is not None}
     return load_data(cfg.data, cfg.data_root, cfg.seed, input_size, **kw)
 
 

@@ -56,6 +56,11 @@ def init_state(cfg: MultiTrialConfig, space: Space) -> dict | None:
     return state
 
 
+def trial_resources(cfg: MultiTrialConfig) -> dict:
+    """What one trial asks Ray for: ``cpus_per_trial`` CPUs and a ``gpus_per_trial`` share of a GPU."""
+    return {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
+
+
 def arch_cost(objective: Objective, space: Space, arch: str) -> float:
     """What ``arch`` costs on the run's objective (a picklable function of the arch string, for the proposer)."""
     return objective.cost(space.parse(arch))
@@ -71,7 +76,7 @@ def run(ctx: RunContext) -> Outcome:
         tune.with_parameters(standalone_trial, space=ctx.space, data=ctx.data, tcfg=tcfg,
                              init_state=init_state(cfg, ctx.space), every_epoch=cfg.asha,
                              threads=cfg.cpus_per_trial),
-        {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial},
+        trial_resources(cfg),
     )  # fmt: skip
     num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
     with tune_settings(), ray_session(cfg.address, num_gpus=num_gpus):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import io
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -196,12 +195,11 @@ def run(ctx: RunContext) -> Outcome:
     scores, hits = _score(cfg, ctx.space, net, ctx.archs, ctx.data, recal, ctx.objective.cost, partial / SCORED)
     t2 = time.time()
     rows = score_rows(ctx.archs, scores, ctx.objective.table)
-    # optimizer state, RNGs and scored subtrees: of no use once complete (a 0-epoch run wrote no checkpoint)
-    checkpoint.unlink(missing_ok=True)
-    shutil.rmtree(partial / SCORED, ignore_errors=True)
     config = {"train_loss": [round(x, 4) for x in losses], "device": str(device), "training": trained,
               "seconds": {"train": round(t1 - ctx.started, 1), "score": round(t2 - t1, 1)},
               "archs_in_budget": len(ctx.archs), "archs_scored": len(rows), **resumed}  # fmt: skip
     title = f"space {ctx.space.name}, data {ctx.data.name}: {len(rows)} archs"
     files = "evaluations.csv, pareto.csv/png, placement.csv/png, best.yaml, config.yaml, supernet.pt"
-    return Outcome(rows, EVAL_COLUMNS, config, title, hits=hits, files=files)
+    # the checkpoint and scored subtrees stay until the run is recorded: a stage after this one (--verify) may be
+    # interrupted, and its resume then finds the screening done
+    return Outcome(rows, EVAL_COLUMNS, config, title, hits=hits, files=files, scratch=[CHECKPOINT, SCORED])

@@ -16,6 +16,7 @@ MODES = {
     "multitrial": "seknet.modes.multitrial",
     "nni": "seknet.modes.nni",
     "retrain": "seknet.modes.retrain",  # runs on a finished run: retrain(run, ...) instead of run(ctx)
+    "verify": "seknet.modes.verify",  # a stage after a screening mode: run(ctx, screening) (run --verify)
 }
 EXTRAS = {"nni": "nni"}  # modes that need an optional extra: pip install -e '.[<extra>]'
 

@@ -1,18 +1,39 @@
-"""Placement: where attention belongs, per stage and choice, marginalised over the other stages, with intervals."""
+"""Placement: where attention belongs, per stage and choice, marginalised over the other stages, with intervals.
+
+Each row compares a stage's ``choice`` with another choice of that stage, ``vs``: every choice vs ``none``, and each
+conv-slot choice (SK) vs each attention-slot choice (SE). ``significant`` says whether the 95 % interval excludes
+0: a contrast the run resolves. The contrasts are what the truth check (``search.py check``) scores.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+from seknet.core.attention import Choice
 
-def placement(rows: Sequence[dict], stages: int, choices: Sequence[str], hits: dict | None = None) -> list[dict]:
-    """Per stage and choice: accuracy and MACs marginalised over the other stages, and gain per MMAC vs none.
+COLUMNS = ["stage", "choice", "vs", "archs", "mean_accuracy", "mean_macs", "delta_accuracy", "delta_low", "delta_high",
+           "significant", "delta_macs", "pp_per_mmac"]  # fmt: skip
+
+
+def pairs(choices: Sequence[str]) -> list[tuple[str, str]]:
+    """The (choice, vs) contrasts of a stage: every choice vs none, then each conv-slot choice vs each attention-slot
+    choice."""
+    slot = {c: Choice.parse(c).slot for c in choices}
+    return [(c, "none") for c in choices] + [(k, e) for k in choices for e in choices
+                                             if slot[k] == "conv" and slot[e] == "attn"]  # fmt: skip
+
+
+def placement(rows: Sequence[dict], stages: int, choices: Sequence[str], hits: dict | None = None,
+              seed_spread: float = 0.0) -> list[dict]:  # fmt: skip
+    """Per stage and contrast (see :func:`pairs`): accuracy and MACs marginalised over the other stages, the gain and
+    its cost, and with ``hits`` a 95 % interval.
 
     Uses every arch's accuracy on the same (slice) evaluation set, so all archs weigh alike. With ``hits``
-    ({arch: bool tensor of the slice images it got right}), each gain vs none gets a 95 % interval from the
-    run's own evidence: the gain is the mean over images of d_i = (share of the choice's archs right on image i)
-    - (share of none's archs right on it), paired on the same images, so its standard error is sd(d) / sqrt(n).
-    ``significant`` says whether the interval excludes 0 (blank where it cannot be computed).
+    ({arch: bool tensor of the slice images it got right}), the gain is the mean over images of d_i = (share of the
+    choice's archs right on image i) - (share of the other's archs right on it), paired on the same images, so its
+    image noise has standard error sd(d) / sqrt(n). ``seed_spread`` (pp): the standard deviation of a gain between
+    supernets of other seeds, added to that in quadrature: what one supernet cannot see of its own seed's luck.
     """
     import torch
 
@@ -27,19 +48,31 @@ def placement(rows: Sequence[dict], stages: int, choices: Sequence[str], hits: d
                 stats[c] = (acc, macs, len(sel))
                 if hits is not None:
                     per_image[c] = torch.stack([hits[r["arch"]] for r in sel]).float().mean(0)  # (n_images,)
-        base = stats.get("none")  # a budget may leave a stage without it: deltas stay blank then
-        for c, (acc, macs, n) in stats.items():
-            row = {"stage": i, "choice": c, "archs": n, "mean_accuracy": round(acc, 5), "mean_macs": round(macs),
-                   "delta_accuracy": "", "delta_low": "", "delta_high": "", "significant": "", "delta_macs": "",
-                   "pp_per_mmac": ""}  # fmt: skip
-            if base:
-                d_acc, d_macs = acc - base[0], macs - base[1]
+        for c, vs in pairs(list(stats)):
+            acc, macs, n = stats[c]
+            row = dict.fromkeys(COLUMNS, "") | {"stage": i, "choice": c, "vs": vs, "archs": n,
+                                                "mean_accuracy": round(acc, 5), "mean_macs": round(macs)}  # fmt: skip
+            if vs in stats:  # a budget may leave a stage without it: deltas stay blank then
+                d_acc, d_macs = acc - stats[vs][0], macs - stats[vs][1]
                 row |= {"delta_accuracy": round(d_acc, 5), "delta_macs": round(d_macs)}
                 row["pp_per_mmac"] = round(d_acc * 100 / (d_macs / 1e6), 4) if round(d_macs) else ""
-                if per_image and c != "none":
-                    d = per_image[c] - per_image["none"]
-                    half = 1.96 * float(d.std()) / len(d) ** 0.5 if len(d) > 1 else float("nan")
-                    lo, hi = float(d.mean()) - half, float(d.mean()) + half
-                    row |= {"delta_low": round(lo, 5), "delta_high": round(hi, 5), "significant": int(lo > 0 or hi < 0)}
+                if per_image and c != vs:
+                    row |= interval(per_image[c] - per_image[vs], seed_spread)
             out.append(row)
     return out
+
+
+def interval(d, seed_spread: float = 0.0) -> dict:
+    """delta_low, delta_high and significant of the mean of per-image differences ``d`` (a tensor), the image noise
+    and ``seed_spread`` (pp, an SD) together."""
+    if len(d) < 2:
+        return {}
+    se = math.sqrt(float(d.std()) ** 2 / len(d) + (seed_spread / 100) ** 2)
+    lo, hi = float(d.mean()) - 1.96 * se, float(d.mean()) + 1.96 * se
+    return {"delta_low": round(lo, 5), "delta_high": round(hi, 5), "significant": int(lo > 0 or hi < 0)}
+
+
+def versus_none(place: Sequence[dict]) -> list[dict]:
+    """The rows of ``place`` that compare a choice with none (placement files written before ``vs`` have only
+    those)."""
+    return [p for p in place if p.get("vs", "none") in ("none", None)]

@@ -83,6 +83,7 @@ def plot_placement(path: Path, rows: Sequence[dict], stages: int, choices: Seque
     import matplotlib.pyplot as plt
     import numpy as np
 
+    rows = [r for r in rows if r.get("vs", "none") == "none"]
     unsure = {(int(r["stage"]), r["choice"]) for r in rows if r.get("significant") == 0}  # interval holds 0
     grid = np.full((stages, len(choices)), np.nan)
     cost = np.full_like(grid, np.nan)

@@ -10,6 +10,7 @@ placement.csv/png, best.yaml and config.yaml, renames the folder into place and 
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from seknet.engine import latency
 from seknet.engine.ray_session import probe
 from seknet.runs import folder as runfolder
 from seknet.runs.objective import TABLE_FILE, Objective, needs_table
+from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import placement
 from seknet.runs.plots import plot_pareto, plot_placement
 from seknet.runs.rows import front_rows, write_best
@@ -66,6 +68,7 @@ class Outcome:
     placement: list[dict] | None = None  # placement.csv rows the mode computed itself
     notes: list[str] = field(default_factory=list)  # lines the printed report adds
     files: str = "evaluations.csv, pareto.csv/png, best.yaml, config.yaml"  # what the report says was written
+    scratch: list[str] = field(default_factory=list)  # files and folders of the run folder removed once recorded
 
 
 def run_table(cfg: RunConfig, space: Space, kept: Path | None = None) -> dict | None:
@@ -133,9 +136,10 @@ def record(ctx: RunContext, out: Outcome) -> Path:
     write_csv(partial / "pareto.csv", front, columns)
     place = out.placement
     if place is None and out.hits is not None:
-        place = placement(rows, len(ctx.space.stages), ctx.space.choices, out.hits)
+        spread = getattr(ctx.cfg, "seed_spread", 0.0)
+        place = placement(rows, len(ctx.space.stages), ctx.space.choices, out.hits, spread)
     if place:
-        write_csv(partial / "placement.csv", place, list(place[0]))
+        write_csv(partial / "placement.csv", place, PLACEMENT_COLUMNS)
     seconds = {"total": round(time.time() - ctx.started, 1)}
     config = {"space": ctx.space.to_dict(), "data": data_summary(ctx.data)} | out.config
     config["seconds"] = config.get("seconds", {}) | seconds
@@ -152,6 +156,9 @@ def record(ctx: RunContext, out: Outcome) -> Path:
     plot_pareto(partial / "pareto.png", plotted, front, title, ctx.objective.axis_budget, col)
     if place:
         plot_placement(partial / "placement.png", place, len(ctx.space.stages), ctx.space.choices)
+    for name in out.scratch:  # checkpoints and caches: of no use once the run is complete
+        path = partial / name
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     done = runfolder.finish(ctx.folder)
     print(summary(done, rows, front, place or [], best, time.time() - ctx.started, out.notes, out.files))
     return done

@@ -43,6 +43,7 @@ def summary(
 
 def _placement_lines(place: Sequence[dict]) -> list[str]:
     """Per stage: the best choice vs none, what is free or most gain per MAC, and what cannot be told from none."""
+    place = [p for p in place if p.get("vs", "none") == "none"]
     if not place:
         return []
     lines = ["Placement (accuracy vs none at the same stage, marginalised over the other stages):"]

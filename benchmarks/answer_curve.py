@@ -1,0 +1,221 @@
+"""The answer curve: every route to the placement answer, its compute against its quality, on the 81-arch space.
+
+Each route is scored against the placement truth (``benchmarks/truth/truth.csv``: the 81 archs of {none, se16,
+sk2}^4, 2 seeds, 16 epochs) as ``search.py check`` scores a run: the truth-significant effects it *resolves* (its
+own 95 % interval excludes 0) with the right sign and with the wrong sign, Kendall tau over the 81 archs, and the
+regret at the 25 / 50 / 75 % MAC quantiles. Compute is in stand-alone 30-epoch trainings of the median-MAC arch.
+
+Routes replayed from stand-alone tables trained under seeds 2, 3, 4, independent of the truth's seeds 0 and 1
+(``benchmarks/truth/curves.csv``, ``truth/curves.py``): every epoch of the 16-epoch schedule scored on 8,616
+validation images, and complete short schedules. Each route's estimate is the additive model (main effects, as the
+truth's) fitted to its trainings; its intervals are that fit's. Compute of a replayed route is the sum over its
+trainings of epochs x the arch's seconds per epoch (median of its trainings in truth.csv) / (30 x the median-MAC
+arch's). Routes run for real (``--runs``: ``search.py run --space search_space/digits-81.yaml --seed K [--verify]``
+folders) are scored from their files, their compute from their wall time beside one stand-alone training
+(``benchmarks/verify_run.py`` records it in ``unit.yaml``).
+
+    python benchmarks/answer_curve.py [--runs results/v0 results/v1 results/v2] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from seknet.core import truth  # noqa: E402
+from seknet.core.fileio import read_csv, read_yaml  # noqa: E402
+
+TRUTH = ROOT / "benchmarks" / "truth" / "truth.csv"
+CURVES = ROOT / "benchmarks" / "truth" / "curves.csv"
+LEVELS = ("none", "se16", "sk2")
+ARCHS = ["-".join(p) for p in itertools.product(LEVELS, repeat=4)]
+SEEDS = (2, 3, 4)  # the curves' seeds: a replayed route's replicates
+
+
+@dataclass(frozen=True)
+class Score:
+    """One route on one seed: compute, effects resolved right / wrong (of the truth's significant), tau, regret."""
+
+    units: float
+    right: int
+    wrong: int
+    tau: float
+    regret: tuple[float, float, float]
+
+
+class Truth:
+    """The truth table's factorial: per-arch 2-seed means, MACs, the significant effects, the budgets."""
+
+    def __init__(self) -> None:
+        rows = truth.factorial_rows([r for r in read_csv(TRUTH)], 16)
+        self.effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant]
+        self.mean = {a: statistics.fmean(v) for a, v in truth.per_arch(rows).items()}
+        self.macs = {r["arch"]: int(r["macs"]) for r in rows}
+        self.budgets = [int(np.quantile(list(self.macs.values()), q / 100)) for q in (25, 50, 75)]
+        secs: dict[str, list[float]] = {}
+        for r in rows:
+            secs.setdefault(r["arch"], []).append(float(r["seconds"]) / int(r["epochs"]))
+        per_epoch = {a: statistics.median(v) for a, v in secs.items()}
+        median_arch = sorted(ARCHS, key=lambda a: (self.macs[a], a))[len(ARCHS) // 2]
+        self.epoch_cost = {a: per_epoch[a] / per_epoch[median_arch] for a in ARCHS}  # in median-arch epochs
+
+    def units(self, trainings: list[tuple[str, int]]) -> float:
+        """Compute of (arch, epochs) trainings in 30-epoch trainings of the median-MAC arch."""
+        return sum(e * self.epoch_cost[a] for a, e in trainings) / 30
+
+    def score(self, units: float, predicted: dict[str, float], place: list[dict]) -> Score:
+        """A route's answer (predicted accuracy of every arch; placement rows with significance) against the truth."""
+        claims = truth.claims(place, self.effects)
+        tau = truth_tau(predicted, self.mean)
+        regret = tuple(truth.regret(predicted, self.mean, self.macs, b) for b in self.budgets)
+        return Score(units, len(claims["resolved"]), len(claims["wrong"]), tau, regret)
+
+
+def truth_tau(predicted: dict[str, float], mean: dict[str, float]) -> float:
+    from scipy.stats import kendalltau
+
+    common = sorted(set(predicted) & set(mean))
+    return float(kendalltau([predicted[a] for a in common], [mean[a] for a in common]).statistic)
+
+
+def fitted_answer(rows: list[dict]) -> tuple[dict[str, float], list[dict]]:
+    """(predicted accuracy of all 81 archs, placement rows) of the additive model fitted to ``rows``
+    (arch, accuracy as a fraction); the placement as ``search.py`` writes it (fractions, ``significant``)."""
+    f = truth.fit(rows, pairs=False)
+    pred = dict(zip(ARCHS, truth.design_matrix(ARCHS, f) @ f.beta / 100, strict=True))
+    return pred, placement_of(f)
+
+
+def placement_of(f: truth.Fit) -> list[dict]:
+    """A fit's effects as the placement rows ``search.py`` writes (fractions, ``significant``)."""
+    return [
+        {"stage": e.stage, "choice": e.a, "vs": e.b, "delta_accuracy": e.pp / 100, "significant": int(e.significant)}
+        for e in truth.main_effects(f)
+    ]
+
+
+# --- the stand-alone tables the replayed routes draw from -------------------------------------------------------
+class Curves:
+    """{(arch, seed, schedule epochs): {epoch: val accuracy}} of benchmarks/truth/curves.csv."""
+
+    def __init__(self) -> None:
+        self.acc: dict[tuple[str, int, int], dict[int, float]] = {}
+        for r in read_csv(CURVES) if CURVES.is_file() else []:
+            key = (r["arch"], int(r["seed"]), int(r["epochs"]))
+            self.acc.setdefault(key, {})[int(r["epoch"])] = int(r["val_correct"]) / int(r["val_n"])
+        self.acc = {k: v for k, v in self.acc.items() if len(v) == k[2]}  # complete trainings only
+
+    def seeds(self, schedule: int) -> list[int]:
+        """The seeds under which all 81 archs were trained on a ``schedule``-epoch schedule."""
+        return [s for s in SEEDS if all((a, s, schedule) in self.acc for a in ARCHS)]
+
+    def at(self, arch: str, seed: int, schedule: int, epoch: int | None = None) -> float:
+        return self.acc[(arch, seed, schedule)][epoch or schedule]
+
+
+def fraction(k: int) -> list[str]:
+    """The k-th (0, 1, 2) 3^(4-1) fraction of the factorial: level indices summing to k mod 3."""
+    return [a for a in ARCHS if sum(LEVELS.index(c) for c in a.split("-")) % 3 == k]
+
+
+def route_factorial(t: Truth, c: Curves, schedule: int, epoch: int | None, archs_of: Callable[[int], list[str]]):
+    """Train ``archs_of(replicate)`` on a ``schedule``-epoch schedule (read at ``epoch``, default its end), one seed
+    per replicate; the answer is the additive fit."""
+    out = []
+    for k, seed in enumerate(c.seeds(schedule)):
+        archs = archs_of(k)
+        rows = [{"arch": a, "accuracy": c.at(a, seed, schedule, epoch)} for a in archs]
+        pred, place = fitted_answer(rows)
+        out.append(t.score(t.units([(a, epoch or schedule) for a in archs]), pred, place))
+    return out
+
+
+def route_landmarks(t: Truth, c: Curves, low: int, landmarks: int):
+    """All 81 archs on a ``low``-epoch schedule, plus ``landmarks`` archs on the full 16-epoch one (a seeded sample,
+    the same seed): the late gain (16-epoch minus low-epoch accuracy) is fitted as a second additive model on the
+    landmarks and added to the low-fidelity fit; each effect's interval joins both fits' variances."""
+    out = []
+    for k, seed in enumerate(s for s in c.seeds(low) if s in c.seeds(16)):
+        lows = [{"arch": a, "accuracy": c.at(a, seed, low)} for a in ARCHS]
+        marks = random.Random(k).sample(ARCHS, landmarks)
+        gains = [{"arch": a, "accuracy": c.at(a, seed, 16) - c.at(a, seed, low)} for a in marks]
+        f_low, f_gain = truth.fit(lows, pairs=False), truth.fit(gains, pairs=False)
+        beta, cov = f_low.beta + f_gain.beta, f_low.cov + f_gain.cov
+        joined = truth.Fit(beta, cov, min(f_low.df, f_gain.df), f_low.levels, False)
+        pred = dict(zip(ARCHS, truth.design_matrix(ARCHS, joined) @ beta / 100, strict=True))
+        place = placement_of(joined)
+        trainings = [(a, low) for a in ARCHS] + [(a, 16) for a in marks]
+        out.append(t.score(t.units(trainings), pred, place))
+    return out
+
+
+def route_runs(t: Truth, runs: list[Path], screening: bool) -> list[Score]:
+    """Runs made for real: the screening's own answer (screening.csv, screening-placement.csv), or the run's final
+    one (evaluations.csv, placement.csv); compute from unit.yaml beside the run."""
+    out = []
+    for run in runs:
+        evals = run / ("screening.csv" if screening else "evaluations.csv")
+        place = read_csv(run / ("screening-placement.csv" if screening else "placement.csv"))
+        pred = {r["arch"]: float(r["accuracy"]) for r in read_csv(evals)}
+        unit = read_yaml(run / "unit.yaml", "run benchmarks/verify_run.py") if (run / "unit.yaml").is_file() else {}
+        units = unit.get("screening_units" if screening else "units", float("nan"))
+        out.append(t.score(units, pred, place))
+    return out
+
+
+def routes(t: Truth, c: Curves, runs: list[Path]) -> dict[str, list[Score]]:
+    """Every route with the data there is for it, by name."""
+    r: dict[str, list[Score]] = {}
+    if runs:
+        r["one-shot run (default), screening only"] = route_runs(t, runs, screening=True)
+        r["one-shot + verify (run --verify)"] = route_runs(t, runs, screening=False)
+    r["81 archs x 4 epochs (complete schedule)"] = route_factorial(t, c, 4, None, lambda k: ARCHS)
+    r["27 archs (3^(4-1) fraction) x 4 epochs"] = route_factorial(t, c, 4, None, fraction)
+    r["81 archs x 16 epochs, one seed (reference)"] = route_factorial(t, c, 16, None, lambda k: ARCHS)
+    r["27 archs (fraction) x 16 epochs"] = route_factorial(t, c, 16, None, fraction)
+    for e in (4, 8):
+        r[f"81 archs x first {e} of 16 epochs (truncated, ASHA's rung)"] = route_factorial(t, c, 16, e, lambda k: ARCHS)
+    r["81 x 4 epochs + 12 landmarks x 16 (late-gain correction)"] = route_landmarks(t, c, 4, 12)
+    return {k: v for k, v in r.items() if v}
+
+
+def table(results: dict[str, list[Score]], n_effects: int, markdown: bool) -> str:
+    head = ["route", "seeds", "trainings", "resolved right (mean, worst)", "resolved wrong (total)",
+            "tau (mean, worst)", "regret pp 25/50/75 % (mean)", "regret worst"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] if markdown else ["  ".join(head)]
+    for name, s in results.items():
+        reg = [statistics.fmean(x.regret[i] for x in s) for i in range(3)]
+        worst = [max(x.regret[i] for x in s) for i in range(3)]
+        cells = [name, str(len(s)), f"{statistics.fmean(x.units for x in s):.1f}",
+                 f"{statistics.fmean(x.right for x in s):.1f} of {n_effects} ({min(x.right for x in s)})",
+                 str(sum(x.wrong for x in s)),
+                 f"{statistics.fmean(x.tau for x in s):.2f} ({min(x.tau for x in s):.2f})",
+                 " / ".join(f"{v:.2f}" for v in reg), " / ".join(f"{v:.2f}" for v in worst)]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |" if markdown else "  ".join(cells))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=Path, nargs="*", default=[], help="run folders of the 81-arch space (--verify)")
+    p.add_argument("--markdown", action="store_true")
+    args = p.parse_args()
+    t = Truth()
+    results = routes(t, Curves(), args.runs)
+    print(f"truth: {len(t.effects)} significant effects; budgets (MACs) {t.budgets}")
+    print(table(results, len(t.effects), args.markdown))
+
+
+if __name__ == "__main__":
+    main()

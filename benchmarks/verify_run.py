@@ -1,0 +1,55 @@
+"""One search run, and its compute in stand-alone trainings of the median-MAC arch timed right beside it.
+
+Runs ``search.py run`` with the flags given (e.g. ``--space search_space/digits-81.yaml --verify --seed 0 --out
+results/v81-s0``), then trains the space's median-MAC arch stand-alone for 30 epochs on all threads, and writes
+``unit.yaml`` into the run folder: the run's wall time, the screening's (supernet training and scoring), the unit's,
+and their ratios (``units``, ``screening_units``), which ``benchmarks/answer_curve.py --runs`` reads.
+
+    python benchmarks/verify_run.py --space search_space/digits-81.yaml --verify --seed 0 --out results/v81-s0
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from default_run import median_mac_arch  # noqa: E402
+
+import search  # noqa: E402
+from seknet.core.config import OneShotConfig  # noqa: E402
+from seknet.core.fileio import read_yaml, write_yaml  # noqa: E402
+from seknet.core.space import load_space  # noqa: E402
+from seknet.data.load import run_data  # noqa: E402
+from seknet.engine.standalone import train_standalone  # noqa: E402
+from seknet.engine.train import TrainConfig  # noqa: E402
+
+UNIT_EPOCHS = 30
+
+
+def main(argv: list[str]) -> None:
+    t = time.perf_counter()
+    assert search.main(["run", "--no-progress", *argv]) == 0
+    wall = time.perf_counter() - t
+    out = Path(argv[argv.index("--out") + 1])
+    cfg = read_yaml(out / "config.yaml", "missing")
+    space = load_space(cfg["config"]["space"])
+    arch = median_mac_arch(space)
+    data = run_data(OneShotConfig(**cfg["config"]), space.input_size)
+    t = time.perf_counter()
+    train_standalone(arch, data.train, TrainConfig(UNIT_EPOCHS, seed=cfg["config"]["seed"]))
+    unit = time.perf_counter() - t
+    screening = cfg["seconds"]["train"] + cfg["seconds"]["score"]
+    summary = {"wall_seconds": round(wall, 1), "screening_seconds": round(screening, 1), "unit_arch": str(arch),
+               "unit_seconds": round(unit, 1), "units": round(wall / unit, 2),
+               "screening_units": round(screening / unit, 2)}  # fmt: skip
+    write_yaml(out / "unit.yaml", summary)
+    print(f"{out}: {summary}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

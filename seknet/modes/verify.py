@@ -1,0 +1,265 @@
+"""The verification stage of a screening run (``run --verify``): stand-alone trainings answer where attention belongs.
+
+Weight sharing under-rates attention whose benefit shows late in training (benchmarks/README.md, "Answer curve"),
+so the screening only narrows the question, and stand-alone trainings answer it:
+
+1. **Reduce.** Per stage keep ``none`` and, of each attention kind, the value the screening scored best (the truth's
+   r / M axes show the differences between r, and between M, within noise): a factorial of at most 3 levels per
+   stage (81 archs on 4 stages), the archs over the run's budget left out.
+2. **Train.** Every arch of that factorial (or a fraction of it, ``--verify-archs``) stand-alone, a complete cosine
+   schedule of ``--verify-epochs`` epochs, under ``--verify-seeds`` seeds: Ray Tune trials, one per CPU worker or
+   GPU share, or on a cluster (``--address``). Each finished (arch, seed, epochs) is kept in
+   ``verify/trainings.csv``, and a resumed run trains only the rest. On digits the trainings are scored on a larger
+   draw of the validation sources (24 per source), as the stand-alone noise needs.
+3. **Answer.** The additive model (``seknet.core.truth``: main effects, seeds as replicates) fitted to the trainings
+   gives each stage's choice vs none, and SK vs SE, with a 95 % interval from the stand-alone evidence
+   (placement.csv, ``significant``), and every factorial arch a predicted accuracy with its interval: the verified
+   front and best.yaml. The screening's own scores are kept in screening.csv.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from seknet.core import truth
+from seknet.core.count import count
+from seknet.core.fileio import read_csv, write_csv
+from seknet.data.load import run_data
+from seknet.engine.ray_session import ray_session, tune_settings
+from seknet.engine.ray_trials import error_line, job_of, standalone_trial
+from seknet.engine.train import TrainConfig
+from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
+from seknet.runs.placement import pairs, placement
+from seknet.runs.rows import EVAL_COLUMNS
+from seknet.runs.spine import Outcome
+
+if TYPE_CHECKING:
+    from seknet.runs.spine import RunContext
+
+FOLDER = "verify"  # in the run folder: the trainings' ledger and the Tune experiment
+LEDGER = ["arch", "seed", "epochs", "correct", "n_eval", "accuracy", "status", "error"]
+VERIFY_COLUMNS = ["arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval", "trainings",
+                  "measured_accuracy", "on_front"]  # fmt: skip
+DIGITS_VARIANTS = 24  # digits: draws per validation source the trainings are scored on (8,616 images)
+
+
+def levels(ctx: RunContext, screening: Outcome) -> list[list[str]]:
+    """Per stage: none and, of each attention kind the space offers, the value whose archs scored best on average
+    in the screening (its placement's mean accuracy)."""
+    space = ctx.space
+    place = placement(screening.rows, len(space.stages), space.choices)
+    out = []
+    for i in range(len(space.stages)):
+        mean = {p["choice"]: float(p["mean_accuracy"]) for p in place if int(p["stage"]) == i}
+        kinds: dict[str, str] = {}
+        for c in space.choices:
+            kind = "none" if c == "none" else c.rstrip("0123456789")
+            if c in mean and (kind not in kinds or mean[c] > mean[kinds[kind]]):
+                kinds[kind] = c
+        out.append(sorted(kinds.values(), key=lambda c: (c != "none", c)))
+    return out
+
+
+def design(ctx: RunContext, lv: list[list[str]]) -> list[str]:
+    """The archs to train: the factorial of ``lv`` within the run's budget, or at most ``--verify-archs`` of them (the
+    3^(n-1) fraction whose level indices sum to 0 mod 3 when every stage has 3 levels, else a seeded sample)."""
+    allowed = {str(a) for a in ctx.archs}
+    cells = ["-".join(c) for c in itertools.product(*lv)]
+    archs = [a for a in cells if a in allowed]
+    cap = ctx.cfg.verify_archs
+    if cap is None or len(archs) <= cap:
+        return archs
+    if all(len(x) == 3 for x in lv):
+        fraction = [a for a in archs if sum(lv[i].index(c) for i, c in enumerate(a.split("-"))) % 3 == 0]
+        if len(fraction) <= cap:
+            return fraction
+    return sorted(random.Random(ctx.cfg.seed).sample(archs, cap), key=archs.index)
+
+
+def jobs_of(ctx: RunContext, archs: list[str]) -> list[dict]:
+    """Every (arch, seed, epochs) the stage trains: each arch under --verify-seeds seeds from the run's seed."""
+    cfg = ctx.cfg
+    seeds = range(cfg.seed, cfg.seed + cfg.verify_seeds)
+    return [{"arch": a, "seed": s, "epochs": cfg.verify_epochs} for s in seeds for a in archs]
+
+
+def _key(row: dict) -> tuple[str, int, int]:
+    return row["arch"], int(row["seed"]), int(row["epochs"])
+
+
+def train_jobs(ctx: RunContext, jobs: list[dict]) -> list[dict]:
+    """Train the ``jobs`` not yet in the ledger as Ray Tune trials (an interrupted experiment is restored, so its
+    finished trials are kept); returns every ledger row of ``jobs``."""
+    from ray import tune
+
+    cfg, folder = ctx.cfg, ctx.partial / FOLDER
+    folder.mkdir(exist_ok=True)
+    ledger = folder / "trainings.csv"
+    done = {_key(r): r for r in (read_csv(ledger) if ledger.is_file() else [])}
+    todo = [j for j in jobs if _key(j) not in done]
+    if todo:
+        variants = {"eval_variants": DIGITS_VARIANTS} if cfg.data == "digits" and not cfg.smoke else {}
+        data = run_data(cfg, ctx.space.input_size, **variants)
+        tcfg = TrainConfig(cfg.verify_epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
+        trainable = tune.with_resources(
+            tune.with_parameters(standalone_trial, space=ctx.space, data=data, tcfg=tcfg),
+            {"cpu": 1, "gpu": cfg.gpus_per_worker},
+        )
+        gpus = torch.cuda.device_count() if cfg.gpus_per_worker > 0 and not cfg.address else None
+        with tune_settings(), ray_session(cfg.address, num_gpus=gpus):
+            for result in _tuner(ctx, trainable, todo, folder).fit():
+                row = _ledger_row(result)
+                done[_key(row)] = row
+        write_csv(ledger, sorted(done.values(), key=_key), LEDGER)
+    return [done[_key(j)] for j in jobs if _key(j) in done]
+
+
+def _tuner(ctx: RunContext, trainable, todo: list[dict], folder: Path):
+    """The Tune experiment of the trainings: restored from ``folder/tune`` when an interrupted one is there."""
+    from ray import tune
+
+    store = folder.resolve()
+    if (store / "tune").is_dir():
+        try:
+            return tune.Tuner.restore(str(store / "tune"), trainable=trainable, resume_errored=False)
+        except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
+            raise ValueError(f"{folder}/tune: the saved trainings cannot be restored ({error_line(e)}); remove "
+                             f"{folder}/tune to train the missing ones again") from None  # fmt: skip
+    return tune.Tuner(
+        trainable,
+        param_space={"job": tune.grid_search(todo)},
+        run_config=tune.RunConfig(name="tune", storage_path=str(store), verbose=1 if ctx.cfg.progress else 0,
+                                  failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
+    )  # fmt: skip
+
+
+def _ledger_row(result) -> dict:
+    job, m = job_of(result.config), result.metrics or {}
+    row = {"arch": job["arch"], "seed": job["seed"], "epochs": job["epochs"]}
+    if result.error is not None or "correct" not in m:
+        why = error_line(result.error) if result.error is not None else "no result"
+        return row | {"correct": "", "n_eval": "", "accuracy": "", "status": "failed", "error": why}
+    acc = int(m["correct"]) / int(m["n_eval"])
+    return row | {"correct": m["correct"], "n_eval": m["n_eval"], "accuracy": round(acc, 6), "status": "complete",
+                  "error": ""}  # fmt: skip
+
+
+def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(evaluations rows of every factorial arch, placement rows) from the additive fit to the ``trained`` rows."""
+    ok = [r for r in trained if r["status"] == "complete"]
+    fit = truth.fit(ok, pairs=False)
+    cells = [a for a in ("-".join(c) for c in itertools.product(*lv)) if a in {str(x) for x in ctx.archs}]
+    x = truth.design_matrix(cells, fit)
+    pred, se = x @ fit.beta, np.sqrt(np.einsum("ij,jk,ik->i", x, fit.cov, x))
+    half = truth.t_quantile(fit.df) * se
+    n_eval = max(int(r["n_eval"]) for r in ok)
+    by_arch: dict[str, list[float]] = {}
+    for r in ok:
+        by_arch.setdefault(r["arch"], []).append(float(r["accuracy"]))
+    rows = []
+    for a, p, h in zip(cells, pred.tolist(), half.tolist(), strict=True):
+        c = count(ctx.space.parse(a))
+        measured = round(statistics.fmean(by_arch[a]), 6) if a in by_arch else ""
+        rows.append({"arch": a, "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops,
+                     "accuracy": round(p / 100, 6), "acc_low": round((p - h) / 100, 6),
+                     "acc_high": round((p + h) / 100, 6), "n_eval": n_eval, "trainings": len(by_arch.get(a, [])),
+                     "measured_accuracy": measured, "on_front": 0})  # fmt: skip
+    return rows, placement_rows(ctx, fit, lv, rows, ok)
+
+
+def placement_rows(
+    ctx: RunContext, fit: truth.Fit, lv: list[list[str]], rows: list[dict], ok: list[dict]
+) -> list[dict]:
+    """placement.csv from the fit: per stage, each choice vs none (and each conv-slot kind's choice vs each
+    attention-slot kind's, ``vs``), with its 95 % interval and whether that excludes 0."""
+    out = []
+    for i, choices in enumerate(lv):
+        for c in choices:
+            sel = [r for r in rows if r["arch"].split("-")[i] == c]
+            macs = statistics.fmean(int(r["macs"]) for r in sel)
+            acc = statistics.fmean(float(r["accuracy"]) for r in sel)
+            n = sum(r["arch"].split("-")[i] == c for r in ok)
+            out.append({"stage": i, "choice": c, "vs": "none", "archs": n, "mean_accuracy": round(acc, 5),
+                        "mean_macs": round(macs)} | _delta(fit, i, c, "none", sel, rows))  # fmt: skip
+        for k, e in pairs(choices)[len(choices) :]:  # the conv-slot choices vs the attention-slot ones
+            sel = [r for r in rows if r["arch"].split("-")[i] == k]
+            out.append({"stage": i, "choice": k, "vs": e, "archs": "", "mean_accuracy": "", "mean_macs": ""}
+                       | _delta(fit, i, k, e, sel, rows))  # fmt: skip
+    return [dict.fromkeys(PLACEMENT_COLUMNS, "") | r for r in out]
+
+
+def _delta(fit: truth.Fit, stage: int, a: str, b: str, sel: list[dict], rows: list[dict]) -> dict:
+    """The placement columns of ``a`` vs ``b`` at ``stage`` (fractions, as the screening's placement writes them)."""
+    if a == b:
+        return {"delta_accuracy": 0.0, "delta_low": "", "delta_high": "", "significant": "", "delta_macs": 0,
+                "pp_per_mmac": ""}  # fmt: skip
+    e = truth.contrast(fit, stage, a, b)
+    other = [r for r in rows if r["arch"].split("-")[stage] == b]
+    d_macs = statistics.fmean(int(r["macs"]) for r in sel) - statistics.fmean(int(r["macs"]) for r in other)
+    return {"delta_accuracy": round(e.pp / 100, 5), "delta_low": round(e.low / 100, 5),
+            "delta_high": round(e.high / 100, 5), "significant": int(e.significant), "delta_macs": round(d_macs),
+            "pp_per_mmac": round(e.pp / (d_macs / 1e6), 4) if round(d_macs) else ""}  # fmt: skip
+
+
+def resolved_lines(place: list[dict]) -> list[str]:
+    """The report's lines: which contrasts the stand-alone evidence resolves (interval excludes 0), and which not."""
+    sure = [p for p in place if p.get("significant") == 1]
+    unsure = [p for p in place if p.get("significant") == 0]
+    lines = [f"Resolved ({len(sure)} of {len(sure) + len(unsure)} contrasts; 95 % interval excludes 0):"]
+    for p in sure:
+        d, lo, hi = (float(p[k]) * 100 for k in ("delta_accuracy", "delta_low", "delta_high"))
+        word = "better" if d > 0 else "worse"
+        lines.append(f"  stage {p['stage']}: {p['choice']} {word} than {p['vs']} ({d:+.2f} pp [{lo:+.2f}, {hi:+.2f}])")
+    if unsure:
+        lines.append("  not resolved: " + ", ".join(f"stage {p['stage']} {p['choice']} vs {p['vs']}" for p in unsure))
+    return lines
+
+
+def run(ctx: RunContext, screening: Outcome) -> Outcome:
+    """Verify the screening's answer stand-alone; the outcome holds the verified rows and placement."""
+    t0 = time.time()
+    lv = levels(ctx, screening)
+    archs = design(ctx, lv)
+    trained = train_jobs(ctx, jobs_of(ctx, archs))
+    ok = [r for r in trained if r["status"] == "complete"]
+    failed = [r for r in trained if r["status"] != "complete"]
+    if len({r["arch"] for r in ok}) <= sum(len(x) - 1 for x in lv) + 1:
+        raise ValueError(f"--verify: {len(ok)} of {len(trained)} trainings finished, too few to fit the placement; "
+                         f"see {ctx.partial / FOLDER}/trainings.csv")  # fmt: skip
+    rows, place = answer(ctx, lv, trained)
+    write_csv(ctx.partial / "screening.csv", screening.rows, ctx.objective.columns(EVAL_COLUMNS))
+    spread = ctx.cfg.seed_spread
+    screened = placement(screening.rows, len(ctx.space.stages), ctx.space.choices, screening.hits, spread)
+    write_csv(ctx.partial / "screening-placement.csv", screened, PLACEMENT_COLUMNS)
+    epochs = sum(int(r["epochs"]) for r in trained)
+    config = screening.config | {"verify": {"levels": lv, "archs_trained": len({r["arch"] for r in ok}),
+                                            "trainings": len(trained), "failed": len(failed), "epochs": epochs,
+                                            "seconds": round(time.time() - t0, 1)}}  # fmt: skip
+    notes = [f"Verified stand-alone: {len(ok)} trainings of {len({r['arch'] for r in ok})} archs, "
+             f"{ctx.cfg.verify_epochs} epochs each ({epochs} epochs in all); levels per stage: "
+             + "; ".join("/".join(x) for x in lv)]  # fmt: skip
+    notes += [f"  failed {r['arch']} seed {r['seed']}: {r['error']}" for r in failed]
+    notes += resolved_lines(place)
+    title = f"verified {len(rows)} archs ({ctx.data.name}), stand-alone additive model"
+    files = ("evaluations.csv (verified), screening.csv, screening-placement.csv, pareto.csv/png, placement.csv/png, "
+             "best.yaml, config.yaml, supernet.pt, verify/trainings.csv")  # fmt: skip
+    return replace(
+        screening,
+        rows=rows,
+        columns=VERIFY_COLUMNS,
+        config=config,
+        title=title,
+        hits=None,
+        placement=place,
+        notes=notes,
+        files=files,
+    )

@@ -1,0 +1,135 @@
+"""run --verify (seknet.modes.verify): the screening narrows the question, stand-alone trainings answer it; and the
+truth check's resolved / wrong counts (seknet.core.truth.claims)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+import search
+from seknet.core import truth
+from seknet.core.fileio import read_csv
+from tests.conftest import ROOT
+
+TINY = {  # 2 stages of the digits backbone, {none, se16, sk2} each: a 9-arch factorial
+    "name": "tiny", "in_channels": 1, "input_size": 16, "num_classes": 10, "stem": "cifar", "stem_width": 32,
+    "stages": [{"depth": 1, "width": 32, "stride": 1}, {"depth": 1, "width": 48, "stride": 2}],
+    "sk": {"groups": 8, "reduction": 16, "min_attn_channels": 16}, "choices": ["none", "se16", "sk2"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_space(tmp_path_factory):
+    path = tmp_path_factory.mktemp("space") / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path
+
+
+def _planted_rows(effects: dict[tuple[int, str], float], seeds: int = 4, noise: float = 0.001) -> list[dict]:
+    """Truth rows of the {none, se16, sk2}^4 factorial: 0.8 + the planted effects (fractions) + small noise."""
+    rng = random.Random(0)
+    rows = []
+    for arch in itertools.product(("none", "se16", "sk2"), repeat=4):
+        mean = 0.8 + sum(effects.get((i, c), 0.0) for i, c in enumerate(arch))
+        for s in range(seeds):
+            rows.append({"arch": "-".join(arch), "seed": s, "epochs": 16, "accuracy": mean + rng.gauss(0, noise),
+                         "macs": 1_000_000 + 1000 * sum(c == "sk2" for c in arch)})  # fmt: skip
+    return rows
+
+
+def _place(stage: int, choice: str, vs: str, delta: float, significant: int) -> dict:
+    return {"stage": stage, "choice": choice, "vs": vs, "delta_accuracy": delta, "significant": significant}
+
+
+def test_claims_count_resolved_and_wrong_effects_against_a_planted_truth():
+    """Planted: stage 0 SE -1 pp, stage 3 SE +1 pp and SK +0.5 pp. A run that resolves stage 0 SE with the right
+    sign, stage 3 SE with the wrong sign and leaves stage 3 SK unresolved has 1 resolved and 1 wrong; a contrast it
+    does not resolve, or one the truth does not find, counts in neither."""
+    rows = _planted_rows({(0, "se16"): -0.01, (3, "se16"): 0.01, (3, "sk2"): 0.005})
+    effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant]
+    assert {(e.stage, e.a, e.b) for e in effects} >= {(0, "se16", "none"), (3, "se16", "none"), (3, "sk2", "none")}
+    place = [_place(0, "se16", "none", -0.004, 1), _place(3, "se16", "none", -0.003, 1),
+             _place(3, "sk2", "none", 0.002, 0), _place(1, "se16", "none", 0.01, 1)]  # fmt: skip
+    got = truth.claims(place, effects)
+    assert len(got["resolved"]) == 1 and "stage 0" in got["resolved"][0]
+    assert len(got["wrong"]) == 1 and "stage 3:  se16 vs none" in got["wrong"][0]
+    check = truth.check_run(rows, [{"arch": r["arch"], "accuracy": r["accuracy"]} for r in rows], place)
+    assert len(check["resolved"]) == 1 and len(check["wrong"]) == 1
+
+
+def test_claims_of_sk_vs_se_come_from_their_own_row():
+    """SK vs SE is resolved by the run's row comparing them (vs = se16), not by the two rows against none."""
+    rows = _planted_rows({(2, "sk2"): 0.008})
+    effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant and e.stage == 2 and e.b == "se16"]
+    assert effects and effects[0].pp > 0
+    assert truth.claims([_place(2, "sk2", "se16", 0.003, 1)], effects)["resolved"]
+    assert not truth.claims([_place(2, "sk2", "none", 0.003, 1), _place(2, "se16", "none", 0.0, 1)], effects)[
+        "resolved"
+    ]
+
+
+@pytest.mark.slow
+def test_verify_smoke_writes_the_verified_answer(tiny_space, tmp_path):
+    """--verify on a 9-arch space: every arch of the factorial is trained once, evaluations.csv holds the verified
+    predictions (screening.csv the supernet's scores), placement.csv the stand-alone contrasts with intervals,
+    and export works on the run."""
+    out = tmp_path / "run"
+    argv = ["--smoke", "--no-progress", "--space", str(tiny_space), "--verify", "--out", str(out)]
+    assert search.main(argv) == 0
+    trained = read_csv(out / "verify" / "trainings.csv")
+    assert sorted(r["arch"] for r in trained) == sorted(
+        "-".join(c) for c in itertools.product(TINY["choices"], repeat=2)
+    )
+    assert all(r["status"] == "complete" and r["epochs"] == "1" for r in trained)
+    rows = read_csv(out / "evaluations.csv")
+    assert len(rows) == 9 and all(float(r["acc_low"]) <= float(r["accuracy"]) <= float(r["acc_high"]) for r in rows)
+    assert len(read_csv(out / "screening.csv")) == 9
+    place = read_csv(out / "placement.csv")
+    contrasts = {(p["stage"], p["choice"], p["vs"]) for p in place if p["significant"] != ""}
+    assert contrasts == {(s, c, v) for s in "01" for c, v in (("se16", "none"), ("sk2", "none"), ("sk2", "se16"))}
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["verify"]["trainings"] == 9 and cfg["verify"]["levels"] == [TINY["choices"]] * 2
+    assert not (out / "checkpoint.pt").exists() and not (out / "scored").exists()
+    assert search.main(["export", str(out), "--max-macs", "100M", "--out", str(tmp_path / "best.yaml")]) == 0
+
+
+def _finished(tune_dir) -> dict[str, str]:
+    """{trial folder: result.json} of the trials that reported a result."""
+    return {d.name: (d / "result.json").read_text() for d in tune_dir.glob("standalone_trial_*")
+            if (d / "result.json").is_file() and (d / "result.json").read_text().strip()}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_verify_resumes_after_kill_minus_9_without_training_anything_twice(tiny_space, tmp_path):
+    """kill -9 amid the verification trainings, then --resume: the supernet is not trained again, no finished
+    (arch, seed, epochs) is trained again, and the run completes with every training once."""
+    out = tmp_path / "run"
+    argv = [sys.executable, "search.py", "--smoke", "--no-progress", "--space", str(tiny_space), "--verify",
+            "--verify-epochs", "2", "--out", str(out)]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    tune_dir = out.with_name(f".{out.name}.partial") / "verify" / "tune"
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and len(_finished(tune_dir)) < 2:
+            time.sleep(0.5)
+        before = _finished(tune_dir)
+        assert 2 <= len(before) < 9, "the verification must be killed mid-way"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert search.main(["run", "--resume", str(out)]) == 0
+    after = _finished(out / "verify" / "tune")
+    assert all(after[name] == text for name, text in before.items()), "a finished training ran again"
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["resumed_from_epoch"] == cfg["config"]["epochs"]  # the supernet's training was not run again
+    trained = read_csv(out / "verify" / "trainings.csv")
+    assert len(trained) == 9 and len({(r["arch"], r["seed"], r["epochs"]) for r in trained}) == 9
