@@ -100,7 +100,13 @@ def fitted_answer(rows: list[dict]) -> tuple[dict[str, float], list[dict]]:
 def placement_of(f: truth.Fit) -> list[dict]:
     """A fit's effects as the placement rows ``search.py`` writes (fractions, ``significant``)."""
     return [
-        {"stage": e.stage, "choice": e.a, "vs": e.b, "delta_accuracy": e.pp / 100, "significant": int(e.significant)}
+        {
+            "stage": e.stage,
+            "choice": e.a,
+            "vs": e.b,
+            "delta_accuracy": e.pp / 100,
+            "significant": int(e.significant),
+        }
         for e in truth.main_effects(f)
     ]
 
@@ -191,24 +197,43 @@ def routes(t: Truth, c: Curves, runs: list[Path]) -> dict[str, list[Score]]:
 
 
 def table(results: dict[str, list[Score]], n_effects: int, markdown: bool) -> str:
-    head = ["route", "seeds", "trainings", "resolved right (mean, worst)", "resolved wrong (total)",
-            "tau (mean, worst)", "regret pp 25/50/75 % (mean)", "regret worst"]  # fmt: skip
+    head = [
+        "route",
+        "seeds",
+        "trainings",
+        "resolved right (mean, worst)",
+        "resolved wrong (total)",
+        "tau (mean, worst)",
+        "regret pp 25/50/75 % (mean)",
+        "regret worst",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] if markdown else ["  ".join(head)]
     for name, s in results.items():
         reg = [statistics.fmean(x.regret[i] for x in s) for i in range(3)]
         worst = [max(x.regret[i] for x in s) for i in range(3)]
-        cells = [name, str(len(s)), f"{statistics.fmean(x.units for x in s):.1f}",
-                 f"{statistics.fmean(x.right for x in s):.1f} of {n_effects} ({min(x.right for x in s)})",
-                 str(sum(x.wrong for x in s)),
-                 f"{statistics.fmean(x.tau for x in s):.2f} ({min(x.tau for x in s):.2f})",
-                 " / ".join(f"{v:.2f}" for v in reg), " / ".join(f"{v:.2f}" for v in worst)]  # fmt: skip
+        cells = [
+            name,
+            str(len(s)),
+            f"{statistics.fmean(x.units for x in s):.1f}",
+            f"{statistics.fmean(x.right for x in s):.1f} of {n_effects} ({min(x.right for x in s)})",
+            str(sum(x.wrong for x in s)),
+            f"{statistics.fmean(x.tau for x in s):.2f} ({min(x.tau for x in s):.2f})",
+            " / ".join(f"{v:.2f}" for v in reg),
+            " / ".join(f"{v:.2f}" for v in worst),
+        ]
         lines.append("| " + " | ".join(cells) + " |" if markdown else "  ".join(cells))
     return "\n".join(lines)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=Path, nargs="*", default=[], help="run folders of the 81-arch space (--verify)")
+    p.add_argument(
+        "--runs",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="run folders of the 81-arch space (--verify)",
+    )
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
     t = Truth()

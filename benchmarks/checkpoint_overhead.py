@@ -44,7 +44,13 @@ def main() -> None:
     epoch_s = []
     for _ in range(args.epochs):  # one epoch at a time, to take the median
         t0 = time.perf_counter()
-        train(net, data.train, TrainConfig(1, cfg.batch_size, cfg.lr, seed=len(epoch_s)), space=space, progress=False)
+        train(
+            net,
+            data.train,
+            TrainConfig(1, cfg.batch_size, cfg.lr, seed=len(epoch_s)),
+            space=space,
+            progress=False,
+        )
         epoch_s.append(time.perf_counter() - t0)
     steps = args.epochs * -(-len(data.train) // cfg.batch_size)
     opt, sched = sgd_cosine(net, tcfg, steps)
@@ -61,12 +67,20 @@ def main() -> None:
             load_checkpoint(path, net, opt, sched, rng, gen)
             load_s.append(time.perf_counter() - t0)
         size = path.stat().st_size
-    epoch, save, load = statistics.median(epoch_s), statistics.median(save_s), statistics.median(load_s)
-    print(f"epoch (median of {len(epoch_s)}): {epoch:.2f} s; checkpoint {size / 1e6:.1f} MB: write {save * 1e3:.0f} ms "
-          f"(median of {args.repeats}) = {save / epoch * 100:.2f} % of an epoch; read {load * 1e3:.0f} ms")  # fmt: skip
+    epoch, save, load = (
+        statistics.median(epoch_s),
+        statistics.median(save_s),
+        statistics.median(load_s),
+    )
+    print(
+        f"epoch (median of {len(epoch_s)}): {epoch:.2f} s; checkpoint {size / 1e6:.1f} MB: write {save * 1e3:.0f} ms "
+        f"(median of {args.repeats}) = {save / epoch * 100:.2f} % of an epoch; read {load * 1e3:.0f} ms"
+    )
     step = epoch / -(-len(data.train) // cfg.batch_size)
-    print(f"resume to the first step: read {load * 1e3:.0f} ms + one step {step * 1e3:.0f} ms = "
-          f"{(load + step) * 1e3:.0f} ms (besides loading the data and building the supernet, as any run)")  # fmt: skip
+    print(
+        f"resume to the first step: read {load * 1e3:.0f} ms + one step {step * 1e3:.0f} ms = "
+        f"{(load + step) * 1e3:.0f} ms (besides loading the data and building the supernet, as any run)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,11 +57,15 @@ def main(extra: list[str]) -> None:
     arch, alone = standalone_seconds(OneShotConfig(**cfg["config"]))
     ratio = wall / alone
     full = sum(1 for r in rows if int(r["n_eval"]) == int(front[0]["n_eval"]))
-    print(f"\nrun wall {wall:.0f} s (train {cfg['seconds']['train']} s, score {cfg['seconds']['score']} s); "
-          f"stand-alone {arch}, {cfg['config']['epochs']} epochs: {alone:.0f} s; ratio {ratio:.2f} "
-          f"(goal <= {RATIO_GOAL}: {'ok' if ratio <= RATIO_GOAL else 'MISSED'})")  # fmt: skip
-    print(f"front: {len(front)} archs (goal >= 5: {'ok' if len(front) >= 5 else 'MISSED'}); "
-          f"{full} of {len(rows)} archs rescored on the full validation set after halving")  # fmt: skip
+    print(
+        f"\nrun wall {wall:.0f} s (train {cfg['seconds']['train']} s, score {cfg['seconds']['score']} s); "
+        f"stand-alone {arch}, {cfg['config']['epochs']} epochs: {alone:.0f} s; ratio {ratio:.2f} "
+        f"(goal <= {RATIO_GOAL}: {'ok' if ratio <= RATIO_GOAL else 'MISSED'})"
+    )
+    print(
+        f"front: {len(front)} archs (goal >= 5: {'ok' if len(front) >= 5 else 'MISSED'}); "
+        f"{full} of {len(rows)} archs rescored on the full validation set after halving"
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,11 @@ def trials_per_hour(gpus_per_trial: float, args, data: Data, space) -> float:
     )
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        tune.Tuner(trainable, param_space={"arch": tune.grid_search(archs)},
-                   run_config=tune.RunConfig(storage_path=tmp, verbose=0)).fit()  # fmt: skip
+        tune.Tuner(
+            trainable,
+            param_space={"arch": tune.grid_search(archs)},
+            run_config=tune.RunConfig(storage_path=tmp, verbose=0),
+        ).fit()
         return len(archs) / (time.perf_counter() - t) * 3600
 
 
@@ -54,7 +57,11 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=16)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--images", type=int, default=8192)
-    p.add_argument("--logical-gpus", type=int, help="declare N GPUs to Ray on a CPU machine (checks the plumbing)")
+    p.add_argument(
+        "--logical-gpus",
+        type=int,
+        help="declare N GPUs to Ray on a CPU machine (checks the plumbing)",
+    )
     args = p.parse_args()
     gpus = args.logical_gpus or torch.cuda.device_count()
     if gpus == 0:
@@ -65,8 +72,10 @@ def main() -> None:
         one = trials_per_hour(1.0, args, data, space)
         four = trials_per_hour(0.25, args, data, space)
     kind = "logical GPUs (CPU machine: the ratio means nothing)" if args.logical_gpus else "CUDA GPUs"
-    print(f"{gpus} {kind}: 1 trial/GPU {one:.0f} trials/h; 4 trials/GPU {four:.0f} trials/h; "
-          f"ratio {four / one:.2f} (goal >= 2.5)")  # fmt: skip
+    print(
+        f"{gpus} {kind}: 1 trial/GPU {one:.0f} trials/h; 4 trials/GPU {four:.0f} trials/h; "
+        f"ratio {four / one:.2f} (goal >= 2.5)"
+    )
 
 
 if __name__ == "__main__":

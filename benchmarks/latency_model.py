@@ -37,8 +37,10 @@ def stage_costs(space: seknet.Space, table: dict, choices=("se16", "sk2")) -> li
             arch = space.parse("-".join(c if j == i else "none" for j in range(n)))
             d_ms = latency_table.predict(table, arch) - latency_table.predict(table, base)
             d_macs = seknet.count(arch).macs - seknet.count(base).macs
-            parts.append(f"{c}: {d_ms / latency_table.predict(table, base) * 100:+6.1f} % latency, "
-                         f"{d_macs / seknet.count(base).macs * 100:+6.2f} % MACs")  # fmt: skip
+            parts.append(
+                f"{c}: {d_ms / latency_table.predict(table, base) * 100:+6.1f} % latency, "
+                f"{d_macs / seknet.count(base).macs * 100:+6.2f} % MACs"
+            )
         lines.append(f"  stage {i}: " + ";  ".join(parts))
     return lines
 
@@ -50,10 +52,12 @@ def one(space_name: str, batch: int, n_archs: int, runs: int) -> None:
     check = latency.validate(table, archs, "cpu", runs)
     p90, noise, tau = check["p90_rel_error"], check["remeasure_p90_rel_error"], check["kendall_tau"]
     ok = "ok" if p90 <= 1.2 * noise and tau >= 0.9 else "MISSED"
-    print(f"{space_name} batch {batch}, {table['threads']} threads on CPUs {table['cpus']}, {table['device_name']}: "
-          f"{check['archs']} random archs: prediction p90 {p90:.1%} (median {check['median_rel_error']:.1%}), "
-          f"re-measurement p90 {noise:.1%} (median {check['remeasure_median_rel_error']:.1%}), ratio "
-          f"{p90 / max(noise, 1e-9):.2f}, Kendall tau {tau:.3f} (goals ratio <= 1.2, tau >= 0.9: {ok})")  # fmt: skip
+    print(
+        f"{space_name} batch {batch}, {table['threads']} threads on CPUs {table['cpus']}, {table['device_name']}: "
+        f"{check['archs']} random archs: prediction p90 {p90:.1%} (median {check['median_rel_error']:.1%}), "
+        f"re-measurement p90 {noise:.1%} (median {check['remeasure_median_rel_error']:.1%}), ratio "
+        f"{p90 / max(noise, 1e-9):.2f}, Kendall tau {tau:.3f} (goals ratio <= 1.2, tau >= 0.9: {ok})"
+    )
     print("\n".join(stage_costs(space, table)))
     whole = [("all none", "none"), ("all se16", "se16"), ("all sk2", "sk2"), ("all sk4", "sk4")]
     n = len(space.stages)
@@ -70,7 +74,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--digits", type=int, default=30, help="random digits archs to validate on")
-    ap.add_argument("--resnet", type=int, default=10, help="random ResNet-50-space archs to validate on (0: skip)")
+    ap.add_argument(
+        "--resnet",
+        type=int,
+        default=10,
+        help="random ResNet-50-space archs to validate on (0: skip)",
+    )
     ap.add_argument("--runs", type=int, default=latency.RUNS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)  # measure_table pins these threads to as many CPUs

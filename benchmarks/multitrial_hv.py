@@ -39,7 +39,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--searches", default="nsga2,random,nni-evolution", help="comma-separated, run in this order")
+    p.add_argument(
+        "--searches",
+        default="nsga2,random,nni-evolution",
+        help="comma-separated, run in this order",
+    )
     p.add_argument("--oneshot", help="a one-shot run folder on the same space, for comparison")
     args = p.parse_args()
     space = seknet.load_space(ROOT / "search_space" / "digits.yaml")
@@ -52,17 +56,33 @@ def main() -> None:
             if search.startswith("nni-"):
                 from seknet.modes.nni import NniConfig, run_nni
 
-                run = run_nni(NniConfig(out=out, strategy=search[4:], trials=args.trials, epochs=args.epochs,
-                                        progress=False))  # fmt: skip
+                run = run_nni(
+                    NniConfig(
+                        out=out,
+                        strategy=search[4:],
+                        trials=args.trials,
+                        epochs=args.epochs,
+                        progress=False,
+                    )
+                )
             else:
-                run = run_multitrial(MultiTrialConfig(out=out, sampler=search, trials=args.trials, epochs=args.epochs,
-                                                      progress=False))  # fmt: skip
+                run = run_multitrial(
+                    MultiTrialConfig(
+                        out=out,
+                        sampler=search,
+                        trials=args.trials,
+                        epochs=args.epochs,
+                        progress=False,
+                    )
+                )
             rows = [r for r in fileio.read_csv(run / "evaluations.csv") if r["status"] != "over_budget"]
             hv, n = front_hv(rows, ref)
             uniq = len({r["arch"] for r in rows})
             answered = seknet.Run(run).config.get("proposals", {}).get("repeats_answered", 0)
-            lines.append(f"{search:<14} HV {hv:.4f}  front {n} archs  distinct archs trained {uniq}/{len(rows)} "
-                         f"trials, {answered} repeats answered untrained  {time.time() - t0:.0f} s")  # fmt: skip
+            lines.append(
+                f"{search:<14} HV {hv:.4f}  front {n} archs  distinct archs trained {uniq}/{len(rows)} "
+                f"trials, {answered} repeats answered untrained  {time.time() - t0:.0f} s"
+            )
             print(lines[-1], flush=True)
     if args.oneshot:
         hv, n = front_hv(fileio.read_csv(Path(args.oneshot) / "evaluations.csv"), ref)

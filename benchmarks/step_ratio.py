@@ -58,8 +58,10 @@ def main() -> None:
             a.append(step(net, opt_net, x, y, arch))
             b.append(step(sub, opt_sub, x, y))
         ratios.append(statistics.median(a) / statistics.median(b))
-        print(f"{str(arch):<22} supernet {statistics.median(a) * 1e3:6.1f} ms  stand-alone "
-              f"{statistics.median(b) * 1e3:6.1f} ms  ratio {ratios[-1]:.3f}")  # fmt: skip
+        print(
+            f"{str(arch):<22} supernet {statistics.median(a) * 1e3:6.1f} ms  stand-alone "
+            f"{statistics.median(b) * 1e3:6.1f} ms  ratio {ratios[-1]:.3f}"
+        )
     r = statistics.median(ratios)
     print(f"median ratio over {len(ratios)} archs: {r:.3f}  (goal <= 1.05: {'ok' if r <= 1.05 else 'MISSED'})")
 

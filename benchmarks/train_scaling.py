@@ -46,13 +46,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--space", default="digits")
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--gpus", type=int, default=0, help="GPUs: one per worker (workers default to 1,2,4,… up to it)")
+    ap.add_argument(
+        "--gpus",
+        type=int,
+        default=0,
+        help="GPUs: one per worker (workers default to 1,2,4,… up to it)",
+    )
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--extra", type=int, default=2)
     args = ap.parse_args()
     space = load_space(ROOT / "search_space" / f"{args.space}.yaml")
-    cfg = OneShotConfig(space=str(ROOT / "search_space" / f"{args.space}.yaml"), data=args.space.split("_")[0],
-                       progress=False)  # fmt: skip
+    cfg = OneShotConfig(
+        space=str(ROOT / "search_space" / f"{args.space}.yaml"),
+        data=args.space.split("_")[0],
+        progress=False,
+    )
     data = run_data(cfg)
     steps = -(-len(data.train) // cfg.batch_size)
     workers = [int(w) for w in args.workers.split(",")]
@@ -62,7 +70,14 @@ def main() -> None:
 
     def in_process(e: int) -> None:
         torch.manual_seed(0)
-        train(Supernet(space), data.train, TrainConfig(e, cfg.batch_size, cfg.lr), device, space=space, progress=False)
+        train(
+            Supernet(space),
+            data.train,
+            TrainConfig(e, cfg.batch_size, cfg.lr),
+            device,
+            space=space,
+            progress=False,
+        )
 
     lines = [f"space {space.name}, {len(data.train)} training images, batch {cfg.batch_size}: {steps} steps per epoch"]
     if not args.gpus:
@@ -76,13 +91,21 @@ def main() -> None:
             def ddp(e: int, n: int = n) -> None:
                 ck = Path(tmp) / f"w{n}-e{e}" / "checkpoint.pt"
                 ck.parent.mkdir()
-                train_supernet_ddp(TrainConfig(e, cfg.batch_size, cfg.lr), space, data, ck, n,
-                                   gpus_per_worker=1.0 if args.gpus else 0.0)  # fmt: skip
+                train_supernet_ddp(
+                    TrainConfig(e, cfg.batch_size, cfg.lr),
+                    space,
+                    data,
+                    ck,
+                    n,
+                    gpus_per_worker=1.0 if args.gpus else 0.0,
+                )
 
             rate = steps / epoch_seconds(ddp, args.epochs, args.extra)
             base = base or rate
-            lines.append(f"Ray Train, {n} worker(s){' (1 GPU each)' if args.gpus else ''}: {rate:.2f} steps/s, "
-                         f"efficiency {rate / (n * base):.2f}")  # fmt: skip
+            lines.append(
+                f"Ray Train, {n} worker(s){' (1 GPU each)' if args.gpus else ''}: {rate:.2f} steps/s, "
+                f"efficiency {rate / (n * base):.2f}"
+            )
             print(lines[-1], flush=True)
     print("\n".join(lines))
 

@@ -149,14 +149,27 @@ def trained(space, data, cfg: OneShotConfig, sharing: str, cache: Path) -> Super
 
 
 def finetuned(
-    net: Supernet, archs: list[str], space, data, cfg: OneShotConfig, val, epochs: int = 1, lr: float = 0.01
+    net: Supernet,
+    archs: list[str],
+    space,
+    data,
+    cfg: OneShotConfig,
+    val,
+    epochs: int = 1,
+    lr: float = 0.01,
 ) -> dict[str, float]:
     """{arch: accuracy on ``val``} of each inherited sub-net after ``epochs`` more epochs of stand-alone training
     (SGD, ``lr`` cosine, the run's seed)."""
     out = {}
     for a in archs:  # train() seeds itself
         model = net.extract(space.parse(a))
-        train(model, data.train, TrainConfig(epochs, cfg.batch_size, lr, seed=cfg.seed), "cpu", progress=False)
+        train(
+            model,
+            data.train,
+            TrainConfig(epochs, cfg.batch_size, lr, seed=cfg.seed),
+            "cpu",
+            progress=False,
+        )
         out[a] = evaluate(model, val) / len(val)
     return out
 
@@ -249,8 +262,10 @@ def main() -> None:
     want_all = seed_mean(per, all_seeds)
     saved_truth = yaml.safe_load((args.run / "retrain.yaml").read_text())
     also = f"; also against the mean over seeds {all_seeds}" if more else ""
-    print(f"{len(archs)} archs; truth = stand-alone mean over seeds {list(TRUTH_SEEDS)} on "
-          f"{saved_truth['evaluated_on']}{also}")  # fmt: skip
+    print(
+        f"{len(archs)} archs; truth = stand-alone mean over seeds {list(TRUTH_SEEDS)} on "
+        f"{saved_truth['evaluated_on']}{also}"
+    )
     got: dict[str, dict[str, float]] = {}
     for v in args.variants.split(","):
         if v not in VARIANTS:
@@ -263,7 +278,10 @@ def main() -> None:
                 continue
             s = seed_mean(per, new)
             tau, rho = rank_agreement([s[a] for a in archs], [want[a] for a in archs])
-            print(f"{v:<21} Kendall tau {tau:6.3f}  Spearman rho {rho:6.3f}  (retrain seeds {new})", flush=True)
+            print(
+                f"{v:<21} Kendall tau {tau:6.3f}  Spearman rho {rho:6.3f}  (retrain seeds {new})",
+                flush=True,
+            )
             continue
         recipes, score_cfg, val, nll = plan(v, cfg, data)
         nets = [base if r == (cfg, "sliced") else trained(space, data, *r, cache) for r in recipes]

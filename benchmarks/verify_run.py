@@ -44,9 +44,14 @@ def main(argv: list[str]) -> None:
     train_standalone(arch, data.train, TrainConfig(UNIT_EPOCHS, seed=cfg["config"]["seed"]))
     unit = time.perf_counter() - t
     screening = cfg["seconds"]["train"] + cfg["seconds"]["score"]
-    summary = {"wall_seconds": round(wall, 1), "screening_seconds": round(screening, 1), "unit_arch": str(arch),
-               "unit_seconds": round(unit, 1), "units": round(wall / unit, 2),
-               "screening_units": round(screening / unit, 2)}  # fmt: skip
+    summary = {
+        "wall_seconds": round(wall, 1),
+        "screening_seconds": round(screening, 1),
+        "unit_arch": str(arch),
+        "unit_seconds": round(unit, 1),
+        "units": round(wall / unit, 2),
+        "screening_units": round(screening / unit, 2),
+    }
     write_yaml(out / "unit.yaml", summary)
     print(f"{out}: {summary}")
 

@@ -40,7 +40,13 @@ def eca_count(space, kernel: int, shape, hw: int) -> Count:
 
 
 ECA = attention.AttentionKind(
-    "eca", "attn", "kernel", (3, 5), "ECA-Net, arXiv 1910.03151", module=EfficientChannelAttention, count=eca_count
+    "eca",
+    "attn",
+    "kernel",
+    (3, 5),
+    "ECA-Net, arXiv 1910.03151",
+    module=EfficientChannelAttention,
+    count=eca_count,
 )
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -94,7 +100,19 @@ def test_a_kind_must_name_a_slot_and_values():
     """A kind with an unknown slot, no values or the name 'none' is refused; built-ins cannot be unregistered."""
     for bad in ({"slot": "head"}, {"values": ()}, {"name": "none"}):
         with pytest.raises(ValueError, match="attention kind"):
-            attention.AttentionKind(**({"name": "toy", "slot": "attn", "knob": "k", "values": (1,), "paper": "",
-                                        "module": nn.Identity, "count": eca_count} | bad))  # fmt: skip
+            attention.AttentionKind(
+                **(
+                    {
+                        "name": "toy",
+                        "slot": "attn",
+                        "knob": "k",
+                        "values": (1,),
+                        "paper": "",
+                        "module": nn.Identity,
+                        "count": eca_count,
+                    }
+                    | bad
+                )
+            )
     with pytest.raises(ValueError, match="built-in"):
         attention.unregister("se")

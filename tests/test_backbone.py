@@ -49,7 +49,10 @@ def test_bottleneck_slots(tmp_path):
     assert b.conv2.fc.out_features == 32  # d = max(128 // 16, L = 32)
     s = model.stages[1][0]
     assert s.attn.fc1.in_features == 512 and s.attn.fc1.out_features == 32
-    assert s.conv2.conv.stride == (2, 2) and s.conv1.conv.stride == (1, 1)  # stride on the 3x3 (v1.5)
+    assert s.conv2.conv.stride == (2, 2) and s.conv1.conv.stride == (
+        1,
+        1,
+    )  # stride on the 3x3 (v1.5)
 
 
 def test_model_is_plain(digits):

@@ -20,14 +20,33 @@ from tests.conftest import ROOT
 
 # A made-up table in which SK is slow at few MACs (as measured on CPUs, issue 16): the latency front then
 # differs from the MAC front, and every prediction is known exactly.
-PER_STAGE = {"none": 0.1, "se4": 0.15, "se8": 0.15, "se16": 0.15, "se32": 0.15, "sk2": 0.3, "sk3": 0.4, "sk4": 0.5}
+PER_STAGE = {
+    "none": 0.1,
+    "se4": 0.15,
+    "se8": 0.15,
+    "se16": 0.15,
+    "se32": 0.15,
+    "sk2": 0.3,
+    "sk3": 0.4,
+    "sk4": 0.5,
+}
 MAX_LATENCY = 0.8  # ms: stem + head 0.15, so the stages may take 0.65: no SK beside three SEs, ...
 
 
 def fake_table(space: seknet.Space, device: str = "cpu") -> dict:
-    return {"space": space.name, "device": device, "device_name": "test", "torch": "x", "threads": 1, "batch": 1,
-            "dtype": "float32", "runs": 1, "stem_ms": 0.1, "head_ms": 0.05,
-            "stages": [dict(PER_STAGE) for _ in space.stages]}  # fmt: skip
+    return {
+        "space": space.name,
+        "device": device,
+        "device_name": "test",
+        "torch": "x",
+        "threads": 1,
+        "batch": 1,
+        "dtype": "float32",
+        "runs": 1,
+        "stem_ms": 0.1,
+        "head_ms": 0.05,
+        "stages": [dict(PER_STAGE) for _ in space.stages],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +60,18 @@ def table_file(digits, tmp_path_factory):
 def latency_run(table_file, tmp_path_factory):
     """A one-shot smoke run on the latency objective under a latency budget."""
     out = tmp_path_factory.mktemp("runs") / "lat"
-    argv = ["--smoke", "--no-progress", "--out", str(out), "--objective", "latency", "--latency-table",
-            str(table_file), "--max-latency", f"{MAX_LATENCY}ms"]  # fmt: skip
+    argv = [
+        "--smoke",
+        "--no-progress",
+        "--out",
+        str(out),
+        "--objective",
+        "latency",
+        "--latency-table",
+        str(table_file),
+        "--max-latency",
+        f"{MAX_LATENCY}ms",
+    ]
     assert search.main(argv) == 0
     return out
 
@@ -51,8 +80,11 @@ def test_latency_budget_keeps_exactly_the_archs_predicted_within_it(digits):
     """Objective.in_budget under --max-latency keeps every arch predicted within the budget and no other."""
     table = fake_table(digits)
     kept = {str(a) for a in Objective("macs", table, None, MAX_LATENCY).in_budget(digits)}
-    want = {"-".join(c) for c in itertools.product(digits.choices, repeat=4)
-            if 0.15 + sum(PER_STAGE[x] for x in c) <= MAX_LATENCY + 1e-9}  # fmt: skip
+    want = {
+        "-".join(c)
+        for c in itertools.product(digits.choices, repeat=4)
+        if 0.15 + sum(PER_STAGE[x] for x in c) <= MAX_LATENCY + 1e-9
+    }
     assert kept == want and 0 < len(kept) < len(digits.archs())
 
 
@@ -98,7 +130,16 @@ def test_a_run_refuses_a_table_of_another_space_or_device(edit, message, digits,
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(edit(fake_table(digits))))
     out = tmp_path / "run"
-    argv = ["--smoke", "--no-progress", "--out", str(out), "--objective", "latency", "--latency-table", str(bad)]
+    argv = [
+        "--smoke",
+        "--no-progress",
+        "--out",
+        str(out),
+        "--objective",
+        "latency",
+        "--latency-table",
+        str(bad),
+    ]
     assert search.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and str(bad) in err and "\n" not in err
@@ -118,8 +159,9 @@ def test_latency_run_writes_a_latency_front(latency_run, digits):
     accuracy-latency front; best.yaml is its most accurate; latency.yaml keeps the table; config says latency."""
     table = fake_table(digits)
     rows = fileio.read_csv(latency_run / "evaluations.csv")
-    assert rows and all(float(r["latency_ms"]) == pytest.approx(latency.predict(table, digits.parse(r["arch"])))
-                        for r in rows)  # fmt: skip
+    assert rows and all(
+        float(r["latency_ms"]) == pytest.approx(latency.predict(table, digits.parse(r["arch"]))) for r in rows
+    )
     assert max(float(r["latency_ms"]) for r in rows) <= MAX_LATENCY
     assert len(rows) == len(Objective("macs", table, None, MAX_LATENCY).in_budget(digits))
     full = comparable_rows(rows)
@@ -162,7 +204,14 @@ def test_export_by_latency_needs_a_run_with_latency(smoke_run, tmp_path, capsys)
 def trial_run_rows(argv: list[str], table_file, out) -> list[dict]:
     """evaluations.csv of a trial-based smoke run (``argv`` picks the backend) on the latency objective under
     MAX_LATENCY: every row carries its predicted latency_ms, and exactly the archs over it are over_budget."""
-    lat = ["--objective", "latency", "--latency-table", str(table_file), "--max-latency", str(MAX_LATENCY)]
+    lat = [
+        "--objective",
+        "latency",
+        "--latency-table",
+        str(table_file),
+        "--max-latency",
+        str(MAX_LATENCY),
+    ]
     assert search.main(["run", *argv, "--smoke", "--no-progress", "--out", str(out), *lat]) == 0
     rows = fileio.read_csv(out / "evaluations.csv")
     digits = seknet.load_space(ROOT / "search_space" / "digits.yaml")

@@ -42,7 +42,9 @@ def test_published_figures(space, arch, params, macs):
     assert measure(build_meta(a), a.space) == (params, macs)
 
 
-def stage_costs(space: seknet.Space) -> tuple[tuple[int, int], dict[tuple[int, str], tuple[int, int]]]:
+def stage_costs(
+    space: seknet.Space,
+) -> tuple[tuple[int, int], dict[tuple[int, str], tuple[int, int]]]:
     """Measure, on built models, the (params, MACs) of the trunk and of each (stage, choice).
 
     The 8 uniform archs (c-c-c-c) contain every (stage, choice) pair once.
@@ -59,7 +61,10 @@ def stage_costs(space: seknet.Space) -> tuple[tuple[int, int], dict[tuple[int, s
             with counter:
                 for block in stage:
                     x = block(x)
-            per_stage[i, c] = (sum(p.numel() for p in stage.parameters()), counter.get_total_flops() // 2)
+            per_stage[i, c] = (
+                sum(p.numel() for p in stage.parameters()),
+                counter.get_total_flops() // 2,
+            )
         stages = [per_stage[i, c] for i in range(len(space.stages))]
         trunk.add((total[0] - sum(p for p, _ in stages), total[1] - sum(m for _, m in stages)))
     assert len(trunk) == 1, "the trunk (stem + head) must not depend on the choices"
@@ -111,7 +116,11 @@ def _zero(m, x, y):
 
 @pytest.mark.parametrize(
     "space,arch",
-    [("digits", "se4-sk2-sk4-none"), ("cifar10", "sk3-se32-none-se8"), ("imagenet_resnet50", "se16-se16-se16-se16")],
+    [
+        ("digits", "se4-sk2-sk4-none"),
+        ("cifar10", "sk3-se32-none-se8"),
+        ("imagenet_resnet50", "se16-se16-se16-se16"),
+    ],
 )
 def test_thop_agrees_up_to_batchnorm(space, arch):
     """ultralytics-thop = count().macs + 4 ops per BN output element; with BN zeroed it is equal.

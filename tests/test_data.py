@@ -57,8 +57,10 @@ def test_plain_digits():
 
 def test_digits_never_import_torchvision():
     """The default data path works without torchvision (it may be a broken CUDA build)."""
-    code = "import sys, seknet, search; from seknet.data.digits import load_digits; load_digits(0, 1, 1); " \
-           "sys.exit('torchvision' in sys.modules)"  # fmt: skip
+    code = (
+        "import sys, seknet, search; from seknet.data.digits import load_digits; load_digits(0, 1, 1); "
+        "sys.exit('torchvision' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
@@ -148,8 +150,18 @@ def test_missing_datasets_say_what_to_do(tmp_path, capsys):
         load_data("imagefolder", tmp_path)
     with pytest.raises(ValueError, match=r"pass --data-root FOLDER"):
         load_data("cifar100")
-    argv = ["run", "--space", "search_space/cifar10.yaml", "--data", "cifar10", "--data-root", str(tmp_path),
-            "--smoke", "--out", str(tmp_path / "run")]  # fmt: skip
+    argv = [
+        "run",
+        "--space",
+        "search_space/cifar10.yaml",
+        "--data",
+        "cifar10",
+        "--data-root",
+        str(tmp_path),
+        "--smoke",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     assert search.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "cifar-10-batches-py" in err and not (tmp_path / "run").exists()

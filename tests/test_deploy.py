@@ -17,8 +17,10 @@ def _needs_onnx(fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx", "pt2"])
-@pytest.mark.parametrize("space,arch,side", [("digits", "se16-sk3-none-sk4", 16),
-                                             ("imagenet_resnet50", "se16-none-sk2-se4", 64)])  # fmt: skip
+@pytest.mark.parametrize(
+    "space,arch,side",
+    [("digits", "se16-sk3-none-sk4", 16), ("imagenet_resnet50", "se16-none-sk2-se4", 64)],
+)
 def test_export_matches_pytorch_on_another_batch_size(tmp_path, fmt, space, arch, side):
     """The exported file gives PyTorch's outputs (<= 1e-4) on a batch of 5 though it was traced on a batch of 2
     (dynamic batch axis), for a digits arch and a ResNet-50-space arch with SE and SK."""
@@ -62,7 +64,16 @@ def test_out_naming_an_onnx_file_writes_the_model_there_and_the_yaml_beside_it(s
 
 def test_out_of_another_format_than_format_is_refused(smoke_run, tmp_path, capsys):
     """--out model.onnx with --format pt2 names two formats: one line, exit 2, nothing written."""
-    argv = ["export", str(smoke_run), "--max-macs", "6M", "--out", str(tmp_path / "model.onnx"), "--format", "pt2"]
+    argv = [
+        "export",
+        str(smoke_run),
+        "--max-macs",
+        "6M",
+        "--out",
+        str(tmp_path / "model.onnx"),
+        "--format",
+        "pt2",
+    ]
     assert search.main(argv) == 2
     assert "names a onnx file but --format is pt2" in capsys.readouterr().err and not list(tmp_path.iterdir())
 

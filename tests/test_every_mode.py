@@ -13,7 +13,10 @@ import search
 from seknet.core import fileio
 from seknet.core.config import MT_SAMPLERS, SAMPLERS, STRATEGIES
 
-pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning"),
+]
 TWO_ARCHS = "5.88M"  # the 2 cheapest digits archs fit: a grid of 2 trials
 
 
@@ -34,7 +37,17 @@ def test_every_oneshot_sampler_finishes_a_smoke_search(sampler, tmp_path):
 def test_every_multitrial_sampler_runs_a_two_trial_search(sampler, tmp_path):
     """Each multi-trial sampler finishes a 2-trial smoke search with 2 distinct complete archs (Ray Tune pickles
     the searcher: optuna 5.1's NSGA-II holds a lock and crashed here before its first trial)."""
-    rows = _smoke(tmp_path, "--mode", "multitrial", "--sampler", sampler, "--trials", "2", "--max-macs", TWO_ARCHS)
+    rows = _smoke(
+        tmp_path,
+        "--mode",
+        "multitrial",
+        "--sampler",
+        sampler,
+        "--trials",
+        "2",
+        "--max-macs",
+        TWO_ARCHS,
+    )
     assert len(rows) == 2 and len({r["arch"] for r in rows}) == 2
     assert all(r["status"] == "complete" for r in rows)
 

@@ -61,96 +61,284 @@ def _fake_partial(tmp: Path, config: object, tune: bytes | None = b"garbage") ->
     return tmp / "mt"
 
 
-MT_CONFIG = {"mode": "multitrial", "config": {"space": str(SPACE), "data": "digits", "smoke": True, "trials": 2}}
+MT_CONFIG = {
+    "mode": "multitrial",
+    "config": {"space": str(SPACE), "data": "digits", "smoke": True, "trials": 2},
+}
 
 # (case id, setup(tmp, run) -> argv, message the one line must contain)
 CASES = [
-    ("space-missing", lambda t, r: ["flops", "--space", str(t / "no.yaml"), "--all"], "no such space file"),
-    ("space-syntax", lambda t, r: (t / "s.yaml").write_text("name: [x\n") and ["flops", "--space", str(t / "s.yaml"),
-                                                                                "--all"], "malformed YAML"),
-    ("space-not-mapping", lambda t, r: (t / "s.yaml").write_text("- 1\n- 2\n") and ["flops", "--space",
-                                                                                      str(t / "s.yaml"), "--all"],
-     "s.yaml"),
-    ("space-unknown-key", lambda t, r: (t / "s.yaml").write_text(SPACE.read_text() + "colour: red\n") and [
-        "flops", "--space", str(t / "s.yaml"), "--all"], "colour"),
-    ("space-bad-width", lambda t, r: (t / "s.yaml").write_text(SPACE.read_text().replace("width: 48", "width: -4"))
-     and ["flops", "--space", str(t / "s.yaml"), "--all"], "width"),
+    (
+        "space-missing",
+        lambda t, r: ["flops", "--space", str(t / "no.yaml"), "--all"],
+        "no such space file",
+    ),
+    (
+        "space-syntax",
+        lambda t, r: (t / "s.yaml").write_text("name: [x\n") and ["flops", "--space", str(t / "s.yaml"), "--all"],
+        "malformed YAML",
+    ),
+    (
+        "space-not-mapping",
+        lambda t, r: (t / "s.yaml").write_text("- 1\n- 2\n") and ["flops", "--space", str(t / "s.yaml"), "--all"],
+        "s.yaml",
+    ),
+    (
+        "space-unknown-key",
+        lambda t, r: (
+            (t / "s.yaml").write_text(SPACE.read_text() + "colour: red\n")
+            and ["flops", "--space", str(t / "s.yaml"), "--all"]
+        ),
+        "colour",
+    ),
+    (
+        "space-bad-width",
+        lambda t, r: (
+            (t / "s.yaml").write_text(SPACE.read_text().replace("width: 48", "width: -4"))
+            and ["flops", "--space", str(t / "s.yaml"), "--all"]
+        ),
+        "width",
+    ),
     ("arch-bad-choice", lambda t, r: ["flops", "--arch", "se5-none-none-none"], "se5"),
     ("arch-too-few-stages", lambda t, r: ["flops", "--arch", "none-none"], "4 stages"),
-    ("export-config-space-damaged", lambda t, r: _edit(r / "config.yaml", "space:\n", "space: 7\nold_space:\n") or [
-        "export", str(r), "--max-macs", "7M"], "config.yaml"),
+    (
+        "export-config-space-damaged",
+        lambda t, r: (
+            _edit(r / "config.yaml", "space:\n", "space: 7\nold_space:\n") or ["export", str(r), "--max-macs", "7M"]
+        ),
+        "config.yaml",
+    ),
     ("flops-no-arch", lambda t, r: ["flops"], "exactly one of --arch"),
-    ("run-budget-too-small", lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--max-macs", "1M"],
-     "below the smallest arch"),
-    ("run-budget-not-a-number", lambda t, r: ["run", "--out", str(t / "x"), "--max-macs", "lots"],
-     "invalid MAC count"),
+    (
+        "run-budget-too-small",
+        lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--max-macs", "1M"],
+        "below the smallest arch",
+    ),
+    (
+        "run-budget-not-a-number",
+        lambda t, r: ["run", "--out", str(t / "x"), "--max-macs", "lots"],
+        "invalid MAC count",
+    ),
     ("run-unknown-data", lambda t, r: ["run", "--data", "mnist"], "invalid choice"),
     ("run-slice-zero", lambda t, r: ["run", "--slice", "0"], "must be in (0, 1]"),
-    ("run-space-data-mismatch", lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--space",
-                                              str(ROOT / "search_space" / "cifar10.yaml")], "pick a matching --space"),
-    ("run-oneshot-sampler-for-multitrial", lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--sampler",
-                                                         "nsga2"], "unknown --sampler"),
+    (
+        "run-space-data-mismatch",
+        lambda t, r: [
+            "run",
+            "--smoke",
+            "--out",
+            str(t / "x"),
+            "--space",
+            str(ROOT / "search_space" / "cifar10.yaml"),
+        ],
+        "pick a matching --space",
+    ),
+    (
+        "run-oneshot-sampler-for-multitrial",
+        lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--sampler", "nsga2"],
+        "unknown --sampler",
+    ),
     ("run-strategy-without-nni", lambda t, r: ["run", "--strategy", "tpe"], "add --backend nni"),
-    ("run-multitrial-init-without-supernet", lambda t, r: ["run", "--mode", "multitrial", "--smoke", "--out",
-                                                           str(t / "x"), "--init", "supernet"], "needs --supernet"),
-    ("run-out-not-empty", lambda t, r: ["run", "--smoke", "--out", str(r)], "already exists and is not empty"),
-    ("run-address-malformed", lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--address", "nohost"],
-     "expected HOST:PORT"),
-    ("run-address-nothing-there", lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--address",
-                                                "127.0.0.1:9"], "no Ray head answers there"),
-    ("run-supernet-damaged", lambda t, r: (r / "supernet.pt").write_bytes(b"PK\x03\x04 not a zip") and [
-        "run", "--mode", "multitrial", "--smoke", "--out", str(t / "x"), "--init", "supernet", "--supernet", str(r)],
-     "not a readable state dict"),
-    ("resume-nothing-there", lambda t, r: ["run", "--resume", str(t / "mt")], "no interrupted search there"),
+    (
+        "run-multitrial-init-without-supernet",
+        lambda t, r: [
+            "run",
+            "--mode",
+            "multitrial",
+            "--smoke",
+            "--out",
+            str(t / "x"),
+            "--init",
+            "supernet",
+        ],
+        "needs --supernet",
+    ),
+    (
+        "run-out-not-empty",
+        lambda t, r: ["run", "--smoke", "--out", str(r)],
+        "already exists and is not empty",
+    ),
+    (
+        "run-address-malformed",
+        lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--address", "nohost"],
+        "expected HOST:PORT",
+    ),
+    (
+        "run-address-nothing-there",
+        lambda t, r: ["run", "--smoke", "--out", str(t / "x"), "--address", "127.0.0.1:9"],
+        "no Ray head answers there",
+    ),
+    (
+        "run-supernet-damaged",
+        lambda t, r: (
+            (r / "supernet.pt").write_bytes(b"PK\x03\x04 not a zip")
+            and [
+                "run",
+                "--mode",
+                "multitrial",
+                "--smoke",
+                "--out",
+                str(t / "x"),
+                "--init",
+                "supernet",
+                "--supernet",
+                str(r),
+            ]
+        ),
+        "not a readable state dict",
+    ),
+    (
+        "resume-nothing-there",
+        lambda t, r: ["run", "--resume", str(t / "mt")],
+        "no interrupted search there",
+    ),
     ("resume-finished-run", lambda t, r: ["run", "--resume", str(r)], "already finished"),
-    ("resume-config-syntax", lambda t, r: [
-        "run", "--resume", str(_fake_partial(t, "config: {space: [\n"))], "malformed YAML"),
-    ("resume-config-not-a-run", lambda t, r: ["run", "--resume", str(_fake_partial(t, "- a list\n"))],
-     "not a seknet run config"),
-    ("resume-config-unknown-setting", lambda t, r: [
-        "run", "--resume", str(_fake_partial(t, MT_CONFIG | {"config": MT_CONFIG["config"] | {"colour": 1}}))],
-     "unknown setting(s) colour"),
-    ("resume-config-bad-value", lambda t, r: [
-        "run", "--resume", str(_fake_partial(t, MT_CONFIG | {"config": MT_CONFIG["config"] | {"sampler": "x"}}))],
-     "unknown --sampler"),
-    ("resume-tune-state-damaged", lambda t, r: ["run", "--resume", str(_fake_partial(t, MT_CONFIG))],
-     "cannot be restored"),
-    ("export-not-a-run", lambda t, r: ["export", str(t), "--max-macs", "7M"], "not a finished run folder"),
-    ("export-row-bad-number", lambda t, r: _replace_cell(r / "evaluations.csv", "macs", "abc") or [
-        "export", str(r), "--max-macs", "7M"], "macs is 'abc', not an integer"),
-    ("export-row-bad-accuracy", lambda t, r: _replace_cell(r / "evaluations.csv", "accuracy", "nan") or [
-        "export", str(r), "--max-macs", "7M"], "accuracy is 'nan', not a number"),
-    ("export-row-truncated", lambda t, r: (r / "evaluations.csv").write_text(
-        "\n".join((r / "evaluations.csv").read_text().splitlines()[:5] + ["sk2-sk2-sk2-sk2,1"])) and [
-        "export", str(r), "--max-macs", "7M"], "macs is None"),
-    ("export-row-extra-cells", lambda t, r: _append_row(r / "evaluations.csv", ",9,9") or [
-        "export", str(r), "--max-macs", "7M"], "more cells than columns"),
-    ("export-column-missing", lambda t, r: _edit(r / "evaluations.csv", "macs", "mac") or [
-        "export", str(r), "--max-macs", "7M"], "no column macs"),
-    ("export-complete-row-without-accuracy", lambda t, r: _replace_cell(r / "evaluations.csv", "accuracy", "") or [
-        "export", str(r), "--max-macs", "7M"], "a complete arch without macs"),
-    ("export-config-syntax", lambda t, r: (r / "config.yaml").write_text("config: [\n") and [
-        "export", str(r), "--max-macs", "7M"], "malformed YAML"),
-    ("export-config-not-a-run", lambda t, r: (r / "config.yaml").write_text("42\n") and [
-        "export", str(r), "--max-macs", "7M"], "not a seknet run config"),
-    ("export-config-unknown-setting", lambda t, r: _edit(r / "config.yaml", "config:\n", "config:\n  colour: 1\n") or [
-        "export", str(r), "--max-macs", "7M", "--weights", "--out", str(t / "e.yaml")], "unknown setting(s) colour"),
-    ("export-weights-corrupt", lambda t, r: (r / "supernet.pt").write_bytes(b"\x00" * 64) and [
-        "export", str(r), "--max-macs", "7M", "--weights", "--out", str(t / "e.yaml")], "not a readable state dict"),
-    ("export-weights-truncated", lambda t, r: (r / "supernet.pt").write_bytes((r / "supernet.pt").read_bytes()[:4000])
-     and ["export", str(r), "--max-macs", "7M", "--weights", "--out", str(t / "e.yaml")], "not a readable"),
-    ("export-weights-other-space", lambda t, r: _other_space_weights(r) or [
-        "export", str(r), "--max-macs", "7M", "--weights", "--out", str(t / "e.yaml")], "does not fit this run"),
-    ("export-out-folder-missing", lambda t, r: ["export", str(r), "--max-macs", "7M", "--out",
-                                                str(t / "nowhere" / "e.yaml")], "does not exist"),
+    (
+        "resume-config-syntax",
+        lambda t, r: ["run", "--resume", str(_fake_partial(t, "config: {space: [\n"))],
+        "malformed YAML",
+    ),
+    (
+        "resume-config-not-a-run",
+        lambda t, r: ["run", "--resume", str(_fake_partial(t, "- a list\n"))],
+        "not a seknet run config",
+    ),
+    (
+        "resume-config-unknown-setting",
+        lambda t, r: [
+            "run",
+            "--resume",
+            str(_fake_partial(t, MT_CONFIG | {"config": MT_CONFIG["config"] | {"colour": 1}})),
+        ],
+        "unknown setting(s) colour",
+    ),
+    (
+        "resume-config-bad-value",
+        lambda t, r: [
+            "run",
+            "--resume",
+            str(_fake_partial(t, MT_CONFIG | {"config": MT_CONFIG["config"] | {"sampler": "x"}})),
+        ],
+        "unknown --sampler",
+    ),
+    (
+        "resume-tune-state-damaged",
+        lambda t, r: ["run", "--resume", str(_fake_partial(t, MT_CONFIG))],
+        "cannot be restored",
+    ),
+    (
+        "export-not-a-run",
+        lambda t, r: ["export", str(t), "--max-macs", "7M"],
+        "not a finished run folder",
+    ),
+    (
+        "export-row-bad-number",
+        lambda t, r: _replace_cell(r / "evaluations.csv", "macs", "abc") or ["export", str(r), "--max-macs", "7M"],
+        "macs is 'abc', not an integer",
+    ),
+    (
+        "export-row-bad-accuracy",
+        lambda t, r: _replace_cell(r / "evaluations.csv", "accuracy", "nan") or ["export", str(r), "--max-macs", "7M"],
+        "accuracy is 'nan', not a number",
+    ),
+    (
+        "export-row-truncated",
+        lambda t, r: (
+            (r / "evaluations.csv").write_text(
+                "\n".join((r / "evaluations.csv").read_text().splitlines()[:5] + ["sk2-sk2-sk2-sk2,1"])
+            )
+            and ["export", str(r), "--max-macs", "7M"]
+        ),
+        "macs is None",
+    ),
+    (
+        "export-row-extra-cells",
+        lambda t, r: _append_row(r / "evaluations.csv", ",9,9") or ["export", str(r), "--max-macs", "7M"],
+        "more cells than columns",
+    ),
+    (
+        "export-column-missing",
+        lambda t, r: _edit(r / "evaluations.csv", "macs", "mac") or ["export", str(r), "--max-macs", "7M"],
+        "no column macs",
+    ),
+    (
+        "export-complete-row-without-accuracy",
+        lambda t, r: _replace_cell(r / "evaluations.csv", "accuracy", "") or ["export", str(r), "--max-macs", "7M"],
+        "a complete arch without macs",
+    ),
+    (
+        "export-config-syntax",
+        lambda t, r: (r / "config.yaml").write_text("config: [\n") and ["export", str(r), "--max-macs", "7M"],
+        "malformed YAML",
+    ),
+    (
+        "export-config-not-a-run",
+        lambda t, r: (r / "config.yaml").write_text("42\n") and ["export", str(r), "--max-macs", "7M"],
+        "not a seknet run config",
+    ),
+    (
+        "export-config-unknown-setting",
+        lambda t, r: (
+            _edit(r / "config.yaml", "config:\n", "config:\n  colour: 1\n")
+            or ["export", str(r), "--max-macs", "7M", "--weights", "--out", str(t / "e.yaml")]
+        ),
+        "unknown setting(s) colour",
+    ),
+    (
+        "export-weights-corrupt",
+        lambda t, r: (
+            (r / "supernet.pt").write_bytes(b"\x00" * 64)
+            and ["export", str(r), "--max-macs", "7M", "--weights", "--out", str(t / "e.yaml")]
+        ),
+        "not a readable state dict",
+    ),
+    (
+        "export-weights-truncated",
+        lambda t, r: (
+            (r / "supernet.pt").write_bytes((r / "supernet.pt").read_bytes()[:4000])
+            and ["export", str(r), "--max-macs", "7M", "--weights", "--out", str(t / "e.yaml")]
+        ),
+        "not a readable",
+    ),
+    (
+        "export-weights-other-space",
+        lambda t, r: (
+            _other_space_weights(r) or ["export", str(r), "--max-macs", "7M", "--weights", "--out", str(t / "e.yaml")]
+        ),
+        "does not fit this run",
+    ),
+    (
+        "export-out-folder-missing",
+        lambda t, r: ["export", str(r), "--max-macs", "7M", "--out", str(t / "nowhere" / "e.yaml")],
+        "does not exist",
+    ),
     ("export-budget-zero", lambda t, r: ["export", str(r), "--max-macs", "0"], "must be positive"),
-    ("retrain-csv-damaged", lambda t, r: _retrain_files(r, "arch,macs,params,run_accuracy,seed,accuracy,n_eval,status"
-                                                           "\nnone-none-none-none,1,1,0.5,x,0.5,10,complete\n") or [
-        "retrain", str(r), "--epochs", "1", "--seeds", "1"], "seed is 'x', not an integer"),
-    ("retrain-yaml-damaged", lambda t, r: _retrain_files(r, "arch\n", yaml_text="epochs: [1\n") or [
-        "retrain", str(r), "--epochs", "1", "--seeds", "1"], "malformed YAML"),
-    ("retrain-not-a-run", lambda t, r: ["retrain", str(t), "--epochs", "1"], "not a finished run folder"),
-]  # fmt: skip
+    (
+        "retrain-csv-damaged",
+        lambda t, r: (
+            _retrain_files(
+                r,
+                "arch,macs,params,run_accuracy,seed,accuracy,n_eval,status"
+                "\nnone-none-none-none,1,1,0.5,x,0.5,10,complete\n",
+            )
+            or ["retrain", str(r), "--epochs", "1", "--seeds", "1"]
+        ),
+        "seed is 'x', not an integer",
+    ),
+    (
+        "retrain-yaml-damaged",
+        lambda t, r: (
+            _retrain_files(r, "arch\n", yaml_text="epochs: [1\n")
+            or ["retrain", str(r), "--epochs", "1", "--seeds", "1"]
+        ),
+        "malformed YAML",
+    ),
+    (
+        "retrain-not-a-run",
+        lambda t, r: ["retrain", str(t), "--epochs", "1"],
+        "not a finished run folder",
+    ),
+]
 
 
 def _other_space_weights(run: Path) -> None:
@@ -246,9 +434,24 @@ def test_sigint_gives_one_line_shuts_ray_down_and_leaves_partial(when, tmp_path)
     """SIGINT while the supernet trains or while Ray scores: exit 130, one line, Ray's processes gone, .partial kept."""
     out = tmp_path / "run"
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
-    argv = [sys.executable, "search.py", "--smoke", "--out", str(out), "--epochs", "3" if when == "train" else "1"]
-    p = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         preexec_fn=_sigint_default)  # fmt: skip
+    argv = [
+        sys.executable,
+        "search.py",
+        "--smoke",
+        "--out",
+        str(out),
+        "--epochs",
+        "3" if when == "train" else "1",
+    ]
+    p = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_sigint_default,
+    )
     partial = tmp_path / ".run.partial"
     deadline = time.time() + 240
     while time.time() < deadline and p.poll() is None:  # train: the .partial folder exists; score: supernet.pt too
@@ -330,10 +533,31 @@ def test_sigint_during_a_multitrial_search_leaves_it_resumable(tmp_path):
     """SIGINT amid a multitrial search: exit 130, no finished run written from unfinished trials, and --resume
     completes every trial (Ray Tune's own SIGINT handler would have returned the unfinished trials as results)."""
     out = tmp_path / "run"
-    argv = [sys.executable, "search.py", "run", "--mode", "multitrial", "--smoke", "--no-progress", "--sampler",
-            "random", "--trials", "6", "--epochs", "2", "--out", str(out)]  # fmt: skip
-    p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         preexec_fn=_sigint_default)  # fmt: skip
+    argv = [
+        sys.executable,
+        "search.py",
+        "run",
+        "--mode",
+        "multitrial",
+        "--smoke",
+        "--no-progress",
+        "--sampler",
+        "random",
+        "--trials",
+        "6",
+        "--epochs",
+        "2",
+        "--out",
+        str(out),
+    ]
+    p = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_sigint_default,
+    )
     partial = tmp_path / ".run.partial"
     deadline = time.time() + 240
     while time.time() < deadline and p.poll() is None and not list(partial.glob("tune/*/result.json")):

@@ -12,7 +12,15 @@ import sys
 from tests.conftest import ROOT
 
 LAYERS = ("core", "nn", "data", "engine", "runs", "modes", "api")  # folders, lowest first
-LEVEL = {"core": 0, "nn": 1, "data": 1, "engine": 2, "runs": 3, "modes": 4, "api": 5}  # nn and data side by side
+LEVEL = {
+    "core": 0,
+    "nn": 1,
+    "data": 1,
+    "engine": 2,
+    "runs": 3,
+    "modes": 4,
+    "api": 5,
+}  # nn and data side by side
 SERVERS = {  # the Ray adapters in engine/, and the modes that run on Ray Tune
     "ray": {
         "engine.ray_session",

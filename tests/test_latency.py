@@ -32,7 +32,12 @@ def test_prediction_is_the_sum_of_the_parts(table, digits):
 
 def test_stage_inputs_are_the_shapes_a_whole_model_feeds(digits):
     """Each stage is timed on the input shape it gets in a whole model (digits: 16, 16, 8, 4 pixels)."""
-    assert latency.stage_inputs(digits, 2) == [(2, 32, 16, 16), (2, 32, 16, 16), (2, 48, 8, 8), (2, 64, 4, 4)]
+    assert latency.stage_inputs(digits, 2) == [
+        (2, 32, 16, 16),
+        (2, 32, 16, 16),
+        (2, 48, 8, 8),
+        (2, 64, 4, 4),
+    ]
     r50 = space_named("imagenet_resnet50")
     assert [s[2] for s in latency.stage_inputs(r50, 1)] == [56, 56, 28, 14]
 
@@ -44,12 +49,18 @@ def test_table_round_trips_through_yaml(table, digits, tmp_path):
     assert latency_table.load_table(path, digits, "cpu") == table
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda t: t | {"space": "cifar10"}, "measured for space 'cifar10', not 'digits'"),
-    (lambda t: t | {"device": "cuda"}, "measured on cuda, not cpu"),
-    (lambda t: t | {"stages": [t["stages"][0] | {"sk4": "x"}, *t["stages"][1:]]}, "stage 0 has no latency for sk4"),
-    (lambda t: [1, 2], "not a latency table"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda t: t | {"space": "cifar10"}, "measured for space 'cifar10', not 'digits'"),
+        (lambda t: t | {"device": "cuda"}, "measured on cuda, not cpu"),
+        (
+            lambda t: t | {"stages": [t["stages"][0] | {"sk4": "x"}, *t["stages"][1:]]},
+            "stage 0 has no latency for sk4",
+        ),
+        (lambda t: [1, 2], "not a latency table"),
+    ],
+)
 def test_a_table_that_does_not_fit_is_refused(table, digits, tmp_path, edit, message):
     """A table of another space or device, or a damaged one, is refused with one line naming the file."""
     path = tmp_path / "t.yaml"

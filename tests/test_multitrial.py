@@ -10,8 +10,19 @@ from seknet.core import fileio
 @pytest.fixture(scope="module")
 def mt_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("mt") / "run"
-    argv = ["run", "--mode", "multitrial", "--smoke", "--no-progress", "--sampler", "nsga2", "--trials", "4",
-            "--out", str(out)]  # fmt: skip
+    argv = [
+        "run",
+        "--mode",
+        "multitrial",
+        "--smoke",
+        "--no-progress",
+        "--sampler",
+        "nsga2",
+        "--trials",
+        "4",
+        "--out",
+        str(out),
+    ]
     assert search.main(argv) == 0
     return out
 
@@ -47,8 +58,22 @@ def test_export_works_on_multitrial_runs(mt_run, tmp_path, capsys):
 @pytest.mark.slow
 def test_asha_never_puts_truncated_trials_on_the_front(tmp_path):
     """With ASHA, stopped trials keep status stopped_early and fewer epochs; only complete trials are on the front."""
-    argv = ["run", "--mode", "multitrial", "--smoke", "--no-progress", "--sampler", "random", "--trials", "4",
-            "--epochs", "2", "--asha", "--out", str(tmp_path / "run")]  # fmt: skip
+    argv = [
+        "run",
+        "--mode",
+        "multitrial",
+        "--smoke",
+        "--no-progress",
+        "--sampler",
+        "random",
+        "--trials",
+        "4",
+        "--epochs",
+        "2",
+        "--asha",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     cfg_epochs = 2
     assert search.main(argv) == 0
     rows = fileio.read_csv(tmp_path / "run" / "evaluations.csv")
@@ -62,9 +87,15 @@ def test_asha_never_puts_truncated_trials_on_the_front(tmp_path):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--sampler", "sandwich"], "unknown --sampler 'sandwich' for multitrial runs; valid: nsga2|tpe|random|grid"),
+        (
+            ["--sampler", "sandwich"],
+            "unknown --sampler 'sandwich' for multitrial runs; valid: nsga2|tpe|random|grid",
+        ),
         (["--init", "supernet"], "--init supernet needs --supernet RUN"),
-        (["--sampler", "grid", "--trials", "3"], "grid needs one trial per arch: 4096 archs in budget but --trials 3"),
+        (
+            ["--sampler", "grid", "--trials", "3"],
+            "grid needs one trial per arch: 4096 archs in budget but --trials 3",
+        ),
         (["--init", "supernet", "--supernet", "."], "--supernet .: no supernet.pt there"),
     ],
 )

@@ -28,7 +28,12 @@ def test_every_strategy_the_cli_offers_is_one_the_adapter_runs():
     assert tuple(run_flag_actions()["strategy"].choices) == STRATEGIES
     assert STRATEGIES == MULTI_TRIAL + ONE_SHOT and "enas" not in STRATEGIES
     built = {s: type(nni_search._multi_trial_strategy(NniConfig(strategy=s))).__name__ for s in MULTI_TRIAL}
-    assert built == {"random": "Random", "grid": "GridSearch", "evolution": "RegularizedEvolution", "tpe": "TPE"}
+    assert built == {
+        "random": "Random",
+        "grid": "GridSearch",
+        "evolution": "RegularizedEvolution",
+        "tpe": "TPE",
+    }
 
 
 def test_model_space_has_one_choice_per_stage_labelled_stage_i(digits):
@@ -70,8 +75,13 @@ def test_trial_starts_from_build_models_weights_whatever_was_built_before(monkey
     sample = {f"stage{i}": c for i, c in enumerate(str(a).split("-"))}
     cfg = NniConfig(space=SPACE, data="digits", strategy="random", seed=3)
     starts = []
-    monkeypatch.setattr(nni_search, "train_standalone", lambda arch, split, tcfg, device, model, **kw: starts.append(
-        {k: v.clone() for k, v in model.state_dict().items()}))  # fmt: skip
+    monkeypatch.setattr(
+        nni_search,
+        "train_standalone",
+        lambda arch, split, tcfg, device, model, **kw: starts.append(
+            {k: v.clone() for k, v in model.state_dict().items()}
+        ),
+    )
     monkeypatch.setattr(nni_search, "evaluate", lambda model, data, device: 0)
     monkeypatch.setattr(nni_search.nni, "report_final_result", lambda metrics: None)
     for history in (0, 1):
@@ -113,7 +123,19 @@ def test_retrain_works_on_nni_runs(evo_run):
     """retrain reads an NNI run like a Ray one: every arch of the run retrained, tau written."""
     import yaml
 
-    argv = ["retrain", str(evo_run), "--top", "3", "--random", "3", "--epochs", "1", "--seeds", "1", "--no-progress"]
+    argv = [
+        "retrain",
+        str(evo_run),
+        "--top",
+        "3",
+        "--random",
+        "3",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--no-progress",
+    ]
     assert search.main(argv) == 0
     rows = fileio.read_csv(evo_run / "retrain.csv")
     assert {r["arch"] for r in rows} == {r["arch"] for r in fileio.read_csv(evo_run / "evaluations.csv")}
@@ -232,8 +254,21 @@ def test_tpe_trains_every_arch_once_when_it_repeats_itself(tmp_path):
     path = tmp_path / "digits2.yaml"
     path.write_text(yaml.safe_dump(space))
     out = tmp_path / "run"
-    argv = ["run", "--backend", "nni", "--strategy", "tpe", "--trials", "8", "--space", str(path), "--smoke",
-            "--no-progress", "--out", str(out)]  # fmt: skip
+    argv = [
+        "run",
+        "--backend",
+        "nni",
+        "--strategy",
+        "tpe",
+        "--trials",
+        "8",
+        "--space",
+        str(path),
+        "--smoke",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     assert search.main(argv) == 0
     rows = fileio.read_csv(out / "evaluations.csv")
     assert sorted(r["arch"] for r in rows) == ["none-none", "none-se16", "se16-none", "se16-se16"]

@@ -82,8 +82,11 @@ def test_tune_packs_four_trials_per_logical_gpu(tmp_path):
     with ray_session(num_cpus=8, num_gpus=2) as ray:
         barrier, wait = _barrier(ray, 8)
         trainable = tune.with_resources(tune.with_parameters(probe, barrier=barrier, wait=wait), resources)
-        tuner = tune.Tuner(trainable, param_space={"i": tune.grid_search(list(range(8)))},
-                           run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0))  # fmt: skip
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"i": tune.grid_search(list(range(8)))},
+            run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+        )
         results = [r.metrics for r in tuner.fit()]
     gpus = [m["gpu"] for m in results]
     assert "bad" not in gpus and sorted(gpus.count(g) for g in set(gpus)) == [4, 4]
@@ -102,7 +105,11 @@ def test_scored_subtrees_are_kept_and_read_back(digits, tmp_path):
 
     torch.manual_seed(0)
     archs = [digits.parse(f"{c}-{d}-none-none") for c in digits.choices for d in ("none", "sk2")]  # 8 subtrees
-    recal, vx, vy = [torch.randn(8, 1, 16, 16)], torch.randn(64, 1, 16, 16), torch.randint(0, 10, (64,))
+    recal, vx, vy = (
+        [torch.randn(8, 1, 16, 16)],
+        torch.randn(64, 1, 16, 16),
+        torch.randint(0, 10, (64,)),
+    )
     state, other = Supernet(digits).state_dict(), Supernet(digits).state_dict()
     with ray_session(num_cpus=2) as ray:
         first = score_on_ray(ray, digits, state, archs, recal, vx, vy, 2, progress=False, cache=tmp_path)

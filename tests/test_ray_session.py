@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from seknet.core import fileio
-from seknet.engine.ray_session import RayJoinError, probe, ray_session, split_address, token_available
+from seknet.engine.ray_session import (
+    RayJoinError,
+    probe,
+    ray_session,
+    split_address,
+    token_available,
+)
 from tests.conftest import ROOT
 
 
@@ -97,8 +103,19 @@ def test_run_joins_a_head_with_token_authentication(short_tmp, tmp_path, smoke_r
     (home / ".ray" / "auth_token").write_text("a" * 64)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")} | {"HOME": str(home)}
     port = _free_port()
-    start = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--port", str(port), "--num-cpus", "2",
-             "--include-dashboard=false", f"--temp-dir={short_tmp}/ray"]  # fmt: skip
+    start = [
+        sys.executable,
+        "-m",
+        "ray.scripts.scripts",
+        "start",
+        "--head",
+        "--port",
+        str(port),
+        "--num-cpus",
+        "2",
+        "--include-dashboard=false",
+        f"--temp-dir={short_tmp}/ray",
+    ]
     subprocess.run(start, env=env, check=True, capture_output=True, timeout=120)
     try:
         argv = ["--smoke", "--no-progress", "--max-macs", "6.3M", "--address", f"127.0.0.1:{port}"]
@@ -112,10 +129,19 @@ def test_run_joins_a_head_with_token_authentication(short_tmp, tmp_path, smoke_r
         )
         assert refused.returncode == 2 and "could not join the Ray cluster" in refused.stderr
         out = tmp_path / "joined"
-        joined = subprocess.run([sys.executable, "search.py", *argv, "--out", str(out)], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=600)  # fmt: skip
+        joined = subprocess.run(
+            [sys.executable, "search.py", *argv, "--out", str(out)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert joined.returncode == 0, joined.stderr[-2000:]
-        ours, local = fileio.read_csv(out / "evaluations.csv"), fileio.read_csv(smoke_run / "evaluations.csv")
+        ours, local = (
+            fileio.read_csv(out / "evaluations.csv"),
+            fileio.read_csv(smoke_run / "evaluations.csv"),
+        )
         assert ours == local
     finally:
         _kill_cluster(short_tmp)

@@ -112,17 +112,31 @@ def test_a_killed_training_worker_is_restarted_and_the_run_finishes(tmp_path):
     from tests.conftest import ROOT
 
     out = tmp_path / "run"
-    argv = [sys.executable, "search.py", "--smoke", "--no-progress", "--epochs", "6", "--max-macs", "6.3M",
-            "--train-workers", "2", "--out", str(out)]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    argv = [
+        sys.executable,
+        "search.py",
+        "--smoke",
+        "--no-progress",
+        "--epochs",
+        "6",
+        "--max-macs",
+        "6.3M",
+        "--train-workers",
+        "2",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     checkpoint = out.with_name(f".{out.name}.partial") / "checkpoint.pt"
     deadline = time.time() + 300
     try:
         while time.time() < deadline and checkpoint_epochs(checkpoint) < 1:
             time.sleep(0.1)
-        workers = subprocess.run(["pgrep", "-s", str(proc.pid), "-f", "RayTrainWorker"], capture_output=True,
-                                 text=True).stdout.split()  # fmt: skip
+        workers = subprocess.run(
+            ["pgrep", "-s", str(proc.pid), "-f", "RayTrainWorker"], capture_output=True, text=True
+        ).stdout.split()
         assert workers and checkpoint_epochs(checkpoint) < 6, "a worker must be killed mid-training"
         os.kill(int(workers[-1]), signal.SIGKILL)
         assert proc.wait(timeout=600) == 0

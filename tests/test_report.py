@@ -8,8 +8,16 @@ from seknet.runs import plots
 def _crowded_front(n: int = 19) -> list[dict]:
     """A front like the default run's: ``n`` archs packed into 6.2-6.9 M MACs, accuracy rising with MACs."""
     names = ["-".join(c) for c in itertools.product(("sk2", "se16", "none"), repeat=4)][:n]
-    return [{"arch": a, "macs": 6_200_000 + 700_000 * k // n, "accuracy": 0.80 + 0.002 * k, "acc_low": 0.79 + 0.002 * k,
-             "acc_high": 0.81 + 0.002 * k} for k, a in enumerate(names)]  # fmt: skip
+    return [
+        {
+            "arch": a,
+            "macs": 6_200_000 + 700_000 * k // n,
+            "accuracy": 0.80 + 0.002 * k,
+            "acc_low": 0.79 + 0.002 * k,
+            "acc_high": 0.81 + 0.002 * k,
+        }
+        for k, a in enumerate(names)
+    ]
 
 
 def test_pareto_labels_never_overlap_and_every_front_arch_is_in_the_table(tmp_path):
@@ -23,8 +31,9 @@ def test_pareto_labels_never_overlap_and_every_front_arch_is_in_the_table(tmp_pa
     front = _crowded_front()
     fig, ax = plt.subplots()
     ax.plot([float(r["macs"]) / 1e6 for r in front], [r["accuracy"] * 100 for r in front], "o")
-    named = plots.place_labels(fig, ax, [(r["macs"] / 1e6, r["accuracy"] * 100) for r in front],
-                                [r["arch"] for r in front])  # fmt: skip
+    named = plots.place_labels(
+        fig, ax, [(r["macs"] / 1e6, r["accuracy"] * 100) for r in front], [r["arch"] for r in front]
+    )
     renderer = fig.canvas.get_renderer()
     texts = [t for t in ax.texts if " " in t.get_text()]  # the labels with a name
     boxes = [t.get_window_extent(renderer) for t in texts]

@@ -30,8 +30,11 @@ def _recorded_finished(tune_dir) -> dict[str, str]:
     except (OSError, ValueError):  # the driver is writing it: read it on the next poll
         return {}
     done = {t["trial_id"] for t in trials if t["status"] == "TERMINATED"}
-    return {d.name: (d / "result.json").read_text() for d in tune_dir.glob("standalone_trial_*")
-            if any(f"_{i}_" in d.name for i in done)}  # fmt: skip
+    return {
+        d.name: (d / "result.json").read_text()
+        for d in tune_dir.glob("standalone_trial_*")
+        if any(f"_{i}_" in d.name for i in done)
+    }
 
 
 @pytest.mark.slow
@@ -102,8 +105,9 @@ def test_a_resumed_latency_search_uses_the_table_it_started_with(tmp_path, monke
         "--out",
         str(out),
     ]
-    proc = subprocess.Popen(argv, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     tune_dir = out.with_name(f".{out.name}.partial") / "tune"
     deadline = time.time() + 240
     try:
@@ -151,8 +155,13 @@ def test_kill_minus_9_then_resume_equals_an_uninterrupted_oneshot_run(stage, pro
     whole = tmp_path / "whole"
     assert search.main([*args, "--out", str(whole)]) == 0
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "search.py", *args, "--out", str(out)], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "search.py", *args, "--out", str(out)],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     partial = out.with_name(f".{out.name}.partial")
     deadline = time.time() + 240
     try:

@@ -60,8 +60,10 @@ def test_tau_interval():
 
 def test_pick_front_then_random():
     """--top takes the most accurate front archs; --random draws others, never repeating, by seed."""
-    rows = [{"arch": a, "macs": m, "accuracy": acc, "n_eval": "100"}
-            for a, m, acc in [("a", 1, 0.5), ("b", 2, 0.7), ("c", 3, 0.6), ("d", 4, 0.9), ("e", 5, 0.1)]]  # fmt: skip
+    rows = [
+        {"arch": a, "macs": m, "accuracy": acc, "n_eval": "100"}
+        for a, m, acc in [("a", 1, 0.5), ("b", 2, 0.7), ("c", 3, 0.6), ("d", 4, 0.9), ("e", 5, 0.1)]
+    ]
     picked = pick_archs(rows, top=2, n_random=2, seed=0)
     assert [(r["arch"], why) for r, why in picked[:2]] == [("d", "front"), ("b", "front")]
     rest = [r["arch"] for r, _ in picked[2:]]
@@ -71,8 +73,10 @@ def test_pick_front_then_random():
 
 def test_pick_takes_the_front_of_the_runs_objective():
     """A latency run's front is on latency_ms: its top archs are the accurate ones that are fast, not small."""
-    rows = [{"arch": a, "macs": m, "latency_ms": ms, "accuracy": acc, "n_eval": "100"}
-            for a, m, ms, acc in [("a", 1, 9.0, 0.9), ("b", 2, 1.0, 0.8), ("c", 3, 2.0, 0.6)]]  # fmt: skip
+    rows = [
+        {"arch": a, "macs": m, "latency_ms": ms, "accuracy": acc, "n_eval": "100"}
+        for a, m, ms, acc in [("a", 1, 9.0, 0.9), ("b", 2, 1.0, 0.8), ("c", 3, 2.0, 0.6)]
+    ]
     assert [r["arch"] for r, _ in pick_archs(rows, top=3, n_random=0, seed=0)] == ["a"]
     assert [r["arch"] for r, _ in pick_archs(rows, top=3, n_random=0, seed=0, cost="latency_ms")] == ["a", "b"]
 
@@ -82,7 +86,19 @@ def test_retrain_smoke(tmp_path):
     """retrain on a smoke run writes retrain.csv/.yaml/.png with tau, rho and the seed-vs-seed ceiling."""
     run = tmp_path / "run"
     assert search.main(["--smoke", "--no-progress", "--out", str(run), "--max-macs", "5.96M"]) == 0
-    argv = ["retrain", str(run), "--top", "2", "--random", "2", "--epochs", "1", "--seeds", "2", "--no-progress"]
+    argv = [
+        "retrain",
+        str(run),
+        "--top",
+        "2",
+        "--random",
+        "2",
+        "--epochs",
+        "1",
+        "--seeds",
+        "2",
+        "--no-progress",
+    ]
     assert search.main(argv) == 0
     rows = fileio.read_csv(run / "retrain.csv")
     assert len(rows) == 4 * 2 and {r["seed"] for r in rows} == {"0", "1"}

@@ -10,7 +10,9 @@ from seknet.runs import folder as rundir
 def test_lifecycle_writes_into_partial_then_renames(tmp_path):
     """create makes .run.partial with config.yaml (mode, config, git_commit); finish renames it into place."""
     folder = rundir.create(
-        rundir.check_new(tmp_path / "run", "digits", "digits", "oneshot"), "oneshot", OneShotConfig()
+        rundir.check_new(tmp_path / "run", "digits", "digits", "oneshot"),
+        "oneshot",
+        OneShotConfig(),
     )
     assert folder.partial == tmp_path / ".run.partial" and not folder.out.exists()
     saved = yaml.safe_load((folder.partial / "config.yaml").read_text())
@@ -19,8 +21,14 @@ def test_lifecycle_writes_into_partial_then_renames(tmp_path):
     assert not folder.partial.exists()
 
 
-@pytest.mark.parametrize("mode,how", [("oneshot", "continue it with --resume"), ("nni", "remove it"),
-                                      ("multitrial", "continue it with --resume")])  # fmt: skip
+@pytest.mark.parametrize(
+    "mode,how",
+    [
+        ("oneshot", "continue it with --resume"),
+        ("nni", "remove it"),
+        ("multitrial", "continue it with --resume"),
+    ],
+)
 def test_a_leftover_partial_is_refused_the_same_way_in_every_mode(tmp_path, mode, how):
     """A leftover .partial folder is never deleted silently: --resume where the mode can, else remove it."""
     (tmp_path / ".run.partial").mkdir()

@@ -20,8 +20,16 @@ BUDGET = 6_300_000  # prunes the digits space to its cheaper archs: a faster smo
 
 def test_smoke_run_writes_every_file(smoke_run, digits):
     """`search.py --smoke` (the default command, `run`) writes every result file, complete and consistent."""
-    names = {"config.yaml", "evaluations.csv", "pareto.csv", "pareto.png", "best.yaml", "placement.csv",
-             "placement.png", "supernet.pt"}  # fmt: skip
+    names = {
+        "config.yaml",
+        "evaluations.csv",
+        "pareto.csv",
+        "pareto.png",
+        "best.yaml",
+        "placement.csv",
+        "placement.png",
+        "supernet.pt",
+    }
     assert names <= {p.name for p in smoke_run.iterdir()}
     assert not list(smoke_run.parent.glob(".*partial")) and not list(smoke_run.glob(".*tmp"))
     rows = fileio.read_csv(smoke_run / "evaluations.csv")
@@ -52,8 +60,10 @@ def test_export(smoke_run, tmp_path, digits):
     rows = fileio.read_csv(smoke_run / "evaluations.csv")
     n_full = max(int(r["n_eval"]) for r in rows)
     budget = 6_000_000
-    want = max((r for r in rows if int(r["macs"]) <= budget and int(r["n_eval"]) == n_full),
-               key=lambda r: (float(r["accuracy"]), -int(r["macs"])))  # fmt: skip
+    want = max(
+        (r for r in rows if int(r["macs"]) <= budget and int(r["n_eval"]) == n_full),
+        key=lambda r: (float(r["accuracy"]), -int(r["macs"])),
+    )
     out = tmp_path / "best.yaml"
     assert search.main(["export", str(smoke_run), "--max-macs", "6M", "--out", str(out), "--weights"]) == 0
     arch = seknet.load_arch(out)
@@ -74,9 +84,15 @@ def test_export_nothing_under_budget(smoke_run, capsys, tmp_path):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--max-macs", "1M"], "below the smallest arch of digits: sk2-sk2-sk2-sk2 with 5,843,136 MACs"),
+        (
+            ["--max-macs", "1M"],
+            "below the smallest arch of digits: sk2-sk2-sk2-sk2 with 5,843,136 MACs",
+        ),
         (["--max-macs", "lots"], "invalid MAC count 'lots'"),
-        (["--space", "search_space/cifar10.yaml"], "expects 3x32x32 with 10; pick a matching --space"),
+        (
+            ["--space", "search_space/cifar10.yaml"],
+            "expects 3x32x32 with 10; pick a matching --space",
+        ),
         (["--data", "mnist"], "invalid choice: 'mnist'"),
         (["--slice", "0"], "must be in (0, 1]"),
     ],
@@ -104,14 +120,22 @@ def test_parse_macs():
 
 def test_no_traceback_from_the_shell():
     """From a shell, bad input prints exactly one line on stderr and exits 2."""
-    p = subprocess.run([sys.executable, "search.py", "flops", "--arch", "se5-none-none-none"], cwd=ROOT,
-                       capture_output=True, text=True)  # fmt: skip
+    p = subprocess.run(
+        [sys.executable, "search.py", "flops", "--arch", "se5-none-none-none"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
 
 
 def test_halving_keeps_possible_front_members(digits):
     """An arch is dropped only when a cheaper arch wins the paired test on the slice images (z > 2.58)."""
-    a, b, c = digits.parse("sk2-sk2-sk2-sk2"), digits.parse("none-none-none-none"), digits.parse("se4-se4-se4-se4")
+    a, b, c = (
+        digits.parse("sk2-sk2-sk2-sk2"),
+        digits.parse("none-none-none-none"),
+        digits.parse("se4-se4-se4-se4"),
+    )
     assert seknet.count(a).macs < seknet.count(b).macs < seknet.count(c).macs
     n = 400
     ha = torch.ones(n, dtype=torch.bool)
@@ -128,7 +152,16 @@ def test_halving_keeps_possible_front_members(digits):
 def test_nsga2_path(tmp_path):
     """Past --exhaustive-limit, NSGA-II scores exactly --evaluations distinct archs and writes the same files."""
     out = tmp_path / "nsga"
-    argv = ["--smoke", "--no-progress", "--out", str(out), "--exhaustive-limit", "100", "--evaluations", "40"]
+    argv = [
+        "--smoke",
+        "--no-progress",
+        "--out",
+        str(out),
+        "--exhaustive-limit",
+        "100",
+        "--evaluations",
+        "40",
+    ]
     assert search.main(argv) == 0
     rows = fileio.read_csv(out / "evaluations.csv")
     assert len(rows) == len({r["arch"] for r in rows}) == 40
@@ -142,8 +175,10 @@ def test_placement_interval_comes_from_paired_images():
         none = torch.zeros(n, dtype=torch.bool)
         se = none.clone()
         se[:wins] = True
-        rows = [{"arch": a, "slice_accuracy": float(h.float().mean()), "macs": m}
-                for a, h, m in (("none", none, 100), ("se4", se, 101))]  # fmt: skip
+        rows = [
+            {"arch": a, "slice_accuracy": float(h.float().mean()), "macs": m}
+            for a, h, m in (("none", none, 100), ("se4", se, 101))
+        ]
         row = placement(rows, 1, ["none", "se4"], {"none": none, "se4": se})[1]
         d = se.float() - none.float()
         half = 1.96 * float(d.std()) / n**0.5
@@ -193,8 +228,9 @@ def test_the_seknet_command_is_search_py(tmp_path):
         pytest.skip("the seknet command is installed by `pip install -e .`")
     argv = ["flops", "--arch", "se16-none-sk3-se4", "--json"]
     ours = subprocess.run([exe, *argv], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
-    script = subprocess.run([sys.executable, "search.py", *argv], cwd=ROOT, capture_output=True, text=True,
-                            check=True).stdout  # fmt: skip
+    script = subprocess.run(
+        [sys.executable, "search.py", *argv], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert ours == script and '"macs": 8494656' in ours
     usage = subprocess.run([exe, "run", "--seed", "-1"], cwd=tmp_path, capture_output=True, text=True)
     assert usage.returncode == 2 and usage.stderr == "error: --seed must be >= 0, got -1\n"

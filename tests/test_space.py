@@ -57,11 +57,23 @@ def _mutate(data, path, value):
     [
         (("colour",), "red", r"unknown key 'colour'; valid keys: name, in_channels"),
         (("stages", 1, "widht"), 48, r"stages\[1\]: unknown key 'widht'"),
-        (("sk", "M"), 2, r"\.sk: unknown key 'M'; valid keys: groups, reduction, min_attn_channels"),
+        (
+            ("sk", "M"),
+            2,
+            r"\.sk: unknown key 'M'; valid keys: groups, reduction, min_attn_channels",
+        ),
         (("stages", 0, "width"), 16, r"stage 0: se32 leaves no hidden unit on 16 channels"),
-        (("stages", 2, "block"), "dense", r"stages\[2\]\.block: unknown block 'dense'; valid: basic\|bottleneck"),
+        (
+            ("stages", 2, "block"),
+            "dense",
+            r"stages\[2\]\.block: unknown block 'dense'; valid: basic\|bottleneck",
+        ),
         (("stem",), "vit", r"stem: unknown stem 'vit'; valid: cifar\|imagenet"),
-        (("sk", "groups"), 5, r"sk\.groups=5 gives 5 groups that do not divide the 32-channel SK conv"),
+        (
+            ("sk", "groups"),
+            5,
+            r"sk\.groups=5 gives 5 groups that do not divide the 32-channel SK conv",
+        ),
         (("stages", 0, "depth"), 0, r"stages\[0\]\.depth: must be a positive integer"),
         (("stages", 0, "width"), "wide", r"stages\[0\]\.width: expected int"),
         (("choices",), ["none", "cbam"], r"choices: unknown choice 'cbam'"),
@@ -82,7 +94,10 @@ def test_groups_only_where_they_apply(tmp_path):
         seknet.load_space(_write(tmp_path, _mutate(_digits_data(), ("stages", 1, "groups"), 4)))
     data = yaml.safe_load((ROOT / "search_space" / "imagenet_resnext50.yaml").read_text())
     data["stages"][0]["base_width"] = 1
-    with pytest.raises(ValueError, match=r"stages\[0\]: width \* base_width = 32 < 64 leaves the 3x3 conv no channels"):
+    with pytest.raises(
+        ValueError,
+        match=r"stages\[0\]: width \* base_width = 32 < 64 leaves the 3x3 conv no channels",
+    ):
         data["stages"][0]["width"] = 32
         seknet.load_space(_write(tmp_path, data))
 

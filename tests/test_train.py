@@ -54,7 +54,13 @@ def test_sandwich_trains_the_extremes(digits, tiny, monkeypatch):
     net = Supernet(digits)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     monkeypatch.setattr(samplers, "SANDWICH_RANDOM", 0)
-    losses = train(net, tiny, TrainConfig(epochs=1, batch_size=32), paths=Paths(digits, "sandwich"), progress=False)
+    losses = train(
+        net,
+        tiny,
+        TrainConfig(epochs=1, batch_size=32),
+        paths=Paths(digits, "sandwich"),
+        progress=False,
+    )
     after = net.state_dict()
     assert len(losses) == 1 and losses[0] > 0
     for i in range(len(digits.stages)):
@@ -96,14 +102,25 @@ def test_subspace_trains_only_its_archs(digits, tiny):
     net = Supernet(digits)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     only = [digits.parse("none-none-none-se4")]
-    train(net, tiny, TrainConfig(epochs=1, batch_size=16), paths=Paths(digits, subspace=tuple(only)), progress=False)
+    train(
+        net,
+        tiny,
+        TrainConfig(epochs=1, batch_size=16),
+        paths=Paths(digits, subspace=tuple(only)),
+        progress=False,
+    )
     after = net.state_dict()
     assert not torch.equal(before["stages.3.0.attn.se.fc1.weight"], after["stages.3.0.attn.se.fc1.weight"])
     for i in range(len(digits.stages)):
-        assert torch.equal(before[f"stages.{i}.0.conv1.sk.paths.1.conv.weight"],
-                           after[f"stages.{i}.0.conv1.sk.paths.1.conv.weight"])  # fmt: skip
+        assert torch.equal(
+            before[f"stages.{i}.0.conv1.sk.paths.1.conv.weight"],
+            after[f"stages.{i}.0.conv1.sk.paths.1.conv.weight"],
+        )
         if i < 3:
-            assert torch.equal(before[f"stages.{i}.0.attn.se.fc1.weight"], after[f"stages.{i}.0.attn.se.fc1.weight"])
+            assert torch.equal(
+                before[f"stages.{i}.0.attn.se.fc1.weight"],
+                after[f"stages.{i}.0.attn.se.fc1.weight"],
+            )
     with pytest.raises(ValueError, match="subspace"):
         Paths(digits, "sandwich", tuple(only))
     with pytest.raises(ValueError, match="subspace"):
@@ -217,8 +234,11 @@ def test_checkpoint_minutes_limits_how_often_the_checkpoint_is_written(digits, t
     clock, written = [0.0], []
     monkeypatch.setattr(T.time, "monotonic", lambda: clock[0])
     real_save = T.save_checkpoint
-    monkeypatch.setattr(T, "save_checkpoint", lambda path, losses, *a: (written.append(len(losses)),
-                                                                      real_save(path, losses, *a)))  # fmt: skip
+    monkeypatch.setattr(
+        T,
+        "save_checkpoint",
+        lambda path, losses, *a: (written.append(len(losses)), real_save(path, losses, *a)),
+    )
 
     def tick(epoch, loss):
         clock[0] += 360.0
@@ -227,7 +247,15 @@ def test_checkpoint_minutes_limits_how_often_the_checkpoint_is_written(digits, t
         written.clear()
         ck = tmp_path / f"checkpoint-{minutes}.pt"
         cfg = TrainConfig(epochs=4, batch_size=64, seed=1, checkpoint_minutes=minutes)
-        train(Supernet(digits), tiny, cfg, paths=Paths(digits), progress=False, checkpoint=ck, on_epoch=tick)
+        train(
+            Supernet(digits),
+            tiny,
+            cfg,
+            paths=Paths(digits),
+            progress=False,
+            checkpoint=ck,
+            on_epoch=tick,
+        )
         assert written == want and checkpoint_epochs(ck) == want[-1]
     with pytest.raises(ValueError, match="checkpoint_minutes must be >= 0"):
         TrainConfig(checkpoint_minutes=-1)

@@ -17,8 +17,15 @@ def _table(seeds: int = 2, noise: float = 0.004) -> list[dict]:
         true = 0.9 + 0.008 * (choice[2] == "sk2") + 0.005 * (choice[3] == "se16") - 0.006 * (choice[0] == "se16")
         macs = 1000 + 100 * sum(c == "none" for c in choice) + 10 * sum(c == "se16" for c in choice)
         for s in range(seeds):
-            rows.append({"arch": "-".join(choice), "seed": str(s), "epochs": "16", "macs": str(macs),
-                         "accuracy": str(true + rng.gauss(0, noise))})  # fmt: skip
+            rows.append(
+                {
+                    "arch": "-".join(choice),
+                    "seed": str(s),
+                    "epochs": "16",
+                    "macs": str(macs),
+                    "accuracy": str(true + rng.gauss(0, noise)),
+                }
+            )
     return rows
 
 

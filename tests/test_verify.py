@@ -20,10 +20,16 @@ from seknet.core.fileio import read_csv
 from tests.conftest import ROOT
 
 TINY = {  # 2 stages of the digits backbone, {none, se16, sk2} each: a 9-arch factorial
-    "name": "tiny", "in_channels": 1, "input_size": 16, "num_classes": 10, "stem": "cifar", "stem_width": 32,
+    "name": "tiny",
+    "in_channels": 1,
+    "input_size": 16,
+    "num_classes": 10,
+    "stem": "cifar",
+    "stem_width": 32,
     "stages": [{"depth": 1, "width": 32, "stride": 1}, {"depth": 1, "width": 48, "stride": 2}],
-    "sk": {"groups": 8, "reduction": 16, "min_attn_channels": 16}, "choices": ["none", "se16", "sk2"],
-}  # fmt: skip
+    "sk": {"groups": 8, "reduction": 16, "min_attn_channels": 16},
+    "choices": ["none", "se16", "sk2"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +46,26 @@ def _planted_rows(effects: dict[tuple[int, str], float], seeds: int = 4, noise: 
     for arch in itertools.product(("none", "se16", "sk2"), repeat=4):
         mean = 0.8 + sum(effects.get((i, c), 0.0) for i, c in enumerate(arch))
         for s in range(seeds):
-            rows.append({"arch": "-".join(arch), "seed": s, "epochs": 16, "accuracy": mean + rng.gauss(0, noise),
-                         "macs": 1_000_000 + 1000 * sum(c == "sk2" for c in arch)})  # fmt: skip
+            rows.append(
+                {
+                    "arch": "-".join(arch),
+                    "seed": s,
+                    "epochs": 16,
+                    "accuracy": mean + rng.gauss(0, noise),
+                    "macs": 1_000_000 + 1000 * sum(c == "sk2" for c in arch),
+                }
+            )
     return rows
 
 
 def _place(stage: int, choice: str, vs: str, delta: float, significant: int) -> dict:
-    return {"stage": stage, "choice": choice, "vs": vs, "delta_accuracy": delta, "significant": significant}
+    return {
+        "stage": stage,
+        "choice": choice,
+        "vs": vs,
+        "delta_accuracy": delta,
+        "significant": significant,
+    }
 
 
 def test_claims_count_resolved_and_wrong_effects_against_a_planted_truth():
@@ -55,9 +74,17 @@ def test_claims_count_resolved_and_wrong_effects_against_a_planted_truth():
     does not resolve, or one the truth does not find, counts in neither."""
     rows = _planted_rows({(0, "se16"): -0.01, (3, "se16"): 0.01, (3, "sk2"): 0.005})
     effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant]
-    assert {(e.stage, e.a, e.b) for e in effects} >= {(0, "se16", "none"), (3, "se16", "none"), (3, "sk2", "none")}
-    place = [_place(0, "se16", "none", -0.004, 1), _place(3, "se16", "none", -0.003, 1),
-             _place(3, "sk2", "none", 0.002, 0), _place(1, "se16", "none", 0.01, 1)]  # fmt: skip
+    assert {(e.stage, e.a, e.b) for e in effects} >= {
+        (0, "se16", "none"),
+        (3, "se16", "none"),
+        (3, "sk2", "none"),
+    }
+    place = [
+        _place(0, "se16", "none", -0.004, 1),
+        _place(3, "se16", "none", -0.003, 1),
+        _place(3, "sk2", "none", 0.002, 0),
+        _place(1, "se16", "none", 0.01, 1),
+    ]
     got = truth.claims(place, effects)
     assert len(got["resolved"]) == 1 and "stage 0" in got["resolved"][0]
     assert len(got["wrong"]) == 1 and "stage 3:  se16 vs none" in got["wrong"][0]
@@ -103,8 +130,11 @@ def test_verify_smoke_writes_the_verified_answer(tiny_space, tmp_path):
 
 def _finished(tune_dir) -> dict[str, str]:
     """{trial folder: result.json} of the trials that reported a result."""
-    return {d.name: (d / "result.json").read_text() for d in tune_dir.glob("standalone_trial_*")
-            if (d / "result.json").is_file() and (d / "result.json").read_text().strip()}  # fmt: skip
+    return {
+        d.name: (d / "result.json").read_text()
+        for d in tune_dir.glob("standalone_trial_*")
+        if (d / "result.json").is_file() and (d / "result.json").read_text().strip()
+    }
 
 
 @pytest.mark.slow
@@ -112,10 +142,22 @@ def test_verify_resumes_after_kill_minus_9_without_training_anything_twice(tiny_
     """kill -9 amid the verification trainings, then --resume: the supernet is not trained again, no finished
     (arch, seed, epochs) is trained again, and the run completes with every training once."""
     out = tmp_path / "run"
-    argv = [sys.executable, "search.py", "--smoke", "--no-progress", "--space", str(tiny_space), "--verify",
-            "--verify-epochs", "2", "--out", str(out)]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    argv = [
+        sys.executable,
+        "search.py",
+        "--smoke",
+        "--no-progress",
+        "--space",
+        str(tiny_space),
+        "--verify",
+        "--verify-epochs",
+        "2",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     tune_dir = out.with_name(f".{out.name}.partial") / "verify" / "tune"
     deadline = time.time() + 300
     try:

@@ -24,8 +24,11 @@ def recipe_epochs(rows: list[dict]) -> int:
     """The epochs of the factorial recipe: the plateau check's answer, else the epochs most rows were trained for."""
     import yaml
 
-    decided = (yaml.safe_load((HERE / "plateau.yaml").read_text()) or {}).get("epochs") if (
-        HERE / "plateau.yaml").is_file() else None  # fmt: skip
+    decided = (
+        (yaml.safe_load((HERE / "plateau.yaml").read_text()) or {}).get("epochs")
+        if (HERE / "plateau.yaml").is_file()
+        else None
+    )
     return decided or statistics.mode(int(r["epochs"]) for r in rows)
 
 
@@ -33,25 +36,36 @@ def report(rows: list[dict]) -> str:
     epochs = recipe_epochs(rows)
     fac = truth.factorial_rows(rows, epochs)
     seeds = truth.per_arch(fac)
-    lines = [f"truth table: {len(fac)} trainings of {len(seeds)} factorial archs, {epochs} epochs "
-             f"(seeds per arch: {min(map(len, seeds.values()))}-{max(map(len, seeds.values()))})"]  # fmt: skip
+    lines = [
+        f"truth table: {len(fac)} trainings of {len(seeds)} factorial archs, {epochs} epochs "
+        f"(seeds per arch: {min(map(len, seeds.values()))}-{max(map(len, seeds.values()))})"
+    ]
     f = truth.fit(fac)
-    model = "main effects + two-stage interactions" if f.pairs else (
-        f"additive model: the factorial is not complete yet ({len(seeds)} of {3 ** len(f.levels)} archs)")  # fmt: skip
-    lines.append(f"main effects, pp of test accuracy averaged over the other stages (95 % interval, * excludes 0; "
-                 f"{model}; residual df {f.df}):")  # fmt: skip
+    model = (
+        "main effects + two-stage interactions"
+        if f.pairs
+        else (f"additive model: the factorial is not complete yet ({len(seeds)} of {3 ** len(f.levels)} archs)")
+    )
+    lines.append(
+        f"main effects, pp of test accuracy averaged over the other stages (95 % interval, * excludes 0; "
+        f"{model}; residual df {f.df}):"
+    )
     lines += [f"  {e}" for e in truth.main_effects(f)]
     inter = truth.interactions(f)
     found = ", ".join(f"stages {s}x{t} (p {p:.3f})" for s, t, p in inter) or "none"
     lines.append(f"significant two-stage interactions (F test, p < 0.05): {found if f.pairs else 'not fitted yet'}")
     both = {a: v for a, v in seeds.items() if len(v) >= 2}
     if len(both) >= 3:
-        lines.append(f"seed-vs-seed tau over {len(both)} archs: {truth.seed_vs_seed_tau(both):.3f}; one-seed "
-                     f"replication tau (one new seed vs the table's mean): "
-                     f"{truth.one_seed_replication_tau(list(both.values())):.3f}")  # fmt: skip
+        lines.append(
+            f"seed-vs-seed tau over {len(both)} archs: {truth.seed_vs_seed_tau(both):.3f}; one-seed "
+            f"replication tau (one new seed vs the table's mean): "
+            f"{truth.one_seed_replication_tau(list(both.values())):.3f}"
+        )
     means = {a: statistics.fmean(v) for a, v in seeds.items()}
-    lines.append("best archs (mean over seeds): " + ", ".join(
-        f"{a} {100 * m:.2f}" for a, m in sorted(means.items(), key=lambda x: -x[1])[:5]))  # fmt: skip
+    lines.append(
+        "best archs (mean over seeds): "
+        + ", ".join(f"{a} {100 * m:.2f}" for a, m in sorted(means.items(), key=lambda x: -x[1])[:5])
+    )
     axes = [r for r in rows if int(r["epochs"]) == epochs and sum(c != "none" for c in r["arch"].split("-")) <= 1]
     axes_means = {a: (statistics.fmean(v), len(v)) for a, v in truth.per_arch(axes).items()}
     if len(axes_means) > 3:

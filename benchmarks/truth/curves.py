@@ -46,8 +46,19 @@ TABLE = HERE / "curves.csv"
 LEVELS = ("none", "se16", "sk2")
 DATA_SEED, VAL_VARIANTS, TEST_VARIANTS = 0, 24, 24
 TEST_EPOCHS = (4, 8, 12, 16)
-COLUMNS = ["arch", "seed", "epochs", "epoch", "loss", "val_correct", "val_n", "test_correct", "test_n", "seconds",
-           "git_commit"]  # fmt: skip
+COLUMNS = [
+    "arch",
+    "seed",
+    "epochs",
+    "epoch",
+    "loss",
+    "val_correct",
+    "val_n",
+    "test_correct",
+    "test_n",
+    "seconds",
+    "git_commit",
+]
 
 
 def factorial_archs() -> list[str]:
@@ -95,9 +106,20 @@ def _train(job: tuple[str, int, int]) -> list[dict]:
     def on_epoch(epoch: int, loss: float) -> None:
         clock["train"] += time.perf_counter() - clock["t0"]
         test = evaluate(model, _TEST) if epoch in TEST_EPOCHS or epoch == epochs else ""
-        rows.append({"arch": arch_text, "seed": seed, "epochs": epochs, "epoch": epoch, "loss": round(loss, 5),
-                     "val_correct": evaluate(model, _VAL), "val_n": len(_VAL), "test_correct": test,
-                     "test_n": len(_TEST), "seconds": round(clock["train"], 2)})  # fmt: skip
+        rows.append(
+            {
+                "arch": arch_text,
+                "seed": seed,
+                "epochs": epochs,
+                "epoch": epoch,
+                "loss": round(loss, 5),
+                "val_correct": evaluate(model, _VAL),
+                "val_n": len(_VAL),
+                "test_correct": test,
+                "test_n": len(_TEST),
+                "seconds": round(clock["train"], 2),
+            }
+        )
         clock["t0"] = time.perf_counter()
 
     train_standalone(arch, _TRAIN, TrainConfig(epochs=epochs, seed=seed), model=model, on_epoch=on_epoch)
@@ -117,12 +139,17 @@ def main(argv: list[str] | None = None) -> None:
     jobs = [(a, s, args.epochs) for s in args.seeds for a in (args.archs or factorial_archs())]
     have = done(args.table)
     todo = [j for j in jobs if j not in have]
-    print(f"{len(jobs) - len(todo)} of {len(jobs)} trainings already in {args.table.name}; training {len(todo)}",
-          flush=True)  # fmt: skip
+    print(
+        f"{len(jobs) - len(todo)} of {len(jobs)} trainings already in {args.table.name}; training {len(todo)}",
+        flush=True,
+    )
     if not todo:
         return
     commit, new = git_commit(), not args.table.is_file() or args.table.stat().st_size == 0
-    with open(args.table, "a", newline="") as f, mp.get_context("spawn").Pool(args.workers, _init_worker) as pool:
+    with (
+        open(args.table, "a", newline="") as f,
+        mp.get_context("spawn").Pool(args.workers, _init_worker) as pool,
+    ):
         w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
         if new:
             w.writeheader()
@@ -131,8 +158,11 @@ def main(argv: list[str] | None = None) -> None:
             f.flush()
             os.fsync(f.fileno())
             last = rows[-1]
-            print(f"[{k}/{len(todo)}] {last['arch']} seed {last['seed']}: val {last['val_correct']}/{last['val_n']}, "
-                  f"test {last['test_correct']}/{last['test_n']} ({last['seconds']} s)", flush=True)  # fmt: skip
+            print(
+                f"[{k}/{len(todo)}] {last['arch']} seed {last['seed']}: val {last['val_correct']}/{last['val_n']}, "
+                f"test {last['test_correct']}/{last['test_n']} ({last['seconds']} s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

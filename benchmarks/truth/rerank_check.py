@@ -50,7 +50,13 @@ def finetune(run: Path, archs: list[str], epochs: int, lr: float) -> list[dict]:
             w.writeheader()
         for a in (a for a in archs if a not in done):
             acc = round(finetuned(net, [a], space, data, cfg, data.val, epochs, lr)[a], 6)
-            row = {"arch": a, "seed": cfg.seed, "epochs": epochs, "accuracy": acc, "macs": count(space.parse(a)).macs}
+            row = {
+                "arch": a,
+                "seed": cfg.seed,
+                "epochs": epochs,
+                "accuracy": acc,
+                "macs": count(space.parse(a)).macs,
+            }
             w.writerow(row)
             f.flush()
             rows.append({k: str(v) for k, v in row.items()})
@@ -71,8 +77,11 @@ def main() -> None:
     checks = {}
     for run in args.runs:
         rows = finetune(run, archs, args.epochs, args.lr)
-        place = [{"stage": e.stage, "choice": e.a, "delta_accuracy": e.pp / 100}
-                 for e in truth.main_effects(truth.fit(rows, pairs=False)) if e.b == "none"]  # fmt: skip
+        place = [
+            {"stage": e.stage, "choice": e.a, "delta_accuracy": e.pp / 100}
+            for e in truth.main_effects(truth.fit(rows, pairs=False))
+            if e.b == "none"
+        ]
         checks[f"{run} + {args.epochs} epoch(s) at lr {args.lr}"] = truth.check_run(rows_t, rows, place)
     print(truth.format_checks(checks))
 

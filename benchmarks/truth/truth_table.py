@@ -61,7 +61,19 @@ PLATEAU_ARCHS = tuple("-".join([c] * 4) for c in LEVELS)
 TEST_VARIANTS = 24  # 360 test sources x 24 = 8,640 images
 DATA_SEED = 0
 RECIPE = "sgd-nesterov lr0.1 cosine batch128 wd5e-4; digits data seed 0; test split 24 per source"
-COLUMNS = ["arch", "seed", "epochs", "correct", "n", "accuracy", "macs", "params", "recipe", "git_commit", "seconds"]
+COLUMNS = [
+    "arch",
+    "seed",
+    "epochs",
+    "correct",
+    "n",
+    "accuracy",
+    "macs",
+    "params",
+    "recipe",
+    "git_commit",
+    "seconds",
+]
 PLATEAU_GAIN_PP = 0.3
 
 
@@ -121,20 +133,35 @@ def _train(job: tuple[str, int, int]) -> dict:
     t0 = time.perf_counter()
     correct = standalone_correct(arch, _DATA.train, _DATA.test, TrainConfig(epochs=epochs, seed=seed))
     c, n = count(arch), len(_DATA.test)
-    return {"arch": arch_text, "seed": seed, "epochs": epochs, "correct": correct, "n": n,
-            "accuracy": round(correct / n, 6), "macs": c.macs, "params": c.params, "recipe": recipe(_SPACE),
-            "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+    return {
+        "arch": arch_text,
+        "seed": seed,
+        "epochs": epochs,
+        "correct": correct,
+        "n": n,
+        "accuracy": round(correct / n, 6),
+        "macs": c.macs,
+        "params": c.params,
+        "recipe": recipe(_SPACE),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def run_jobs(table: Path, jobs: list[tuple[str, int, int]], workers: int, space: Path = SPACE) -> None:
     """Train every job not yet in ``table``, appending each finished row at once."""
     todo = [j for j in dict.fromkeys(jobs) if j not in done_keys(read_rows(table), space)]
-    print(f"{len(jobs) - len(todo)} of {len(jobs)} already in {table.name}; training {len(todo)}", flush=True)
+    print(
+        f"{len(jobs) - len(todo)} of {len(jobs)} already in {table.name}; training {len(todo)}",
+        flush=True,
+    )
     if not todo:
         return
     commit = git_commit()
     new = not table.is_file() or table.stat().st_size == 0
-    with open(table, "a", newline="") as f, mp.get_context("spawn").Pool(workers, _init_worker, (space,)) as pool:
+    with (
+        open(table, "a", newline="") as f,
+        mp.get_context("spawn").Pool(workers, _init_worker, (space,)) as pool,
+    ):
         w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
         if new:
             w.writeheader()
@@ -142,24 +169,42 @@ def run_jobs(table: Path, jobs: list[tuple[str, int, int]], workers: int, space:
             w.writerow(row | {"git_commit": commit})
             f.flush()
             os.fsync(f.fileno())
-            print(f"[{k}/{len(todo)}] {row['arch']} seed {row['seed']} {row['epochs']} ep: "
-                  f"{100 * row['accuracy']:.2f} % ({row['seconds']} s)", flush=True)  # fmt: skip
+            print(
+                f"[{k}/{len(todo)}] {row['arch']} seed {row['seed']} {row['epochs']} ep: "
+                f"{100 * row['accuracy']:.2f} % ({row['seconds']} s)",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--plan", choices=["plateau", "factorial", "axes", "all", "se-factorial"], default="all")
-    p.add_argument("--space", type=Path, default=SPACE, help="a digits space (default: search_space/digits.yaml)")
+    p.add_argument(
+        "--space",
+        type=Path,
+        default=SPACE,
+        help="a digits space (default: search_space/digits.yaml)",
+    )
     p.add_argument("--table", type=Path, default=HERE / "truth.csv")
     p.add_argument("--seeds", type=int, default=2, help="factorial seeds per arch (>= 2)")
     p.add_argument("--axes-seeds", type=int, default=3)
-    p.add_argument("--axes-stage", type=int, default=None, help="default: the stage of the largest factorial effect")
+    p.add_argument(
+        "--axes-stage",
+        type=int,
+        default=None,
+        help="default: the stage of the largest factorial effect",
+    )
     p.add_argument("--epochs", type=int, default=None, help="default: what the plateau check decides")
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
 
     if args.plan in ("plateau", "all"):
-        run_jobs(args.table, [(a, 0, e) for a in PLATEAU_ARCHS for e in (8, 16)], args.workers, args.space)
+        run_jobs(
+            args.table,
+            [(a, 0, e) for a in PLATEAU_ARCHS for e in (8, 16)],
+            args.workers,
+            args.space,
+        )
         decided = plateau_epochs(read_rows(args.table))
         (HERE / "plateau.yaml").write_text(yaml.safe_dump({"epochs": decided, "gain_limit_pp": PLATEAU_GAIN_PP}))
         print(f"plateau check: {decided} epochs")

@@ -45,7 +45,13 @@ def _flops(args: argparse.Namespace) -> int:
     rows = sorted(((a, count(a)) for a in archs), key=lambda r: (r[1].macs, r[1].params, str(r[0])))
     if args.json:
         out = [
-            {"arch": str(a), "space": space.name, "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops}
+            {
+                "arch": str(a),
+                "space": space.name,
+                "params": c.params,
+                "macs": c.macs,
+                "attn_ops": c.attn_ops,
+            }
             for a, c in rows
         ]
         print(json.dumps(out if args.all else out[0]))
@@ -151,8 +157,17 @@ def _export(args: argparse.Namespace) -> int:
 def _retrain(args: argparse.Namespace) -> int:
     from seknet.api.python import retrain
 
-    retrain(Path(args.run), args.top, args.random, args.epochs, args.seeds, args.gpus_per_trial, args.progress,
-            args.test_variants, args.address)  # fmt: skip
+    retrain(
+        Path(args.run),
+        args.top,
+        args.random,
+        args.epochs,
+        args.seeds,
+        args.gpus_per_trial,
+        args.progress,
+        args.test_variants,
+        args.address,
+    )
     return 0
 
 
@@ -183,18 +198,24 @@ def _latency(args: argparse.Namespace) -> int:
             raise UsageError("latency --device cuda: no CUDA device here; use --device cpu")
     space = load_space(args.space)
     table = latency.measure_table(space, args.device, args.batch, args.threads, args.runs)
-    print(f"latency table of {space.name} on {table['device_name']} ({table['threads']} threads, batch {args.batch}): "
-          f"stem {table['stem_ms']:.3f} ms, head {table['head_ms']:.3f} ms")  # fmt: skip
+    print(
+        f"latency table of {space.name} on {table['device_name']} ({table['threads']} threads, batch {args.batch}): "
+        f"stem {table['stem_ms']:.3f} ms, head {table['head_ms']:.3f} ms"
+    )
     for i, st in enumerate(table["stages"]):
         print(f"  stage {i}: " + ", ".join(f"{c} {ms:.3f}" for c, ms in st.items()))
     if args.validate:
         archs = random.Random(0).sample(space.archs(), min(args.validate, len(space.archs())))
         check = latency.validate(table, archs, args.device, args.runs)
         table["validation"] = check
-        print(f"prediction p90 {check['p90_rel_error']:.1%} (median {check['median_rel_error']:.1%}; predicted vs "
-              f"measured end to end, {check['archs']} random archs)")  # fmt: skip
-        print(f"re-measurement p90 {check['remeasure_p90_rel_error']:.1%} (median "
-              f"{check['remeasure_median_rel_error']:.1%}; the same archs timed again: the noise floor)")  # fmt: skip
+        print(
+            f"prediction p90 {check['p90_rel_error']:.1%} (median {check['median_rel_error']:.1%}; predicted vs "
+            f"measured end to end, {check['archs']} random archs)"
+        )
+        print(
+            f"re-measurement p90 {check['remeasure_p90_rel_error']:.1%} (median "
+            f"{check['remeasure_median_rel_error']:.1%}; the same archs timed again: the noise floor)"
+        )
         print(f"Kendall tau {check['kendall_tau']:.3f} (predicted vs measured order)")
     out = Path(args.out or f"latency-{space.name}-{args.device}-b{args.batch}.yaml")
     write_yaml(out, table)
@@ -206,16 +227,32 @@ def _add_run(sub) -> None:
     """The ``run`` subcommand's flags: the fields of the mode configs (seknet.core.config), with their help."""
     from seknet.core.config import run_flags
 
-    r = sub.add_parser("run", help="search: one-shot (default), --mode multitrial or --backend nni (default command)")
-    r.add_argument("--mode", choices=("oneshot", "multitrial"), help="Ray backend: search kind (default oneshot)")
-    r.add_argument("--backend", choices=("ray", "nni"), help="search engine (default: ray); nni takes --strategy")
+    r = sub.add_parser(
+        "run",
+        help="search: one-shot (default), --mode multitrial or --backend nni (default command)",
+    )
+    r.add_argument(
+        "--mode",
+        choices=("oneshot", "multitrial"),
+        help="Ray backend: search kind (default oneshot)",
+    )
+    r.add_argument(
+        "--backend",
+        choices=("ray", "nni"),
+        help="search engine (default: ray); nni takes --strategy",
+    )
     r.add_argument("--resume", help="continue an interrupted one-shot or multitrial search: its run folder")
     for f in run_flags():
         if f.type == "bool":
             kind = {"action": argparse.BooleanOptionalAction}
         else:
             kind = {"type": FLAG_TYPES.get(f.name) or {"int": _number, "float": _real, "str": str}[f.type]}
-        r.add_argument("--" + f.name.replace("_", "-"), choices=f.choices, help=f.help.replace("%", "%%"), **kind)
+        r.add_argument(
+            "--" + f.name.replace("_", "-"),
+            choices=f.choices,
+            help=f.help.replace("%", "%%"),
+            **kind,
+        )
     r.set_defaults(func=_run)
 
 
@@ -224,16 +261,23 @@ def _add_export(sub) -> None:
     e = sub.add_parser("export", help="the most accurate arch of a run under a MAC or latency budget")
     e.add_argument("run", help="a run folder (results/...)")
     e.add_argument("--max-macs", type=parse_macs, help="MAC budget, e.g. 7.5M")
-    e.add_argument("--max-latency", type=parse_ms, help="latency budget, e.g. 2.5ms (runs with a latency_ms column)")
+    e.add_argument(
+        "--max-latency",
+        type=parse_ms,
+        help="latency budget, e.g. 2.5ms (runs with a latency_ms column)",
+    )
     e.add_argument(
         "--out",
         help="arch YAML to write (default: RUN/export-<budget>.yaml); a name ending in .onnx, .pt2 "
         "or .torchscript names the deployable model instead, with the YAML and .pt weights beside it",
     )
     e.add_argument("--weights", action="store_true", help="also write the extracted sub-net's state dict (.pt)")
-    e.add_argument("--format", choices=("onnx", "pt2", "torchscript"),
-                   help="also write the deployable model (.onnx / .pt2 torch.export / .torchscript, deprecated by "
-                        "torch), checked against PyTorch on a batch; onnx needs pip install -e '.[onnx]'")  # fmt: skip
+    e.add_argument(
+        "--format",
+        choices=("onnx", "pt2", "torchscript"),
+        help="also write the deployable model (.onnx / .pt2 torch.export / .torchscript, deprecated by "
+        "torch), checked against PyTorch on a batch; onnx needs pip install -e '.[onnx]'",
+    )
     e.set_defaults(func=_export)
 
 
@@ -242,15 +286,25 @@ def _add_retrain(sub) -> None:
     t = sub.add_parser("retrain", help="retrain a run's front stand-alone; rank agreement with its scores")
     t.add_argument("run", help="a run folder (results/...)")
     t.add_argument("--top", type=_count(1), default=5, help="most accurate front archs (default: %(default)s)")
-    t.add_argument("--random", type=_count(0), default=15, help="random other archs, unbiased (default: %(default)s)")
+    t.add_argument(
+        "--random",
+        type=_count(0),
+        default=15,
+        help="random other archs, unbiased (default: %(default)s)",
+    )
     t.add_argument("--epochs", type=_count(1), default=10, help="stand-alone epochs (default: %(default)s)")
     t.add_argument("--seeds", type=_count(1), default=3, help="seeds per arch (default: %(default)s)")
-    t.add_argument("--test-variants", type=_count(1), default=24,
-                   help="digits: draws per test source digit; stand-alone accuracy is on the test split "
-                        "(default: %(default)s, 8,640 images)")  # fmt: skip
+    t.add_argument(
+        "--test-variants",
+        type=_count(1),
+        default=24,
+        help="digits: draws per test source digit; stand-alone accuracy is on the test split "
+        "(default: %(default)s, 8,640 images)",
+    )
     t.add_argument("--gpus-per-trial", type=float, default=0.0)
     t.add_argument(
-        "--address", help="train on this Ray cluster (HOST:PORT of `ray start --head`) instead of a local Ray"
+        "--address",
+        help="train on this Ray cluster (HOST:PORT of `ray start --head`) instead of a local Ray",
     )
     t.add_argument("--no-progress", dest="progress", action="store_false")
     t.set_defaults(func=_retrain)
@@ -260,7 +314,11 @@ def _add_check(sub) -> None:
     """The ``check`` subcommand's flags."""
     c = sub.add_parser("check", help="runs against a placement truth table: effect signs, Kendall tau, regret")
     c.add_argument("runs", nargs="+", help="one-shot run folders (results/...)")
-    c.add_argument("--truth", default="benchmarks/truth/truth.csv", help="truth table CSV (default: %(default)s)")
+    c.add_argument(
+        "--truth",
+        default="benchmarks/truth/truth.csv",
+        help="truth table CSV (default: %(default)s)",
+    )
     c.add_argument("--epochs", type=_count(1), help="the table's recipe (default: the most epochs in it)")
     c.set_defaults(func=_check)
 
@@ -317,8 +375,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: training diverged: {e}; lower --lr (or check the data)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: nothing was renamed into place; an interrupted run stays in its hidden .<run>.partial "
-              "folder (one-shot and multitrial: continue it with --resume <run>)", file=sys.stderr)  # fmt: skip
+        print(
+            "interrupted: nothing was renamed into place; an interrupted run stays in its hidden .<run>.partial "
+            "folder (one-shot and multitrial: continue it with --resume <run>)",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:  # e.g. `python search.py | head`: the reader left, nothing is wrong
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps Python's exit flush quiet

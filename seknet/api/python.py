@@ -20,7 +20,13 @@ from seknet.core.space import Arch, Space, space_from_dict
 from seknet.modes import registry
 from seknet.runs import folder as runfolder
 from seknet.runs.export import export, pick_within
-from seknet.runs.files import config_from, finished_run, read_evaluations, read_run_config, read_table
+from seknet.runs.files import (
+    config_from,
+    finished_run,
+    read_evaluations,
+    read_run_config,
+    read_table,
+)
 from seknet.runs.objective import column
 from seknet.runs.rows import front_rows, knee_row
 from seknet.runs.spine import prepare, record
@@ -73,13 +79,22 @@ def resume(run: str | Path) -> Run:
     return Run(execute(cfg, mode, folder.out))
 
 
-def retrain(run: str | Path, top: int = 5, random: int = 15, epochs: int = 10, seeds: int = 3,
-            gpus_per_trial: float = 0.0, progress: bool = True, test_variants: int = 24,
-            address: str | None = None) -> dict:  # fmt: skip
+def retrain(
+    run: str | Path,
+    top: int = 5,
+    random: int = 15,
+    epochs: int = 10,
+    seeds: int = 3,
+    gpus_per_trial: float = 0.0,
+    progress: bool = True,
+    test_variants: int = 24,
+    address: str | None = None,
+) -> dict:
     """Retrain a finished run's ``top`` front archs and ``random`` others stand-alone under ``seeds`` seeds, as
     ``search.py retrain RUN``; returns retrain.yaml's summary (rank agreement with the run's scores)."""
-    return registry.load("retrain").retrain(Path(run), top, random, epochs, seeds, gpus_per_trial, progress,
-                                            test_variants, address)  # fmt: skip
+    return registry.load("retrain").retrain(
+        Path(run), top, random, epochs, seeds, gpus_per_trial, progress, test_variants, address
+    )
 
 
 @dataclass(frozen=True)
@@ -132,8 +147,14 @@ class Run:
             return self.space.parse(knee_row(self.front, column(self.objective))["arch"])
         return self.space.parse(pick_within(self.path, self.evaluations, max_macs, max_latency)["arch"])
 
-    def export(self, max_macs: int | None = None, out: str | Path | None = None, weights: bool = False,
-               fmt: str | None = None, max_latency: float | None = None) -> Path:  # fmt: skip
+    def export(
+        self,
+        max_macs: int | None = None,
+        out: str | Path | None = None,
+        weights: bool = False,
+        fmt: str | None = None,
+        max_latency: float | None = None,
+    ) -> Path:
         """``search.py export``: the arch YAML (and with ``weights`` the sub-net's state dict, with ``fmt`` an
         ONNX, torch.export or TorchScript model); returns its path."""
         return export(self.path, max_macs, None if out is None else str(out), weights, fmt, max_latency)

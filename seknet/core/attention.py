@@ -26,7 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-SLOTS = ("attn", "conv")  # attn: after the block's last BN, before the residual add; conv: replaces the 3x3 conv
+SLOTS = (
+    "attn",
+    "conv",
+)  # attn: after the block's last BN, before the residual add; conv: replaces the 3x3 conv
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,10 @@ class AttentionKind:
 
     def __post_init__(self) -> None:
         if not self.name.isalpha() or self.name == "none" or self.slot not in SLOTS or not self.values:
-            raise ValueError(f"attention kind {self.name!r}: a lower-case name other than 'none', slot in "
-                             f"{'|'.join(SLOTS)} and at least one value")  # fmt: skip
+            raise ValueError(
+                f"attention kind {self.name!r}: a lower-case name other than 'none', slot in "
+                f"{'|'.join(SLOTS)} and at least one value"
+            )
 
     def part(self, field: str) -> Any:
         """The part named by ``field`` (module, shared, count, check), imported on first use; None if absent."""
@@ -81,13 +86,29 @@ class AttentionKind:
 
 
 BUILTIN = (
-    AttentionKind("se", "attn", "reduction", (4, 8, 16, 32), "Squeeze-and-Excitation Networks, arXiv 1709.01507",
-                  module="seknet.nn.se:SqueezeExcite", count="seknet.core.count:se_slot_count",
-                  shared="seknet.nn.se:SharedSqueezeExcite", check="seknet.core.space:check_se"),
-    AttentionKind("sk", "conv", "num_paths", (2, 3, 4), "Selective Kernel Networks, arXiv 1903.06586",
-                  module="seknet.nn.sk:SelectiveKernel", count="seknet.core.count:sk_slot_count",
-                  shared="seknet.nn.sk:SharedSelectiveKernel", check="seknet.core.space:check_sk"),
-)  # fmt: skip
+    AttentionKind(
+        "se",
+        "attn",
+        "reduction",
+        (4, 8, 16, 32),
+        "Squeeze-and-Excitation Networks, arXiv 1709.01507",
+        module="seknet.nn.se:SqueezeExcite",
+        count="seknet.core.count:se_slot_count",
+        shared="seknet.nn.se:SharedSqueezeExcite",
+        check="seknet.core.space:check_se",
+    ),
+    AttentionKind(
+        "sk",
+        "conv",
+        "num_paths",
+        (2, 3, 4),
+        "Selective Kernel Networks, arXiv 1903.06586",
+        module="seknet.nn.sk:SelectiveKernel",
+        count="seknet.core.count:sk_slot_count",
+        shared="seknet.nn.sk:SharedSelectiveKernel",
+        check="seknet.core.space:check_sk",
+    ),
+)
 KINDS: dict[str, AttentionKind] = {k.name: k for k in BUILTIN}
 BUILTIN_CHOICES = ("none", *(c for k in BUILTIN for c in k.choices()))  # a space's default choices
 

@@ -14,22 +14,54 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar
 
 OBJECTIVES = ("macs", "latency")
-DATASETS = ("digits", "digits-plain", "cifar10", "cifar100", "imagefolder")  # what seknet.data.load loads
-SAMPLERS = ("uniform", "sandwich", "fair", "balanced")  # one-shot supernet path sampling (seknet.engine.train)
-DDP_SAMPLERS = ("uniform", "balanced")  # one arch per step: data-parallel training reduces once per step
-MT_SAMPLERS = ("nsga2", "tpe", "random", "grid")  # multi-trial proposal samplers (seknet.modes.multitrial)
+DATASETS = (
+    "digits",
+    "digits-plain",
+    "cifar10",
+    "cifar100",
+    "imagefolder",
+)  # what seknet.data.load loads
+SAMPLERS = (
+    "uniform",
+    "sandwich",
+    "fair",
+    "balanced",
+)  # one-shot supernet path sampling (seknet.engine.train)
+DDP_SAMPLERS = (
+    "uniform",
+    "balanced",
+)  # one arch per step: data-parallel training reduces once per step
+MT_SAMPLERS = (
+    "nsga2",
+    "tpe",
+    "random",
+    "grid",
+)  # multi-trial proposal samplers (seknet.modes.multitrial)
 INITS = ("scratch", "supernet")
-MULTI_TRIAL = ("random", "grid", "evolution", "tpe")  # NNI multi-trial strategies (seknet.modes.nni)
+MULTI_TRIAL = (
+    "random",
+    "grid",
+    "evolution",
+    "tpe",
+)  # NNI multi-trial strategies (seknet.modes.nni)
 ONE_SHOT = ("spos", "darts", "gumbel-darts", "proxyless")  # NNI one-shot strategies
 STRATEGIES = MULTI_TRIAL + ONE_SHOT
 
 
-def opt(default: Any, help: str, choices: tuple[str, ...] | None = None, low: float | None = None,
-        high: float | None = None, open_low: bool = False) -> Any:  # fmt: skip
+def opt(
+    default: Any,
+    help: str,
+    choices: tuple[str, ...] | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    open_low: bool = False,
+) -> Any:
     """A config field with its CLI help, and what values it takes: ``choices``, or a number in [``low``, ``high``]
     (``open_low``: ``low`` itself excluded). :func:`check_fields` enforces it for the CLI and the API alike."""
-    return field(default=default, metadata={"help": help, "choices": choices, "low": low, "high": high,
-                                            "open_low": open_low})  # fmt: skip
+    return field(
+        default=default,
+        metadata={"help": help, "choices": choices, "low": low, "high": high, "open_low": open_low},
+    )
 
 
 def flag(name: str) -> str:
@@ -54,10 +86,19 @@ def check_fields(cfg: Any, mode: str = "") -> None:
             continue
         kind, name = f.type.split(" |")[0], flag(f.name)
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        ok = {"int": number and isinstance(value, int), "float": number and math.isfinite(value),
-              "bool": isinstance(value, bool), "str": isinstance(value, str)}[kind]  # fmt: skip
+        ok = {
+            "int": number and isinstance(value, int),
+            "float": number and math.isfinite(value),
+            "bool": isinstance(value, bool),
+            "str": isinstance(value, str),
+        }[kind]
         if not ok:
-            want = {"int": "a whole number", "float": "a finite number", "bool": "true or false", "str": "text"}[kind]
+            want = {
+                "int": "a whole number",
+                "float": "a finite number",
+                "bool": "true or false",
+                "str": "text",
+            }[kind]
             raise ValueError(f"{name} must be {want}, got {value!r}")
         if meta["choices"] and value not in meta["choices"]:
             runs = f" for {mode} runs" if mode else ""
@@ -72,8 +113,9 @@ def check_fields(cfg: Any, mode: str = "") -> None:
 def check_sampler(sampler: str) -> None:
     """ValueError unless ``sampler`` trains one arch per step, as data-parallel training needs."""
     if sampler not in DDP_SAMPLERS:
-        raise ValueError(f"--train-workers > 1 trains one arch per step: use --sampler {'|'.join(DDP_SAMPLERS)}, "
-                         f"not {sampler}")  # fmt: skip
+        raise ValueError(
+            f"--train-workers > 1 trains one arch per step: use --sampler {'|'.join(DDP_SAMPLERS)}, not {sampler}"
+        )
 
 
 @dataclass(frozen=True)
@@ -81,18 +123,31 @@ class RunConfig:
     """The space to search, the data, the budget, where the run goes, and the seed."""
 
     space: str = opt("search_space/digits.yaml", "space YAML")
-    data: str = opt("digits", "dataset: digits (bundled), CIFAR files or an ImageFolder under --data-root", DATASETS)
+    data: str = opt(
+        "digits",
+        "dataset: digits (bundled), CIFAR files or an ImageFolder under --data-root",
+        DATASETS,
+    )
     data_root: str | None = opt(None, "folder holding CIFAR / ImageFolder files")
     out: str | None = opt(None, "run folder (default: results/<time>-<space>-<data>)")
     max_macs: int | None = opt(None, "MAC budget, e.g. 7.5M: archs above it are never trained or scored", low=1)
-    objective: str = opt("macs", "the front's cost axis: macs (exact) or latency (predicted from a latency table)",
-                         OBJECTIVES)  # fmt: skip
-    latency_table: str | None = opt(None, "a `search.py latency` table of the target device (default: measure one "
-                                    "on --latency-device when the run starts)")  # fmt: skip
-    latency_device: str = opt("cpu", "the device latency is for: the table's, or where it is measured",
-                              ("cpu", "cuda"))  # fmt: skip
-    max_latency: float | None = opt(None, "latency budget, e.g. 2.5ms: archs predicted slower are never trained "
-                                    "or scored", low=0, open_low=True)  # fmt: skip
+    objective: str = opt(
+        "macs",
+        "the front's cost axis: macs (exact) or latency (predicted from a latency table)",
+        OBJECTIVES,
+    )
+    latency_table: str | None = opt(
+        None,
+        "a `search.py latency` table of the target device (default: measure one "
+        "on --latency-device when the run starts)",
+    )
+    latency_device: str = opt("cpu", "the device latency is for: the table's, or where it is measured", ("cpu", "cuda"))
+    max_latency: float | None = opt(
+        None,
+        "latency budget, e.g. 2.5ms: archs predicted slower are never trained or scored",
+        low=0,
+        open_low=True,
+    )
     seed: int = opt(0, "seed of data order, sampling and initial weights", low=0)
     smoke: bool = opt(False, "tiny budgets (CI): 1 epoch, small data")
     progress: bool = opt(True, "progress bars")
@@ -112,14 +167,22 @@ class OneShotConfig(RunConfig):
     epochs: int = opt(30, "supernet training epochs", low=0)
     batch_size: int = opt(128, "training batch (the global batch under --train-workers)", low=1)
     lr: float = opt(0.1, "peak SGD learning rate (cosine schedule)", low=0, open_low=True)
-    sampler: str = opt("uniform", "supernet path sampling: uniform (SPOS), sandwich, fair (FairNAS) or balanced "
-                       "(plain and SK conv 1:1)", SAMPLERS)  # fmt: skip
+    sampler: str = opt(
+        "uniform",
+        "supernet path sampling: uniform (SPOS), sandwich, fair (FairNAS) or balanced (plain and SK conv 1:1)",
+        SAMPLERS,
+    )
     choice_affine: bool = opt(False, "per-choice affine of each block's last BN in the supernet")
     freeze_unused: bool = opt(False, "weight decay and momentum leave the sliced rows a step did not use")
     recal_images: int = opt(512, "BN recalibration images, from the training split", low=1)
     recal_batch: int = opt(128, "BN recalibration batch", low=1)
-    slice: float = opt(0.25, "successive halving: first-round share of the validation set", low=0, high=1,
-                       open_low=True)  # fmt: skip
+    slice: float = opt(
+        0.25,
+        "successive halving: first-round share of the validation set",
+        low=0,
+        high=1,
+        open_low=True,
+    )
     workers: int | None = opt(None, "Ray scoring tasks at once (default: min(CPUs, first-stage choices))", low=1)
     gpus_per_worker: float = opt(0.0, "GPU share per scoring (and --train-workers training) worker, e.g. 0.25", low=0)
     address: str | None = opt(
@@ -131,16 +194,29 @@ class OneShotConfig(RunConfig):
     evaluations: int = opt(2_000, "NSGA-II budget of scored archs beyond --exhaustive-limit", low=1)
     train_workers: int = opt(1, "train the supernet data-parallel on N Ray Train workers (DDP; 1: in process)", low=1)
     max_failures: int = opt(2, "--train-workers: restarts of the worker group from the last epoch checkpoint", low=0)
-    checkpoint_minutes: float = opt(0.0, "write the epoch checkpoint (for --resume and restarts) at most every this "
-                                    "many minutes; 0: after every epoch", low=0)  # fmt: skip
-    seed_spread: float = opt(0.0, "SD (pp) of a placement gain between supernets of other seeds, added to every "
-                             "placement interval (what one supernet cannot see of its seed's luck)", low=0)  # fmt: skip
-    verify: bool = opt(False, "after the screening, train the reduced factorial stand-alone (Ray Tune trials): "
-                       "placement and front from stand-alone evidence (seknet.modes.verify)")  # fmt: skip
+    checkpoint_minutes: float = opt(
+        0.0,
+        "write the epoch checkpoint (for --resume and restarts) at most every this many minutes; 0: after every epoch",
+        low=0,
+    )
+    seed_spread: float = opt(
+        0.0,
+        "SD (pp) of a placement gain between supernets of other seeds, added to every "
+        "placement interval (what one supernet cannot see of its seed's luck)",
+        low=0,
+    )
+    verify: bool = opt(
+        False,
+        "after the screening, train the reduced factorial stand-alone (Ray Tune trials): "
+        "placement and front from stand-alone evidence (seknet.modes.verify)",
+    )
     verify_epochs: int = opt(8, "--verify: epochs of each stand-alone training (a complete cosine schedule)", low=1)
     verify_seeds: int = opt(1, "--verify: seeds per verified arch", low=1)
-    verify_archs: int | None = opt(27, "--verify: train at most this many archs of the reduced factorial (the 3^(n-1) "
-                                   "fraction where it fits)", low=1)  # fmt: skip
+    verify_archs: int | None = opt(
+        27,
+        "--verify: train at most this many archs of the reduced factorial (the 3^(n-1) fraction where it fits)",
+        low=1,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -159,7 +235,11 @@ class MultiTrialConfig(RunConfig):
 
     trials: int = opt(16, "trials to run", low=1)
     epochs: int = opt(5, "training epochs of each trial", low=1)
-    init: str = opt("scratch", "train each trial from scratch, or from a one-shot run's weights (--supernet)", INITS)
+    init: str = opt(
+        "scratch",
+        "train each trial from scratch, or from a one-shot run's weights (--supernet)",
+        INITS,
+    )
     supernet: str | None = opt(None, "--init supernet: a one-shot run folder holding supernet.pt")
     sampler: str = opt("nsga2", "the proposal sampler: nsga2, tpe, random (Optuna) or grid", MT_SAMPLERS)
     asha: bool = opt(False, "ASHA early stopping")
@@ -182,13 +262,20 @@ class NniConfig(RunConfig):
 
     MODE: ClassVar[str] = "nni"
 
-    strategy: str = opt("evolution", "multi-trial random | grid | evolution | tpe, or one-shot spos | darts | "
-                        "gumbel-darts | proxyless", STRATEGIES)  # fmt: skip
+    strategy: str = opt(
+        "evolution",
+        "multi-trial random | grid | evolution | tpe, or one-shot spos | darts | gumbel-darts | proxyless",
+        STRATEGIES,
+    )
     trials: int = opt(16, "multi-trial: archs trained; one-shot: archs exported and scored", low=1)
     epochs: int = opt(5, "training epochs of each trial, or of the one-shot supernet", low=1)
     batch_size: int = opt(128, "training batch", low=1)
-    lr: float = opt(0.1, "multi-trial SGD peak rate (seknet's loop); one-shot strategies use NNI's Adam at 1e-3",
-                    low=0, open_low=True)  # fmt: skip
+    lr: float = opt(
+        0.1,
+        "multi-trial SGD peak rate (seknet's loop); one-shot strategies use NNI's Adam at 1e-3",
+        low=0,
+        open_low=True,
+    )
     population: int = opt(16, "evolution: population size (NNI's default 100 exceeds most budgets here)", low=2)
     recal_images: int = opt(512, "one-shot: BN recalibration images per exported arch", low=1)
     recal_batch: int = opt(128, "one-shot: BN recalibration batch", low=1)
@@ -197,7 +284,12 @@ class NniConfig(RunConfig):
 CONFIGS = {"oneshot": OneShotConfig, "multitrial": MultiTrialConfig, "nni": NniConfig}
 # --smoke: tiny budgets for CI, in one place; a setting given explicitly wins
 SMOKE = {
-    "oneshot": {"epochs": 1, "recal_images": 64, "slice": 0.5, "verify_epochs": 1},  # a 9-arch space: all 9 verified
+    "oneshot": {
+        "epochs": 1,
+        "recal_images": 64,
+        "slice": 0.5,
+        "verify_epochs": 1,
+    },  # a 9-arch space: all 9 verified
     "multitrial": {"epochs": 1, "trials": 4},
     "nni": {"epochs": 1, "trials": 3, "recal_images": 64},
 }

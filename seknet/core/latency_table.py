@@ -19,23 +19,29 @@ if TYPE_CHECKING:
 
 def predict(table: dict, arch: Arch) -> float:
     """Predicted latency of ``arch`` in ms: stem + each stage's entry for its choice + head."""
-    return table["stem_ms"] + table["head_ms"] + sum(st[str(c)] for st, c in zip(table["stages"], arch.choices,
-                                                                                    strict=True))  # fmt: skip
+    return (
+        table["stem_ms"]
+        + table["head_ms"]
+        + sum(st[str(c)] for st, c in zip(table["stages"], arch.choices, strict=True))
+    )
 
 
 def check_table(table: object, space: Space, device: str, path: str | Path) -> dict:
     """``table`` if it is a latency table of ``space`` measured on ``device``; one-line ValueError otherwise."""
     keys = {"space", "device", "batch", "stem_ms", "head_ms", "stages"}
     if not isinstance(table, dict) or not keys <= set(table):
-        raise ValueError(f"{path}: not a latency table (keys {', '.join(sorted(keys))}); write one with "
-                         "`search.py latency --space S --out F`")  # fmt: skip
+        raise ValueError(
+            f"{path}: not a latency table (keys {', '.join(sorted(keys))}); write one with "
+            "`search.py latency --space S --out F`"
+        )
     if table["space"] != space.name or len(table["stages"]) != len(space.stages):
         raise ValueError(f"{path}: measured for space {table['space']!r}, not {space.name!r}; measure this space")
     if table["device"] != device:
         raise ValueError(f"{path}: measured on {table['device']}, not {device}; measure on this device")
     for i, st in enumerate(table["stages"]):
-        missing = [c for c in space.choices if not isinstance(st.get(c) if isinstance(st, dict) else None,
-                                                              (int, float))]  # fmt: skip
+        missing = [
+            c for c in space.choices if not isinstance(st.get(c) if isinstance(st, dict) else None, (int, float))
+        ]
         if missing:
             raise ValueError(f"{path}: stage {i} has no latency for {', '.join(missing)}; measure the table again")
     return table
@@ -43,5 +49,9 @@ def check_table(table: object, space: Space, device: str, path: str | Path) -> d
 
 def load_table(path: str | Path, space: Space, device: str = "cpu") -> dict:
     """Read a latency table YAML and check it fits ``space`` and ``device``."""
-    return check_table(read_yaml(path, "no such latency table; write one with `search.py latency`"), space, device,
-                       path)  # fmt: skip
+    return check_table(
+        read_yaml(path, "no such latency table; write one with `search.py latency`"),
+        space,
+        device,
+        path,
+    )

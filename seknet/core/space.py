@@ -273,7 +273,12 @@ def load_space(path: str | Path) -> Space:
 
 def arch_from_dict(data: object, where: str = "arch") -> Arch:
     """Inverse of :meth:`Arch.to_dict`."""
-    if not isinstance(data, dict) or not {"arch", "space"} <= set(data) <= {"arch", "space", "metrics", "deploy"}:
+    if not isinstance(data, dict) or not {"arch", "space"} <= set(data) <= {
+        "arch",
+        "space",
+        "metrics",
+        "deploy",
+    }:
         raise ValueError(
             f"{where}: an arch file is a mapping with the keys 'arch' and 'space' (and optional 'metrics', 'deploy')"
         )

@@ -19,9 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TRUTH_TYPES = {"arch": (str, False), "seed": (int, False), "epochs": (int, False), "accuracy": (float, False),
-               "macs": (int, False)}  # fmt: skip
-KINDS = ("none", "se", "sk")  # factorial levels by kind; the choices in them are read from the table
+TRUTH_TYPES = {
+    "arch": (str, False),
+    "seed": (int, False),
+    "epochs": (int, False),
+    "accuracy": (float, False),
+    "macs": (int, False),
+}
+KINDS = (
+    "none",
+    "se",
+    "sk",
+)  # factorial levels by kind; the choices in them are read from the table
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,10 @@ def factorial_levels(archs: Sequence[str]) -> list[list[str]]:
     """Per stage, the choices the archs take there (sorted none, se*, sk*)."""
     stages = len(archs[0].split("-"))
     order = {k: i for i, k in enumerate(KINDS)}
-    levels = [sorted({a.split("-")[s] for a in archs}, key=lambda c: (order[c[:2] if c != "none" else c], c))
-              for s in range(stages)]  # fmt: skip
+    levels = [
+        sorted({a.split("-")[s] for a in archs}, key=lambda c: (order[c[:2] if c != "none" else c], c))
+        for s in range(stages)
+    ]
     return levels
 
 
@@ -201,8 +212,10 @@ def seed_vs_seed_tau(per_seed: dict[str, list[float]]) -> float:
     from scipy.stats import kendalltau
 
     n = min(len(v) for v in per_seed.values())
-    taus = [kendalltau([v[i] for v in per_seed.values()], [v[j] for v in per_seed.values()]).statistic
-            for i, j in itertools.combinations(range(n), 2)]  # fmt: skip
+    taus = [
+        kendalltau([v[i] for v in per_seed.values()], [v[j] for v in per_seed.values()]).statistic
+        for i, j in itertools.combinations(range(n), 2)
+    ]
     return statistics.fmean(taus) if taus else float("nan")
 
 
@@ -293,11 +306,17 @@ def check_run(truth_rows: Sequence[dict], run_rows: Sequence[dict], place: Seque
     macs = {r["arch"]: int(r["macs"]) for r in truth_rows}
     qs = {q: int(np.quantile([macs[a] for a in truth], q / 100)) for q in (25, 50, 75)}
     return {
-        "effects": len(significant), "agree": len(significant) - len(wrong), "disagreements": wrong,
-        "resolved": claims(place, significant)["resolved"], "wrong": claims(place, significant)["wrong"],
-        "tau": tau, "archs": len(common), "one_seed_tau": one_seed_replication_tau(list(seeds.values())),
-        "regret_pp": {q: regret(scores, truth, macs, b) for q, b in qs.items()}, "budgets": qs,
-    }  # fmt: skip
+        "effects": len(significant),
+        "agree": len(significant) - len(wrong),
+        "disagreements": wrong,
+        "resolved": claims(place, significant)["resolved"],
+        "wrong": claims(place, significant)["wrong"],
+        "tau": tau,
+        "archs": len(common),
+        "one_seed_tau": one_seed_replication_tau(list(seeds.values())),
+        "regret_pp": {q: regret(scores, truth, macs, b) for q, b in qs.items()},
+        "budgets": qs,
+    }
 
 
 def format_checks(checks: dict[str, dict]) -> str:
@@ -305,10 +324,12 @@ def format_checks(checks: dict[str, dict]) -> str:
     lines = []
     for run, c in checks.items():
         reg = ", ".join(f"{q} %: {v:.2f}" for q, v in c["regret_pp"].items())
-        lines.append(f"{run}: resolves {len(c['resolved'])} of {c['effects']} significant effects with the right sign, "
-                     f"{len(c['wrong'])} with the wrong one; signs of {c['agree']} agree; Kendall tau "
-                     f"{c['tau']:.3f} over {c['archs']} archs (one new stand-alone seed: {c['one_seed_tau']:.3f}); "
-                     f"regret pp at MAC quantiles {reg}")  # fmt: skip
+        lines.append(
+            f"{run}: resolves {len(c['resolved'])} of {c['effects']} significant effects with the right sign, "
+            f"{len(c['wrong'])} with the wrong one; signs of {c['agree']} agree; Kendall tau "
+            f"{c['tau']:.3f} over {c['archs']} archs (one new stand-alone seed: {c['one_seed_tau']:.3f}); "
+            f"regret pp at MAC quantiles {reg}"
+        )
         lines += [f"    wrong sign: {d}" for d in c["disagreements"]]
         lines += [f"    RESOLVED WRONG: {d}" for d in c["wrong"]]
     if len(checks) > 1:
@@ -316,9 +337,13 @@ def format_checks(checks: dict[str, dict]) -> str:
         taus, agree = [c["tau"] for c in cs], [c["agree"] for c in cs]
         reg = {q: statistics.fmean(c["regret_pp"][q] for c in cs) for q in cs[0]["regret_pp"]}
         res, wrong = [len(c["resolved"]) for c in cs], [len(c["wrong"]) for c in cs]
-        lines.append(f"resolved: mean {statistics.fmean(res):.1f} (worst {min(res)}); resolved with the wrong sign: "
-                     f"{sum(wrong)} in all")  # fmt: skip
-        lines.append(f"mean over {len(cs)} runs: tau {statistics.fmean(taus):.3f} (worst {min(taus):.3f}); agree "
-                     f"{statistics.fmean(agree):.1f} of {cs[0]['effects']} (worst {min(agree)}); mean regret pp "
-                     + ", ".join(f"{q} %: {v:.2f}" for q, v in reg.items()))  # fmt: skip
+        lines.append(
+            f"resolved: mean {statistics.fmean(res):.1f} (worst {min(res)}); resolved with the wrong sign: "
+            f"{sum(wrong)} in all"
+        )
+        lines.append(
+            f"mean over {len(cs)} runs: tau {statistics.fmean(taus):.3f} (worst {min(taus):.3f}); agree "
+            f"{statistics.fmean(agree):.1f} of {cs[0]['effects']} (worst {min(agree)}); mean regret pp "
+            + ", ".join(f"{q} %: {v:.2f}" for q, v in reg.items())
+        )
     return "\n".join(lines)

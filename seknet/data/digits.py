@@ -63,8 +63,13 @@ def _normalise(x: np.ndarray) -> Tensor:
     return (t - 0.5) / 0.5
 
 
-def load_digits(seed: int = 0, train_variants: int = 8, eval_variants: int = 6, test_variants: int | None = None,
-                plain: bool = False) -> Data:  # fmt: skip
+def load_digits(
+    seed: int = 0,
+    train_variants: int = 8,
+    eval_variants: int = 6,
+    test_variants: int | None = None,
+    plain: bool = False,
+) -> Data:
     """The UCI digits: cluttered 16x16 (default), or the plain 8x8 images with ``plain=True``.
 
     Split by source digit 60/20/20 (train/val/test); the val split of the cluttered task has

@@ -21,11 +21,25 @@ import torch
 from seknet.data.split import Data, Split
 
 CIFAR = {  # name: (folder, train files, test files, label key, classes, mean, std)
-    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels", 10,
-                (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", 100,
-                 (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-}  # fmt: skip
+    "cifar10": (
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        ["test_batch"],
+        "labels",
+        10,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+    ),
+    "cifar100": (
+        "cifar-100-python",
+        ["train"],
+        ["test"],
+        "fine_labels",
+        100,
+        (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762),
+    ),
+}
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".webp")
 VAL_FRACTION = 0.1  # CIFAR: held out of the training files, by seed; the test files stay the test split
 
@@ -77,7 +91,11 @@ def _read_cifar(name: str, folder: Path, train: bool) -> tuple[np.ndarray, np.nd
     if tv is not None:
         cls = tv.datasets.CIFAR10 if name == "cifar10" else tv.datasets.CIFAR100
         # No md5 checks (slow on the real files; tests write tiny ones); class names are never used.
-        local = type("Local", (cls,), {"_check_integrity": lambda self: True, "_load_meta": lambda self: None})
+        local = type(
+            "Local",
+            (cls,),
+            {"_check_integrity": lambda self: True, "_load_meta": lambda self: None},
+        )
         ds = local(str(folder.parent), train=train)
         return np.asarray(ds.data), np.asarray(ds.targets, np.int64)
     xs, ys = [], []
@@ -112,9 +130,11 @@ def load_cifar(name: str, root: str | Path, seed: int = 0) -> Data:
 def _image_files(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir())
     files = [
-        (f, i) for i, c in enumerate(classes) for f in sorted((folder / c).rglob("*"))
+        (f, i)
+        for i, c in enumerate(classes)
+        for f in sorted((folder / c).rglob("*"))
         if f.suffix.lower() in IMAGE_EXTENSIONS
-    ]  # fmt: skip
+    ]
     return classes, files
 
 

@@ -32,8 +32,12 @@ def load_data(name: str, root: str | Path | None = None, seed: int = 0, size: in
     raise ValueError(f"unknown dataset {name!r}; valid: {'|'.join(DATASETS)}")
 
 
-def run_data(cfg: RunConfig, input_size: int, test_variants: int | None = None,
-             eval_variants: int | None = None) -> Data:  # fmt: skip
+def run_data(
+    cfg: RunConfig,
+    input_size: int,
+    test_variants: int | None = None,
+    eval_variants: int | None = None,
+) -> Data:
     """The dataset a run uses (smoke runs draw each digit once). On digits, ``eval_variants`` and ``test_variants``
     draw the validation and test sources that many times each (the training images stay the same).
     ``input_size``: the space's, the side ImageFolder images are resized to."""
@@ -46,7 +50,11 @@ def run_data(cfg: RunConfig, input_size: int, test_variants: int | None = None,
 def check_data(space: Space, data: Data) -> None:
     """ValueError naming both when ``data`` does not fit ``space`` (image shape, classes)."""
     c, h, w = data.shape
-    if (c, h, w) != (space.in_channels, space.input_size, space.input_size) or data.num_classes != space.num_classes:
+    if (c, h, w) != (
+        space.in_channels,
+        space.input_size,
+        space.input_size,
+    ) or data.num_classes != space.num_classes:
         raise ValueError(
             f"data {data.name} is {c}x{h}x{w} with {data.num_classes} classes but space {space.name} expects "
             f"{space.in_channels}x{space.input_size}x{space.input_size} with {space.num_classes}; "
@@ -56,7 +64,12 @@ def check_data(space: Space, data: Data) -> None:
 
 def data_summary(data: Data) -> dict:
     """The data section of config.yaml: dataset name and split sizes."""
-    return {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test)}
+    return {
+        "name": data.name,
+        "train": len(data.train),
+        "val": len(data.val),
+        "test": len(data.test),
+    }
 
 
 def recal_batches(data: Data, images: int, batch: int, seed: int) -> list[torch.Tensor]:

@@ -28,9 +28,17 @@ def _onnx(model: nn.Module, example: Tensor, path: Path) -> None:
     batch = torch.export.Dim("batch", min=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(path), input_names=["x"], output_names=["logits"],
-                          dynamic_shapes={"x": {0: batch}}, opset_version=OPSET, external_data=False,
-                          verbose=False)  # fmt: skip
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_shapes={"x": {0: batch}},
+            opset_version=OPSET,
+            external_data=False,
+            verbose=False,
+        )
 
 
 def _pt2(model: nn.Module, example: Tensor, path: Path, check: Tensor) -> Tensor:
@@ -98,5 +106,10 @@ def export_model(model: nn.Module, path: Path, fmt: str, example: Tensor, check:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return {"format": fmt, "file": path.name, "opset": OPSET if fmt == "onnx" else None,
-            "batch_checked": len(check), "max_abs_diff": diff}  # fmt: skip
+    return {
+        "format": fmt,
+        "file": path.name,
+        "opset": OPSET if fmt == "onnx" else None,
+        "batch_checked": len(check),
+        "max_abs_diff": diff,
+    }

@@ -104,8 +104,9 @@ def stage_inputs(space: Space, batch: int) -> list[tuple[int, int, int, int]]:
     return shapes
 
 
-def measure_table(space: Space, device: str = "cpu", batch: int = 1, threads: int | None = None,
-                  runs: int = RUNS) -> dict:  # fmt: skip
+def measure_table(
+    space: Space, device: str = "cpu", batch: int = 1, threads: int | None = None, runs: int = RUNS
+) -> dict:
     """Latency (ms) of the stem, the head and every stage under every choice of ``space``; see the module doc.
 
     In context: each choice's entry is the whole model's latency with that choice in that stage (the others at
@@ -140,11 +141,20 @@ def _measure(space: Space, device: str, batch: int, runs: int) -> dict:
         share = alone["stages"][i] * scale
         stages.append({c: round(max(share + deltas.get((i, c), 0.0), 0.0), 5) for c in space.choices})  # noise
     return {
-        "space": space.name, "device": device, "device_name": device_name(device), "torch": str(torch.__version__),
-        "threads": torch.get_num_threads(), "batch": batch, "dtype": "float32", "runs": runs, "method": "in-context",
-        "base_ms": round(base, 5), "stem_ms": round(alone["stem"] * scale, 5),
-        "head_ms": round(alone["head"] * scale, 5), "stages": stages,
-    }  # fmt: skip
+        "space": space.name,
+        "device": device,
+        "device_name": device_name(device),
+        "torch": str(torch.__version__),
+        "threads": torch.get_num_threads(),
+        "batch": batch,
+        "dtype": "float32",
+        "runs": runs,
+        "method": "in-context",
+        "base_ms": round(base, 5),
+        "stem_ms": round(alone["stem"] * scale, 5),
+        "head_ms": round(alone["head"] * scale, 5),
+        "stages": stages,
+    }
 
 
 def _parts_alone(space: Space, device: str, batch: int, runs: int) -> dict:
@@ -152,8 +162,10 @@ def _parts_alone(space: Space, device: str, batch: int, runs: int) -> dict:
     x = torch.randn(batch, space.in_channels, space.input_size, space.input_size)
     stem_ms = _timed(stem(space), x, runs, device)
     none = plain_slots(space, [Choice.parse("none")] * len(space.stages))
-    stages = [_timed(stage_blocks(space, i, none), torch.randn(shape), runs, device)
-              for i, shape in enumerate(stage_inputs(space, batch))]  # fmt: skip
+    stages = [
+        _timed(stage_blocks(space, i, none), torch.randn(shape), runs, device)
+        for i, shape in enumerate(stage_inputs(space, batch))
+    ]
     last = space.channels(len(space.stages) - 1)[1]
     pooled_head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), head(space))
     side = space.input_size // (4 if space.stem == "imagenet" else 1)
@@ -166,7 +178,10 @@ def _parts_alone(space: Space, device: str, batch: int, runs: int) -> dict:
 def measure_arch(arch: Arch, device: str = "cpu", batch: int = 1, runs: int = RUNS) -> float:
     """End-to-end latency of ``build_model(arch)`` in ms (median of ``runs``)."""
     s = arch.space
-    return _median_ms(_arch_runner(arch, torch.randn(batch, s.in_channels, s.input_size, s.input_size), device), runs)
+    return _median_ms(
+        _arch_runner(arch, torch.randn(batch, s.in_channels, s.input_size, s.input_size), device),
+        runs,
+    )
 
 
 def validate(table: dict, archs: list[Arch], device: str = "cpu", runs: int = RUNS) -> dict:
@@ -189,15 +204,29 @@ def validate(table: dict, archs: list[Arch], device: str = "cpu", runs: int = RU
     rows = []
     for a, m1, m2 in zip(archs, first, again, strict=True):
         predicted = predict(table, a)
-        rows.append({"arch": str(a), "measured_ms": round(m1, 4), "remeasured_ms": round(m2, 4),
-                     "predicted_ms": round(predicted, 4), "rel_error": round(abs(predicted - m1) / m1, 4),
-                     "remeasure_rel_error": round(abs(m2 - m1) / m1, 4)})  # fmt: skip
+        rows.append(
+            {
+                "arch": str(a),
+                "measured_ms": round(m1, 4),
+                "remeasured_ms": round(m2, 4),
+                "predicted_ms": round(predicted, 4),
+                "rel_error": round(abs(predicted - m1) / m1, 4),
+                "remeasure_rel_error": round(abs(m2 - m1) / m1, 4),
+            }
+        )
     errors, noise = [r["rel_error"] for r in rows], [r["remeasure_rel_error"] for r in rows]
     tau = kendalltau([r["predicted_ms"] for r in rows], first).statistic if len(rows) > 1 else float("nan")
-    return {"archs": len(rows), "median_rel_error": statistics.median(errors), "p90_rel_error": p90(errors),
-            "remeasure_median_rel_error": statistics.median(noise), "remeasure_p90_rel_error": p90(noise),
-            "kendall_tau": round(float(tau), 4), "threads": pins["threads"], "cpus": pins["cpus"],
-            "rows": rows}  # fmt: skip
+    return {
+        "archs": len(rows),
+        "median_rel_error": statistics.median(errors),
+        "p90_rel_error": p90(errors),
+        "remeasure_median_rel_error": statistics.median(noise),
+        "remeasure_p90_rel_error": p90(noise),
+        "kendall_tau": round(float(tau), 4),
+        "threads": pins["threads"],
+        "cpus": pins["cpus"],
+        "rows": rows,
+    }
 
 
 @contextlib.contextmanager

@@ -60,8 +60,12 @@ def probe(address: str, timeout: float = JOIN_TIMEOUT_S) -> None:
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None,
-                timeout: float = JOIN_TIMEOUT_S) -> Iterator:  # fmt: skip
+def ray_session(
+    address: str | None = None,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    timeout: float = JOIN_TIMEOUT_S,
+) -> Iterator:
     """Start a fresh local Ray (or join ``address``) and always shut it down afterwards; yields the ``ray`` module."""
     import ray
 
@@ -80,7 +84,13 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, num_gpu
                 "head uses token authentication, make its token available here (~/.ray/auth_token or RAY_AUTH_TOKEN)"
             ) from None
     else:
-        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            address="local",
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
     try:
         yield ray
     finally:

@@ -90,17 +90,27 @@ def train_supernet_ddp(
     trainer_dir = (storage or Path(checkpoint).parent).resolve() / "ray_train"
     starts = Path(checkpoint).resolve().with_name("ray_train_starts.txt")
     starts.unlink(missing_ok=True)
-    config = {"tcfg": tcfg, "paths": paths, "data": data, "checkpoint": str(Path(checkpoint).resolve()),
-              "choice_affine": choice_affine, "threads": 1, "starts": str(starts)}  # fmt: skip
+    config = {
+        "tcfg": tcfg,
+        "paths": paths,
+        "data": data,
+        "checkpoint": str(Path(checkpoint).resolve()),
+        "choice_affine": choice_affine,
+        "threads": 1,
+        "starts": str(starts),
+    }
     trainer = TorchTrainer(
         _worker,
         train_loop_config=config,
         # NCCL wants a whole GPU per rank; workers that share a GPU (--gpus-per-worker 0.5) reduce over gloo
         torch_config=TorchConfig(backend="nccl" if gpus_per_worker >= 1 else "gloo"),
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
-        run_config=RunConfig(name="ray_train", storage_path=str(trainer_dir.parent),
-                             failure_config=FailureConfig(max_failures=max_failures)),
-    )  # fmt: skip
+        run_config=RunConfig(
+            name="ray_train",
+            storage_path=str(trainer_dir.parent),
+            failure_config=FailureConfig(max_failures=max_failures),
+        ),
+    )
     try:
         error = trainer.fit().error
     except Exception as e:  # noqa: BLE001 - Ray Train raises its own kinds once max_failures is spent
@@ -108,8 +118,10 @@ def train_supernet_ddp(
     done = checkpoint_epochs(checkpoint)
     if error is not None or done != tcfg.epochs:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200] if error else "no error"
-        raise ValueError(f"supernet training on Ray Train stopped after {done} of {tcfg.epochs} epochs ({reason}); "
-                         f"the run stays in {Path(checkpoint).parent}: continue it with --resume")  # fmt: skip
+        raise ValueError(
+            f"supernet training on Ray Train stopped after {done} of {tcfg.epochs} epochs ({reason}); "
+            f"the run stays in {Path(checkpoint).parent}: continue it with --resume"
+        )
     state = torch.load(checkpoint, weights_only=True, map_location="cpu")
     net = Supernet(paths.space, choice_affine=choice_affine)
     net.load_state_dict(state["model"])

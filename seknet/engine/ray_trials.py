@@ -26,8 +26,15 @@ def job_of(config: dict) -> dict:
     return config.get("job", config)
 
 
-def standalone_trial(config: dict, space: Space, data: Data, tcfg: TrainConfig, init_state: dict | None = None,
-                     every_epoch: bool = False, threads: int = 1) -> None:  # fmt: skip
+def standalone_trial(
+    config: dict,
+    space: Space,
+    data: Data,
+    tcfg: TrainConfig,
+    init_state: dict | None = None,
+    every_epoch: bool = False,
+    threads: int = 1,
+) -> None:
     """One Tune trial: train the job's arch stand-alone by ``tcfg`` (its seed and epochs unless the job names them),
     then report accuracy, correct, n_eval and epoch on ``data.val``; with ``every_epoch``, after every epoch."""
     import ray
@@ -47,7 +54,15 @@ def standalone_trial(config: dict, space: Space, data: Data, tcfg: TrainConfig, 
     def on_epoch(epoch: int, loss: float) -> None:
         if every_epoch or epoch == tcfg.epochs:
             correct, n = evaluate(model, data.val, device), len(data.val)
-            tune.report({"accuracy": correct / n, "correct": correct, "n_eval": n, "epoch": epoch, "loss": loss})
+            tune.report(
+                {
+                    "accuracy": correct / n,
+                    "correct": correct,
+                    "n_eval": n,
+                    "epoch": epoch,
+                    "loss": loss,
+                }
+            )
 
     train_standalone(arch, data.train, tcfg, device, model=model, on_epoch=on_epoch)
 

@@ -72,11 +72,16 @@ class Sampler:
 
 SAMPLERS = {
     "uniform": Sampler(lambda s, rng, sub: [random_arch(s, rng) if sub is None else rng.choice(sub)]),
-    "sandwich": Sampler(lambda s, rng, sub: [*extreme_archs(s), *(random_arch(s, rng) for _ in range(SANDWICH_RANDOM))],
-                        one_per_step=False),
+    "sandwich": Sampler(
+        lambda s, rng, sub: [
+            *extreme_archs(s),
+            *(random_arch(s, rng) for _ in range(SANDWICH_RANDOM)),
+        ],
+        one_per_step=False,
+    ),
     "fair": Sampler(lambda s, rng, sub: fair_archs(s, rng), average=True, one_per_step=False),
     "balanced": Sampler(lambda s, rng, sub: [balanced_arch(s, rng)]),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,12 @@ def train_standalone(
     return model
 
 
-def standalone_correct(arch: Arch, train_split: Split, eval_split: Split, cfg: TrainConfig,
-                       device: torch.device | str = "cpu") -> int:  # fmt: skip
+def standalone_correct(
+    arch: Arch,
+    train_split: Split,
+    eval_split: Split,
+    cfg: TrainConfig,
+    device: torch.device | str = "cpu",
+) -> int:
     """Correct count on ``eval_split`` of ``arch`` trained stand-alone from its seeded start."""
     return evaluate(train_standalone(arch, train_split, cfg, device), eval_split, device)

@@ -53,7 +53,11 @@ def sgd_cosine(
 ) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LRScheduler]:
     """SGD with Nesterov momentum and weight decay, its rate cosine-annealed from ``cfg.lr`` to 0 over ``steps``."""
     opt = torch.optim.SGD(
-        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
+        model.parameters(),
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=True,
+        weight_decay=cfg.weight_decay,
     )
     return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
 
@@ -96,8 +100,13 @@ def train(
     losses: list[float] = []
     if checkpoint is not None and Path(checkpoint).is_file():
         losses = load_checkpoint(checkpoint, model, opt, sched, rng, gen)
-    bar = tqdm(total=steps, initial=steps * len(losses) // max(cfg.epochs, 1), desc=desc, disable=not progress,
-               unit="step")  # fmt: skip
+    bar = tqdm(
+        total=steps,
+        initial=steps * len(losses) // max(cfg.epochs, 1),
+        desc=desc,
+        disable=not progress,
+        unit="step",
+    )
     saved = -math.inf  # when the checkpoint was last written (time.monotonic)
     for _ in range(len(losses), cfg.epochs):
         losses.append(_epoch(model, data, cfg, device, opt, sched, (rng, gen), paths, shard, bar))
@@ -131,13 +140,19 @@ def _epoch(
     model.train()
     total, n = 0.0, 0
     for x, y in batches(data, cfg.batch_size, gen):
-        x, y = x[shard[0] :: shard[1]], y[shard[0] :: shard[1]]  # (B / world, C, H, W): this rank's slice
+        x, y = (
+            x[shard[0] :: shard[1]],
+            y[shard[0] :: shard[1]],
+        )  # (B / world, C, H, W): this rank's slice
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         archs = [None] if paths is None else paths.step(rng)
         average = paths is not None and paths.average
-        total, n = total + _step(model, opt, cfg, x, y, archs, device, average), n + len(y) * len(archs)
+        total, n = (
+            total + _step(model, opt, cfg, x, y, archs, device, average),
+            n + len(y) * len(archs),
+        )
         sched.step()
         bar.update()
     if shard[1] > 1:  # the epoch's loss over the global batches, not this rank's slice
@@ -147,12 +162,26 @@ def _epoch(
     return total / max(n, 1)
 
 
-def save_checkpoint(path: Path, losses: list[float], model: nn.Module, opt: torch.optim.Optimizer, sched,
-                    rng: random.Random, gen: torch.Generator) -> None:  # fmt: skip
+def save_checkpoint(
+    path: Path,
+    losses: list[float],
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched,
+    rng: random.Random,
+    gen: torch.Generator,
+) -> None:
     """Everything :func:`train` needs to continue after ``len(losses)`` epochs, written atomically to ``path``."""
     model = getattr(model, "module", model)  # the supernet inside a DDP wrapper
-    state = {"losses": losses, "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-             "rng": rng.getstate(), "gen": gen.get_state(), "torch_rng": torch.get_rng_state()}  # fmt: skip
+    state = {
+        "losses": losses,
+        "model": model.state_dict(),
+        "opt": opt.state_dict(),
+        "sched": sched.state_dict(),
+        "rng": rng.getstate(),
+        "gen": gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+    }
     buf = io.BytesIO()
     torch.save(state, buf)
     write_atomic(Path(path), buf.getvalue())
@@ -168,8 +197,14 @@ def checkpoint_epochs(path: Path) -> int:
         return 0
 
 
-def load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, sched, rng: random.Random,
-                    gen: torch.Generator) -> list[float]:  # fmt: skip
+def load_checkpoint(
+    path: Path,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched,
+    rng: random.Random,
+    gen: torch.Generator,
+) -> list[float]:
     """Restore a :func:`save_checkpoint` file into the training state; returns the losses of its finished epochs.
     A damaged file or one of another model is one ValueError naming it."""
     try:
@@ -183,8 +218,9 @@ def load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, sc
         return [float(x) for x in state["losses"]]
     except Exception as e:  # noqa: BLE001 - torch raises many kinds on a damaged or foreign file
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
-        raise ValueError(f"{path}: not a training checkpoint of this run ({reason}); remove it to train from "
-                         "the start") from None  # fmt: skip
+        raise ValueError(
+            f"{path}: not a training checkpoint of this run ({reason}); remove it to train from the start"
+        ) from None
 
 
 def _step(

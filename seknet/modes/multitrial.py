@@ -39,8 +39,10 @@ def check(ctx: RunContext) -> None:
     """Before the run folder exists: a grid fits in ``--trials``, and ``--init supernet`` names a fitting supernet."""
     cfg = ctx.cfg
     if cfg.sampler == "grid" and not ctx.resumed and len(ctx.archs) > cfg.trials:
-        raise ValueError(f"grid needs one trial per arch: {len(ctx.archs)} archs in budget but --trials {cfg.trials}; "
-                         "raise --trials, prune with --max-macs, or use another --sampler")  # fmt: skip
+        raise ValueError(
+            f"grid needs one trial per arch: {len(ctx.archs)} archs in budget but --trials {cfg.trials}; "
+            "raise --trials, prune with --max-macs, or use another --sampler"
+        )
     init_state(cfg, ctx.space)
 
 
@@ -73,30 +75,48 @@ def run(ctx: RunContext) -> Outcome:
     cfg = ctx.cfg
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
     trainable = tune.with_resources(
-        tune.with_parameters(standalone_trial, space=ctx.space, data=ctx.data, tcfg=tcfg,
-                             init_state=init_state(cfg, ctx.space), every_epoch=cfg.asha,
-                             threads=cfg.cpus_per_trial),
+        tune.with_parameters(
+            standalone_trial,
+            space=ctx.space,
+            data=ctx.data,
+            tcfg=tcfg,
+            init_state=init_state(cfg, ctx.space),
+            every_epoch=cfg.asha,
+            threads=cfg.cpus_per_trial,
+        ),
         trial_resources(cfg),
-    )  # fmt: skip
+    )
     num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
     with tune_settings(), ray_session(cfg.address, num_gpus=num_gpus):
         results = _tuner(ctx, trainable).fit()
     rows = [_row(r, ctx.space, cfg.epochs) for r in results]
     statuses = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     proposals = {"distinct_archs_trained": len({r["arch"] for r in rows})} | saved_counts(ctx.partial / "tune")
-    notes = [f"{len(rows)} trials: " + ", ".join(f"{v} {k}" for k, v in statuses.items() if v)
-             + "".join(f", {v} {k.replace('_', ' ')}" for k, v in proposals.items() if v)]  # fmt: skip
+    notes = [
+        f"{len(rows)} trials: "
+        + ", ".join(f"{v} {k}" for k, v in statuses.items() if v)
+        + "".join(f", {v} {k.replace('_', ' ')}" for k, v in proposals.items() if v)
+    ]
     notes += [f"  failed {r['arch'] or '?'}: {r['error']}" for r in rows if r["status"] == "failed"]
     done = statuses["complete"]
-    return Outcome(rows, MT_COLUMNS, {"trials": statuses, "proposals": proposals},
-                   f"multitrial ({cfg.sampler}) on {ctx.data.name}: {done} complete trials", notes=notes)  # fmt: skip
+    return Outcome(
+        rows,
+        MT_COLUMNS,
+        {"trials": statuses, "proposals": proposals},
+        f"multitrial ({cfg.sampler}) on {ctx.data.name}: {done} complete trials",
+        notes=notes,
+    )
 
 
 def _row(result, space: Space, epochs: int) -> dict:
     """evaluations.csv's row of one Tune trial: complete, stopped early (ASHA) or failed with its reason."""
     m = result.metrics or {}
-    row = trial_row(space, job_of(result.config)["arch"], trial_id=m.get("trial_id", ""),
-                    epochs_trained=m.get("epoch", 0))  # fmt: skip
+    row = trial_row(
+        space,
+        job_of(result.config)["arch"],
+        trial_id=m.get("trial_id", ""),
+        epochs_trained=m.get("epoch", 0),
+    )
     if result.error is not None:
         return row | {"status": "failed", "error": error_line(result.error)}
     row |= accuracy_fields(int(m["correct"]), int(m["n_eval"]))
@@ -112,24 +132,38 @@ def _tuner(ctx: RunContext, trainable):
         try:
             return tune.Tuner.restore(str(store / "tune"), trainable=trainable, resume_errored=False)
         except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
-            raise ValueError(f"{ctx.partial}/tune: the saved search cannot be restored ({error_line(e)}); remove "
-                             f"{ctx.partial} and run the search again") from None  # fmt: skip
+            raise ValueError(
+                f"{ctx.partial}/tune: the saved search cannot be restored ({error_line(e)}); remove "
+                f"{ctx.partial} and run the search again"
+            ) from None
     allowed = [str(a) for a in ctx.archs]
     cost = functools.partial(arch_cost, ctx.objective, ctx.space)
-    proposer = proposers.make(cfg.sampler, allowed, ctx.space.choices, len(ctx.space.stages), cfg.seed, cost,
-                              population=max(4, min(50, cfg.trials // 4)))  # fmt: skip
+    proposer = proposers.make(
+        cfg.sampler,
+        allowed,
+        ctx.space.choices,
+        len(ctx.space.stages),
+        cfg.seed,
+        cost,
+        population=max(4, min(50, cfg.trials // 4)),
+    )
     scheduler = None
     if cfg.asha:
         from ray.tune.schedulers import ASHAScheduler
 
-        scheduler = ASHAScheduler(time_attr="epoch", metric="accuracy", mode="max", max_t=cfg.epochs,
-                                  grace_period=min(cfg.grace_epochs, cfg.epochs))  # fmt: skip
+        scheduler = ASHAScheduler(
+            time_attr="epoch",
+            metric="accuracy",
+            mode="max",
+            max_t=cfg.epochs,
+            grace_period=min(cfg.grace_epochs, cfg.epochs),
+        )
     samples = min(cfg.trials, len(allowed))
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=ProposerSearcher(proposer, cost), scheduler=scheduler, num_samples=samples
-        ),  # fmt: skip
+        ),
         run_config=tune.RunConfig(
             name="tune",
             storage_path=str(store),

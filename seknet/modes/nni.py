@@ -78,8 +78,10 @@ class AttentionSpace(ModelSpace):
         self.stem, self.fc = init_weights(stem(space)), head(space)
 
         def candidates(i: int) -> dict[str, nn.Module]:
-            return {c: init_weights(stage_blocks(space, i, plain_slots(space, (Choice.parse(c),) * n)))
-                    for c in space.choices}  # fmt: skip
+            return {
+                c: init_weights(stage_blocks(space, i, plain_slots(space, (Choice.parse(c),) * n)))
+                for c in space.choices
+            }
 
         self.stages = nn.ModuleList(LayerChoice(candidates(i), label=f"stage{i}") for i in range(n))
         sample = current_model()  # set while NNI instantiates a frozen sample (simplified format)
@@ -168,8 +170,12 @@ def _multi_trial_strategy(cfg: NniConfig):
         base = S.GridSearch(seed=cfg.seed)
     elif cfg.strategy == "evolution":
         population = min(cfg.population, cfg.trials)
-        base = S.RegularizedEvolution(population_size=population, sample_size=max(2, population // 4),
-                                      dedup=True, seed=cfg.seed)  # fmt: skip
+        base = S.RegularizedEvolution(
+            population_size=population,
+            sample_size=max(2, population // 4),
+            dedup=True,
+            seed=cfg.seed,
+        )
     else:
         base = S.TPE(optimize_mode="maximize", seed=cfg.seed)  # NNI's TPE minimises by default
     return base
@@ -201,7 +207,10 @@ def _run_multi_trial(cfg: NniConfig, space: Space, data: Data, in_budget: set[st
             row |= accuracy_fields(round(m.metrics.final * n), n)
             row |= {"epochs_trained": cfg.epochs, "status": "complete"}
         else:
-            row |= {"status": "failed", "error": engine.errors.get(id(m), f"NNI status {m.status.value}")}
+            row |= {
+                "status": "failed",
+                "error": engine.errors.get(id(m), f"NNI status {m.status.value}"),
+            }
         rows.append(row)
     for arch in dict.fromkeys(budget.refused):  # refused by the filter: never trained
         rows.append(_row(space, arch, trial_id="") | {"status": "over_budget"})
@@ -224,10 +233,18 @@ def _run_one_shot(cfg: NniConfig, space: Space, data: Data, workdir: Path, in_bu
     train_dl = DataLoader(TensorDataset(data.train.x, data.train.y), batch_size=cfg.batch_size, shuffle=True)
     val_dl = DataLoader(TensorDataset(data.val.x, data.val.y), batch_size=512)
     evaluator = Classification(
-        train_dataloaders=train_dl, val_dataloaders=val_dl, num_classes=space.num_classes, max_epochs=cfg.epochs,
-        accelerator="auto", devices=1, default_root_dir=str(workdir), logger=False, enable_checkpointing=False,
-        enable_progress_bar=cfg.progress, enable_model_summary=False,
-    )  # fmt: skip
+        train_dataloaders=train_dl,
+        val_dataloaders=val_dl,
+        num_classes=space.num_classes,
+        max_epochs=cfg.epochs,
+        accelerator="auto",
+        devices=1,
+        default_root_dir=str(workdir),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=False,
+    )
     if cfg.strategy == "spos":
         strategy = _BudgetSPOS(in_budget, n, len(in_budget) / len(space.choices) ** n)
     elif cfg.strategy == "darts":
@@ -251,8 +268,11 @@ def _run_one_shot(cfg: NniConfig, space: Space, data: Data, workdir: Path, in_bu
         net = supernet.freeze(sample)  # weight-preserving: the sub-net inherits the supernet's weights
         recalibrate_bn(net.cpu(), recal)
         correct = evaluate(net, data.val, "cpu")
-        rows.append(_row(space, arch, trial_id=f"export_{len(rows)}") | accuracy_fields(correct, len(data.val))
-                    | {"epochs_trained": cfg.epochs, "status": "complete"})  # fmt: skip
+        rows.append(
+            _row(space, arch, trial_id=f"export_{len(rows)}")
+            | accuracy_fields(correct, len(data.val))
+            | {"epochs_trained": cfg.epochs, "status": "complete"}
+        )
     return rows
 
 
@@ -286,5 +306,10 @@ def run(ctx: RunContext) -> Outcome:
     notes += [f"  failed {r['arch'] or '?'}: {r['error']}" for r in rows if r["status"] == "failed"]
     trained = len({r["arch"] for r in rows if r["status"] != "over_budget"})
     title = f"nni ({cfg.strategy}) on {ctx.data.name}: {statuses['complete']} complete trials"
-    return Outcome(rows, MT_COLUMNS, {"trials": statuses, "proposals": {"distinct_archs_trained": trained}}, title,
-                   notes=notes)  # fmt: skip
+    return Outcome(
+        rows,
+        MT_COLUMNS,
+        {"trials": statuses, "proposals": {"distinct_archs_trained": trained}},
+        title,
+        notes=notes,
+    )

@@ -45,8 +45,12 @@ SCORED = "scored"  # the subtrees scored so far (seknet.engine.ray_score), kept 
 HALVING_Z = 2.58  # paired-test threshold; at 1.96 a true front member was dropped on digits, at 2.58 none
 
 
-def halving_contenders(archs: list[Arch], hits: dict[str, torch.Tensor], z: float = HALVING_Z,
-                       cost_of: Callable[[Arch], float] = lambda a: count(a).macs) -> list[Arch]:  # fmt: skip
+def halving_contenders(
+    archs: list[Arch],
+    hits: dict[str, torch.Tensor],
+    z: float = HALVING_Z,
+    cost_of: Callable[[Arch], float] = lambda a: count(a).macs,
+) -> list[Arch]:
     """Archs that may still reach the front after the slice round of successive halving.
 
     All archs are scored on the same slice images, so a cheaper arch ``b`` beats ``a`` when the paired
@@ -78,8 +82,16 @@ def halving_contenders(archs: list[Arch], hits: dict[str, torch.Tensor], z: floa
     return keep
 
 
-def _score(cfg: OneShotConfig, space: Space, net: Supernet, archs: list[Arch], data: Data, recal,
-           cost_of: Callable[[Arch], float], cache: Path | None = None) -> tuple[dict, dict]:  # fmt: skip
+def _score(
+    cfg: OneShotConfig,
+    space: Space,
+    net: Supernet,
+    archs: list[Arch],
+    data: Data,
+    recal,
+    cost_of: Callable[[Arch], float],
+    cache: Path | None = None,
+) -> tuple[dict, dict]:
     """({arch string: (correct, n_eval, slice_correct, slice_n)}, {arch string: hits on the slice images}).
 
     ``cache``: the run's folder of scored subtrees, kept across an interruption (see :func:`score_on_ray`)."""
@@ -91,14 +103,38 @@ def _score(cfg: OneShotConfig, space: Space, net: Supernet, archs: list[Arch], d
     with ray_session(cfg.address, num_cpus=None if cfg.address else cpus, num_gpus=num_gpus) as ray:
 
         def run(subset, x, y, desc, round_=None):
-            return score_on_ray(ray, space, state, subset, recal, x, y, workers, cfg.gpus_per_worker,
-                                progress=cfg.progress, desc=desc,
-                                cache=None if cache is None or round_ is None else cache / round_)  # fmt: skip
+            return score_on_ray(
+                ray,
+                space,
+                state,
+                subset,
+                recal,
+                x,
+                y,
+                workers,
+                cfg.gpus_per_worker,
+                progress=cfg.progress,
+                desc=desc,
+                cache=None if cache is None or round_ is None else cache / round_,
+            )
 
         if len(archs) > cfg.exhaustive_limit:  # NSGA-II scores new subsets each generation: nothing to keep
-            return _nsga2(cfg, space, archs, lambda subset: run(subset, vx, vy, "score (NSGA-II)"), len(vy), cost_of)
+            return _nsga2(
+                cfg,
+                space,
+                archs,
+                lambda subset: run(subset, vx, vy, "score (NSGA-II)"),
+                len(vy),
+                cost_of,
+            )
         n_slice = max(1, min(len(vy), round(len(vy) * cfg.slice)))
-        first = run(archs, vx[:n_slice], vy[:n_slice], f"score {len(archs)} archs on {n_slice} images", "slice")
+        first = run(
+            archs,
+            vx[:n_slice],
+            vy[:n_slice],
+            f"score {len(archs)} archs on {n_slice} images",
+            "slice",
+        )
         if n_slice == len(vy):
             return {a: (int(h.sum()), n_slice, int(h.sum()), n_slice) for a, h in first.items()}, first
         contenders = halving_contenders(archs, first, cost_of=cost_of)
@@ -110,8 +146,14 @@ def _score(cfg: OneShotConfig, space: Space, net: Supernet, archs: list[Arch], d
     return scores, first
 
 
-def _nsga2(cfg: OneShotConfig, space: Space, archs: list[Arch], score, n_val: int,
-           cost_of: Callable[[Arch], float]) -> tuple[dict, dict]:  # fmt: skip
+def _nsga2(
+    cfg: OneShotConfig,
+    space: Space,
+    archs: list[Arch],
+    score,
+    n_val: int,
+    cost_of: Callable[[Arch], float],
+) -> tuple[dict, dict]:
     """Multi-objective NSGA-II (the ``nsga2`` proposer: accuracy up, ``cost_of`` down) over the in-budget archs, a
     generation of ``POPULATION`` archs scored at a time, ``cfg.evaluations`` archs in all."""
     by_name = {str(a): a for a in archs}
@@ -133,9 +175,13 @@ def _cost_of_name(by_name: dict, cost_of: Callable[[Arch], float], arch: str) ->
 
 
 def train_supernet(
-    cfg: OneShotConfig, space: Space, data: Data, device: torch.device, sharing: str = "sliced",
+    cfg: OneShotConfig,
+    space: Space,
+    data: Data,
+    device: torch.device,
+    sharing: str = "sliced",
     checkpoint: Path | None = None,
-) -> tuple[Supernet, list[float], dict]:  # fmt: skip
+) -> tuple[Supernet, list[float], dict]:
     """A supernet of ``space`` trained as ``cfg`` says (epochs, sampler, seed, ...), on CPU at the end.
 
     In this process on ``device``, or with ``cfg.train_workers`` > 1 on that many Ray Train workers (DDP; see
@@ -143,23 +189,47 @@ def train_supernet(
     every epoch, and continued from when it exists (see :func:`seknet.engine.train.train`). Returns the supernet, its
     per-epoch training losses, and what config.yaml records about the training (workers, restarts).
     """
-    tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed, freeze_unused=cfg.freeze_unused,
-                       checkpoint_minutes=cfg.checkpoint_minutes)  # fmt: skip
+    tcfg = TrainConfig(
+        cfg.epochs,
+        cfg.batch_size,
+        cfg.lr,
+        seed=cfg.seed,
+        freeze_unused=cfg.freeze_unused,
+        checkpoint_minutes=cfg.checkpoint_minutes,
+    )
     paths = Paths(space, cfg.sampler)
     if cfg.train_workers > 1:
         if checkpoint is None or sharing != "sliced":
             raise ValueError("data-parallel training needs a checkpoint path and the sliced supernet")
         num_gpus = torch.cuda.device_count() if cfg.gpus_per_worker > 0 and not cfg.address else None
-        with ray_session(cfg.address, num_cpus=None if cfg.address else max(os.cpu_count() or 1, cfg.train_workers),
-                         num_gpus=num_gpus):  # fmt: skip
+        with ray_session(
+            cfg.address,
+            num_cpus=None if cfg.address else max(os.cpu_count() or 1, cfg.train_workers),
+            num_gpus=num_gpus,
+        ):
             net, losses, restarts = train_supernet_ddp(
-                tcfg, paths, data, checkpoint, cfg.train_workers, cfg.gpus_per_worker, cfg.choice_affine,
-                cfg.max_failures)  # fmt: skip
+                tcfg,
+                paths,
+                data,
+                checkpoint,
+                cfg.train_workers,
+                cfg.gpus_per_worker,
+                cfg.choice_affine,
+                cfg.max_failures,
+            )
         return net, losses, {"workers": cfg.train_workers, "restarts": restarts}
     torch.manual_seed(cfg.seed)
     net = Supernet(space, sharing, choice_affine=cfg.choice_affine)
-    losses = train(net, data.train, tcfg, device, paths, progress=cfg.progress, desc="train supernet",
-                   checkpoint=checkpoint)  # fmt: skip
+    losses = train(
+        net,
+        data.train,
+        tcfg,
+        device,
+        paths,
+        progress=cfg.progress,
+        desc="train supernet",
+        checkpoint=checkpoint,
+    )
     return net.cpu().to(memory_format=torch.contiguous_format), losses, {"workers": 1}
 
 
@@ -173,9 +243,12 @@ def score_rows(archs: list[Arch], scores: dict, table: dict | None = None) -> li
         correct, n, s_correct, s_n = scores[str(a)]
         c = count(a)
         ms = {"latency_ms": latency_ms(table, a)} if table is not None else {}
-        rows.append({"arch": str(a), "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops} | ms
-                    | accuracy_fields(correct, n)
-                    | {"slice_accuracy": round(s_correct / s_n, 6), "on_front": 0})  # fmt: skip
+        rows.append(
+            {"arch": str(a), "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops}
+            | ms
+            | accuracy_fields(correct, n)
+            | {"slice_accuracy": round(s_correct / s_n, 6), "on_front": 0}
+        )
     return rows
 
 
@@ -195,9 +268,15 @@ def run(ctx: RunContext) -> Outcome:
     scores, hits = _score(cfg, ctx.space, net, ctx.archs, ctx.data, recal, ctx.objective.cost, partial / SCORED)
     t2 = time.time()
     rows = score_rows(ctx.archs, scores, ctx.objective.table)
-    config = {"train_loss": [round(x, 4) for x in losses], "device": str(device), "training": trained,
-              "seconds": {"train": round(t1 - ctx.started, 1), "score": round(t2 - t1, 1)},
-              "archs_in_budget": len(ctx.archs), "archs_scored": len(rows), **resumed}  # fmt: skip
+    config = {
+        "train_loss": [round(x, 4) for x in losses],
+        "device": str(device),
+        "training": trained,
+        "seconds": {"train": round(t1 - ctx.started, 1), "score": round(t2 - t1, 1)},
+        "archs_in_budget": len(ctx.archs),
+        "archs_scored": len(rows),
+        **resumed,
+    }
     title = f"space {ctx.space.name}, data {ctx.data.name}: {len(rows)} archs"
     files = "evaluations.csv, pareto.csv/png, placement.csv/png, best.yaml, config.yaml, supernet.pt"
     # the checkpoint and scored subtrees stay until the run is recorded: a stage after this one (--verify) may be

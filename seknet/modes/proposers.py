@@ -91,8 +91,14 @@ class OptunaProposer(Proposer):
     """An Optuna sampler over one categorical choice per stage (``stage0``, ``stage1``, ...), maximizing accuracy
     and minimizing ``cost(arch)``; repeats and archs over the budget are answered without an evaluation."""
 
-    def __init__(self, allowed: Sequence[str], choices: Sequence[str], stages: int, sampler,
-                 cost: Callable[[str], float]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        allowed: Sequence[str],
+        choices: Sequence[str],
+        stages: int,
+        sampler,
+        cost: Callable[[str], float],
+    ) -> None:
         super().__init__(allowed)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
@@ -136,8 +142,15 @@ class OptunaProposer(Proposer):
                 self._answer(trial, result)
 
 
-def make(name: str, allowed: Sequence[str], choices: Sequence[str], stages: int, seed: int,
-         cost: Callable[[str], float], population: int = 50) -> Proposer:  # fmt: skip
+def make(
+    name: str,
+    allowed: Sequence[str],
+    choices: Sequence[str],
+    stages: int,
+    seed: int,
+    cost: Callable[[str], float],
+    population: int = 50,
+) -> Proposer:
     """The proposer registered as ``name`` over the archs in budget."""
     if name not in PROPOSERS:
         raise ValueError(f"unknown proposer {name!r}; valid: {'|'.join(PROPOSERS)}")
@@ -149,7 +162,9 @@ PROPOSERS: dict[str, Callable[..., Proposer]] = {
     "grid": lambda allowed, *_: Exhaustive(allowed),
     "random": lambda allowed, choices, stages, seed, *_: Shuffled(allowed, seed),
     "nsga2": lambda allowed, choices, stages, seed, cost, population: OptunaProposer(
-        allowed, choices, stages, NSGAIISampler(population_size=population, seed=seed), cost),
+        allowed, choices, stages, NSGAIISampler(population_size=population, seed=seed), cost
+    ),
     "tpe": lambda allowed, choices, stages, seed, cost, population: OptunaProposer(
-        allowed, choices, stages, TPESampler(seed=seed), cost),
-}  # fmt: skip
+        allowed, choices, stages, TPESampler(seed=seed), cost
+    ),
+}

@@ -31,5 +31,6 @@ def load(mode: str) -> ModuleType:
     except ImportError as e:
         if mode not in EXTRAS:
             raise
-        raise ValueError(f"--backend {mode} needs {EXTRAS[mode]} ({e}); install it with: pip install -e "
-                         f"'.[{EXTRAS[mode]}]'") from None  # fmt: skip
+        raise ValueError(
+            f"--backend {mode} needs {EXTRAS[mode]} ({e}); install it with: pip install -e '.[{EXTRAS[mode]}]'"
+        ) from None

@@ -29,7 +29,14 @@ from seknet.data.load import check_data, run_data
 from seknet.engine.ray_session import ray_session, tune_settings
 from seknet.engine.ray_trials import error_line, standalone_trial
 from seknet.engine.train import TrainConfig
-from seknet.runs.files import RETRAIN_TYPES, config_from, finished_run, read_evaluations, read_run_config, read_table
+from seknet.runs.files import (
+    RETRAIN_TYPES,
+    config_from,
+    finished_run,
+    read_evaluations,
+    read_run_config,
+    read_table,
+)
 from seknet.runs.objective import column
 from seknet.runs.rows import comparable_rows, front_rows
 
@@ -94,8 +101,17 @@ def tau_interval(x: list[float], y: list[float], level: float = 0.95, n_boot: in
 TEST_VARIANTS = 24  # digits: 360 test sources x 24 = 8,640 images for stand-alone accuracy
 
 
-def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_per_trial: float = 0.0,
-            progress: bool = True, test_variants: int = TEST_VARIANTS, address: str | None = None) -> dict:  # fmt: skip
+def retrain(
+    run: Path,
+    top: int,
+    n_random: int,
+    epochs: int,
+    seeds: int,
+    gpus_per_trial: float = 0.0,
+    progress: bool = True,
+    test_variants: int = TEST_VARIANTS,
+    address: str | None = None,
+) -> dict:
     """Retrain the picked archs of ``run`` under ``seeds`` seeds; write retrain.csv/.yaml/.png into ``run``.
 
     Stand-alone accuracy is taken on the test split, on digits drawn ``test_variants`` times per source.
@@ -103,7 +119,10 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
     """
     evals, cfg_file = finished_run(run)
     keep = ("space", "data", "data_root", "seed", "smoke", "objective")
-    cfg = replace(config_from(RunConfig, read_run_config(cfg_file)["config"], cfg_file, keep), progress=progress)
+    cfg = replace(
+        config_from(RunConfig, read_run_config(cfg_file)["config"], cfg_file, keep),
+        progress=progress,
+    )
 
     space = load_space(cfg.space)
     if test_variants < 1:
@@ -118,16 +137,30 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
     done = reusable_rows(run, epochs, len(data.test))
     jobs = [(r["arch"], s) for r, _ in picked for s in seed_list if (r["arch"], s) not in done]
     if len(jobs) < len(picked) * len(seed_list):
-        print(f"reusing {len(picked) * len(seed_list) - len(jobs)} finished (arch, seed) trainings from "
-              f"{run}/retrain.csv; training {len(jobs)}")  # fmt: skip
+        print(
+            f"reusing {len(picked) * len(seed_list) - len(jobs)} finished (arch, seed) trainings from "
+            f"{run}/retrain.csv; training {len(jobs)}"
+        )
     by_arch = {r["arch"]: (r, why) for r, why in picked}
-    rows = [done[(r["arch"], s)] | {"picked_as": why, "seed": s}
-            for r, why in picked for s in seed_list if (r["arch"], s) in done]  # fmt: skip
+    rows = [
+        done[(r["arch"], s)] | {"picked_as": why, "seed": s}
+        for r, why in picked
+        for s in seed_list
+        if (r["arch"], s) in done
+    ]
     for arch, seed, res in _train_jobs(run, jobs, space, data, TrainConfig(epochs), gpus_per_trial, address, progress):
         m = res.metrics or {}
         r, why = by_arch[arch]
-        row = {"arch": arch, "macs": r["macs"], "params": r["params"], "picked_as": why,
-               "run_accuracy": r["accuracy"], "seed": seed, "n_eval": m.get("n_eval", ""), "error": ""}  # fmt: skip
+        row = {
+            "arch": arch,
+            "macs": r["macs"],
+            "params": r["params"],
+            "picked_as": why,
+            "run_accuracy": r["accuracy"],
+            "seed": seed,
+            "n_eval": m.get("n_eval", ""),
+            "error": "",
+        }
         if res.error is not None or m.get("epoch") != epochs:
             why = error_line(res.error) if res.error is not None else f"stopped after {m.get('epoch', 0)} epochs"
             row |= {"accuracy": "", "status": "failed", "error": why}
@@ -136,7 +169,10 @@ def retrain(run: Path, top: int, n_random: int, epochs: int, seeds: int, gpus_pe
         rows.append(row)
     rows.sort(key=lambda r: (r["arch"], r["seed"]))
     asked = {(r["arch"], r["seed"]) for r in rows}
-    kept = sorted((r | {"seed": k[1]} for k, r in done.items() if k not in asked), key=lambda r: (r["arch"], r["seed"]))
+    kept = sorted(
+        (r | {"seed": k[1]} for k, r in done.items() if k not in asked),
+        key=lambda r: (r["arch"], r["seed"]),
+    )
     return _summarise(run, rows, seed_list, epochs, n_test=len(data.test), kept=kept)
 
 
@@ -153,12 +189,23 @@ def reusable_rows(run: Path, epochs: int, n_test: int) -> dict[tuple[str, int], 
     earlier = read_yaml(yaml_file, "missing")
     if not isinstance(earlier, dict) or earlier.get("epochs") != epochs:
         return {}
-    return {(r["arch"], int(r["seed"])): r for r in read_table(csv_file, RETRAIN_TYPES)
-            if r["status"] == "complete" and r["n_eval"] == str(n_test)}  # fmt: skip
+    return {
+        (r["arch"], int(r["seed"])): r
+        for r in read_table(csv_file, RETRAIN_TYPES)
+        if r["status"] == "complete" and r["n_eval"] == str(n_test)
+    }
 
 
-def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, tcfg: TrainConfig, gpus_per_trial: float,
-                address: str | None, progress: bool) -> list[tuple[str, int, object]]:  # fmt: skip
+def _train_jobs(
+    run: Path,
+    jobs: list[tuple[str, int]],
+    space,
+    data,
+    tcfg: TrainConfig,
+    gpus_per_trial: float,
+    address: str | None,
+    progress: bool,
+) -> list[tuple[str, int, object]]:
     """Train each (arch, seed) of ``jobs`` stand-alone by ``tcfg`` as one Ray Tune trial; [(arch, seed, result)]."""
     if not jobs:
         return []
@@ -166,15 +213,22 @@ def _train_jobs(run: Path, jobs: list[tuple[str, int]], space, data, tcfg: Train
     from ray import tune
 
     trainable = tune.with_resources(
-        tune.with_parameters(standalone_trial, space=space, data=data, tcfg=tcfg), {"cpu": 1, "gpu": gpus_per_trial}
+        tune.with_parameters(standalone_trial, space=space, data=data, tcfg=tcfg),
+        {"cpu": 1, "gpu": gpus_per_trial},
     )
     grid = [{"arch": a, "seed": s} for a, s in jobs]
     gpus = torch.cuda.device_count() if gpus_per_trial > 0 and not address else None
     with tune_settings(), ray_session(address, num_gpus=gpus):
-        tuner = tune.Tuner(trainable, param_space={"job": tune.grid_search(grid)},
-                           run_config=tune.RunConfig(
-            name="retrain", storage_path=str((run / "retrain_tune").resolve()), verbose=1 if progress else 0,
-            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)))  # fmt: skip
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"job": tune.grid_search(grid)},
+            run_config=tune.RunConfig(
+                name="retrain",
+                storage_path=str((run / "retrain_tune").resolve()),
+                verbose=1 if progress else 0,
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            ),
+        )
         return [(res.config["job"]["arch"], int(res.config["job"]["seed"]), res) for res in tuner.fit()]
 
 
@@ -224,30 +278,40 @@ def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_tes
     mean = {a: statistics.fmean(ok[a].values()) for a in archs}
     tau, rho = rank_agreement([run_acc[a] for a in archs], [mean[a] for a in archs])
     tau_lo, tau_hi = tau_interval([run_acc[a] for a in archs], [mean[a] for a in archs])
-    pair_taus = [rank_agreement([ok[a][s] for a in archs], [ok[a][t] for a in archs])[0]
-                 for s, t in itertools.combinations(seeds, 2)]  # fmt: skip
+    pair_taus = [
+        rank_agreement([ok[a][s] for a in archs], [ok[a][t] for a in archs])[0]
+        for s, t in itertools.combinations(seeds, 2)
+    ]
     ceiling = statistics.fmean(pair_taus) if pair_taus else float("nan")
     macs = {r["arch"]: int(r["macs"]) for r in rows}
     front_idx = pareto_front([(macs[a], mean[a]) for a in archs])
     summary = {
-        "archs": len(archs), "seeds": seeds, "epochs": epochs, "evaluated_on": f"test split, {n_test} images",
-        "kendall_tau": round(tau, 4), "kendall_tau_95": [round(tau_lo, 4), round(tau_hi, 4)],
+        "archs": len(archs),
+        "seeds": seeds,
+        "epochs": epochs,
+        "evaluated_on": f"test split, {n_test} images",
+        "kendall_tau": round(tau, 4),
+        "kendall_tau_95": [round(tau_lo, 4), round(tau_hi, 4)],
         "spearman_rho": round(rho, 4),
-        "seed_vs_seed_tau": round(ceiling, 4), "seed_pair_taus": [round(t, 4) for t in pair_taus],
+        "seed_vs_seed_tau": round(ceiling, 4),
+        "seed_pair_taus": [round(t, 4) for t in pair_taus],
         "mean_ceiling_tau": round(mean_ceiling_tau([list(ok[a].values()) for a in archs]), 4),
         "replication_tau": round(replication_tau([list(ok[a].values()) for a in archs]), 4),
-        "standalone_front": [{"arch": archs[i], "macs": macs[archs[i]], "mean_accuracy": round(mean[archs[i]], 6)}
-                             for i in front_idx],
+        "standalone_front": [
+            {"arch": archs[i], "macs": macs[archs[i]], "mean_accuracy": round(mean[archs[i]], 6)} for i in front_idx
+        ],
         "failed_trials": sum(r["status"] == "failed" for r in rows),
-    }  # fmt: skip
+    }
     write_csv(run / "retrain.csv", [*rows, *kept], RETRAIN_COLUMNS)
     write_yaml(run / "retrain.yaml", summary)
     _plot(run / "retrain.png", archs, run_acc, ok, mean, summary)
-    print(f"\nretrained {len(archs)} archs x {len(seeds)} seeds ({epochs} epochs): Kendall tau {tau:.3f} "
-          f"(95 % bootstrap over archs {tau_lo:.2f} to {tau_hi:.2f}), "
-          f"Spearman rho {rho:.3f} (run score vs stand-alone mean); seed-vs-seed tau {ceiling:.3f}; "
-          f"ceiling against the {len(seeds)}-seed mean {summary['mean_ceiling_tau']:.3f}; an independent "
-          f"{len(seeds)}-seed retrain would agree at {summary['replication_tau']:.3f}")  # fmt: skip
+    print(
+        f"\nretrained {len(archs)} archs x {len(seeds)} seeds ({epochs} epochs): Kendall tau {tau:.3f} "
+        f"(95 % bootstrap over archs {tau_lo:.2f} to {tau_hi:.2f}), "
+        f"Spearman rho {rho:.3f} (run score vs stand-alone mean); seed-vs-seed tau {ceiling:.3f}; "
+        f"ceiling against the {len(seeds)}-seed mean {summary['mean_ceiling_tau']:.3f}; an independent "
+        f"{len(seeds)}-seed retrain would agree at {summary['replication_tau']:.3f}"
+    )
     print(f"wrote {run}/retrain.csv, retrain.yaml, retrain.png")
     return summary
 
@@ -264,12 +328,19 @@ def _plot(path: Path, archs, run_acc, per_seed, mean, summary) -> None:
     for a in archs:
         xs = [run_acc[a] * 100] * len(per_seed[a])
         ax.scatter(xs, [v * 100 for v in per_seed[a].values()], s=8, c="0.7")
-    ax.scatter([run_acc[a] * 100 for a in archs], [mean[a] * 100 for a in archs], s=24, c="tab:red",
-               label="stand-alone mean over seeds")  # fmt: skip
+    ax.scatter(
+        [run_acc[a] * 100 for a in archs],
+        [mean[a] * 100 for a in archs],
+        s=24,
+        c="tab:red",
+        label="stand-alone mean over seeds",
+    )
     ax.set_xlabel("run score (supernet, inherited weights) %")
     ax.set_ylabel("stand-alone accuracy %")
-    ax.set_title(f"{summary['archs']} archs: Kendall tau {summary['kendall_tau']:.2f}, Spearman rho "
-                 f"{summary['spearman_rho']:.2f}; seed-vs-seed tau {summary['seed_vs_seed_tau']:.2f}")  # fmt: skip
+    ax.set_title(
+        f"{summary['archs']} archs: Kendall tau {summary['kendall_tau']:.2f}, Spearman rho "
+        f"{summary['spearman_rho']:.2f}; seed-vs-seed tau {summary['seed_vs_seed_tau']:.2f}"
+    )
     ax.legend()
     ax.grid(alpha=0.3)
     buf = io.BytesIO()

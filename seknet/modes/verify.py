@@ -47,8 +47,19 @@ if TYPE_CHECKING:
 
 FOLDER = "verify"  # in the run folder: the trainings' ledger and the Tune experiment
 LEDGER = ["arch", "seed", "epochs", "correct", "n_eval", "accuracy", "status", "error"]
-VERIFY_COLUMNS = ["arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval", "trainings",
-                  "measured_accuracy", "on_front"]  # fmt: skip
+VERIFY_COLUMNS = [
+    "arch",
+    "params",
+    "macs",
+    "attn_ops",
+    "accuracy",
+    "acc_low",
+    "acc_high",
+    "n_eval",
+    "trainings",
+    "measured_accuracy",
+    "on_front",
+]
 DIGITS_VARIANTS = 24  # digits: draws per validation source the trainings are scored on (8,616 images)
 
 
@@ -132,14 +143,20 @@ def _tuner(ctx: RunContext, trainable, todo: list[dict], folder: Path):
         try:
             return tune.Tuner.restore(str(store / "tune"), trainable=trainable, resume_errored=False)
         except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
-            raise ValueError(f"{folder}/tune: the saved trainings cannot be restored ({error_line(e)}); remove "
-                             f"{folder}/tune to train the missing ones again") from None  # fmt: skip
+            raise ValueError(
+                f"{folder}/tune: the saved trainings cannot be restored ({error_line(e)}); remove "
+                f"{folder}/tune to train the missing ones again"
+            ) from None
     return tune.Tuner(
         trainable,
         param_space={"job": tune.grid_search(todo)},
-        run_config=tune.RunConfig(name="tune", storage_path=str(store), verbose=1 if ctx.cfg.progress else 0,
-                                  failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
-    )  # fmt: skip
+        run_config=tune.RunConfig(
+            name="tune",
+            storage_path=str(store),
+            verbose=1 if ctx.cfg.progress else 0,
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+        ),
+    )
 
 
 def _ledger_row(result) -> dict:
@@ -149,8 +166,13 @@ def _ledger_row(result) -> dict:
         why = error_line(result.error) if result.error is not None else "no result"
         return row | {"correct": "", "n_eval": "", "accuracy": "", "status": "failed", "error": why}
     acc = int(m["correct"]) / int(m["n_eval"])
-    return row | {"correct": m["correct"], "n_eval": m["n_eval"], "accuracy": round(acc, 6), "status": "complete",
-                  "error": ""}  # fmt: skip
+    return row | {
+        "correct": m["correct"],
+        "n_eval": m["n_eval"],
+        "accuracy": round(acc, 6),
+        "status": "complete",
+        "error": "",
+    }
 
 
 def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -169,10 +191,21 @@ def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[l
     for a, p, h in zip(cells, pred.tolist(), half.tolist(), strict=True):
         c = count(ctx.space.parse(a))
         measured = round(statistics.fmean(by_arch[a]), 6) if a in by_arch else ""
-        rows.append({"arch": a, "params": c.params, "macs": c.macs, "attn_ops": c.attn_ops,
-                     "accuracy": round(p / 100, 6), "acc_low": round((p - h) / 100, 6),
-                     "acc_high": round((p + h) / 100, 6), "n_eval": n_eval, "trainings": len(by_arch.get(a, [])),
-                     "measured_accuracy": measured, "on_front": 0})  # fmt: skip
+        rows.append(
+            {
+                "arch": a,
+                "params": c.params,
+                "macs": c.macs,
+                "attn_ops": c.attn_ops,
+                "accuracy": round(p / 100, 6),
+                "acc_low": round((p - h) / 100, 6),
+                "acc_high": round((p + h) / 100, 6),
+                "n_eval": n_eval,
+                "trainings": len(by_arch.get(a, [])),
+                "measured_accuracy": measured,
+                "on_front": 0,
+            }
+        )
     return rows, placement_rows(ctx, fit, lv, rows, ok)
 
 
@@ -188,26 +221,55 @@ def placement_rows(
             macs = statistics.fmean(int(r["macs"]) for r in sel)
             acc = statistics.fmean(float(r["accuracy"]) for r in sel)
             n = sum(r["arch"].split("-")[i] == c for r in ok)
-            out.append({"stage": i, "choice": c, "vs": "none", "archs": n, "mean_accuracy": round(acc, 5),
-                        "mean_macs": round(macs)} | _delta(fit, i, c, "none", sel, rows))  # fmt: skip
+            out.append(
+                {
+                    "stage": i,
+                    "choice": c,
+                    "vs": "none",
+                    "archs": n,
+                    "mean_accuracy": round(acc, 5),
+                    "mean_macs": round(macs),
+                }
+                | _delta(fit, i, c, "none", sel, rows)
+            )
         for k, e in pairs(choices)[len(choices) :]:  # the conv-slot choices vs the attention-slot ones
             sel = [r for r in rows if r["arch"].split("-")[i] == k]
-            out.append({"stage": i, "choice": k, "vs": e, "archs": "", "mean_accuracy": "", "mean_macs": ""}
-                       | _delta(fit, i, k, e, sel, rows))  # fmt: skip
+            out.append(
+                {
+                    "stage": i,
+                    "choice": k,
+                    "vs": e,
+                    "archs": "",
+                    "mean_accuracy": "",
+                    "mean_macs": "",
+                }
+                | _delta(fit, i, k, e, sel, rows)
+            )
     return [dict.fromkeys(PLACEMENT_COLUMNS, "") | r for r in out]
 
 
 def _delta(fit: truth.Fit, stage: int, a: str, b: str, sel: list[dict], rows: list[dict]) -> dict:
     """The placement columns of ``a`` vs ``b`` at ``stage`` (fractions, as the screening's placement writes them)."""
     if a == b:
-        return {"delta_accuracy": 0.0, "delta_low": "", "delta_high": "", "significant": "", "delta_macs": 0,
-                "pp_per_mmac": ""}  # fmt: skip
+        return {
+            "delta_accuracy": 0.0,
+            "delta_low": "",
+            "delta_high": "",
+            "significant": "",
+            "delta_macs": 0,
+            "pp_per_mmac": "",
+        }
     e = truth.contrast(fit, stage, a, b)
     other = [r for r in rows if r["arch"].split("-")[stage] == b]
     d_macs = statistics.fmean(int(r["macs"]) for r in sel) - statistics.fmean(int(r["macs"]) for r in other)
-    return {"delta_accuracy": round(e.pp / 100, 5), "delta_low": round(e.low / 100, 5),
-            "delta_high": round(e.high / 100, 5), "significant": int(e.significant), "delta_macs": round(d_macs),
-            "pp_per_mmac": round(e.pp / (d_macs / 1e6), 4) if round(d_macs) else ""}  # fmt: skip
+    return {
+        "delta_accuracy": round(e.pp / 100, 5),
+        "delta_low": round(e.low / 100, 5),
+        "delta_high": round(e.high / 100, 5),
+        "significant": int(e.significant),
+        "delta_macs": round(d_macs),
+        "pp_per_mmac": round(e.pp / (d_macs / 1e6), 4) if round(d_macs) else "",
+    }
 
 
 def resolved_lines(place: list[dict]) -> list[str]:
@@ -233,25 +295,38 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
     ok = [r for r in trained if r["status"] == "complete"]
     failed = [r for r in trained if r["status"] != "complete"]
     if len({r["arch"] for r in ok}) <= sum(len(x) - 1 for x in lv) + 1:
-        raise ValueError(f"--verify: {len(ok)} of {len(trained)} trainings finished, too few to fit the placement; "
-                         f"see {ctx.partial / FOLDER}/trainings.csv")  # fmt: skip
+        raise ValueError(
+            f"--verify: {len(ok)} of {len(trained)} trainings finished, too few to fit the placement; "
+            f"see {ctx.partial / FOLDER}/trainings.csv"
+        )
     rows, place = answer(ctx, lv, trained)
     write_csv(ctx.partial / "screening.csv", screening.rows, ctx.objective.columns(EVAL_COLUMNS))
     spread = ctx.cfg.seed_spread
     screened = placement(screening.rows, len(ctx.space.stages), ctx.space.choices, screening.hits, spread)
     write_csv(ctx.partial / "screening-placement.csv", screened, PLACEMENT_COLUMNS)
     epochs = sum(int(r["epochs"]) for r in trained)
-    config = screening.config | {"verify": {"levels": lv, "archs_trained": len({r["arch"] for r in ok}),
-                                            "trainings": len(trained), "failed": len(failed), "epochs": epochs,
-                                            "seconds": round(time.time() - t0, 1)}}  # fmt: skip
-    notes = [f"Verified stand-alone: {len(ok)} trainings of {len({r['arch'] for r in ok})} archs, "
-             f"{ctx.cfg.verify_epochs} epochs each ({epochs} epochs in all); levels per stage: "
-             + "; ".join("/".join(x) for x in lv)]  # fmt: skip
+    config = screening.config | {
+        "verify": {
+            "levels": lv,
+            "archs_trained": len({r["arch"] for r in ok}),
+            "trainings": len(trained),
+            "failed": len(failed),
+            "epochs": epochs,
+            "seconds": round(time.time() - t0, 1),
+        }
+    }
+    notes = [
+        f"Verified stand-alone: {len(ok)} trainings of {len({r['arch'] for r in ok})} archs, "
+        f"{ctx.cfg.verify_epochs} epochs each ({epochs} epochs in all); levels per stage: "
+        + "; ".join("/".join(x) for x in lv)
+    ]
     notes += [f"  failed {r['arch']} seed {r['seed']}: {r['error']}" for r in failed]
     notes += resolved_lines(place)
     title = f"verified {len(rows)} archs ({ctx.data.name}), stand-alone additive model"
-    files = ("evaluations.csv (verified), screening.csv, screening-placement.csv, pareto.csv/png, placement.csv/png, "
-             "best.yaml, config.yaml, supernet.pt, verify/trainings.csv")  # fmt: skip
+    files = (
+        "evaluations.csv (verified), screening.csv, screening-placement.csv, pareto.csv/png, placement.csv/png, "
+        "best.yaml, config.yaml, supernet.pt, verify/trainings.csv"
+    )
     return replace(
         screening,
         rows=rows,

@@ -58,7 +58,13 @@ class Bottleneck(nn.Module):
     expansion = 4
 
     def __init__(
-        self, in_channels: int, width: int, stride: int, conv_slot: nn.Module, attn_slot: nn.Module, inner: int
+        self,
+        in_channels: int,
+        width: int,
+        stride: int,
+        conv_slot: nn.Module,
+        attn_slot: nn.Module,
+        inner: int,
     ) -> None:
         super().__init__()
         self.conv1 = ConvBnAct(in_channels, inner, 1)

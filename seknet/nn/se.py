@@ -75,5 +75,8 @@ class SharedSqueezeExcite(SqueezeExcite):
     def unused(self, reductions: list[int]) -> list[tuple[nn.Parameter, tuple]]:
         """(parameter, index) of the rows and columns that SE(r) for none of ``reductions`` uses."""
         h = self.fc1.weight.shape[1] // min(reductions)  # widest hidden size in use
-        out = [(self.fc1.weight, (slice(h, None),)), (self.fc2.weight, (slice(None), slice(h, None)))]
+        out = [
+            (self.fc1.weight, (slice(h, None),)),
+            (self.fc2.weight, (slice(None), slice(h, None))),
+        ]
         return out + ([(self.fc1.bias, (slice(h, None),))] if self.fc1.bias is not None else [])

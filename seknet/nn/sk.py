@@ -64,7 +64,14 @@ class SelectiveKernel(nn.Module):
     def for_slot(cls, space: Space, num_paths: int, shape: SlotShape) -> SelectiveKernel:
         """SK(M) in a conv slot of ``shape``: groups min(G, C) and d = max(C // r, L) from the space's ``sk`` knobs."""
         c = shape.out_channels
-        return cls(shape.in_channels, c, shape.stride, num_paths, space.sk_groups(c), space.sk_attn_channels(c))
+        return cls(
+            shape.in_channels,
+            c,
+            shape.stride,
+            num_paths,
+            space.sk_groups(c),
+            space.sk_attn_channels(c),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return select_kernel([p(x) for p in self.paths], self.fc, self.bn, self.select.weight)

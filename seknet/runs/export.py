@@ -13,15 +13,26 @@ from seknet.core.space import space_from_dict
 from seknet.data.load import recal_batches, run_data
 from seknet.engine.deploy import FORMATS, SUFFIX, export_model
 from seknet.nn.supernet import Supernet, recalibrate_bn
-from seknet.runs.files import config_from, finished_run, load_into, load_state_dict, read_evaluations, read_run_config
+from seknet.runs.files import (
+    config_from,
+    finished_run,
+    load_into,
+    load_state_dict,
+    read_evaluations,
+    read_run_config,
+)
 from seknet.runs.rows import comparable_rows
 
 
 def pick(rows: list[dict], max_macs: int | None = None, max_latency: float | None = None) -> dict | None:
     """The most accurate row within ``max_macs`` and ``max_latency`` (ms, the rows' ``latency_ms``) among the
     comparable ones (ties: fewer MACs)."""
-    ok = [r for r in comparable_rows(rows) if (max_macs is None or int(r["macs"]) <= max_macs)
-          and (max_latency is None or float(r["latency_ms"]) <= max_latency)]  # fmt: skip
+    ok = [
+        r
+        for r in comparable_rows(rows)
+        if (max_macs is None or int(r["macs"]) <= max_macs)
+        and (max_latency is None or float(r["latency_ms"]) <= max_latency)
+    ]
     return max(ok, key=lambda r: (float(r["accuracy"]), -int(r["macs"]))) if ok else None
 
 
@@ -36,8 +47,10 @@ def pick_within(run: Path, rows: list[dict], max_macs: int | None, max_latency: 
     if max_macs is None and max_latency is None:
         raise ValueError("export needs a budget: --max-macs N, --max-latency MS, or both")
     if max_latency is not None and rows and "latency_ms" not in rows[0]:
-        raise ValueError(f"{run} has no latency_ms column (it ran without a latency table); export it by --max-macs, "
-                         "or run the search with --objective latency or --latency-table F")  # fmt: skip
+        raise ValueError(
+            f"{run} has no latency_ms column (it ran without a latency table); export it by --max-macs, "
+            "or run the search with --objective latency or --latency-table F"
+        )
     best = pick(rows, max_macs, max_latency)
     if best is None:
         key = "macs" if max_latency is None else "latency_ms"
@@ -47,7 +60,7 @@ def pick_within(run: Path, rows: list[dict], max_macs: int | None, max_latency: 
             if max_latency is None
             else f"fastest scored is {cheapest['arch']} at {float(cheapest[key]):g} ms"
         )
-        raise ValueError(f"no arch of {run} fits in {budget_text(max_macs, max_latency)}; the {have}")  # fmt: skip
+        raise ValueError(f"no arch of {run} fits in {budget_text(max_macs, max_latency)}; the {have}")
     return best
 
 
@@ -58,15 +71,22 @@ def output_paths(out: str | Path, fmt: str | None, weights: bool) -> tuple[Path,
     path = Path(out)
     named = {v: k for k, v in SUFFIX.items()}.get(path.suffix)
     if named is not None and fmt not in (None, named):
-        raise ValueError(f"--out {path} names a {named} file but --format is {fmt}; drop --format or end --out in "
-                         f"{SUFFIX[fmt]}")  # fmt: skip
+        raise ValueError(
+            f"--out {path} names a {named} file but --format is {fmt}; drop --format or end --out in {SUFFIX[fmt]}"
+        )
     if named is not None or path.suffix == ".pt":
         return path.with_suffix(".yaml"), fmt or named, True
     return path, fmt, weights
 
 
-def export(run: Path, max_macs: int | None = None, out: str | None = None, weights: bool = False,
-           fmt: str | None = None, max_latency: float | None = None) -> Path:  # fmt: skip
+def export(
+    run: Path,
+    max_macs: int | None = None,
+    out: str | None = None,
+    weights: bool = False,
+    fmt: str | None = None,
+    max_latency: float | None = None,
+) -> Path:
     """Write the arch YAML (``seknet.load_arch`` reads it) and, with ``weights``, the sub-net's state dict.
 
     The arch is the most accurate of the run within ``max_macs`` and ``max_latency`` (ms of predicted latency;
@@ -97,8 +117,15 @@ def export(run: Path, max_macs: int | None = None, out: str | None = None, weigh
         cfg = config_from(OneShotConfig, config["config"], cfg_file)
         net = Supernet(space, choice_affine=cfg.choice_affine)
         load_into(net, load_state_dict(run / "supernet.pt"), run / "supernet.pt")
-    keys = ("params", "macs", *(("latency_ms",) if "latency_ms" in best else ()), "accuracy", "acc_low", "acc_high",
-            "n_eval")  # fmt: skip
+    keys = (
+        "params",
+        "macs",
+        *(("latency_ms",) if "latency_ms" in best else ()),
+        "accuracy",
+        "acc_low",
+        "acc_high",
+        "n_eval",
+    )
     metrics = {k: best[k] for k in keys}
     extra = {}
     if weights:

@@ -20,13 +20,24 @@ RERUN = "the file is damaged; restore it or run the search again"
 
 # Column -> (type, may be empty). Empty cells are allowed where a row has no value (failed trials, slices).
 EVAL_TYPES: dict[str, tuple[type, bool]] = {
-    "arch": (str, False), "params": (int, True), "macs": (int, True), "accuracy": (float, True),
-    "n_eval": (int, True), "acc_low": (float, True), "acc_high": (float, True),
-}  # fmt: skip
+    "arch": (str, False),
+    "params": (int, True),
+    "macs": (int, True),
+    "accuracy": (float, True),
+    "n_eval": (int, True),
+    "acc_low": (float, True),
+    "acc_high": (float, True),
+}
 RETRAIN_TYPES: dict[str, tuple[type, bool]] = {
-    "arch": (str, False), "macs": (int, False), "params": (int, False), "run_accuracy": (float, False),
-    "seed": (int, False), "accuracy": (float, True), "n_eval": (int, True), "status": (str, False),
-}  # fmt: skip
+    "arch": (str, False),
+    "macs": (int, False),
+    "params": (int, False),
+    "run_accuracy": (float, False),
+    "seed": (int, False),
+    "accuracy": (float, True),
+    "n_eval": (int, True),
+    "status": (str, False),
+}
 
 
 def _cell(value: str | None, kind: type, empty_ok: bool) -> bool:
@@ -54,8 +65,10 @@ def read_table(path: Path, types: Mapping[str, tuple[type, bool]]) -> list[dict]
             for row in reader:
                 for col, (kind, empty_ok) in types.items():
                     if not _cell(row.get(col), kind, empty_ok):
-                        raise ValueError(f"{path}, line {reader.line_num}: {col} is {row.get(col)!r}, not "
-                                         f"{'a number' if kind is float else 'an integer'}; {RERUN}")  # fmt: skip
+                        raise ValueError(
+                            f"{path}, line {reader.line_num}: {col} is {row.get(col)!r}, not "
+                            f"{'a number' if kind is float else 'an integer'}; {RERUN}"
+                        )
                 if None in row:  # more cells than the header names
                     raise ValueError(f"{path}, line {reader.line_num}: more cells than columns; {RERUN}")
                 rows.append(row)
@@ -105,8 +118,10 @@ def config_from(cls: type, saved: Mapping[str, Any], path: Path, keep: tuple[str
     items = {k: v for k, v in saved.items() if keep is None or k in keep}
     unknown = sorted(set(items) - known)
     if unknown:
-        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)} for this version of seknet; "
-                         "run it with the seknet version that wrote it (git_commit in the file)")  # fmt: skip
+        raise ValueError(
+            f"{path}: unknown setting(s) {', '.join(unknown)} for this version of seknet; "
+            "run it with the seknet version that wrote it (git_commit in the file)"
+        )
     try:
         return cls(**items)
     except (TypeError, ValueError) as e:

@@ -70,8 +70,10 @@ def write_config(folder: RunFolder, mode: str, cfg: Any, **extra: Any) -> None:
     """config.yaml of the run: mode, config (the dataclass's fields), git commit, then ``extra`` sections."""
     if mode not in MODES:
         raise ValueError(f"unknown run mode {mode!r}; valid: {'|'.join(MODES)}")
-    write_yaml(folder.partial / "config.yaml", {"mode": mode, "config": asdict(cfg), "git_commit": git_commit()}
-                      | extra)  # fmt: skip
+    write_yaml(
+        folder.partial / "config.yaml",
+        {"mode": mode, "config": asdict(cfg), "git_commit": git_commit()} | extra,
+    )
 
 
 def resumable(run: str | Path) -> tuple[RunFolder, str]:
@@ -84,11 +86,15 @@ def resumable(run: str | Path) -> tuple[RunFolder, str]:
         raise ValueError(f"--resume {folder.out}: no interrupted search there ({folder.partial} is missing)")
     mode = read_run_config(folder.partial / "config.yaml").get("mode")
     if mode not in RESUMABLE:
-        raise ValueError(f"--resume {folder.out}: a {mode} run cannot be resumed ({'|'.join(RESUMABLE)} can); "
-                         f"remove {folder.partial} and run it again")  # fmt: skip
+        raise ValueError(
+            f"--resume {folder.out}: a {mode} run cannot be resumed ({'|'.join(RESUMABLE)} can); "
+            f"remove {folder.partial} and run it again"
+        )
     if mode == "multitrial" and not (folder.partial / "tune").is_dir():
-        raise ValueError(f"--resume {folder.out}: the multitrial search never started ({folder.partial}/tune is "
-                         f"missing); remove {folder.partial} and run it again")  # fmt: skip
+        raise ValueError(
+            f"--resume {folder.out}: the multitrial search never started ({folder.partial}/tune is "
+            f"missing); remove {folder.partial} and run it again"
+        )
     return folder, mode
 
 

@@ -16,7 +16,10 @@ from seknet.core.count import count
 from seknet.core.latency_table import predict
 from seknet.core.space import Arch, Space
 
-COLUMN = {"macs": "macs", "latency": "latency_ms"}  # objective (OBJECTIVES) -> its evaluations.csv column
+COLUMN = {
+    "macs": "macs",
+    "latency": "latency_ms",
+}  # objective (OBJECTIVES) -> its evaluations.csv column
 TABLE_FILE = "latency.yaml"  # the run's latency table, kept in its folder
 
 

@@ -12,20 +12,38 @@ from collections.abc import Sequence
 
 from seknet.core.attention import Choice
 
-COLUMNS = ["stage", "choice", "vs", "archs", "mean_accuracy", "mean_macs", "delta_accuracy", "delta_low", "delta_high",
-           "significant", "delta_macs", "pp_per_mmac"]  # fmt: skip
+COLUMNS = [
+    "stage",
+    "choice",
+    "vs",
+    "archs",
+    "mean_accuracy",
+    "mean_macs",
+    "delta_accuracy",
+    "delta_low",
+    "delta_high",
+    "significant",
+    "delta_macs",
+    "pp_per_mmac",
+]
 
 
 def pairs(choices: Sequence[str]) -> list[tuple[str, str]]:
     """The (choice, vs) contrasts of a stage: every choice vs none, then each conv-slot choice vs each attention-slot
     choice."""
     slot = {c: Choice.parse(c).slot for c in choices}
-    return [(c, "none") for c in choices] + [(k, e) for k in choices for e in choices
-                                             if slot[k] == "conv" and slot[e] == "attn"]  # fmt: skip
+    return [(c, "none") for c in choices] + [
+        (k, e) for k in choices for e in choices if slot[k] == "conv" and slot[e] == "attn"
+    ]
 
 
-def placement(rows: Sequence[dict], stages: int, choices: Sequence[str], hits: dict | None = None,
-              seed_spread: float = 0.0) -> list[dict]:  # fmt: skip
+def placement(
+    rows: Sequence[dict],
+    stages: int,
+    choices: Sequence[str],
+    hits: dict | None = None,
+    seed_spread: float = 0.0,
+) -> list[dict]:
     """Per stage and contrast (see :func:`pairs`): accuracy and MACs marginalised over the other stages, the gain and
     its cost, and with ``hits`` a 95 % interval.
 
@@ -50,8 +68,14 @@ def placement(rows: Sequence[dict], stages: int, choices: Sequence[str], hits: d
                     per_image[c] = torch.stack([hits[r["arch"]] for r in sel]).float().mean(0)  # (n_images,)
         for c, vs in pairs(list(stats)):
             acc, macs, n = stats[c]
-            row = dict.fromkeys(COLUMNS, "") | {"stage": i, "choice": c, "vs": vs, "archs": n,
-                                                "mean_accuracy": round(acc, 5), "mean_macs": round(macs)}  # fmt: skip
+            row = dict.fromkeys(COLUMNS, "") | {
+                "stage": i,
+                "choice": c,
+                "vs": vs,
+                "archs": n,
+                "mean_accuracy": round(acc, 5),
+                "mean_macs": round(macs),
+            }
             if vs in stats:  # a budget may leave a stage without it: deltas stay blank then
                 d_acc, d_macs = acc - stats[vs][0], macs - stats[vs][1]
                 row |= {"delta_accuracy": round(d_acc, 5), "delta_macs": round(d_macs)}
@@ -69,7 +93,11 @@ def interval(d, seed_spread: float = 0.0) -> dict:
         return {}
     se = math.sqrt(float(d.std()) ** 2 / len(d) + (seed_spread / 100) ** 2)
     lo, hi = float(d.mean()) - 1.96 * se, float(d.mean()) + 1.96 * se
-    return {"delta_low": round(lo, 5), "delta_high": round(hi, 5), "significant": int(lo > 0 or hi < 0)}
+    return {
+        "delta_low": round(lo, 5),
+        "delta_high": round(hi, 5),
+        "significant": int(lo > 0 or hi < 0),
+    }
 
 
 def versus_none(place: Sequence[dict]) -> list[dict]:

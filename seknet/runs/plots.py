@@ -15,8 +15,14 @@ def _save_fig(fig, path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def plot_pareto(path: Path, rows: Sequence[dict], front: Sequence[dict], title: str, budget: float | None,
-                cost: str = "macs") -> list[str]:  # fmt: skip
+def plot_pareto(
+    path: Path,
+    rows: Sequence[dict],
+    front: Sequence[dict],
+    title: str,
+    budget: float | None,
+    cost: str = "macs",
+) -> list[str]:
     """All archs (grey) and the front (red, with 95 % intervals) over MACs or ``latency_ms``, and beside the plot a
     table of the front, numbered. Each front point carries its number, and its arch name too where that fits
     without overlapping another label (:func:`place_labels`). Returns the archs labelled by name."""
@@ -27,13 +33,30 @@ def plot_pareto(path: Path, rows: Sequence[dict], front: Sequence[dict], title: 
 
     fig, (ax, side) = plt.subplots(1, 2, figsize=(13, 6), gridspec_kw={"width_ratios": [3, 1.25]})
     scale = 1e6 if cost == "macs" else 1.0
-    ax.scatter([float(r[cost]) / scale for r in rows], [float(r["accuracy"]) * 100 for r in rows],
-               s=6, c="0.7", label=f"all scored archs ({len(rows)})")  # fmt: skip
+    ax.scatter(
+        [float(r[cost]) / scale for r in rows],
+        [float(r["accuracy"]) * 100 for r in rows],
+        s=6,
+        c="0.7",
+        label=f"all scored archs ({len(rows)})",
+    )
     fx = [float(r[cost]) / scale for r in front]
     fy = [float(r["accuracy"]) * 100 for r in front]
-    err = [[y - float(r["acc_low"]) * 100 for y, r in zip(fy, front, strict=True)],
-           [float(r["acc_high"]) * 100 - y for y, r in zip(fy, front, strict=True)]]  # fmt: skip
-    ax.errorbar(fx, fy, yerr=err, fmt="o-", c="tab:red", ms=4, lw=1, capsize=2, label="Pareto front (95 % CI)")
+    err = [
+        [y - float(r["acc_low"]) * 100 for y, r in zip(fy, front, strict=True)],
+        [float(r["acc_high"]) * 100 - y for y, r in zip(fy, front, strict=True)],
+    ]
+    ax.errorbar(
+        fx,
+        fy,
+        yerr=err,
+        fmt="o-",
+        c="tab:red",
+        ms=4,
+        lw=1,
+        capsize=2,
+        label="Pareto front (95 % CI)",
+    )
     unit = "MMACs" if cost == "macs" else "ms"
     if budget:
         ax.axvline(budget / scale, ls="--", c="tab:blue", lw=1, label=f"budget {budget / scale:g} {unit}")
@@ -99,12 +122,20 @@ def plot_placement(path: Path, rows: Sequence[dict], stages: int, choices: Seque
         for j in range(len(choices)):
             if not np.isnan(grid[i, j]):
                 ns = "\n(n.s.)" if (i, choices[j]) in unsure else ""
-                ax.text(j, i, f"{grid[i, j]:+.2f} pp\n{cost[i, j]:+,.0f}k MACs{ns}", ha="center", va="center",
-                        fontsize=7)  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i, j]:+.2f} pp\n{cost[i, j]:+,.0f}k MACs{ns}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                )
     ax.set_xticks(range(len(choices)), choices)
     ax.set_yticks(range(stages), [f"stage {i}" for i in range(stages)])
-    ax.set_title("accuracy gained over 'none' at the same stage, marginalised over the other stages\n"
-                 "(n.s.: the 95 % interval over validation images includes 0)")  # fmt: skip
+    ax.set_title(
+        "accuracy gained over 'none' at the same stage, marginalised over the other stages\n"
+        "(n.s.: the 95 % interval over validation images includes 0)"
+    )
     fig.colorbar(im, ax=ax, label="pp vs none")
     _save_fig(fig, path)
     plt.close(fig)

@@ -12,18 +12,45 @@ from seknet.core.pareto import knee, pareto_front
 from seknet.core.stats import wilson_interval
 
 EVAL_COLUMNS = [
-    "arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval", "slice_accuracy", "on_front",
-]  # fmt: skip
+    "arch",
+    "params",
+    "macs",
+    "attn_ops",
+    "accuracy",
+    "acc_low",
+    "acc_high",
+    "n_eval",
+    "slice_accuracy",
+    "on_front",
+]
 
 
-MT_COLUMNS = ["arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval", "epochs_trained",
-              "status", "error", "trial_id", "on_front"]  # fmt: skip
+MT_COLUMNS = [
+    "arch",
+    "params",
+    "macs",
+    "attn_ops",
+    "accuracy",
+    "acc_low",
+    "acc_high",
+    "n_eval",
+    "epochs_trained",
+    "status",
+    "error",
+    "trial_id",
+    "on_front",
+]
 
 
 def accuracy_fields(correct: int, n: int) -> dict:
     """The accuracy columns of a row: accuracy, its 95 % Wilson interval (acc_low, acc_high), n_eval."""
     lo, hi = wilson_interval(correct, n)
-    return {"accuracy": round(correct / n, 6), "acc_low": round(lo, 6), "acc_high": round(hi, 6), "n_eval": n}
+    return {
+        "accuracy": round(correct / n, 6),
+        "acc_low": round(lo, 6),
+        "acc_high": round(hi, 6),
+        "n_eval": n,
+    }
 
 
 def comparable_rows(rows: Sequence[dict]) -> list[dict]:
@@ -52,8 +79,14 @@ def knee_row(front: Sequence[dict], cost: str = "macs") -> dict:
     return front[knee([(float(r[cost]), float(r["accuracy"])) for r in front])]
 
 
-def write_best(path: Path, space, front: Sequence[dict], budget: str | None, keys: Sequence[str],
-               cost: str = "macs") -> dict:  # fmt: skip
+def write_best(
+    path: Path,
+    space,
+    front: Sequence[dict],
+    budget: str | None,
+    keys: Sequence[str],
+    cost: str = "macs",
+) -> dict:
     """Write the run's best arch as an arch YAML with its ``keys`` metrics, and return its row.
 
     Under a budget (``budget`` names its flag, e.g. ``--max-macs``) the best arch is the front's most accurate,

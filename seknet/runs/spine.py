@@ -84,13 +84,18 @@ def run_table(cfg: RunConfig, space: Space, kept: Path | None = None) -> dict | 
         import torch
 
         if not torch.cuda.is_available():
-            raise ValueError("--latency-device cuda: no CUDA device here; measure a table there and pass "
-                             "--latency-table F, or use --latency-device cpu")  # fmt: skip
+            raise ValueError(
+                "--latency-device cuda: no CUDA device here; measure a table there and pass "
+                "--latency-table F, or use --latency-device cpu"
+            )
     return latency.measure_table(space, cfg.latency_device, runs=SMOKE_LATENCY_RUNS if cfg.smoke else latency.RUNS)
 
 
 def prepare(
-    cfg: Any, mode: str, resume: Path | None = None, check: Callable[[RunContext], None] | None = None
+    cfg: Any,
+    mode: str,
+    resume: Path | None = None,
+    check: Callable[[RunContext], None] | None = None,
 ) -> RunContext:
     """Everything before a mode's work, in one order; nothing is created until every check has passed.
 
@@ -146,8 +151,9 @@ def record(ctx: RunContext, out: Outcome) -> Path:
     runfolder.write_config(ctx.folder, ctx.mode, ctx.cfg, **config)
     if not front:
         done = runfolder.finish(ctx.folder)
-        raise ValueError(f"no arch completed ({', '.join(out.notes) or 'see the rows'}); the reasons are in "
-                         f"{done}/evaluations.csv")  # fmt: skip
+        raise ValueError(
+            f"no arch completed ({', '.join(out.notes) or 'see the rows'}); the reasons are in {done}/evaluations.csv"
+        )
     keys = ctx.objective.columns(["params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval"])
     keys = [k for k in keys if k in front[0]]
     best = write_best(partial / "best.yaml", ctx.space, front, ctx.objective.budget_flags, keys, col)

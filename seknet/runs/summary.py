@@ -54,8 +54,10 @@ def _placement_lines(place: Sequence[dict]) -> list[str]:
             continue
         top = max(st, key=lambda p: float(p["delta_accuracy"]))
         unsure = [p["choice"] for p in st if p.get("significant") == 0]
-        line = (f"  stage {i}: best {top['choice']} ({float(top['delta_accuracy']) * 100:+.2f} pp, "
-                f"{int(top['delta_macs']) / 1e6:+.3f} MMACs)")  # fmt: skip
+        line = (
+            f"  stage {i}: best {top['choice']} ({float(top['delta_accuracy']) * 100:+.2f} pp, "
+            f"{int(top['delta_macs']) / 1e6:+.3f} MMACs)"
+        )
         free = [p["choice"] for p in st if float(p["delta_accuracy"]) > 0 and int(p["delta_macs"]) <= 0]
         paid = [p for p in st if float(p["delta_accuracy"]) > 0 and int(p["delta_macs"]) > 0 and p["pp_per_mmac"] != ""]
         if free:
