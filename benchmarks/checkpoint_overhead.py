@@ -25,8 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from seknet.core.config import OneShotConfig  # noqa: E402
 from seknet.core.space import load_space  # noqa: E402
+from seknet.data.load import run_data  # noqa: E402
+from seknet.engine.samplers import Paths  # noqa: E402
 from seknet.engine.train import TrainConfig, load_checkpoint, save_checkpoint, sgd_cosine, train  # noqa: E402
-from seknet.modes.oneshot import run_data  # noqa: E402
 from seknet.nn.supernet import Supernet  # noqa: E402
 
 
@@ -37,7 +38,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = OneShotConfig(progress=False)
     space = load_space(ROOT / cfg.space)
-    data = run_data(cfg)
+    data = run_data(cfg, space.input_size)
     torch.manual_seed(0)
     net = Supernet(space)
     tcfg = TrainConfig(args.epochs, cfg.batch_size, cfg.lr, seed=0)
@@ -48,7 +49,7 @@ def main() -> None:
             net,
             data.train,
             TrainConfig(1, cfg.batch_size, cfg.lr, seed=len(epoch_s)),
-            space=space,
+            Paths(space),
             progress=False,
         )
         epoch_s.append(time.perf_counter() - t0)

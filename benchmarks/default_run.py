@@ -24,9 +24,9 @@ import search
 import seknet
 from seknet.core import fileio
 from seknet.core.config import OneShotConfig
+from seknet.data.load import run_data
 from seknet.engine.standalone import train_standalone
 from seknet.engine.train import TrainConfig
-from seknet.modes.oneshot import run_data
 
 RATIO_GOAL = 2.5
 
@@ -39,7 +39,7 @@ def median_mac_arch(space: seknet.Space) -> seknet.Arch:
 def standalone_seconds(cfg: OneShotConfig) -> tuple[str, float]:
     """(arch, seconds) of one stand-alone training of the median-MAC arch for ``cfg.epochs`` on all CPU threads."""
     space = seknet.load_space(cfg.space)
-    arch, data = median_mac_arch(space), run_data(cfg)
+    arch, data = median_mac_arch(space), run_data(cfg, space.input_size)
     t = time.perf_counter()
     train_standalone(arch, data.train, TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed))
     return str(arch), time.perf_counter() - t

@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import seknet
+from seknet.api.python import execute
 from seknet.core import fileio
+from seknet.core.config import MultiTrialConfig, NniConfig
 from seknet.core.pareto import hypervolume
-from seknet.modes.multitrial import MultiTrialConfig, run_multitrial
 from seknet.runs.rows import front_rows
 
 
@@ -54,26 +55,20 @@ def main() -> None:
             t0 = time.time()
             out = str(Path(tmp) / search)
             if search.startswith("nni-"):
-                from seknet.modes.nni import NniConfig, run_nni
-
-                run = run_nni(
-                    NniConfig(
-                        out=out,
-                        strategy=search[4:],
-                        trials=args.trials,
-                        epochs=args.epochs,
-                        progress=False,
-                    )
+                run = execute(
+                    NniConfig(out=out, strategy=search[4:], trials=args.trials, epochs=args.epochs, progress=False),
+                    "nni",
                 )
             else:
-                run = run_multitrial(
+                run = execute(
                     MultiTrialConfig(
                         out=out,
                         sampler=search,
                         trials=args.trials,
                         epochs=args.epochs,
                         progress=False,
-                    )
+                    ),
+                    "multitrial",
                 )
             rows = [r for r in fileio.read_csv(run / "evaluations.csv") if r["status"] != "over_budget"]
             hv, n = front_hv(rows, ref)

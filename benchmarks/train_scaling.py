@@ -25,10 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 from seknet.core.config import OneShotConfig  # noqa: E402
 from seknet.core.space import load_space  # noqa: E402
+from seknet.data.load import run_data  # noqa: E402
 from seknet.engine.ray_session import ray_session  # noqa: E402
 from seknet.engine.ray_train import train_supernet_ddp  # noqa: E402
+from seknet.engine.samplers import Paths  # noqa: E402
 from seknet.engine.train import TrainConfig, train  # noqa: E402
-from seknet.modes.oneshot import run_data  # noqa: E402
 from seknet.nn.supernet import Supernet  # noqa: E402
 
 
@@ -61,7 +62,7 @@ def main() -> None:
         data=args.space.split("_")[0],
         progress=False,
     )
-    data = run_data(cfg)
+    data = run_data(cfg, space.input_size)
     steps = -(-len(data.train) // cfg.batch_size)
     workers = [int(w) for w in args.workers.split(",")]
     if args.gpus:
@@ -75,7 +76,7 @@ def main() -> None:
             data.train,
             TrainConfig(e, cfg.batch_size, cfg.lr),
             device,
-            space=space,
+            Paths(space),
             progress=False,
         )
 
@@ -93,7 +94,7 @@ def main() -> None:
                 ck.parent.mkdir()
                 train_supernet_ddp(
                     TrainConfig(e, cfg.batch_size, cfg.lr),
-                    space,
+                    Paths(space),
                     data,
                     ck,
                     n,

@@ -70,9 +70,11 @@ from seknet.core import fileio
 from seknet.core.config import OneShotConfig
 from seknet.core.space import load_space
 from seknet.data.digits import load_digits
+from seknet.data.load import recal_batches
+from seknet.engine.samplers import Paths
 from seknet.engine.score import score_logits
 from seknet.engine.train import TrainConfig, evaluate, train
-from seknet.modes.oneshot import recal_batches, train_supernet
+from seknet.modes.oneshot import train_supernet
 from seknet.modes.retrain import rank_agreement
 from seknet.nn.supernet import Supernet
 
@@ -129,7 +131,12 @@ def scores(
     Scores a copy: score_logits recalibrates BN in place, and ``net`` keeps its trained statistics for
     the variants that start from them (fine-tuning).
     """
-    logits = score_logits(copy.deepcopy(net), [space.parse(a) for a in archs], recal_batches(data, cfg), val.x)
+    logits = score_logits(
+        copy.deepcopy(net),
+        [space.parse(a) for a in archs],
+        recal_batches(data, cfg.recal_images, cfg.recal_batch, cfg.seed),
+        val.x,
+    )
     if nll:
         return {str(a): -F.cross_entropy(lg, val.y).item() for a, lg in logits.items()}
     return {str(a): (lg.argmax(1) == val.y).float().mean().item() for a, lg in logits.items()}
@@ -191,7 +198,7 @@ def fewshot(net: Supernet, archs: list[str], space, data, cfg: OneShotConfig, ca
         else:
             part = [a for a in every if pattern(str(a)) == pat]
             tcfg = TrainConfig(FEWSHOT_EPOCHS, cfg.batch_size, 0.01, seed=cfg.seed)
-            train(sub, data.train, tcfg, "cpu", space=space, progress=False, subspace=part)
+            train(sub, data.train, tcfg, "cpu", Paths(space, subspace=tuple(part)), progress=False)
             cache.mkdir(parents=True, exist_ok=True)
             torch.save(sub.state_dict(), path)
         out |= scores(sub, [a for a in archs if pattern(a) == pat], space, data, cfg, data.val)

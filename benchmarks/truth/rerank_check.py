@@ -29,7 +29,7 @@ from seknet.core import truth  # noqa: E402
 from seknet.core.config import OneShotConfig  # noqa: E402
 from seknet.core.count import count  # noqa: E402
 from seknet.core.space import load_space  # noqa: E402
-from seknet.modes.oneshot import run_data  # noqa: E402
+from seknet.data.load import run_data  # noqa: E402
 from seknet.nn.supernet import Supernet  # noqa: E402
 from seknet.runs.files import config_from, load_into, load_state_dict, read_run_config  # noqa: E402
 
@@ -37,7 +37,8 @@ from seknet.runs.files import config_from, load_into, load_state_dict, read_run_
 def finetune(run: Path, archs: list[str], epochs: int, lr: float) -> list[dict]:
     """Rows (arch, seed, epochs, accuracy, macs) of each arch fine-tuned from ``run``'s supernet; resumable."""
     cfg = config_from(OneShotConfig, read_run_config(run / "config.yaml")["config"], run / "config.yaml")
-    space, data = load_space(cfg.space), run_data(cfg)
+    space = load_space(cfg.space)
+    data = run_data(cfg, space.input_size)
     state = load_state_dict(run / "supernet.pt")
     net = Supernet.for_state(space, state)
     load_into(net, state, run / "supernet.pt")
