@@ -130,7 +130,7 @@ def test_retrain_more_seeds_trains_only_missing(tmp_path, capsys):
     assert all(after[k] == row for k, row in before.items())
     assert all(after[(a, "2")]["status"] == "complete" for a, _ in before)
     trials = [
-        d for d in (run / "retrain_tune" / "retrain").iterdir() if d.is_dir() and d.name.startswith("standalone_trial")
+        d for d in (run / "retrain_tune" / "tune").iterdir() if d.is_dir() and d.name.startswith("standalone_trial")
     ]
     assert len(trials) == 8 + 4  # 8 trainings the first time, 4 the second: none twice
     assert yaml.safe_load((run / "retrain.yaml").read_text())["seeds"] == [0, 1, 2]

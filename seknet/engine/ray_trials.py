@@ -11,6 +11,7 @@ only.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
@@ -65,6 +66,29 @@ def standalone_trial(
             )
 
     train_standalone(arch, data.train, tcfg, device, model=model, on_epoch=on_epoch)
+
+
+def experiment(trainable, folder: Path, progress: bool, restore: bool, what: str, **tune_config):
+    """The Ray Tune experiment ``folder``/tune: restored (its finished trials kept, the rest run) when ``restore``,
+    else a new one over ``trainable`` with ``tune_config`` (``param_space``, ``tune_config``); a trial that fails is
+    recorded and the others go on. A saved state that cannot be restored is one ValueError naming ``what`` to do."""
+    from ray import tune
+
+    store = Path(folder).resolve()
+    if restore:
+        try:
+            return tune.Tuner.restore(str(store / "tune"), trainable=trainable, resume_errored=False)
+        except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
+            raise ValueError(
+                f"{folder}/tune: the saved experiment cannot be restored ({error_line(e)}); {what}"
+            ) from None
+    run_config = tune.RunConfig(
+        name="tune",
+        storage_path=str(store),
+        verbose=1 if progress else 0,
+        failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+    )
+    return tune.Tuner(trainable, run_config=run_config, **tune_config)
 
 
 def error_line(error: BaseException) -> str:

@@ -19,7 +19,7 @@ import torch
 from seknet.core.config import MultiTrialConfig
 from seknet.core.space import Space
 from seknet.engine.ray_session import ray_session, tune_settings
-from seknet.engine.ray_trials import error_line, job_of, standalone_trial
+from seknet.engine.ray_trials import error_line, experiment, job_of, standalone_trial
 from seknet.engine.train import TrainConfig
 from seknet.modes import proposers
 from seknet.modes.tune_searcher import ProposerSearcher, saved_counts
@@ -127,47 +127,23 @@ def _tuner(ctx: RunContext, trainable):
     """The Tune experiment in the run's ``tune`` folder: restored from its saved state on resume, or a new one."""
     from ray import tune
 
-    cfg, store = ctx.cfg, ctx.partial.resolve()
+    cfg = ctx.cfg
     if ctx.resumed:
-        try:
-            return tune.Tuner.restore(str(store / "tune"), trainable=trainable, resume_errored=False)
-        except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
-            raise ValueError(
-                f"{ctx.partial}/tune: the saved search cannot be restored ({error_line(e)}); remove "
-                f"{ctx.partial} and run the search again"
-            ) from None
+        return experiment(trainable, ctx.partial, cfg.progress, True, f"remove {ctx.partial} and run the search again")
     allowed = [str(a) for a in ctx.archs]
     cost = functools.partial(arch_cost, ctx.objective, ctx.space)
+    population = max(4, min(50, cfg.trials // 4))
     proposer = proposers.make(
-        cfg.sampler,
-        allowed,
-        ctx.space.choices,
-        len(ctx.space.stages),
-        cfg.seed,
-        cost,
-        population=max(4, min(50, cfg.trials // 4)),
+        cfg.sampler, allowed, ctx.space.choices, len(ctx.space.stages), cfg.seed, cost, population
     )
     scheduler = None
     if cfg.asha:
         from ray.tune.schedulers import ASHAScheduler
 
+        grace = min(cfg.grace_epochs, cfg.epochs)
         scheduler = ASHAScheduler(
-            time_attr="epoch",
-            metric="accuracy",
-            mode="max",
-            max_t=cfg.epochs,
-            grace_period=min(cfg.grace_epochs, cfg.epochs),
+            time_attr="epoch", metric="accuracy", mode="max", max_t=cfg.epochs, grace_period=grace
         )
-    samples = min(cfg.trials, len(allowed))
-    return tune.Tuner(
-        trainable,
-        tune_config=tune.TuneConfig(
-            search_alg=ProposerSearcher(proposer, cost), scheduler=scheduler, num_samples=samples
-        ),
-        run_config=tune.RunConfig(
-            name="tune",
-            storage_path=str(store),
-            verbose=1 if cfg.progress else 0,
-            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-        ),
-    )
+    searcher, samples = ProposerSearcher(proposer, cost), min(cfg.trials, len(allowed))
+    config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples)
+    return experiment(trainable, ctx.partial, cfg.progress, False, "", tune_config=config)

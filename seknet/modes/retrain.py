@@ -27,7 +27,7 @@ from seknet.core.pareto import pareto_front
 from seknet.core.space import load_space
 from seknet.data.load import check_data, run_data
 from seknet.engine.ray_session import ray_session, tune_settings
-from seknet.engine.ray_trials import error_line, standalone_trial
+from seknet.engine.ray_trials import error_line, experiment, standalone_trial
 from seknet.engine.train import TrainConfig
 from seknet.runs.files import (
     RETRAIN_TYPES,
@@ -219,15 +219,8 @@ def _train_jobs(
     grid = [{"arch": a, "seed": s} for a, s in jobs]
     gpus = torch.cuda.device_count() if gpus_per_trial > 0 and not address else None
     with tune_settings(), ray_session(address, num_gpus=gpus):
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"job": tune.grid_search(grid)},
-            run_config=tune.RunConfig(
-                name="retrain",
-                storage_path=str((run / "retrain_tune").resolve()),
-                verbose=1 if progress else 0,
-                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-            ),
+        tuner = experiment(
+            trainable, run / "retrain_tune", progress, False, "", param_space={"job": tune.grid_search(grid)}
         )
         return [(res.config["job"]["arch"], int(res.config["job"]["seed"]), res) for res in tuner.fit()]
 

@@ -24,7 +24,6 @@ import random
 import statistics
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,11 +34,11 @@ from seknet.core.count import count
 from seknet.core.fileio import read_csv, write_csv
 from seknet.data.load import run_data
 from seknet.engine.ray_session import ray_session, tune_settings
-from seknet.engine.ray_trials import error_line, job_of, standalone_trial
+from seknet.engine.ray_trials import error_line, experiment, job_of, standalone_trial
 from seknet.engine.train import TrainConfig
 from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import pairs, placement
-from seknet.runs.rows import EVAL_COLUMNS
+from seknet.runs.rows import EVAL_COLUMNS, VERIFY_COLUMNS
 from seknet.runs.spine import Outcome
 
 if TYPE_CHECKING:
@@ -47,19 +46,6 @@ if TYPE_CHECKING:
 
 FOLDER = "verify"  # in the run folder: the trainings' ledger and the Tune experiment
 LEDGER = ["arch", "seed", "epochs", "correct", "n_eval", "accuracy", "status", "error"]
-VERIFY_COLUMNS = [
-    "arch",
-    "params",
-    "macs",
-    "attn_ops",
-    "accuracy",
-    "acc_low",
-    "acc_high",
-    "n_eval",
-    "trainings",
-    "measured_accuracy",
-    "on_front",
-]
 DIGITS_VARIANTS = 24  # digits: draws per validation source the trainings are scored on (8,616 images)
 
 
@@ -127,36 +113,13 @@ def train_jobs(ctx: RunContext, jobs: list[dict]) -> list[dict]:
         )
         gpus = torch.cuda.device_count() if cfg.gpus_per_worker > 0 and not cfg.address else None
         with tune_settings(), ray_session(cfg.address, num_gpus=gpus):
-            for result in _tuner(ctx, trainable, todo, folder).fit():
+            restore, grid = (folder / "tune").is_dir(), {"job": tune.grid_search(todo)}
+            what = f"remove {folder}/tune to train the missing ones again"
+            for result in experiment(trainable, folder, cfg.progress, restore, what, param_space=grid).fit():
                 row = _ledger_row(result)
                 done[_key(row)] = row
         write_csv(ledger, sorted(done.values(), key=_key), LEDGER)
     return [done[_key(j)] for j in jobs if _key(j) in done]
-
-
-def _tuner(ctx: RunContext, trainable, todo: list[dict], folder: Path):
-    """The Tune experiment of the trainings: restored from ``folder/tune`` when an interrupted one is there."""
-    from ray import tune
-
-    store = folder.resolve()
-    if (store / "tune").is_dir():
-        try:
-            return tune.Tuner.restore(str(store / "tune"), trainable=trainable, resume_errored=False)
-        except Exception as e:  # noqa: BLE001 - Ray raises many kinds on a damaged experiment state
-            raise ValueError(
-                f"{folder}/tune: the saved trainings cannot be restored ({error_line(e)}); remove "
-                f"{folder}/tune to train the missing ones again"
-            ) from None
-    return tune.Tuner(
-        trainable,
-        param_space={"job": tune.grid_search(todo)},
-        run_config=tune.RunConfig(
-            name="tune",
-            storage_path=str(store),
-            verbose=1 if ctx.cfg.progress else 0,
-            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-        ),
-    )
 
 
 def _ledger_row(result) -> dict:
@@ -272,20 +235,6 @@ def _delta(fit: truth.Fit, stage: int, a: str, b: str, sel: list[dict], rows: li
     }
 
 
-def resolved_lines(place: list[dict]) -> list[str]:
-    """The report's lines: which contrasts the stand-alone evidence resolves (interval excludes 0), and which not."""
-    sure = [p for p in place if p.get("significant") == 1]
-    unsure = [p for p in place if p.get("significant") == 0]
-    lines = [f"Resolved ({len(sure)} of {len(sure) + len(unsure)} contrasts; 95 % interval excludes 0):"]
-    for p in sure:
-        d, lo, hi = (float(p[k]) * 100 for k in ("delta_accuracy", "delta_low", "delta_high"))
-        word = "better" if d > 0 else "worse"
-        lines.append(f"  stage {p['stage']}: {p['choice']} {word} than {p['vs']} ({d:+.2f} pp [{lo:+.2f}, {hi:+.2f}])")
-    if unsure:
-        lines.append("  not resolved: " + ", ".join(f"stage {p['stage']} {p['choice']} vs {p['vs']}" for p in unsure))
-    return lines
-
-
 def run(ctx: RunContext, screening: Outcome) -> Outcome:
     """Verify the screening's answer stand-alone; the outcome holds the verified rows and placement."""
     t0 = time.time()
@@ -321,7 +270,6 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
         + "; ".join("/".join(x) for x in lv)
     ]
     notes += [f"  failed {r['arch']} seed {r['seed']}: {r['error']}" for r in failed]
-    notes += resolved_lines(place)
     title = f"verified {len(rows)} archs ({ctx.data.name}), stand-alone additive model"
     files = (
         "evaluations.csv (verified), screening.csv, screening-placement.csv, pareto.csv/png, placement.csv/png, "

@@ -11,35 +11,10 @@ from seknet.core.fileio import write_yaml
 from seknet.core.pareto import knee, pareto_front
 from seknet.core.stats import wilson_interval
 
-EVAL_COLUMNS = [
-    "arch",
-    "params",
-    "macs",
-    "attn_ops",
-    "accuracy",
-    "acc_low",
-    "acc_high",
-    "n_eval",
-    "slice_accuracy",
-    "on_front",
-]
-
-
-MT_COLUMNS = [
-    "arch",
-    "params",
-    "macs",
-    "attn_ops",
-    "accuracy",
-    "acc_low",
-    "acc_high",
-    "n_eval",
-    "epochs_trained",
-    "status",
-    "error",
-    "trial_id",
-    "on_front",
-]
+ROW_COLUMNS = ["arch", "params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval"]  # every run's rows
+EVAL_COLUMNS = [*ROW_COLUMNS, "slice_accuracy", "on_front"]  # one-shot: scored with inherited weights
+MT_COLUMNS = [*ROW_COLUMNS, "epochs_trained", "status", "error", "trial_id", "on_front"]  # a trained arch per trial
+VERIFY_COLUMNS = [*ROW_COLUMNS, "trainings", "measured_accuracy", "on_front"]  # --verify: the stand-alone fit
 
 
 def accuracy_fields(correct: int, n: int) -> dict:

@@ -35,6 +35,7 @@ def summary(
         lines.append(f"  {len(pairs)} neighbouring pair(s) on the front cannot be told apart (intervals overlap):")
         lines.append("    " + ", ".join(f"{a} ~ {b}" for a, b in pairs))
     lines.extend(_placement_lines(place))
+    lines.extend(resolved_lines(place))
     at = f", {float(best['latency_ms']):.3f} ms" if ms else ""
     lines.append(f"Best: {best['arch']}  {int(best['macs']):,} MACs{at}, {float(best['accuracy']) * 100:.2f}%")
     lines.append(f"Wrote {out}/ ({files}) in {secs:.0f} s")
@@ -68,4 +69,18 @@ def _placement_lines(place: Sequence[dict]) -> list[str]:
         if unsure:
             line += f"; cannot be told from none (95 % interval holds 0): {', '.join(unsure)}"
         lines.append(line)
+    return lines
+
+
+def resolved_lines(place: Sequence[dict]) -> list[str]:
+    """Which contrasts the run resolves (its 95 % interval excludes 0), and which it cannot tell apart."""
+    sure = [p for p in place if str(p.get("significant")) == "1"]
+    unsure = [p for p in place if str(p.get("significant")) == "0"]
+    if not sure and not unsure:
+        return []
+    lines = [f"Resolved: {len(sure)} of {len(sure) + len(unsure)} contrasts (95 % interval excludes 0)"]
+    for p in sure:
+        d, lo, hi = (float(p[k]) * 100 for k in ("delta_accuracy", "delta_low", "delta_high"))
+        word = "better" if d > 0 else "worse"
+        lines.append(f"  stage {p['stage']}: {p['choice']} {word} than {p['vs']} ({d:+.2f} pp [{lo:+.2f}, {hi:+.2f}])")
     return lines
