@@ -28,8 +28,10 @@ Z = 1.96
 
 
 def contrasts(run: Path) -> dict[tuple[int, str, str], dict]:
-    """{(stage, choice, vs): placement row} of a run's contrasts with an interval."""
-    rows = read_csv(run / "placement.csv")
+    """{(stage, choice, vs): placement row} of a run's one-shot contrasts with an interval (a ``--verify`` run's
+    screening is the default run's one-shot answer: screening-placement.csv)."""
+    screening = run / "screening-placement.csv"
+    rows = read_csv(screening if screening.is_file() else run / "placement.csv")
     return {(int(r["stage"]), r["choice"], r.get("vs", "none")): r for r in rows if r["delta_low"] != ""}
 
 
