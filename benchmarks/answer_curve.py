@@ -58,7 +58,7 @@ class Truth:
     """The truth table's factorial: per-arch 2-seed means, MACs, the significant effects, the budgets."""
 
     def __init__(self) -> None:
-        rows = truth.factorial_rows([r for r in read_csv(TRUTH)], 16)
+        rows = self.rows = truth.factorial_rows([r for r in read_csv(TRUTH)], 16)
         self.effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant]
         self.mean = {a: statistics.fmean(v) for a, v in truth.per_arch(rows).items()}
         self.macs = {r["arch"]: int(r["macs"]) for r in rows}
@@ -166,6 +166,26 @@ def route_landmarks(t: Truth, c: Curves, low: int, landmarks: int):
     return out
 
 
+def route_in_sample(t: Truth, archs_of: Callable[[int], list[str]], replicates: int) -> list[Score]:
+    """Replayed from the truth's own trainings (seeds 0, 1): ``archs_of(k)``'s 16-epoch rows of one truth seed, the
+    additive fit to them. In-sample, so optimistic: the seed is half of the mean it is scored against."""
+    out = []
+    for seed in (0, 1):
+        for k in range(replicates):
+            archs = set(archs_of(k))
+            rows = [r for r in t.rows if int(r["seed"]) == seed and r["arch"] in archs]
+            pred, place = fitted_answer(rows)
+            out.append(t.score(t.units([(a, 16) for a in archs]), pred, place))
+    return out
+
+
+def route_oracle(t: Truth) -> list[Score]:
+    """The truth's own additive fit (both seeds, all 81 archs): the floor of every additive-model route's regret,
+    at the truth's cost."""
+    pred, place = fitted_answer(t.rows)
+    return [t.score(t.units([(r["arch"], 16) for r in t.rows]), pred, place)]
+
+
 def route_runs(t: Truth, runs: list[Path], screening: bool) -> list[Score]:
     """Runs made for real: the screening's own answer (screening.csv, screening-placement.csv), or the run's final
     one (evaluations.csv, placement.csv); compute from unit.yaml beside the run."""
@@ -193,6 +213,9 @@ def routes(t: Truth, c: Curves, runs: list[Path]) -> dict[str, list[Score]]:
     for e in (4, 8):
         r[f"81 archs x first {e} of 16 epochs (truncated, ASHA's rung)"] = route_factorial(t, c, 16, e, lambda k: ARCHS)
     r["81 x 4 epochs + 12 landmarks x 16 (late-gain correction)"] = route_landmarks(t, c, 4, 12)
+    r["in-sample: 81 archs x 16 epochs, one truth seed"] = route_in_sample(t, lambda k: ARCHS, 1)
+    r["in-sample: 27 archs (each 3^(4-1) fraction) x 16 epochs, one truth seed"] = route_in_sample(t, fraction, 3)
+    r["oracle: the truth's own additive fit (2 seeds x 81 x 16 epochs)"] = route_oracle(t)
     return {k: v for k, v in r.items() if v}
 
 

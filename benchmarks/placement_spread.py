@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from seknet.core import truth  # noqa: E402
-from seknet.core.fileio import read_csv  # noqa: E402
+from seknet.core.fileio import read_csv, read_yaml  # noqa: E402
 
 Z = 1.96
 
@@ -44,11 +44,14 @@ def pooled_spread(runs: list[Path]) -> float:
 
 
 def widened(run: Path, spread: float) -> list[dict]:
-    """The run's placement rows with each interval widened by ``spread`` (pp) and ``significant`` recomputed."""
+    """The run's placement rows with each interval's image-noise part widened by ``spread`` (pp) and ``significant``
+    recomputed (a run made with ``--seed-spread`` has that part taken out first)."""
+    own = float(read_yaml(run / "config.yaml", "not a finished run folder")["config"].get("seed_spread", 0.0))
     out = []
     for r in contrasts(run).values():
         d = float(r["delta_accuracy"]) * 100
-        se_images = (float(r["delta_high"]) - float(r["delta_low"])) * 100 / (2 * Z)
+        se_total = (float(r["delta_high"]) - float(r["delta_low"])) * 100 / (2 * Z)
+        se_images = math.sqrt(max(se_total**2 - own**2, 0.0))
         half = Z * math.sqrt(se_images**2 + spread**2)
         out.append(r | {"significant": int(abs(d) > half)})
     return out

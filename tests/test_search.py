@@ -10,6 +10,7 @@ import yaml
 import search
 import seknet
 from seknet.core import fileio
+from seknet.core.config import OneShotConfig
 from seknet.modes.oneshot import halving_contenders
 from seknet.nn.supernet import Supernet
 from seknet.runs.placement import placement
@@ -185,6 +186,25 @@ def test_placement_interval_comes_from_paired_images():
         assert row["delta_accuracy"] == round(wins / n, 5)
         assert row["delta_low"] == round(wins / n - half, 5) and row["delta_high"] == round(wins / n + half, 5)
         assert row["significant"] == significant
+
+
+def test_seed_spread_widens_every_placement_interval_in_quadrature():
+    """With seed_spread s (pp) the half-width is 1.96 sqrt(se_images^2 + s^2): a gain the images alone call
+    significant (30 of 100 images, all one way) is not, once the supernets' seed-to-seed spread is as large as it."""
+    none = torch.zeros(100, dtype=torch.bool)
+    se = none.clone()
+    se[:30] = True
+    rows = [
+        {"arch": a, "slice_accuracy": float(h.float().mean()), "macs": m}
+        for a, h, m in (("none", none, 1), ("se4", se, 2))
+    ]
+    hits = {"none": none, "se4": se}
+    se_images = float((se.float() - none.float()).std()) / 10
+    for spread, significant in ((0.0, 1), (30.0, 0)):
+        row = placement(rows, 1, ["none", "se4"], hits, spread)[1]
+        half = 1.96 * (se_images**2 + (spread / 100) ** 2) ** 0.5
+        assert row["delta_high"] == round(0.3 + half, 5) and row["significant"] == significant
+    assert OneShotConfig().seed_spread > 0  # the shipped default counts the spread measured on digits
 
 
 def test_a_zero_epoch_run_finishes(tmp_path):
