@@ -14,7 +14,7 @@ arch's). Routes run for real (``--runs``: ``search.py run --space search_space/d
 folders) are scored from their files, their compute from their wall time beside one stand-alone training
 (``benchmarks/verify_run.py`` records it in ``unit.yaml``).
 
-    python benchmarks/answer_curve.py [--runs results/v0 results/v1 results/v2] [--markdown]
+    python benchmarks/answer_curve.py [--runs results/v81-s0 …] [--default-runs results/default-s0 …] [--markdown]
 """
 
 from __future__ import annotations
@@ -135,34 +135,56 @@ def fraction(k: int) -> list[str]:
     return [a for a in ARCHS if sum(LEVELS.index(c) for c in a.split("-")) % 3 == k]
 
 
-def route_factorial(t: Truth, c: Curves, schedule: int, epoch: int | None, archs_of: Callable[[int], list[str]]):
-    """Train ``archs_of(replicate)`` on a ``schedule``-epoch schedule (read at ``epoch``, default its end), one seed
-    per replicate; the answer is the additive fit."""
+def route_factorial(
+    t: Truth, c: Curves, schedule: int, epoch: int | None, archs_of: Callable[[int], list[str]], designs: int = 1
+):
+    """Train ``archs_of(k)`` (k < ``designs``, e.g. each 3^(4-1) fraction) on a ``schedule``-epoch schedule (read at
+    ``epoch``, default its end) under each seed of the curves; the answer is the additive fit."""
     out = []
-    for k, seed in enumerate(c.seeds(schedule)):
-        archs = archs_of(k)
-        rows = [{"arch": a, "accuracy": c.at(a, seed, schedule, epoch)} for a in archs]
-        pred, place = fitted_answer(rows)
-        out.append(t.score(t.units([(a, epoch or schedule) for a in archs]), pred, place))
+    for seed in c.seeds(schedule):
+        for k in range(designs):
+            archs = archs_of(k)
+            rows = [{"arch": a, "accuracy": c.at(a, seed, schedule, epoch)} for a in archs]
+            pred, place = fitted_answer(rows)
+            out.append(t.score(t.units([(a, epoch or schedule) for a in archs]), pred, place))
     return out
 
 
-def route_landmarks(t: Truth, c: Curves, low: int, landmarks: int):
-    """All 81 archs on a ``low``-epoch schedule, plus ``landmarks`` archs on the full 16-epoch one (a seeded sample,
-    the same seed): the late gain (16-epoch minus low-epoch accuracy) is fitted as a second additive model on the
-    landmarks and added to the low-fidelity fit; each effect's interval joins both fits' variances."""
+def landmark_sample(n: int, draw: int) -> list[str]:
+    """``n`` archs that hold every level in every stage (so the late-gain model can be fitted): a 3^(4-1) fraction
+    for 27, else the first seeded random sample that covers every level."""
+    if n == 27:
+        return fraction(draw % 3)
+    rng = random.Random(draw)
+    while True:
+        marks = rng.sample(ARCHS, n)
+        if all({a.split("-")[i] for a in marks} == set(LEVELS) for i in range(4)):
+            return marks
+
+
+def route_landmarks(t: Truth, c: Curves, low: int, landmarks: int, truncated: bool, draws: int = 1):
+    """All 81 archs at ``low`` epochs, plus ``landmarks`` archs at the full 16 (a seeded sample per draw): the late
+    gain (16-epoch minus low-epoch accuracy) is fitted as a second additive model on the landmarks and added to the
+    low-fidelity fit; each effect's interval joins both fits' variances. ``truncated``: the low fidelity is the first
+    ``low`` epochs of the 16-epoch schedule and the landmarks continue those trainings (ASHA's rungs, a promotion
+    picked at random rather than by score, so that the correction is unbiased); else a complete ``low``-epoch
+    schedule beside 16-epoch landmarks."""
     out = []
-    for k, seed in enumerate(s for s in c.seeds(low) if s in c.seeds(16)):
-        lows = [{"arch": a, "accuracy": c.at(a, seed, low)} for a in ARCHS]
-        marks = random.Random(k).sample(ARCHS, landmarks)
-        gains = [{"arch": a, "accuracy": c.at(a, seed, 16) - c.at(a, seed, low)} for a in marks]
-        f_low, f_gain = truth.fit(lows, pairs=False), truth.fit(gains, pairs=False)
-        beta, cov = f_low.beta + f_gain.beta, f_low.cov + f_gain.cov
-        joined = truth.Fit(beta, cov, min(f_low.df, f_gain.df), f_low.levels, False)
-        pred = dict(zip(ARCHS, truth.design_matrix(ARCHS, joined) @ beta / 100, strict=True))
-        place = placement_of(joined)
-        trainings = [(a, low) for a in ARCHS] + [(a, 16) for a in marks]
-        out.append(t.score(t.units(trainings), pred, place))
+    seeds = c.seeds(16) if truncated else [s for s in c.seeds(low) if s in c.seeds(16)]
+    for seed in seeds:
+        for k in range(draws):
+            lows = [{"arch": a, "accuracy": c.at(a, seed, 16, low) if truncated else c.at(a, seed, low)} for a in ARCHS]
+            marks = landmark_sample(landmarks, k)
+            gains = [{"arch": a, "accuracy": c.at(a, seed, 16) - lows[ARCHS.index(a)]["accuracy"]} for a in marks]
+            f_low, f_gain = truth.fit(lows, pairs=False), truth.fit(gains, pairs=False)
+            beta, cov = f_low.beta + f_gain.beta, f_low.cov + f_gain.cov
+            joined = truth.Fit(beta, cov, min(f_low.df, f_gain.df), f_low.levels, False)
+            pred = dict(zip(ARCHS, truth.design_matrix(ARCHS, joined) @ beta / 100, strict=True))
+            if truncated:
+                trainings = [(a, 16 if a in marks else low) for a in ARCHS]
+            else:
+                trainings = [(a, low) for a in ARCHS] + [(a, 16) for a in marks]
+            out.append(t.score(t.units(trainings), pred, placement_of(joined)))
     return out
 
 
@@ -200,21 +222,30 @@ def route_runs(t: Truth, runs: list[Path], screening: bool) -> list[Score]:
     return out
 
 
-def routes(t: Truth, c: Curves, runs: list[Path]) -> dict[str, list[Score]]:
+def routes(t: Truth, c: Curves, runs: list[Path], default_runs: list[Path]) -> dict[str, list[Score]]:
     """Every route with the data there is for it, by name."""
     r: dict[str, list[Score]] = {}
+    if default_runs:
+        r["default one-shot run (python search.py, 4,096-arch space)"] = route_runs(t, default_runs, screening=False)
     if runs:
         r["one-shot run (default), screening only"] = route_runs(t, runs, screening=True)
         r["one-shot + verify (run --verify)"] = route_runs(t, runs, screening=False)
     r["81 archs x 4 epochs (complete schedule)"] = route_factorial(t, c, 4, None, lambda k: ARCHS)
-    r["27 archs (3^(4-1) fraction) x 4 epochs"] = route_factorial(t, c, 4, None, fraction)
+    r["27 archs (3^(4-1) fraction) x 4 epochs"] = route_factorial(t, c, 4, None, fraction, 3)
     r["81 archs x 16 epochs, one seed (reference)"] = route_factorial(t, c, 16, None, lambda k: ARCHS)
-    r["27 archs (fraction) x 16 epochs"] = route_factorial(t, c, 16, None, fraction)
+    r["27 archs (fraction) x 16 epochs"] = route_factorial(t, c, 16, None, fraction, 3)
     for e in (4, 8):
         r[f"81 archs x first {e} of 16 epochs (truncated, ASHA's rung)"] = route_factorial(t, c, 16, e, lambda k: ARCHS)
-    r["81 x 4 epochs + 12 landmarks x 16 (late-gain correction)"] = route_landmarks(t, c, 4, 12)
+    r["81 x 4 epochs + 12 landmarks x 16 (late-gain correction)"] = route_landmarks(t, c, 4, 12, truncated=False)
+    for low, marks in ((4, 12), (4, 27), (8, 12), (8, 27)):
+        r[f"81 x first {low} epochs, {marks} continued to 16 (ASHA rungs + late-gain correction)"] = route_landmarks(
+            t, c, low, marks, truncated=True, draws=5
+        )
     r["in-sample: 81 archs x 16 epochs, one truth seed"] = route_in_sample(t, lambda k: ARCHS, 1)
     r["in-sample: 27 archs (each 3^(4-1) fraction) x 16 epochs, one truth seed"] = route_in_sample(t, fraction, 3)
+    r["in-sample: 54 archs (two fractions) x 16 epochs, one truth seed"] = route_in_sample(
+        t, lambda k: fraction(k) + fraction((k + 1) % 3), 3
+    )
     r["oracle: the truth's own additive fit (2 seeds x 81 x 16 epochs)"] = route_oracle(t)
     return {k: v for k, v in r.items() if v}
 
@@ -257,10 +288,17 @@ def main() -> None:
         default=[],
         help="run folders of the 81-arch space (--verify)",
     )
+    p.add_argument(
+        "--default-runs",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="default one-shot run folders (python benchmarks/verify_run.py --seed K: the 4,096-arch space)",
+    )
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
     t = Truth()
-    results = routes(t, Curves(), args.runs)
+    results = routes(t, Curves(), args.runs, args.default_runs)
     print(f"truth: {len(t.effects)} significant effects; budgets (MACs) {t.budgets}")
     print(table(results, len(t.effects), args.markdown))
 
