@@ -6,154 +6,58 @@ own 95 % interval excludes 0) with the right sign and with the wrong sign, Kenda
 regret at the 25 / 50 / 75 % MAC quantiles. Compute is in stand-alone 30-epoch trainings of the median-MAC arch.
 
 Routes replayed from stand-alone tables trained under seeds 2, 3, 4, independent of the truth's seeds 0 and 1
-(``benchmarks/truth/curves.csv``, ``truth/curves.py``): every epoch of the 16-epoch schedule scored on 8,616
-validation images, and complete short schedules. Each route's estimate is the additive model (main effects, as the
-truth's) fitted to its trainings; its intervals are that fit's. Compute of a replayed route is the sum over its
-trainings of epochs x the arch's seconds per epoch (median of its trainings in truth.csv) / (30 x the median-MAC
-arch's). Routes run for real (``--runs``: ``search.py run --space search_space/digits-81.yaml --seed K [--verify]``
-folders) are scored from their files, their compute from their wall time beside one stand-alone training
-(``benchmarks/verify_run.py`` records it in ``unit.yaml``).
+(``benchmarks/truth/curves.csv``, ``truth/curves.py``): every epoch of each schedule scored on 8,616 validation
+images (complete 4-, 8- and 16-epoch schedules), and warm starts from the 81-arch space's supernets
+(``truth/warm.csv``). Each route's estimate is the additive model (main effects, as the truth's) fitted to its
+trainings; its intervals are that fit's. Compute of a replayed route is the sum over its trainings of epochs x the
+arch's seconds per epoch (median of its trainings in truth.csv) / (30 x the median-MAC arch's). Routes run for real
+(``--runs``: ``search.py run --space search_space/digits-81.yaml --seed K [--verify]`` folders) are scored from
+their files, their compute from their wall time beside one stand-alone training (``benchmarks/verify_run.py``
+records it in ``unit.yaml``).
 
-    python benchmarks/answer_curve.py [--runs results/v81-s0 …] [--default-runs results/default-s0 …] [--markdown]
+    python benchmarks/answer_curve.py [--runs results/v81-s0 …] [--default-runs results/default-s0 …]
+                                      [--warm-runs results/s81-s0 …] [--markdown]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import random
 import statistics
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from seknet.core import truth  # noqa: E402
-from seknet.core.fileio import read_csv, read_yaml  # noqa: E402
+from answer_data import (
+    ARCHS,
+    CONTRASTS,
+    LEVELS,
+    WARM,
+    Curves,
+    Score,
+    Truth,
+    contrast_vector,
+    fitted_answer,
+    fraction,
+    placement_of,
+    predictions,
+    truth,
+)
 
-TRUTH = ROOT / "benchmarks" / "truth" / "truth.csv"
-CURVES = ROOT / "benchmarks" / "truth" / "curves.csv"
-LEVELS = ("none", "se16", "sk2")
-ARCHS = ["-".join(p) for p in itertools.product(LEVELS, repeat=4)]
-SEEDS = (2, 3, 4)  # the curves' seeds: a replayed route's replicates
+from seknet.core.fileio import read_csv, read_yaml
 
-
-@dataclass(frozen=True)
-class Score:
-    """One route on one seed: compute, effects resolved right / wrong (of the truth's significant), tau, regret."""
-
-    units: float
-    right: int
-    wrong: int
-    tau: float
-    regret: tuple[float, float, float]
-
-
-class Truth:
-    """The truth table's factorial: per-arch 2-seed means, MACs, the significant effects, the budgets."""
-
-    def __init__(self) -> None:
-        rows = self.rows = truth.factorial_rows([r for r in read_csv(TRUTH)], 16)
-        self.effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant]
-        self.mean = {a: statistics.fmean(v) for a, v in truth.per_arch(rows).items()}
-        self.macs = {r["arch"]: int(r["macs"]) for r in rows}
-        self.budgets = [int(np.quantile(list(self.macs.values()), q / 100)) for q in (25, 50, 75)]
-        secs: dict[str, list[float]] = {}
-        for r in rows:
-            secs.setdefault(r["arch"], []).append(float(r["seconds"]) / int(r["epochs"]))
-        per_epoch = {a: statistics.median(v) for a, v in secs.items()}
-        median_arch = sorted(ARCHS, key=lambda a: (self.macs[a], a))[len(ARCHS) // 2]
-        self.epoch_cost = {a: per_epoch[a] / per_epoch[median_arch] for a in ARCHS}  # in median-arch epochs
-
-    def units(self, trainings: list[tuple[str, int]]) -> float:
-        """Compute of (arch, epochs) trainings in 30-epoch trainings of the median-MAC arch."""
-        return sum(e * self.epoch_cost[a] for a, e in trainings) / 30
-
-    def score(self, units: float, predicted: dict[str, float], place: list[dict]) -> Score:
-        """A route's answer (predicted accuracy of every arch; placement rows with significance) against the truth."""
-        claims = truth.claims(place, self.effects)
-        tau = truth_tau(predicted, self.mean)
-        regret = tuple(truth.regret(predicted, self.mean, self.macs, b) for b in self.budgets)
-        return Score(units, len(claims["resolved"]), len(claims["wrong"]), tau, regret)
+SIGMA = 0.52  # pp: residual SD of one 16-epoch training on 8,616 validation images (additive fit, seed 2)
+CAP = 10.0  # units: the issue's compute goal for run --verify
 
 
-def truth_tau(predicted: dict[str, float], mean: dict[str, float]) -> float:
-    from scipy.stats import kendalltau
-
-    common = sorted(set(predicted) & set(mean))
-    return float(kendalltau([predicted[a] for a in common], [mean[a] for a in common]).statistic)
-
-
-def fitted_answer(rows: list[dict]) -> tuple[dict[str, float], list[dict]]:
-    """(predicted accuracy of all 81 archs, placement rows) of the additive model fitted to ``rows``
-    (arch, accuracy as a fraction); the placement as ``search.py`` writes it (fractions, ``significant``)."""
-    f = truth.fit(rows, pairs=False)
-    pred = dict(zip(ARCHS, truth.design_matrix(ARCHS, f) @ f.beta / 100, strict=True))
-    return pred, placement_of(f)
-
-
-def placement_of(f: truth.Fit) -> list[dict]:
-    """A fit's effects as the placement rows ``search.py`` writes (fractions, ``significant``)."""
-    return [
-        {
-            "stage": e.stage,
-            "choice": e.a,
-            "vs": e.b,
-            "delta_accuracy": e.pp / 100,
-            "significant": int(e.significant),
-        }
-        for e in truth.main_effects(f)
-    ]
-
-
-# --- the stand-alone tables the replayed routes draw from -------------------------------------------------------
-class Curves:
-    """{(arch, seed, schedule epochs): {epoch: val accuracy}} of benchmarks/truth/curves.csv."""
-
-    def __init__(self) -> None:
-        self.acc: dict[tuple[str, int, int], dict[int, float]] = {}
-        for r in read_csv(CURVES) if CURVES.is_file() else []:
-            key = (r["arch"], int(r["seed"]), int(r["epochs"]))
-            self.acc.setdefault(key, {})[int(r["epoch"])] = int(r["val_correct"]) / int(r["val_n"])
-        self.acc = {k: v for k, v in self.acc.items() if len(v) == k[2]}  # complete trainings only
-
-    def seeds(self, schedule: int) -> list[int]:
-        """The seeds under which all 81 archs were trained on a ``schedule``-epoch schedule."""
-        return [s for s in SEEDS if all((a, s, schedule) in self.acc for a in ARCHS)]
-
-    def at(self, arch: str, seed: int, schedule: int, epoch: int | None = None) -> float:
-        return self.acc[(arch, seed, schedule)][epoch or schedule]
-
-
-def fraction(k: int) -> list[str]:
-    """The k-th (0, 1, 2) 3^(4-1) fraction of the factorial: level indices summing to k mod 3."""
-    return [a for a in ARCHS if sum(LEVELS.index(c) for c in a.split("-")) % 3 == k]
-
-
-def route_factorial(
-    t: Truth, c: Curves, schedule: int, epoch: int | None, archs_of: Callable[[int], list[str]], designs: int = 1
-):
-    """Train ``archs_of(k)`` (k < ``designs``, e.g. each 3^(4-1) fraction) on a ``schedule``-epoch schedule (read at
-    ``epoch``, default its end) under each seed of the curves; the answer is the additive fit."""
-    out = []
-    for seed in c.seeds(schedule):
-        for k in range(designs):
-            archs = archs_of(k)
-            rows = [{"arch": a, "accuracy": c.at(a, seed, schedule, epoch)} for a in archs]
-            pred, place = fitted_answer(rows)
-            out.append(t.score(t.units([(a, epoch or schedule) for a in archs]), pred, place))
-    return out
-
-
-def landmark_sample(n: int, draw: int) -> list[str]:
-    """``n`` archs that hold every level in every stage (so the late-gain model can be fitted): a 3^(4-1) fraction
-    for 27, else the first seeded random sample that covers every level."""
-    if n == 27:
+def covering_sample(n: int, draw: int, fractions: bool = True) -> list[str]:
+    """``n`` of the 81 archs that hold every level in every stage (so the additive model can be fitted): with
+    ``fractions``, a 3^(4-1) fraction for 27; else the first seeded random sample that covers every level."""
+    if n == 27 and fractions:
         return fraction(draw % 3)
     rng = random.Random(draw)
     while True:
@@ -162,7 +66,36 @@ def landmark_sample(n: int, draw: int) -> list[str]:
             return marks
 
 
-def route_landmarks(t: Truth, c: Curves, low: int, landmarks: int, truncated: bool, draws: int = 1):
+# --- from-scratch factorials and their fractions ----------------------------------------------------------------
+def route_factorial(
+    t: Truth, c: Curves, schedule: int, epoch: int | None, archs_of: Callable[[int], list[str]], designs: int = 1
+) -> list[Score]:
+    """Train ``archs_of(k)`` (k < ``designs``, e.g. each 3^(4-1) fraction) on a ``schedule``-epoch schedule (read at
+    ``epoch``, default its end: a smaller ``epoch`` is a training stopped there, ASHA's rung) under each seed of the
+    curves; the answer is the additive fit."""
+    out = []
+    for seed in c.seeds(schedule):
+        for k in range(designs):
+            archs = archs_of(k)
+            pred, place = fitted_answer(c.rows(archs, seed, schedule, epoch))
+            out.append(t.score(t.units([(a, epoch or schedule) for a in archs]), pred, place))
+    return out
+
+
+def route_replication(t: Truth, c: Curves) -> list[Score]:
+    """The truth's own recipe again under two new seeds (every pair of the curves' 16-epoch seeds): all 81 archs x 2
+    seeds x 16 epochs, the truth's cost. How far the truth agrees with itself: no route can be held below this."""
+    out = []
+    seeds = c.seeds(16)
+    for i, s in enumerate(seeds):
+        for u in seeds[i + 1 :]:
+            pred, place = fitted_answer(c.rows(ARCHS, s, 16) + c.rows(ARCHS, u, 16))
+            out.append(t.score(2 * t.units([(a, 16) for a in ARCHS]), pred, place))
+    return out
+
+
+# --- multi-fidelity: low rungs with a late-gain correction ------------------------------------------------------
+def route_landmarks(t: Truth, c: Curves, low: int, landmarks: int, truncated: bool, draws: int = 1) -> list[Score]:
     """All 81 archs at ``low`` epochs, plus ``landmarks`` archs at the full 16 (a seeded sample per draw): the late
     gain (16-epoch minus low-epoch accuracy) is fitted as a second additive model on the landmarks and added to the
     low-fidelity fit; each effect's interval joins both fits' variances. ``truncated``: the low fidelity is the first
@@ -173,39 +106,118 @@ def route_landmarks(t: Truth, c: Curves, low: int, landmarks: int, truncated: bo
     seeds = c.seeds(16) if truncated else [s for s in c.seeds(low) if s in c.seeds(16)]
     for seed in seeds:
         for k in range(draws):
-            lows = [{"arch": a, "accuracy": c.at(a, seed, 16, low) if truncated else c.at(a, seed, low)} for a in ARCHS]
-            marks = landmark_sample(landmarks, k)
+            lows = c.rows(ARCHS, seed, 16, low) if truncated else c.rows(ARCHS, seed, low)
+            marks = covering_sample(landmarks, k)
             gains = [{"arch": a, "accuracy": c.at(a, seed, 16) - lows[ARCHS.index(a)]["accuracy"]} for a in marks]
             f_low, f_gain = truth.fit(lows, pairs=False), truth.fit(gains, pairs=False)
             beta, cov = f_low.beta + f_gain.beta, f_low.cov + f_gain.cov
             joined = truth.Fit(beta, cov, min(f_low.df, f_gain.df), f_low.levels, False)
-            pred = dict(zip(ARCHS, truth.design_matrix(ARCHS, joined) @ beta / 100, strict=True))
             if truncated:
                 trainings = [(a, 16 if a in marks else low) for a in ARCHS]
             else:
                 trainings = [(a, low) for a in ARCHS] + [(a, 16) for a in marks]
-            out.append(t.score(t.units(trainings), pred, placement_of(joined)))
+            out.append(t.score(t.units(trainings), predictions(joined), placement_of(joined)))
     return out
 
 
-def route_confirm(t: Truth, c: Curves, top: int) -> list[Score]:
-    """Each 3^(4-1) fraction at 16 epochs, then per budget the ``top`` archs the additive fit predicts best trained
-    too (those not in the fraction), and the pick under each budget is the best *measured* of them: can measuring
-    the predicted front undo what an additive model cannot see (the 25 % budget's interaction)?"""
+# --- designed experiments: sequential, targeted, racing ---------------------------------------------------------
+def route_targeted(t: Truth, c: Curves, schedule: int, targeted: bool, batch: int = 9) -> list[Score]:
+    """A sequential design: a 3^(4-1) fraction on a ``schedule``-epoch schedule, then batches of ``batch`` archs until
+    the next batch would pass ``CAP`` units or every contrast is resolved. ``targeted``: each batch is picked
+    greedily to shrink the variance of the contrasts the fit has not yet resolved (A-optimal for them, over the
+    untrained archs: Sherman-Morrison updates of (X'X)^-1); else at random (the control)."""
     out = []
-    for seed in c.seeds(16):
+    for seed in c.seeds(schedule):
+        for k in range(3):
+            archs, rng = list(fraction(k)), random.Random(k)
+            while True:
+                f = truth.fit(c.rows(archs, seed, schedule), pairs=False)
+                open_ = [o for o, e in zip(CONTRASTS, truth.main_effects(f), strict=True) if not e.significant]
+                rest = [a for a in ARCHS if a not in archs]
+                if not open_ or not rest or t.units([(a, schedule) for a in archs]) + batch * schedule / 30 > CAP:
+                    break
+                archs += (
+                    _next_batch(f, archs, rest, open_, batch) if targeted else rng.sample(rest, min(batch, len(rest)))
+                )
+            pred, place = fitted_answer(c.rows(archs, seed, schedule))
+            out.append(t.score(t.units([(a, schedule) for a in archs]), pred, place))
+    return out
+
+
+def _next_batch(f: truth.Fit, archs: list[str], rest: list[str], open_: list[tuple], batch: int) -> list[str]:
+    """``batch`` of ``rest`` chosen one by one to cut the summed relative variance of the ``open_`` contrasts most."""
+    x = truth.design_matrix(archs, f)
+    m = np.linalg.pinv(x.T @ x)
+    w = np.stack([contrast_vector(f, *o) for o in open_])
+    cand = truth.design_matrix(rest, f)
+    chosen: list[int] = []
+    for _ in range(min(batch, len(rest))):
+        mw, mc = m @ w.T, m @ cand.T  # (p, C), (p, N)
+        var = np.einsum("cp,pc->c", w, mw)
+        gain = ((cand @ mw) ** 2 / var).sum(1) / (1 + np.einsum("np,pn->n", cand, mc))
+        gain[chosen] = -np.inf
+        j = int(np.argmax(gain))
+        chosen.append(j)
+        v = m @ cand[j]
+        m = m - np.outer(v, v) / (1 + cand[j] @ v)
+    return [rest[j] for j in chosen]
+
+
+def route_confirm(t: Truth, c: Curves, screen: int, top: int, race: bool = False) -> list[Score]:
+    """Screening: each 3^(4-1) fraction on a ``screen``-epoch schedule, the additive fit (its placement is the
+    route's); confirmation: per budget the ``top`` archs it predicts best, each trained for 16 epochs, and the pick
+    under each budget is the best *measured* of its shortlist. ``race``: then, while the cap allows, every shortlisted
+    arch still within two standard errors of its budget's leader gets one more 16-epoch seed (racing over seeds, as
+    F-race does; the extra seeds are the curves' other seeds, so these replicates share trainings)."""
+    out = []
+    for seed in [s for s in c.seeds(screen) if s in c.seeds(16)]:
         for k in range(3):
             archs = fraction(k)
-            pred, place = fitted_answer([{"arch": a, "accuracy": c.at(a, seed, 16)} for a in archs])
-            shortlist = [sorted((a for a in ARCHS if t.macs[a] <= b), key=lambda a: -pred[a])[:top] for b in t.budgets]
-            measured = {a: c.at(a, seed, 16) for a in archs + [a for s in shortlist for a in s]}
-            picks = [max(s, key=measured.__getitem__) for s in shortlist]
-            regret = tuple(
-                100 * (max(t.mean[a] for a in ARCHS if t.macs[a] <= b) - t.mean[pick])
-                for pick, b in zip(picks, t.budgets, strict=True)
+            pred, place = fitted_answer(c.rows(archs, seed, screen))
+            short = [sorted(t.in_budget(b), key=lambda a: -pred[a])[:top] for b in range(3)]
+            runs = {a: [c.at(a, seed, 16)] for s in short for a in s}
+            units = t.units([(a, screen) for a in archs]) + t.units(
+                [(a, 16) for a in runs if not (screen == 16 and a in archs)]
             )
-            score = t.score(t.units([(a, 16) for a in measured]), pred, place)
-            out.append(replace(score, regret=regret))
+            extra = [s for s in c.seeds(16) if s != seed]
+            while race:
+                alive = {a for a in _contenders(short, runs) if len(runs[a]) <= len(extra)}
+                cost = t.units([(a, 16) for a in alive])
+                if not alive or units + cost > CAP:
+                    break
+                for a in alive:
+                    runs[a].append(c.at(a, extra[len(runs[a]) - 1], 16))
+                units += cost
+            mean = {a: statistics.fmean(v) for a, v in runs.items()}
+            picks = [max(s, key=mean.get) for s in short]
+            out.append(t.score(units, pred, place, picks))
+    return out
+
+
+def _contenders(short: list[list[str]], runs: dict[str, list[float]]) -> set[str]:
+    """The archs of each budget's shortlist still within two standard errors of its leader, with that leader."""
+    mean = {a: statistics.fmean(v) for a, v in runs.items()}
+    out: set[str] = set()
+    for s in short:
+        lead = max(s, key=mean.get)
+        close = {
+            a
+            for a in s
+            if a != lead and mean[lead] - mean[a] < 2 * SIGMA / 100 * np.sqrt(1 / len(runs[a]) + 1 / len(runs[lead]))
+        }
+        out |= close | ({lead} if close else set())
+    return out
+
+
+# --- warm starts, references, real runs ---------------------------------------------------------------------------
+def route_warm(t: Truth, w: Curves, epochs: int, screening: dict[int, float]) -> list[Score]:
+    """All 81 archs fine-tuned for ``epochs`` from the 81-arch space's supernet of each seed (``truth/warm.csv``), the
+    additive fit; compute adds the screening run that trained the supernet (its unit.yaml, by seed)."""
+    out = []
+    for seed in w.seeds(epochs):
+        pred, place = fitted_answer(w.rows(ARCHS, seed, epochs))
+        units = screening.get(seed, float("nan")) + t.units([(a, epochs) for a in ARCHS])
+        out.append(t.score(units, pred, place))
     return out
 
 
@@ -234,42 +246,107 @@ def route_runs(t: Truth, runs: list[Path], screening: bool) -> list[Score]:
     one (evaluations.csv, placement.csv); compute from unit.yaml beside the run."""
     out = []
     for run in runs:
-        evals = run / ("screening.csv" if screening else "evaluations.csv")
-        place = read_csv(run / ("screening-placement.csv" if screening else "placement.csv"))
+        evals = run / ("screening.csv" if screening and (run / "screening.csv").is_file() else "evaluations.csv")
+        name = (
+            "screening-placement.csv" if screening and (run / "screening-placement.csv").is_file() else "placement.csv"
+        )
         pred = {r["arch"]: float(r["accuracy"]) for r in read_csv(evals)}
         unit = read_yaml(run / "unit.yaml", "run benchmarks/verify_run.py") if (run / "unit.yaml").is_file() else {}
         units = unit.get("screening_units" if screening else "units", float("nan"))
-        out.append(t.score(units, pred, place))
+        out.append(t.score(units, pred, read_csv(run / name)))
     return out
 
 
-def routes(t: Truth, c: Curves, runs: list[Path], default_runs: list[Path]) -> dict[str, list[Score]]:
+def screening_units(runs: list[Path]) -> dict[int, float]:
+    """{seed: the screening's compute} of one-shot run folders measured by verify_run.py."""
+    out = {}
+    for run in runs:
+        cfg = read_yaml(run / "config.yaml", "not a run folder")
+        out[int(cfg["config"]["seed"])] = float(
+            read_yaml(run / "unit.yaml", "run benchmarks/verify_run.py")["screening_units"]
+        )
+    return out
+
+
+def routes(t: Truth, c: Curves, w: Curves, args: argparse.Namespace) -> dict[str, list[Score]]:
     """Every route with the data there is for it, by name."""
     r: dict[str, list[Score]] = {}
-    if default_runs:
-        r["default one-shot run (python search.py, 4,096-arch space)"] = route_runs(t, default_runs, screening=False)
-    if runs:
-        r["one-shot run (default), screening only"] = route_runs(t, runs, screening=True)
-        r["one-shot + verify (run --verify)"] = route_runs(t, runs, screening=False)
-    r["81 archs x 4 epochs (complete schedule)"] = route_factorial(t, c, 4, None, lambda k: ARCHS)
-    r["27 archs (3^(4-1) fraction) x 4 epochs"] = route_factorial(t, c, 4, None, fraction, 3)
-    r["81 archs x 16 epochs, one seed (reference)"] = route_factorial(t, c, 16, None, lambda k: ARCHS)
-    r["27 archs (fraction) x 16 epochs"] = route_factorial(t, c, 16, None, fraction, 3)
+    all81, two = (lambda k: ARCHS), (lambda k: fraction(k) + fraction((k + 1) % 3))
+    if args.default_runs:
+        r["default one-shot run (python search.py, 4,096-arch space)"] = route_runs(t, args.default_runs, False)
+    if args.runs:
+        r["one-shot run, 81-arch space: the screening alone"] = route_runs(t, args.runs, True)
+        r["one-shot + verify (run --verify: 27 archs x 8 epochs)"] = route_runs(t, args.runs, False)
     for e in (4, 8):
-        r[f"81 archs x first {e} of 16 epochs (truncated, ASHA's rung)"] = route_factorial(t, c, 16, e, lambda k: ARCHS)
+        r[f"81 archs x {e} epochs (complete schedule)"] = route_factorial(t, c, e, None, all81)
+        r[f"54 archs (two fractions) x {e} epochs"] = route_factorial(t, c, e, None, two, 3)
+        r[f"27 archs (3^(4-1) fraction) x {e} epochs"] = route_factorial(t, c, e, None, fraction, 3)
+    r["81 archs x 16 epochs, one seed (reference)"] = route_factorial(t, c, 16, None, all81)
+    r["54 archs (two fractions) x 16 epochs"] = route_factorial(t, c, 16, None, two, 3)
+    r["27 archs (fraction) x 16 epochs"] = route_factorial(t, c, 16, None, fraction, 3)
+    for e in (4, 8, 10, 12):
+        r[f"81 archs x first {e} of 16 epochs (stopped there: ASHA's rung)"] = route_factorial(t, c, 16, e, all81)
     r["81 x 4 epochs + 12 landmarks x 16 (late-gain correction)"] = route_landmarks(t, c, 4, 12, truncated=False)
     for low, marks in ((4, 12), (4, 27), (8, 12), (8, 27)):
-        r[f"81 x first {low} epochs, {marks} continued to 16 (ASHA rungs + late-gain correction)"] = route_landmarks(
-            t, c, low, marks, truncated=True, draws=5
+        name = f"81 x first {low} epochs, {marks} continued to 16 (ASHA rungs + late-gain correction)"
+        r[name] = route_landmarks(t, c, low, marks, truncated=True, draws=5)
+    for e in (4, 8):
+        r[f"sequential: fraction x {e} epochs + batches of 9 targeted at unresolved contrasts, to {CAP:g} units"] = (
+            route_targeted(t, c, e, targeted=True)
         )
-    r["27 archs (fraction) x 16 epochs + top 2 per budget measured, pick by measurement"] = route_confirm(t, c, 2)
-    r["in-sample: 81 archs x 16 epochs, one truth seed"] = route_in_sample(t, lambda k: ARCHS, 1)
+        r[f"sequential control: fraction x {e} epochs + batches of 9 at random, to {CAP:g} units"] = route_targeted(
+            t, c, e, targeted=False
+        )
+    for e in (4, 8, 16):
+        r[f"fraction x {e} epochs + top 2 per budget x 16 epochs, pick by measurement"] = route_confirm(t, c, e, 2)
+        r[f"fraction x {e} epochs + top 3 per budget x 16, racing over seeds to {CAP:g} units"] = route_confirm(
+            t, c, e, 3, race=True
+        )
+    warm = screening_units(args.warm_runs)
+    for e in sorted({e for _, _, e in w.acc}):
+        r[f"warm start: 81 archs x {e} epochs from the 81-arch supernet (lr {args.warm_lr:g})"] = route_warm(
+            t, w, e, warm
+        )
+    r["replication: the truth's recipe under 2 new seeds (81 x 2 x 16 epochs)"] = route_replication(t, c)
+    r["in-sample: 81 archs x 16 epochs, one truth seed"] = route_in_sample(t, all81, 1)
     r["in-sample: 27 archs (each 3^(4-1) fraction) x 16 epochs, one truth seed"] = route_in_sample(t, fraction, 3)
-    r["in-sample: 54 archs (two fractions) x 16 epochs, one truth seed"] = route_in_sample(
-        t, lambda k: fraction(k) + fraction((k + 1) % 3), 3
-    )
+    r["in-sample: 54 archs (two fractions) x 16 epochs, one truth seed"] = route_in_sample(t, two, 3)
     r["oracle: the truth's own additive fit (2 seeds x 81 x 16 epochs)"] = route_oracle(t)
     return {k: v for k, v in r.items() if v}
+
+
+def power(t: Truth, c: Curves, schedule: int, sizes: tuple[int, ...], draws: int = 20) -> list[tuple]:
+    """Effects resolved against trainings: ``n`` archs of one seed drawn at random (covering every level), ``draws``
+    times per seed; past 81, every arch under one seed plus a random ``n - 81`` under another. Rows: (n, units,
+    mean right, worst right, share of draws with >= 7 right, wrong in all)."""
+    seeds = c.seeds(schedule)
+    out = []
+    for n in sizes:
+        scores = []
+        for i, seed in enumerate(seeds):
+            for d in range(draws if n < 81 or len(seeds) > 1 else 1):
+                if n <= 81:
+                    rows = c.rows(covering_sample(n, 1000 * i + d, False) if n < 81 else ARCHS, seed, schedule)
+                elif len(seeds) > 1:
+                    more = random.Random(d).sample(ARCHS, n - 81) if n < 162 else ARCHS
+                    rows = c.rows(ARCHS, seed, schedule) + c.rows(more, seeds[(i + 1) % len(seeds)], schedule)
+                else:
+                    continue
+                pred, place = fitted_answer(rows)
+                scores.append(t.score(t.units([(r["arch"], schedule) for r in rows]), pred, place))
+        if scores:
+            out.append(
+                (
+                    n,
+                    statistics.fmean(s.units for s in scores),
+                    statistics.fmean(s.right for s in scores),
+                    min(s.right for s in scores),
+                    statistics.fmean(s.right >= 7 for s in scores),
+                    sum(s.wrong for s in scores),
+                    len(scores),
+                )
+            )
+    return out
 
 
 def table(results: dict[str, list[Score]], n_effects: int, markdown: bool) -> str:
@@ -301,15 +378,26 @@ def table(results: dict[str, list[Score]], n_effects: int, markdown: bool) -> st
     return "\n".join(lines)
 
 
+def power_table(rows: list[tuple], schedule: int, markdown: bool) -> str:
+    head = ["trainings", "units", "resolved right (mean)", "worst", "share >= 7", "wrong (total)", "draws"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] if markdown else ["  ".join(head)]
+    for n, units, mean, worst, share, wrong, draws in rows:
+        cells = [
+            f"{n} x {schedule} epochs",
+            f"{units:.1f}",
+            f"{mean:.1f}",
+            str(worst),
+            f"{share:.2f}",
+            str(wrong),
+            str(draws),
+        ]
+        lines.append("| " + " | ".join(cells) + " |" if markdown else "  ".join(cells))
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--runs",
-        type=Path,
-        nargs="*",
-        default=[],
-        help="run folders of the 81-arch space (--verify)",
-    )
+    p.add_argument("--runs", type=Path, nargs="*", default=[], help="run --verify folders of the 81-arch space")
     p.add_argument(
         "--default-runs",
         type=Path,
@@ -317,12 +405,20 @@ def main() -> None:
         default=[],
         help="default one-shot run folders (python benchmarks/verify_run.py --seed K: the 4,096-arch space)",
     )
+    p.add_argument(
+        "--warm-runs", type=Path, nargs="*", default=[], help="the 81-arch one-shot runs truth/warm.csv started from"
+    )
+    p.add_argument("--warm-lr", type=float, default=0.05, help="the learning rate warm.csv was trained with (a label)")
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
-    t = Truth()
-    results = routes(t, Curves(), args.runs, args.default_runs)
+    t, c = Truth(), Curves()
     print(f"truth: {len(t.effects)} significant effects; budgets (MACs) {t.budgets}")
-    print(table(results, len(t.effects), args.markdown))
+    print(table(routes(t, c, Curves(WARM), args), len(t.effects), args.markdown))
+    for schedule in (4, 8, 16):
+        rows = power(t, c, schedule, (18, 27, 36, 54, 81, 108, 162))
+        if rows:
+            print(f"\nresolution against trainings, {schedule}-epoch schedule")
+            print(power_table(rows, schedule, args.markdown))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,11 @@ truth it is scored against. Jobs go seed by seed (seed 2 of every arch first), s
 balanced. Resumable: every finished training appends its ``--epochs`` rows at once (flushed, fsynced); a rerun
 skips every (arch, seed, epochs) that is complete, and a torn training (fewer rows) is trained again.
 
+Warm starts (``--init RUN [RUN ...] --lr LR --table benchmarks/truth/warm.csv``): each arch starts from the weights
+of a one-shot run's supernet (``Supernet.extract``, what ``run --mode multitrial --init supernet`` trains from)
+instead of its seeded initial weights, and is fine-tuned for ``--epochs`` on a cosine schedule from ``LR``; the seed
+of a warm row is the supernet run's seed (its training seed too), and ``init`` names the run.
+
     nohup nice -n 19 python benchmarks/truth/curves.py --seeds 2 3 4 --workers 2 > benchmarks/truth/curves.log 2>&1 &
 """
 
@@ -40,6 +45,8 @@ from seknet.core.space import load_space
 from seknet.data.digits import load_digits
 from seknet.engine.standalone import initial_model, train_standalone
 from seknet.engine.train import TrainConfig, evaluate
+from seknet.nn.supernet import Supernet
+from seknet.runs.files import load_state_dict
 
 SPACE = HERE.parents[1] / "search_space" / "digits.yaml"
 TABLE = HERE / "curves.csv"
@@ -59,6 +66,7 @@ COLUMNS = [
     "seconds",
     "git_commit",
 ]
+WARM_COLUMNS = COLUMNS[:-1] + ["init", "lr", "git_commit"]
 
 
 def factorial_archs() -> list[str]:
@@ -96,12 +104,22 @@ def _init_worker() -> None:
     _VAL = load_digits(DATA_SEED, eval_variants=VAL_VARIANTS).val  # same train images, a larger validation draw
 
 
-def _train(job: tuple[str, int, int]) -> list[dict]:
-    arch_text, seed, epochs = job
+def _train(job: tuple) -> list[dict]:
+    """Train one (arch, seed, epochs[, init run, lr]) job; its rows, one per epoch."""
+    arch_text, seed, epochs, *warm = job
     arch = load_space(SPACE).parse(arch_text)
     rows: list[dict] = []
     clock = {"train": 0.0, "t0": time.perf_counter()}
-    model = initial_model(arch, seed)
+    if warm:
+        import seknet
+
+        run, lr = warm
+        space = seknet.Run(run).space
+        arch = space.parse(arch_text)
+        model = Supernet.for_state(space, load_state_dict(Path(run) / "supernet.pt")).extract(arch)
+    else:
+        model = initial_model(arch, seed)
+        lr = TrainConfig.lr
 
     def on_epoch(epoch: int, loss: float) -> None:
         clock["train"] += time.perf_counter() - clock["t0"]
@@ -119,10 +137,11 @@ def _train(job: tuple[str, int, int]) -> list[dict]:
                 "test_n": len(_TEST),
                 "seconds": round(clock["train"], 2),
             }
+            | ({"init": Path(warm[0]).name, "lr": lr} if warm else {})
         )
         clock["t0"] = time.perf_counter()
 
-    train_standalone(arch, _TRAIN, TrainConfig(epochs=epochs, seed=seed), model=model, on_epoch=on_epoch)
+    train_standalone(arch, _TRAIN, TrainConfig(epochs=epochs, lr=lr, seed=seed), model=model, on_epoch=on_epoch)
     return rows
 
 
@@ -133,12 +152,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--archs", nargs="*", default=None, help="default: the 81 factorial archs")
     p.add_argument("--table", type=Path, default=TABLE)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--init", type=Path, nargs="*", default=[], help="warm starts: one-shot run folders (supernet.pt)")
+    p.add_argument("--lr", type=float, default=0.05, help="warm starts: the fine-tune's peak learning rate")
     args = p.parse_args(argv)
     from truth_table import git_commit  # benchmarks/truth/truth_table.py
 
-    jobs = [(a, s, args.epochs) for s in args.seeds for a in (args.archs or factorial_archs())]
+    archs = args.archs or factorial_archs()
+    if args.init:
+        seeds = [_run_seed(run) for run in args.init]
+        jobs = [(a, s, args.epochs, str(run), args.lr) for run, s in zip(args.init, seeds, strict=True) for a in archs]
+    else:
+        jobs = [(a, s, args.epochs) for s in args.seeds for a in archs]
     have = done(args.table)
-    todo = [j for j in jobs if j not in have]
+    todo = [j for j in jobs if j[:3] not in have]
     print(
         f"{len(jobs) - len(todo)} of {len(jobs)} trainings already in {args.table.name}; training {len(todo)}",
         flush=True,
@@ -150,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         open(args.table, "a", newline="") as f,
         mp.get_context("spawn").Pool(args.workers, _init_worker) as pool,
     ):
-        w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+        w = csv.DictWriter(f, WARM_COLUMNS if args.init else COLUMNS, lineterminator="\n")
         if new:
             w.writeheader()
         for k, rows in enumerate(pool.imap_unordered(_train, todo), 1):
@@ -163,6 +189,13 @@ def main(argv: list[str] | None = None) -> None:
                 f"test {last['test_correct']}/{last['test_n']} ({last['seconds']} s)",
                 flush=True,
             )
+
+
+def _run_seed(run: Path) -> int:
+    """The seed of a one-shot run folder (its config.yaml), which trained its supernet.pt."""
+    import yaml
+
+    return int(yaml.safe_load((run / "config.yaml").read_text())["config"]["seed"])
 
 
 if __name__ == "__main__":

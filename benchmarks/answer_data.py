@@ -1,0 +1,162 @@
+"""What the answer curve replays and scores against: the placement truth, the stand-alone tables, the additive fit.
+
+- :class:`Truth`: the truth table's factorial (``benchmarks/truth/truth.csv``: the 81 archs of {none, se16, sk2}^4,
+  2 seeds, 16 epochs, test accuracy): its significant effects, per-arch means, MAC budgets, and what a training
+  costs in stand-alone 30-epoch trainings of the median-MAC arch (the unit every route's compute is counted in).
+- :class:`Curves`: stand-alone tables trained under other seeds (``truth/curves.py``): every epoch of each schedule
+  scored on 8,616 validation images; warm starts from a supernet (``truth/warm.csv``) have the same shape.
+- :func:`fitted_answer`: a route's answer from its trainings, the additive model (main effects, as the truth's).
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from seknet.core import truth  # noqa: E402
+from seknet.core.fileio import read_csv  # noqa: E402
+
+TRUTH = ROOT / "benchmarks" / "truth" / "truth.csv"
+CURVES = ROOT / "benchmarks" / "truth" / "curves.csv"
+WARM = ROOT / "benchmarks" / "truth" / "warm.csv"
+LEVELS = ("none", "se16", "sk2")
+ARCHS = ["-".join(p) for p in itertools.product(LEVELS, repeat=4)]
+CONTRASTS = [(s, a, b) for s in range(4) for a, b in (("se16", "none"), ("sk2", "none"), ("sk2", "se16"))]
+
+
+@dataclass(frozen=True)
+class Score:
+    """One route on one seed: compute, effects resolved right / wrong (of the truth's significant), tau, regret."""
+
+    units: float
+    right: int
+    wrong: int
+    tau: float
+    regret: tuple[float, float, float]
+
+
+class Truth:
+    """The truth table's factorial: per-arch 2-seed means, MACs, the significant effects, the budgets."""
+
+    def __init__(self) -> None:
+        rows = self.rows = truth.factorial_rows([r for r in read_csv(TRUTH)], 16)
+        self.effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant]
+        self.mean = {a: statistics.fmean(v) for a, v in truth.per_arch(rows).items()}
+        self.macs = {r["arch"]: int(r["macs"]) for r in rows}
+        self.budgets = [int(np.quantile(list(self.macs.values()), q / 100)) for q in (25, 50, 75)]
+        secs: dict[str, list[float]] = {}
+        for r in rows:
+            secs.setdefault(r["arch"], []).append(float(r["seconds"]) / int(r["epochs"]))
+        per_epoch = {a: statistics.median(v) for a, v in secs.items()}
+        median_arch = sorted(ARCHS, key=lambda a: (self.macs[a], a))[len(ARCHS) // 2]
+        self.epoch_cost = {a: per_epoch[a] / per_epoch[median_arch] for a in ARCHS}  # in median-arch epochs
+
+    def units(self, trainings: list[tuple[str, int]]) -> float:
+        """Compute of (arch, epochs) trainings in 30-epoch trainings of the median-MAC arch."""
+        return sum(e * self.epoch_cost[a] for a, e in trainings) / 30
+
+    def in_budget(self, k: int) -> list[str]:
+        """The archs within the k-th budget (25 / 50 / 75 % MAC quantile)."""
+        return [a for a in ARCHS if self.macs[a] <= self.budgets[k]]
+
+    def score(self, units: float, predicted: dict[str, float], place: list[dict], picks=None) -> Score:
+        """A route's answer (predicted accuracy of every arch; placement rows with significance) against the truth.
+
+        ``picks``: the route's arch under each budget, when it picks by something else than ``predicted`` (e.g. by
+        measuring its shortlist); else its best predicted arch under each."""
+        claims = truth.claims(place, self.effects)
+        tau = truth_tau(predicted, self.mean)
+        if picks is None:
+            regret = tuple(truth.regret(predicted, self.mean, self.macs, b) for b in self.budgets)
+        else:
+            regret = tuple(
+                100 * (max(self.mean[a] for a in self.in_budget(k)) - self.mean[p]) for k, p in enumerate(picks)
+            )
+        return Score(units, len(claims["resolved"]), len(claims["wrong"]), tau, regret)
+
+
+def truth_tau(predicted: dict[str, float], mean: dict[str, float]) -> float:
+    """Kendall tau between a route's predicted accuracies and the truth's means, over the archs both have."""
+    from scipy.stats import kendalltau
+
+    common = sorted(set(predicted) & set(mean))
+    return float(kendalltau([predicted[a] for a in common], [mean[a] for a in common]).statistic)
+
+
+def fitted_answer(rows: list[dict]) -> tuple[dict[str, float], list[dict]]:
+    """(predicted accuracy of all 81 archs, placement rows) of the additive model fitted to ``rows``
+    (arch, accuracy as a fraction); the placement as ``search.py`` writes it (fractions, ``significant``)."""
+    f = truth.fit(rows, pairs=False)
+    return predictions(f), placement_of(f)
+
+
+def predictions(f: truth.Fit) -> dict[str, float]:
+    """A fit's predicted accuracy (a fraction) of every one of the 81 archs."""
+    return dict(zip(ARCHS, truth.design_matrix(ARCHS, f) @ f.beta / 100, strict=True))
+
+
+def placement_of(f: truth.Fit) -> list[dict]:
+    """A fit's effects as the placement rows ``search.py`` writes (fractions, ``significant``)."""
+    return [
+        {
+            "stage": e.stage,
+            "choice": e.a,
+            "vs": e.b,
+            "delta_accuracy": e.pp / 100,
+            "significant": int(e.significant),
+        }
+        for e in truth.main_effects(f)
+    ]
+
+
+class Curves:
+    """{(arch, seed, schedule epochs): {epoch: val accuracy}} of a curves table (complete trainings only)."""
+
+    def __init__(self, path: Path = CURVES) -> None:
+        self.acc: dict[tuple[str, int, int], dict[int, float]] = {}
+        self.test: dict[tuple[str, int, int], float] = {}
+        for r in read_csv(path) if path.is_file() else []:
+            key = (r["arch"], int(r["seed"]), int(r["epochs"]))
+            self.acc.setdefault(key, {})[int(r["epoch"])] = int(r["val_correct"]) / int(r["val_n"])
+            if r["epoch"] == r["epochs"] and r["test_correct"]:
+                self.test[key] = int(r["test_correct"]) / int(r["test_n"])
+        self.acc = {k: v for k, v in self.acc.items() if len(v) == k[2]}
+
+    def seeds(self, schedule: int) -> list[int]:
+        """The seeds under which all 81 archs were trained on a ``schedule``-epoch schedule."""
+        found = sorted({s for _, s, e in self.acc if e == schedule})
+        return [s for s in found if all((a, s, schedule) in self.acc for a in ARCHS)]
+
+    def at(self, arch: str, seed: int, schedule: int, epoch: int | None = None) -> float:
+        """Validation accuracy of ``arch`` trained under ``seed`` on a ``schedule``-epoch schedule, after ``epoch``."""
+        return self.acc[(arch, seed, schedule)][epoch or schedule]
+
+    def rows(self, archs: list[str], seed: int, schedule: int, epoch: int | None = None) -> list[dict]:
+        """Fit rows (arch, accuracy) of ``archs``."""
+        return [{"arch": a, "accuracy": self.at(a, seed, schedule, epoch)} for a in archs]
+
+
+def fraction(k: int) -> list[str]:
+    """The k-th (0, 1, 2) 3^(4-1) fraction of the factorial: level indices summing to k mod 3."""
+    return [a for a in ARCHS if sum(LEVELS.index(c) for c in a.split("-")) % 3 == k]
+
+
+def contrast_vector(f: truth.Fit, stage: int, a: str, b: str) -> np.ndarray:
+    """w with ``w @ f.beta`` = the additive fit's contrast ``a`` vs ``b`` at ``stage`` (as truth.contrast averages)."""
+    x_a = truth.design_matrix([_with(c, stage, a) for c in ARCHS if c.split("-")[stage] == b], f)
+    x_b = truth.design_matrix([c for c in ARCHS if c.split("-")[stage] == b], f)
+    return (x_a - x_b).mean(0)
+
+
+def _with(arch: str, stage: int, choice: str) -> str:
+    parts = arch.split("-")
+    parts[stage] = choice
+    return "-".join(parts)
