@@ -42,6 +42,7 @@ from answer_data import (
     Truth,
     contrast_vector,
     fitted_answer,
+    folds,
     fraction,
     placement_of,
     predictions,
@@ -52,6 +53,7 @@ from seknet.core.fileio import read_csv, read_yaml
 
 SIGMA = 0.52  # pp: residual SD of one 16-epoch training on 8,616 validation images (additive fit, seed 2)
 CAP = 10.0  # units: the issue's compute goal for run --verify
+LOO = " [leave one seed out]"  # a route replayed on each 16-epoch seed, scored against the other two (folds)
 
 
 def covering_sample(n: int, draw: int, fractions: bool = True) -> list[str]:
@@ -281,9 +283,14 @@ def routes(t: Truth, c: Curves, w: Curves, args: argparse.Namespace) -> dict[str
         r[f"81 archs x {e} epochs (complete schedule)"] = route_factorial(t, c, e, None, all81)
         r[f"54 archs (two fractions) x {e} epochs"] = route_factorial(t, c, e, None, two, 3)
         r[f"27 archs (3^(4-1) fraction) x {e} epochs"] = route_factorial(t, c, e, None, fraction, 3)
-    r["81 archs x 16 epochs, one seed (reference)"] = route_factorial(t, c, 16, None, all81)
-    r["54 archs (two fractions) x 16 epochs"] = route_factorial(t, c, 16, None, two, 3)
-    r["27 archs (fraction) x 16 epochs"] = route_factorial(t, c, 16, None, fraction, 3)
+    for _, tf, cf in folds(c):  # the 16-epoch ends: three seeds, each scored against the other two
+        for name, scores in (
+            ("81 archs x 16 epochs, one seed (reference)", route_factorial(tf, cf, 16, None, all81)),
+            ("54 archs (two fractions) x 16 epochs", route_factorial(tf, cf, 16, None, two, 3)),
+            ("27 archs (fraction) x 16 epochs", route_factorial(tf, cf, 16, None, fraction, 3)),
+            ("fraction x 16 epochs + top 2 per budget x 16 epochs, pick by measurement", route_confirm(tf, cf, 16, 2)),
+        ):
+            r.setdefault(name + LOO, []).extend(scores)
     for e in (4, 8, 10, 12):
         r[f"81 archs x first {e} of 16 epochs (stopped there: ASHA's rung)"] = route_factorial(t, c, 16, e, all81)
     r["81 x 4 epochs + 12 landmarks x 16 (late-gain correction)"] = route_landmarks(t, c, 4, 12, truncated=False)
@@ -298,7 +305,8 @@ def routes(t: Truth, c: Curves, w: Curves, args: argparse.Namespace) -> dict[str
             t, c, e, targeted=False
         )
     for e in (4, 8, 16):
-        r[f"fraction x {e} epochs + top 2 per budget x 16 epochs, pick by measurement"] = route_confirm(t, c, e, 2)
+        if e < 16:
+            r[f"fraction x {e} epochs + top 2 per budget x 16 epochs, pick by measurement"] = route_confirm(t, c, e, 2)
         r[f"fraction x {e} epochs + top 3 per budget x 16, racing over seeds to {CAP:g} units"] = route_confirm(
             t, c, e, 3, race=True
         )
@@ -315,15 +323,16 @@ def routes(t: Truth, c: Curves, w: Curves, args: argparse.Namespace) -> dict[str
     return {k: v for k, v in r.items() if v}
 
 
-def power(t: Truth, c: Curves, schedule: int, sizes: tuple[int, ...], draws: int = 20) -> list[tuple]:
+def power(data: list[tuple[Truth, Curves]], schedule: int, sizes: tuple[int, ...], draws: int = 20) -> list[tuple]:
     """Effects resolved against trainings: ``n`` archs of one seed drawn at random (covering every level), ``draws``
-    times per seed; past 81, every arch under one seed plus a random ``n - 81`` under another. Rows: (n, units,
-    mean right, worst right, share of draws with >= 7 right, wrong in all)."""
-    seeds = c.seeds(schedule)
+    times per seed; past 81, every arch under one seed plus a random ``n - 81`` under another. ``data``: (truth,
+    table) pairs, e.g. the leave-one-seed-out folds. Rows: (n, units, mean right, worst right, share of draws with
+    >= 7 right, wrong in all, draws)."""
     out = []
     for n in sizes:
         scores = []
-        for i, seed in enumerate(seeds):
+        for t, c, i, seed in [(tt, cc, i, s) for tt, cc in data for i, s in enumerate(cc.seeds(schedule))]:
+            seeds = c.seeds(schedule)
             for d in range(draws if n < 81 or len(seeds) > 1 else 1):
                 if n <= 81:
                     rows = c.rows(covering_sample(n, 1000 * i + d, False) if n < 81 else ARCHS, seed, schedule)
@@ -368,7 +377,7 @@ def table(results: dict[str, list[Score]], n_effects: int, markdown: bool) -> st
             name,
             str(len(s)),
             f"{statistics.fmean(x.units for x in s):.1f}",
-            f"{statistics.fmean(x.right for x in s):.1f} of {n_effects} ({min(x.right for x in s)})",
+            f"{statistics.fmean(x.right for x in s):.1f} of {_of(s, n_effects)} ({min(x.right for x in s)})",
             str(sum(x.wrong for x in s)),
             f"{statistics.fmean(x.tau for x in s):.2f} ({min(x.tau for x in s):.2f})",
             " / ".join(f"{v:.2f}" for v in reg),
@@ -376,6 +385,12 @@ def table(results: dict[str, list[Score]], n_effects: int, markdown: bool) -> st
         ]
         lines.append("| " + " | ".join(cells) + " |" if markdown else "  ".join(cells))
     return "\n".join(lines)
+
+
+def _of(scores: list[Score], n_effects: int) -> str:
+    """The truth's effect count(s) behind ``scores``: e.g. "9", or "9/7/8" over leave-one-seed-out truths."""
+    counts = sorted({x.of or n_effects for x in scores}, reverse=True)
+    return "/".join(map(str, counts))
 
 
 def power_table(rows: list[tuple], schedule: int, markdown: bool) -> str:
@@ -415,9 +430,11 @@ def main() -> None:
     print(f"truth: {len(t.effects)} significant effects; budgets (MACs) {t.budgets}")
     print(table(routes(t, c, Curves(WARM), args), len(t.effects), args.markdown))
     for schedule in (4, 8, 16):
-        rows = power(t, c, schedule, (18, 27, 36, 54, 81, 108, 162))
+        data = [(tf, cf) for _, tf, cf in folds(c)] if schedule == 16 else [(t, c)]
+        rows = power(data or [(t, c)], schedule, (18, 27, 36, 54, 81, 108, 162))
         if rows:
-            print(f"\nresolution against trainings, {schedule}-epoch schedule")
+            fold = " (leave one seed out: 3 seeds, each against the other two)" if schedule == 16 and data else ""
+            print(f"\nresolution against trainings, {schedule}-epoch schedule{fold}")
             print(power_table(rows, schedule, args.markdown))
 
 

@@ -41,13 +41,16 @@ class Score:
     wrong: int
     tau: float
     regret: tuple[float, float, float]
+    of: int = 0  # the truth's significant effects (9 for truth.csv's; a leave-one-seed-out truth may have others)
 
 
 class Truth:
     """The truth table's factorial: per-arch 2-seed means, MACs, the significant effects, the budgets."""
 
-    def __init__(self) -> None:
-        rows = self.rows = truth.factorial_rows([r for r in read_csv(TRUTH)], 16)
+    def __init__(self, rows: list[dict] | None = None, epoch_cost: dict[str, float] | None = None) -> None:
+        """``rows``: another truth of the same shape (arch, seed, epochs, accuracy, macs, seconds); default
+        truth.csv's. ``epoch_cost``: the compute model to keep (e.g. truth.csv's, so that folds count alike)."""
+        rows = self.rows = truth.factorial_rows(rows if rows is not None else read_csv(TRUTH), 16)
         self.effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant]
         self.mean = {a: statistics.fmean(v) for a, v in truth.per_arch(rows).items()}
         self.macs = {r["arch"]: int(r["macs"]) for r in rows}
@@ -57,7 +60,7 @@ class Truth:
             secs.setdefault(r["arch"], []).append(float(r["seconds"]) / int(r["epochs"]))
         per_epoch = {a: statistics.median(v) for a, v in secs.items()}
         median_arch = sorted(ARCHS, key=lambda a: (self.macs[a], a))[len(ARCHS) // 2]
-        self.epoch_cost = {a: per_epoch[a] / per_epoch[median_arch] for a in ARCHS}  # in median-arch epochs
+        self.epoch_cost = epoch_cost or {a: per_epoch[a] / per_epoch[median_arch] for a in ARCHS}  # median-arch epochs
 
     def units(self, trainings: list[tuple[str, int]]) -> float:
         """Compute of (arch, epochs) trainings in 30-epoch trainings of the median-MAC arch."""
@@ -80,7 +83,7 @@ class Truth:
             regret = tuple(
                 100 * (max(self.mean[a] for a in self.in_budget(k)) - self.mean[p]) for k, p in enumerate(picks)
             )
-        return Score(units, len(claims["resolved"]), len(claims["wrong"]), tau, regret)
+        return Score(units, len(claims["resolved"]), len(claims["wrong"]), tau, regret, len(self.effects))
 
 
 def truth_tau(predicted: dict[str, float], mean: dict[str, float]) -> float:
@@ -130,6 +133,13 @@ class Curves:
                 self.test[key] = int(r["test_correct"]) / int(r["test_n"])
         self.acc = {k: v for k, v in self.acc.items() if len(v) == k[2]}
 
+    @classmethod
+    def finals(cls, seed: int, accuracy: dict[str, float], schedule: int = 16) -> Curves:
+        """A table of final accuracies only (no per-epoch rows): replays routes that read a schedule's end only."""
+        c = cls(Path("/nonexistent"))
+        c.acc = {(a, seed, schedule): dict.fromkeys(range(1, schedule + 1), v) for a, v in accuracy.items()}
+        return c
+
     def seeds(self, schedule: int) -> list[int]:
         """The seeds under which all 81 archs were trained on a ``schedule``-epoch schedule."""
         found = sorted({s for _, s, e in self.acc if e == schedule})
@@ -160,3 +170,24 @@ def _with(arch: str, stage: int, choice: str) -> str:
     parts = arch.split("-")
     parts[stage] = choice
     return "-".join(parts)
+
+
+def folds(c: Curves) -> list[tuple[int, Truth, Curves]]:
+    """Leave one seed out over the three 16-epoch seeds there are (truth.csv's 0 and 1, the curves' 2): for each, the
+    route's data is that seed's 16-epoch accuracies and the truth is the other two seeds' test accuracies (2 seeds x
+    81 archs x 16 epochs, as truth.csv's). Seed 2's fold is the main one (validation images, the truth as it is);
+    in seeds 0's and 1's the route reads the truth's own test images, whose noise (about a third of a training's
+    variance) it then shares with its truth: a little optimistic."""
+    rows = truth.factorial_rows(read_csv(TRUTH), 16)
+    by_seed = {s: [r for r in rows if int(r["seed"]) == s] for s in (0, 1)}
+    seed2 = [
+        dict(r, seed="2", accuracy=str(c.test[(r["arch"], 2, 16)])) for r in by_seed[0] if (r["arch"], 2, 16) in c.test
+    ]
+    if len(seed2) < len(ARCHS):
+        return []
+    cost = Truth().epoch_cost  # one compute model for all folds: a single seed's timings are noisy
+    out = [(2, Truth(by_seed[0] + by_seed[1], cost), c)]
+    for s, other in ((0, 1), (1, 0)):
+        data = Curves.finals(s, {r["arch"]: float(r["accuracy"]) for r in by_seed[s]})
+        out.append((s, Truth(by_seed[other] + seed2, cost), data))
+    return out

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
 import pytest
@@ -64,3 +65,11 @@ def test_one_seed_replication_tau_grows_with_the_spread_between_archs():
     noisy = truth.one_seed_replication_tau(list(truth.per_arch(_table(noise=0.01)).values()))
     clean = truth.one_seed_replication_tau(list(truth.per_arch(_table(noise=0.001)).values()))
     assert 0 <= noisy < clean <= 1
+
+
+def test_regret_is_nan_not_a_crash_when_the_run_scored_no_truth_arch_under_the_budget():
+    # a --verify run on the 4,096-arch space keeps its own levels (e.g. sk4, se8): no arch in common with the truth
+    truth_acc = {"none-none": 0.9, "se16-none": 0.91}
+    macs = {"none-none": 10, "se16-none": 11}
+    assert math.isnan(truth.regret({"sk4-se8": 0.95}, truth_acc, macs, 11))
+    assert truth.regret({"none-none": 0.9, "se16-none": 0.8}, truth_acc, macs, 11) == pytest.approx(1.0)

@@ -274,8 +274,11 @@ def claims(place: Sequence[dict], effects: Sequence[Effect]) -> dict[str, list[s
 
 
 def regret(scores: dict[str, float], truth: dict[str, float], macs: dict[str, int], budget: int) -> float:
-    """pp the run's first pick under ``budget`` (by its own ``scores``) loses to the truth's best under it."""
+    """pp the run's first pick under ``budget`` (by its own ``scores``) loses to the truth's best under it; nan when
+    the run scored no truth arch under it (e.g. a ``--verify`` run whose reduced levels are not the truth's)."""
     fits = [a for a in truth if macs[a] <= budget and a in scores]
+    if not fits:
+        return float("nan")
     pick = max(fits, key=lambda a: (scores[a], -macs[a]))
     return 100 * (max(truth[a] for a in fits) - truth[pick])
 
@@ -302,7 +305,11 @@ def check_run(truth_rows: Sequence[dict], run_rows: Sequence[dict], place: Seque
     truth = {a: statistics.fmean(v) for a, v in seeds.items()}
     scores = {r["arch"]: float(r["accuracy"]) for r in run_rows if r["arch"] in truth and r["accuracy"] != ""}
     common = sorted(scores)
-    tau = float(kendalltau([scores[a] for a in common], [truth[a] for a in common]).statistic)
+    tau = (
+        float(kendalltau([scores[a] for a in common], [truth[a] for a in common]).statistic)
+        if len(common) > 1
+        else float("nan")
+    )
     macs = {r["arch"]: int(r["macs"]) for r in truth_rows}
     qs = {q: int(np.quantile([macs[a] for a in truth], q / 100)) for q in (25, 50, 75)}
     return {
