@@ -8,12 +8,13 @@ regret at the 25 / 50 / 75 % MAC quantiles. Compute is in stand-alone 30-epoch t
 Routes replayed from stand-alone tables trained under seeds 2, 3, 4, independent of the truth's seeds 0 and 1
 (``benchmarks/truth/curves.csv``, ``truth/curves.py``): every epoch of each schedule scored on 8,616 validation
 images (complete 4-, 8- and 16-epoch schedules), and warm starts from the 81-arch space's supernets
-(``truth/warm.csv``). Each route's estimate is the additive model (main effects, as the truth's) fitted to its
-trainings; its intervals are that fit's. Compute of a replayed route is the sum over its trainings of epochs x the
-arch's seconds per epoch (median of its trainings in truth.csv) / (30 x the median-MAC arch's). Routes run for real
-(``--runs``: ``search.py run --space search_space/digits-81.yaml --seed K [--verify]`` folders) are scored from
-their files, their compute from their wall time beside one stand-alone training (``benchmarks/verify_run.py``
-records it in ``unit.yaml``).
+(``truth/warm.csv``). Routes that read only a 16-epoch end are replayed on each of the three 16-epoch seeds there
+are (truth.csv's 0 and 1, the curves' 2), each scored against a truth of the other two (``folds``). Each route's
+estimate is the additive model (main effects, as the truth's) fitted to its trainings; its intervals are that fit's.
+Compute of a replayed route is the sum over its trainings of epochs x the arch's seconds per epoch (median of its
+trainings in truth.csv) / (30 x the median-MAC arch's). Routes run for real (``--runs``: ``search.py run --space
+search_space/digits-81.yaml --seed K [--verify]`` folders) are scored from their files, their compute from their
+wall time beside one stand-alone training (``benchmarks/verify_run.py`` records it in ``unit.yaml``).
 
     python benchmarks/answer_curve.py [--runs results/v81-s0 …] [--default-runs results/default-s0 …]
                                       [--warm-runs results/s81-s0 …] [--markdown]
@@ -270,8 +271,10 @@ def screening_units(runs: list[Path]) -> dict[int, float]:
     return out
 
 
-def routes(t: Truth, c: Curves, w: Curves, args: argparse.Namespace) -> dict[str, list[Score]]:
-    """Every route with the data there is for it, by name."""
+def routes(
+    t: Truth, c: Curves, w: Curves, loo: list[tuple[int, Truth, Curves]], args: argparse.Namespace
+) -> dict[str, list[Score]]:
+    """Every route with the data there is for it, by name; ``loo``: the leave-one-seed-out folds (``folds``)."""
     r: dict[str, list[Score]] = {}
     all81, two = (lambda k: ARCHS), (lambda k: fraction(k) + fraction((k + 1) % 3))
     if args.default_runs:
@@ -283,7 +286,7 @@ def routes(t: Truth, c: Curves, w: Curves, args: argparse.Namespace) -> dict[str
         r[f"81 archs x {e} epochs (complete schedule)"] = route_factorial(t, c, e, None, all81)
         r[f"54 archs (two fractions) x {e} epochs"] = route_factorial(t, c, e, None, two, 3)
         r[f"27 archs (3^(4-1) fraction) x {e} epochs"] = route_factorial(t, c, e, None, fraction, 3)
-    for _, tf, cf in folds(c):  # the 16-epoch ends: three seeds, each scored against the other two
+    for _, tf, cf in loo:  # the 16-epoch ends: three seeds, each scored against the other two
         for name, scores in (
             ("81 archs x 16 epochs, one seed (reference)", route_factorial(tf, cf, 16, None, all81)),
             ("54 archs (two fractions) x 16 epochs", route_factorial(tf, cf, 16, None, two, 3)),
@@ -331,18 +334,19 @@ def power(data: list[tuple[Truth, Curves]], schedule: int, sizes: tuple[int, ...
     out = []
     for n in sizes:
         scores = []
-        for t, c, i, seed in [(tt, cc, i, s) for tt, cc in data for i, s in enumerate(cc.seeds(schedule))]:
+        for t, c in data:
             seeds = c.seeds(schedule)
-            for d in range(draws if n < 81 or len(seeds) > 1 else 1):
-                if n <= 81:
-                    rows = c.rows(covering_sample(n, 1000 * i + d, False) if n < 81 else ARCHS, seed, schedule)
-                elif len(seeds) > 1:
-                    more = random.Random(d).sample(ARCHS, n - 81) if n < 162 else ARCHS
-                    rows = c.rows(ARCHS, seed, schedule) + c.rows(more, seeds[(i + 1) % len(seeds)], schedule)
-                else:
-                    continue
-                pred, place = fitted_answer(rows)
-                scores.append(t.score(t.units([(r["arch"], schedule) for r in rows]), pred, place))
+            for i, seed in enumerate(seeds):
+                for d in range(draws if n < 81 or len(seeds) > 1 else 1):
+                    if n <= 81:
+                        rows = c.rows(covering_sample(n, 1000 * i + d, False) if n < 81 else ARCHS, seed, schedule)
+                    elif len(seeds) > 1:
+                        more = random.Random(d).sample(ARCHS, n - 81) if n < 162 else ARCHS
+                        rows = c.rows(ARCHS, seed, schedule) + c.rows(more, seeds[(i + 1) % len(seeds)], schedule)
+                    else:
+                        continue
+                    pred, place = fitted_answer(rows)
+                    scores.append(t.score(t.units([(r["arch"], schedule) for r in rows]), pred, place))
         if scores:
             out.append(
                 (
@@ -358,7 +362,7 @@ def power(data: list[tuple[Truth, Curves]], schedule: int, sizes: tuple[int, ...
     return out
 
 
-def table(results: dict[str, list[Score]], n_effects: int, markdown: bool) -> str:
+def table(results: dict[str, list[Score]], markdown: bool) -> str:
     head = [
         "route",
         "seeds",
@@ -377,7 +381,7 @@ def table(results: dict[str, list[Score]], n_effects: int, markdown: bool) -> st
             name,
             str(len(s)),
             f"{statistics.fmean(x.units for x in s):.1f}",
-            f"{statistics.fmean(x.right for x in s):.1f} of {_of(s, n_effects)} ({min(x.right for x in s)})",
+            f"{statistics.fmean(x.right for x in s):.1f} of {_of(s)} ({min(x.right for x in s)})",
             str(sum(x.wrong for x in s)),
             f"{statistics.fmean(x.tau for x in s):.2f} ({min(x.tau for x in s):.2f})",
             " / ".join(f"{v:.2f}" for v in reg),
@@ -387,9 +391,9 @@ def table(results: dict[str, list[Score]], n_effects: int, markdown: bool) -> st
     return "\n".join(lines)
 
 
-def _of(scores: list[Score], n_effects: int) -> str:
+def _of(scores: list[Score]) -> str:
     """The truth's effect count(s) behind ``scores``: e.g. "9", or "9/7/8" over leave-one-seed-out truths."""
-    counts = sorted({x.of or n_effects for x in scores}, reverse=True)
+    counts = sorted({x.of for x in scores}, reverse=True)
     return "/".join(map(str, counts))
 
 
@@ -428,12 +432,14 @@ def main() -> None:
     args = p.parse_args()
     t, c = Truth(), Curves()
     print(f"truth: {len(t.effects)} significant effects; budgets (MACs) {t.budgets}")
-    print(table(routes(t, c, Curves(WARM), args), len(t.effects), args.markdown))
+    loo = folds(t, c)
+    print(table(routes(t, c, Curves(WARM), loo, args), args.markdown))
     for schedule in (4, 8, 16):
-        data = [(tf, cf) for _, tf, cf in folds(c)] if schedule == 16 else [(t, c)]
-        rows = power(data or [(t, c)], schedule, (18, 27, 36, 54, 81, 108, 162))
+        by_fold = schedule == 16 and bool(loo)
+        data = [(tf, cf) for _, tf, cf in loo] if by_fold else [(t, c)]
+        rows = power(data, schedule, (18, 27, 36, 54, 81, 108, 162))
         if rows:
-            fold = " (leave one seed out: 3 seeds, each against the other two)" if schedule == 16 and data else ""
+            fold = " (leave one seed out: 3 seeds, each against the other two)" if by_fold else ""
             print(f"\nresolution against trainings, {schedule}-epoch schedule{fold}")
             print(power_table(rows, schedule, args.markdown))
 

@@ -41,7 +41,7 @@ class Score:
     wrong: int
     tau: float
     regret: tuple[float, float, float]
-    of: int = 0  # the truth's significant effects (9 for truth.csv's; a leave-one-seed-out truth may have others)
+    of: int  # the truth's significant effects (9 for truth.csv's; a leave-one-seed-out truth may have others)
 
 
 class Truth:
@@ -123,10 +123,10 @@ def placement_of(f: truth.Fit) -> list[dict]:
 class Curves:
     """{(arch, seed, schedule epochs): {epoch: val accuracy}} of a curves table (complete trainings only)."""
 
-    def __init__(self, path: Path = CURVES) -> None:
+    def __init__(self, path: Path | None = CURVES) -> None:
         self.acc: dict[tuple[str, int, int], dict[int, float]] = {}
         self.test: dict[tuple[str, int, int], float] = {}
-        for r in read_csv(path) if path.is_file() else []:
+        for r in read_csv(path) if path is not None and path.is_file() else []:
             key = (r["arch"], int(r["seed"]), int(r["epochs"]))
             self.acc.setdefault(key, {})[int(r["epoch"])] = int(r["val_correct"]) / int(r["val_n"])
             if r["epoch"] == r["epochs"] and r["test_correct"]:
@@ -135,9 +135,10 @@ class Curves:
 
     @classmethod
     def finals(cls, seed: int, accuracy: dict[str, float], schedule: int = 16) -> Curves:
-        """A table of final accuracies only (no per-epoch rows): replays routes that read a schedule's end only."""
-        c = cls(Path("/nonexistent"))
-        c.acc = {(a, seed, schedule): dict.fromkeys(range(1, schedule + 1), v) for a, v in accuracy.items()}
+        """A table of final accuracies only: replays the routes that read a schedule's end (an earlier epoch is a
+        KeyError, not a copy of the end)."""
+        c = cls(None)
+        c.acc = {(a, seed, schedule): {schedule: v} for a, v in accuracy.items()}
         return c
 
     def seeds(self, schedule: int) -> list[int]:
@@ -172,22 +173,21 @@ def _with(arch: str, stage: int, choice: str) -> str:
     return "-".join(parts)
 
 
-def folds(c: Curves) -> list[tuple[int, Truth, Curves]]:
+def folds(t: Truth, c: Curves) -> list[tuple[int, Truth, Curves]]:
     """Leave one seed out over the three 16-epoch seeds there are (truth.csv's 0 and 1, the curves' 2): for each, the
     route's data is that seed's 16-epoch accuracies and the truth is the other two seeds' test accuracies (2 seeds x
     81 archs x 16 epochs, as truth.csv's). Seed 2's fold is the main one (validation images, the truth as it is);
     in seeds 0's and 1's the route reads the truth's own test images, whose noise (about a third of a training's
-    variance) it then shares with its truth: a little optimistic."""
-    rows = truth.factorial_rows(read_csv(TRUTH), 16)
-    by_seed = {s: [r for r in rows if int(r["seed"]) == s] for s in (0, 1)}
+    variance) it then shares with its truth: a little optimistic. ``t``: truth.csv's, whose compute model every fold
+    keeps (a single seed's timings are noisy)."""
+    by_seed = {s: [r for r in t.rows if int(r["seed"]) == s] for s in (0, 1)}
     seed2 = [
         dict(r, seed="2", accuracy=str(c.test[(r["arch"], 2, 16)])) for r in by_seed[0] if (r["arch"], 2, 16) in c.test
     ]
     if len(seed2) < len(ARCHS):
         return []
-    cost = Truth().epoch_cost  # one compute model for all folds: a single seed's timings are noisy
-    out = [(2, Truth(by_seed[0] + by_seed[1], cost), c)]
+    out = [(2, Truth(by_seed[0] + by_seed[1], t.epoch_cost), c)]
     for s, other in ((0, 1), (1, 0)):
         data = Curves.finals(s, {r["arch"]: float(r["accuracy"]) for r in by_seed[s]})
-        out.append((s, Truth(by_seed[other] + seed2, cost), data))
+        out.append((s, Truth(by_seed[other] + seed2, t.epoch_cost), data))
     return out
