@@ -13,6 +13,13 @@ Evaluating does not change training (no RNG is drawn, BN is frozen in eval mode)
 since truth.csv was made (the data-order RNG became resumable), so seed 0 here does not give truth.csv's seed-0
 count (none-none-none-none: 7,797 vs 7,773 of 8,640): same recipe, another draw.
 
+The 5-seed truth (issue 31): seeds 3 and 4 of the 81 archs at 16 epochs go to ``curves-s34.csv``, which also
+records, at no extra training, the accuracy of the EMA of the weights (``ema_*``, at the ``TEST_EPOCHS``) and of SWA
+over the last quarter of the epochs (``swa_*``, at the last epoch), on the same images (``seknet.engine.averaging``):
+
+    nohup nice -n 19 python benchmarks/truth/curves.py --seeds 3 4 --table benchmarks/truth/curves-s34.csv \
+        --workers 2 > benchmarks/truth/curves-s34.log 2>&1 &
+
 The truth's seeds are 0 and 1, so the curves use seeds 2, 3, 4: a route replayed on them is independent of the
 truth it is scored against. Jobs go seed by seed (seed 2 of every arch first), so a half-finished table is
 balanced. Resumable: every finished training appends its ``--epochs`` rows at once (flushed, fsynced); a rerun
@@ -43,6 +50,7 @@ import torch
 
 from seknet.core.space import load_space
 from seknet.data.digits import load_digits
+from seknet.engine.averaging import WeightAverages
 from seknet.engine.standalone import initial_model, train_standalone
 from seknet.engine.train import TrainConfig, evaluate
 from seknet.nn.supernet import Supernet
@@ -67,6 +75,8 @@ COLUMNS = [
     "git_commit",
 ]
 WARM_COLUMNS = COLUMNS[:-1] + ["init", "lr", "git_commit"]
+# EMA weights at the TEST_EPOCHS and SWA weights at the last epoch, on the same images (seknet.engine.averaging)
+AVERAGE_COLUMNS = ["ema_val_correct", "ema_test_correct", "swa_val_correct", "swa_test_correct"]
 
 
 def factorial_archs() -> list[str]:
@@ -110,6 +120,7 @@ def _train(job: tuple) -> list[dict]:
     arch = load_space(SPACE).parse(arch_text)
     rows: list[dict] = []
     clock = {"train": 0.0, "t0": time.perf_counter()}
+    averages = WeightAverages(epochs)
     if warm:
         import seknet
 
@@ -123,7 +134,10 @@ def _train(job: tuple) -> list[dict]:
 
     def on_epoch(epoch: int, loss: float) -> None:
         clock["train"] += time.perf_counter() - clock["t0"]
-        test = evaluate(model, _TEST) if epoch in TEST_EPOCHS or epoch == epochs else ""
+        at_test = epoch in TEST_EPOCHS or epoch == epochs
+        test = evaluate(model, _TEST) if at_test else ""
+        ema = averages.ema_model(model) if at_test else None
+        swa = averages.swa_model(model, _TRAIN) if epoch == epochs else None
         rows.append(
             {
                 "arch": arch_text,
@@ -138,10 +152,17 @@ def _train(job: tuple) -> list[dict]:
                 "seconds": round(clock["train"], 2),
             }
             | ({"init": Path(warm[0]).name, "lr": lr} if warm else {})
+            | {
+                "ema_val_correct": "" if ema is None else evaluate(ema, _VAL),
+                "ema_test_correct": "" if ema is None else evaluate(ema, _TEST),
+                "swa_val_correct": "" if swa is None else evaluate(swa, _VAL),
+                "swa_test_correct": "" if swa is None else evaluate(swa, _TEST),
+            }
         )
         clock["t0"] = time.perf_counter()
 
-    train_standalone(arch, _TRAIN, TrainConfig(epochs=epochs, lr=lr, seed=seed), model=model, on_epoch=on_epoch)
+    cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed)
+    train_standalone(arch, _TRAIN, cfg, model=model, on_epoch=on_epoch, averages=averages)
     return rows
 
 
@@ -176,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
         open(args.table, "a", newline="") as f,
         mp.get_context("spawn").Pool(args.workers, _init_worker) as pool,
     ):
-        w = csv.DictWriter(f, WARM_COLUMNS if args.init else COLUMNS, lineterminator="\n")
+        w = csv.DictWriter(f, _columns(args.table, args.init), extrasaction="ignore", lineterminator="\n")
         if new:
             w.writeheader()
         for k, rows in enumerate(pool.imap_unordered(_train, todo), 1):
@@ -189,6 +210,14 @@ def main(argv: list[str] | None = None) -> None:
                 f"test {last['test_correct']}/{last['test_n']} ({last['seconds']} s)",
                 flush=True,
             )
+
+
+def _columns(table: Path, warm: bool) -> list[str]:
+    """The table's own header when it has one (curves.csv predates the EMA/SWA columns), else the full columns."""
+    if table.is_file() and table.stat().st_size:
+        with open(table, newline="") as f:
+            return next(csv.reader(f))
+    return (WARM_COLUMNS if warm else COLUMNS)[:-1] + AVERAGE_COLUMNS + ["git_commit"]
 
 
 def _run_seed(run: Path) -> int:

@@ -15,6 +15,7 @@ from torch import nn
 
 from seknet.core.space import Arch
 from seknet.data.split import Split
+from seknet.engine.averaging import WeightAverages
 from seknet.engine.train import TrainConfig, evaluate, train
 from seknet.nn.backbone import build_model
 
@@ -34,12 +35,14 @@ def train_standalone(
     device: torch.device | str = "cpu",
     model: nn.Module | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
+    averages: WeightAverages | None = None,
 ) -> nn.Module:
     """Train ``arch`` stand-alone for ``cfg.epochs``; returns the trained model.
 
     ``model``: start from these weights (e.g. a supernet's extracted sub-net) instead of
     :func:`initial_model` under ``cfg.seed``. ``on_epoch(epoch, loss)`` runs after each epoch; a NaN loss
-    raises ``FloatingPointError`` naming the epoch (see :func:`seknet.engine.train.train`).
+    raises ``FloatingPointError`` naming the epoch (see :func:`seknet.engine.train.train`). ``averages``: EMA and SWA
+    weights kept along (:class:`seknet.engine.averaging.WeightAverages`), at no extra training.
     """
     if model is None:
         model = initial_model(arch, cfg.seed)
@@ -51,7 +54,7 @@ def train_standalone(
         if on_epoch is not None:
             on_epoch(epoch, loss)
 
-    train(model, train_split, cfg, device, progress=False, on_epoch=epoch_done)
+    train(model, train_split, cfg, device, progress=False, on_epoch=epoch_done, averages=averages)
     return model
 
 

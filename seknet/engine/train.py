@@ -24,6 +24,7 @@ from seknet.core.fileio import write_atomic
 from seknet.data.split import Split, batches
 
 if TYPE_CHECKING:
+    from seknet.engine.averaging import WeightAverages
     from seknet.engine.samplers import Paths
 
 
@@ -73,6 +74,7 @@ def train(
     on_epoch: Callable[[int, float], None] | None = None,
     checkpoint: Path | None = None,
     shard: tuple[int, int] = (0, 1),
+    averages: WeightAverages | None = None,
 ) -> list[float]:
     """Train ``model`` on ``data``: a plain model, or a supernet on the archs that ``paths`` draws each step.
 
@@ -88,6 +90,9 @@ def train(
     :mod:`seknet.engine.ray_train`): every rank draws the same global batches and archs (same seeds) and trains on its
     ``rank::world`` slice of each batch, so the global batch and the schedule mean the same for any world size;
     the epoch losses are summed over ranks, and only rank 0 writes the checkpoint (every rank reads it).
+
+    ``averages``: EMA and SWA weights (:class:`seknet.engine.averaging.WeightAverages`) updated after every step and
+    epoch, before ``on_epoch`` runs; they change nothing of the training itself.
     """
     device = torch.device(device)
     torch.manual_seed(cfg.seed)
@@ -109,7 +114,7 @@ def train(
     )
     saved = -math.inf  # when the checkpoint was last written (time.monotonic)
     for _ in range(len(losses), cfg.epochs):
-        losses.append(_epoch(model, data, cfg, device, opt, sched, (rng, gen), paths, shard, bar))
+        losses.append(_epoch(model, data, cfg, device, opt, sched, (rng, gen), paths, shard, bar, averages))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         if not math.isfinite(losses[-1]):
             bar.close()
@@ -117,6 +122,8 @@ def train(
         if checkpoint is not None and shard[0] == 0 and time.monotonic() - saved >= 60 * cfg.checkpoint_minutes:
             save_checkpoint(checkpoint, losses, model, opt, sched, rng, gen)
             saved = time.monotonic()
+        if averages is not None:
+            averages.epoch_end(model, len(losses))
         if on_epoch is not None:
             on_epoch(len(losses), losses[-1])
     bar.close()
@@ -134,6 +141,7 @@ def _epoch(
     paths: Paths | None,
     shard: tuple[int, int],
     bar,
+    averages: WeightAverages | None = None,
 ) -> float:
     """One epoch of :func:`train`; returns its mean loss over the global batches (summed over ranks)."""
     rng, gen = rngs
@@ -154,6 +162,8 @@ def _epoch(
             n + len(y) * len(archs),
         )
         sched.step()
+        if averages is not None:
+            averages.step(model)
         bar.update()
     if shard[1] > 1:  # the epoch's loss over the global batches, not this rank's slice
         sums = torch.tensor([total, float(n)], dtype=torch.float64)
