@@ -71,14 +71,14 @@ def test_tune_packs_four_trials_per_logical_gpu(tmp_path):
     """Through Ray Tune with 0.25 GPU per trial on 2 logical GPUs, 8 trials run at once, each on one device."""
     from ray import tune
 
-    from seknet.modes.multitrial import MultiTrialConfig, trial_resources
+    from seknet.engine.ray_trials import trial_resources
 
     def probe(config, barrier, wait):
         ids, visible = visible_devices_task()
         together = wait(barrier)
         tune.report({"gpu": ids[0] if len(ids) == 1 and visible == ids[0] else "bad", "together": together})
 
-    resources = trial_resources(MultiTrialConfig(gpus_per_trial=0.25))
+    resources = trial_resources(gpus_per_trial=0.25)
     with ray_session(num_cpus=8, num_gpus=2) as ray:
         barrier, wait = _barrier(ray, 8)
         trainable = tune.with_resources(tune.with_parameters(probe, barrier=barrier, wait=wait), resources)

@@ -1,4 +1,5 @@
-"""Stand-alone trainings as Ray Tune trials: the one trainable that multi-trial search, verification and retrain run.
+"""Stand-alone trainings as Ray Tune trials: the one trainable and the one runner of jobs with a ledger, which
+multi-trial search, verification, retrain and the truth benchmarks share.
 
 A trial's config names its job: ``arch`` (and optionally ``seed`` and ``epochs``; else the run's), either at the
 top level (a searcher's suggestion) or under ``job`` (a grid of jobs). The trial trains the arch stand-alone
@@ -6,6 +7,10 @@ top level (a searcher's suggestion) or under ``job`` (a grid of jobs). The trial
 correct count on ``data.val`` after the last epoch, or after every epoch for a scheduler such as ASHA. A crash or a
 NaN loss fails the trial, and Tune records why (``error_line``). Ray is imported here and in the other Ray adapters
 only.
+
+:func:`train_jobs` runs a list of jobs as one grid experiment and keeps every finished one in a ledger CSV
+(``LEDGER`` columns), so that no (arch, seed, epochs) evaluated on the same images is ever trained twice, resumes
+included.
 """
 
 from __future__ import annotations
@@ -15,11 +20,15 @@ from pathlib import Path
 
 import torch
 
+from seknet.core.fileio import read_csv, write_csv
 from seknet.core.space import Space
 from seknet.data.split import Data
+from seknet.engine.ray_session import ray_session, tune_settings
 from seknet.engine.standalone import initial_model, train_standalone
 from seknet.engine.train import TrainConfig, evaluate
 from seknet.nn.supernet import Supernet
+
+LEDGER = ["arch", "seed", "epochs", "correct", "n_eval", "accuracy", "status", "error"]
 
 
 def job_of(config: dict) -> dict:
@@ -95,3 +104,114 @@ def error_line(error: BaseException) -> str:
     """The last line of a trial's error (Ray wraps it in a traceback): the reason to record."""
     lines = [ln.strip() for ln in str(error).strip().splitlines() if ln.strip()]
     return (lines[-1] if lines else type(error).__name__)[:300]
+
+
+def local_gpus(gpus_per_trial: float, address: str | None) -> int | None:
+    """The GPUs a local Ray is started with: every visible CUDA device when trials take GPU shares; None (Ray counts
+    them itself, or the cluster at ``address`` has its own) otherwise."""
+    return torch.cuda.device_count() if gpus_per_trial > 0 and not address else None
+
+
+def standalone_trainable(
+    space: Space,
+    data: Data,
+    tcfg: TrainConfig,
+    gpus_per_trial: float = 0.0,
+    cpus_per_trial: int = 1,
+    init_state: dict | None = None,
+    every_epoch: bool = False,
+):
+    """:func:`standalone_trial` bound to its space, data and recipe, asking Ray for ``cpus_per_trial`` CPUs (and as
+    many threads) and a ``gpus_per_trial`` share of a GPU."""
+    from ray import tune
+
+    trainable = tune.with_parameters(
+        standalone_trial,
+        space=space,
+        data=data,
+        tcfg=tcfg,
+        init_state=init_state,
+        every_epoch=every_epoch,
+        threads=cpus_per_trial,
+    )
+    return tune.with_resources(trainable, trial_resources(gpus_per_trial, cpus_per_trial))
+
+
+def trial_resources(gpus_per_trial: float = 0.0, cpus_per_trial: int = 1) -> dict:
+    """What one stand-alone trial asks Ray for: CPUs and a share of a GPU (0.25: four trials per GPU)."""
+    return {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
+
+
+def job_key(row: dict) -> tuple[str, int, int]:
+    """(arch, seed, epochs): what a ledger row or a job is keyed by."""
+    return row["arch"], int(row["seed"]), int(row["epochs"])
+
+
+def ledger_row(result, epochs: int | None = None) -> dict:
+    """The ledger row of one finished Tune trial: complete with its correct count, or failed with the reason (a
+    crash, no result, or, when ``epochs`` is given, a trial that stopped before it)."""
+    job, m = job_of(result.config), result.metrics or {}
+    row = {"arch": job["arch"], "seed": job["seed"], "epochs": job.get("epochs", epochs)}
+    stopped = epochs is not None and m.get("epoch") != epochs
+    if result.error is not None or "correct" not in m or stopped:
+        why = "no result"
+        if result.error is not None:
+            why = error_line(result.error)
+        elif stopped:
+            why = f"stopped after {m.get('epoch', 0)} epochs"
+        return row | {"correct": "", "n_eval": "", "accuracy": "", "status": "failed", "error": why}
+    acc = int(m["correct"]) / int(m["n_eval"])
+    return row | {
+        "correct": m["correct"],
+        "n_eval": m["n_eval"],
+        "accuracy": round(acc, 6),
+        "status": "complete",
+        "error": "",
+    }
+
+
+def train_jobs(
+    jobs: list[dict],
+    trainable,
+    folder: Path,
+    n_eval: int,
+    progress: bool = False,
+    address: str | None = None,
+    gpus: int | None = None,
+    restore: bool = True,
+    retry_failed: bool = False,
+) -> list[dict]:
+    """Train every job ({"arch", "seed", "epochs"}) not yet in ``folder``/trainings.csv as one Ray Tune grid over
+    ``trainable`` (see :func:`standalone_trainable`); returns the ledger rows of ``jobs``, in their order.
+
+    A ledger row counts as done when it was evaluated on ``n_eval`` images (complete), or failed (unless
+    ``retry_failed``); every finished trial is added to the ledger. ``restore``: an interrupted experiment in
+    ``folder``/tune is restored, keeping its finished trials (a run's resume); else a new one is started beside it.
+    ``gpus``: what a local Ray is started with (:func:`local_gpus`); ``address`` joins a cluster instead.
+    """
+    from ray import tune
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    ledger = folder / "trainings.csv"
+    rows = read_csv(ledger) if ledger.is_file() else []
+    done = {job_key(r): r for r in rows if _counts(r, n_eval, retry_failed)}
+    todo = [j for j in dict.fromkeys(map(job_key, jobs)) if j not in done]
+    if todo:
+        grid = {"job": tune.grid_search([{"arch": a, "seed": s, "epochs": e} for a, s, e in todo])}
+        restore = restore and (folder / "tune").is_dir()
+        what = f"remove {folder}/tune to train the missing ones again"
+        with tune_settings(), ray_session(address, num_gpus=gpus):
+            for result in experiment(trainable, folder, progress, restore, what, param_space=grid).fit():
+                row = ledger_row(result, int(job_of(result.config)["epochs"]))
+                if row["status"] == "complete" or job_key(row) not in done:
+                    done[job_key(row)] = row
+        kept = [r for r in rows if job_key(r) not in done]  # rows of other evaluations stay in the ledger
+        write_csv(ledger, sorted([*kept, *done.values()], key=job_key), LEDGER)
+    return [done[job_key(j)] for j in jobs if job_key(j) in done]
+
+
+def _counts(row: dict, n_eval: int, retry_failed: bool) -> bool:
+    if row["status"] == "complete":
+        return str(row["n_eval"]) == str(n_eval)
+    return not retry_failed

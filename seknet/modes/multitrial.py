@@ -14,12 +14,10 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
 from seknet.core.config import MultiTrialConfig
 from seknet.core.space import Space
 from seknet.engine.ray_session import ray_session, tune_settings
-from seknet.engine.ray_trials import error_line, experiment, job_of, standalone_trial
+from seknet.engine.ray_trials import error_line, experiment, job_of, local_gpus, standalone_trainable
 from seknet.engine.train import TrainConfig
 from seknet.modes import proposers
 from seknet.modes.tune_searcher import ProposerSearcher, saved_counts
@@ -58,11 +56,6 @@ def init_state(cfg: MultiTrialConfig, space: Space) -> dict | None:
     return state
 
 
-def trial_resources(cfg: MultiTrialConfig) -> dict:
-    """What one trial asks Ray for: ``cpus_per_trial`` CPUs and a ``gpus_per_trial`` share of a GPU."""
-    return {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
-
-
 def arch_cost(objective: Objective, space: Space, arch: str) -> float:
     """What ``arch`` costs on the run's objective (a picklable function of the arch string, for the proposer)."""
     return objective.cost(space.parse(arch))
@@ -70,24 +63,19 @@ def arch_cost(objective: Objective, space: Space, arch: str) -> float:
 
 def run(ctx: RunContext) -> Outcome:
     """Train the archs the proposer gives as Ray Tune trials (or continue a resumed search); one row per trial."""
-    from ray import tune
 
     cfg = ctx.cfg
     tcfg = TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
-    trainable = tune.with_resources(
-        tune.with_parameters(
-            standalone_trial,
-            space=ctx.space,
-            data=ctx.data,
-            tcfg=tcfg,
-            init_state=init_state(cfg, ctx.space),
-            every_epoch=cfg.asha,
-            threads=cfg.cpus_per_trial,
-        ),
-        trial_resources(cfg),
+    trainable = standalone_trainable(
+        ctx.space,
+        ctx.data,
+        tcfg,
+        gpus_per_trial=cfg.gpus_per_trial,
+        cpus_per_trial=cfg.cpus_per_trial,
+        init_state=init_state(cfg, ctx.space),
+        every_epoch=cfg.asha,
     )
-    num_gpus = torch.cuda.device_count() if cfg.gpus_per_trial > 0 and not cfg.address else None
-    with tune_settings(), ray_session(cfg.address, num_gpus=num_gpus):
+    with tune_settings(), ray_session(cfg.address, num_gpus=local_gpus(cfg.gpus_per_trial, cfg.address)):
         results = _tuner(ctx, trainable).fit()
     rows = [_row(r, ctx.space, cfg.epochs) for r in results]
     statuses = {s: sum(r["status"] == s for r in rows) for s in STATUSES}

@@ -26,8 +26,7 @@ from seknet.core.fileio import read_yaml, write_atomic, write_csv, write_yaml
 from seknet.core.pareto import pareto_front
 from seknet.core.space import load_space
 from seknet.data.load import check_data, run_data
-from seknet.engine.ray_session import ray_session, tune_settings
-from seknet.engine.ray_trials import error_line, experiment, standalone_trial
+from seknet.engine.ray_trials import local_gpus, standalone_trainable, train_jobs
 from seknet.engine.train import TrainConfig
 from seknet.runs.files import (
     RETRAIN_TYPES,
@@ -148,25 +147,15 @@ def retrain(
         for s in seed_list
         if (r["arch"], s) in done
     ]
-    for arch, seed, res in _train_jobs(run, jobs, space, data, TrainConfig(epochs), gpus_per_trial, address, progress):
-        m = res.metrics or {}
-        r, why = by_arch[arch]
-        row = {
-            "arch": arch,
-            "macs": r["macs"],
-            "params": r["params"],
-            "picked_as": why,
-            "run_accuracy": r["accuracy"],
-            "seed": seed,
-            "n_eval": m.get("n_eval", ""),
-            "error": "",
-        }
-        if res.error is not None or m.get("epoch") != epochs:
-            why = error_line(res.error) if res.error is not None else f"stopped after {m.get('epoch', 0)} epochs"
-            row |= {"accuracy": "", "status": "failed", "error": why}
-        else:
-            row |= {"accuracy": round(m["correct"] / m["n_eval"], 6), "status": "complete"}
-        rows.append(row)
+    trainable = standalone_trainable(space, data, TrainConfig(epochs), gpus_per_trial=gpus_per_trial)
+    jobs_ = [{"arch": a, "seed": s, "epochs": epochs} for a, s in jobs]
+    folder, gpus = run / "retrain_tune", local_gpus(gpus_per_trial, address)
+    trained = train_jobs(jobs_, trainable, folder, len(data.val), progress, address, gpus, False, True) if jobs else []
+    for t in trained:
+        r, why = by_arch[t["arch"]]
+        row = {"arch": t["arch"], "macs": r["macs"], "params": r["params"], "picked_as": why}
+        row |= {"run_accuracy": r["accuracy"], "seed": int(t["seed"]), "accuracy": t["accuracy"]}
+        rows.append(row | {"n_eval": t["n_eval"], "status": t["status"], "error": t["error"]})
     rows.sort(key=lambda r: (r["arch"], r["seed"]))
     asked = {(r["arch"], r["seed"]) for r in rows}
     kept = sorted(
@@ -194,35 +183,6 @@ def reusable_rows(run: Path, epochs: int, n_test: int) -> dict[tuple[str, int], 
         for r in read_table(csv_file, RETRAIN_TYPES)
         if r["status"] == "complete" and r["n_eval"] == str(n_test)
     }
-
-
-def _train_jobs(
-    run: Path,
-    jobs: list[tuple[str, int]],
-    space,
-    data,
-    tcfg: TrainConfig,
-    gpus_per_trial: float,
-    address: str | None,
-    progress: bool,
-) -> list[tuple[str, int, object]]:
-    """Train each (arch, seed) of ``jobs`` stand-alone by ``tcfg`` as one Ray Tune trial; [(arch, seed, result)]."""
-    if not jobs:
-        return []
-    import torch
-    from ray import tune
-
-    trainable = tune.with_resources(
-        tune.with_parameters(standalone_trial, space=space, data=data, tcfg=tcfg),
-        {"cpu": 1, "gpu": gpus_per_trial},
-    )
-    grid = [{"arch": a, "seed": s} for a, s in jobs]
-    gpus = torch.cuda.device_count() if gpus_per_trial > 0 and not address else None
-    with tune_settings(), ray_session(address, num_gpus=gpus):
-        tuner = experiment(
-            trainable, run / "retrain_tune", progress, False, "", param_space={"job": tune.grid_search(grid)}
-        )
-        return [(res.config["job"]["arch"], int(res.config["job"]["seed"]), res) for res in tuner.fit()]
 
 
 def mean_reliability(per_seed: list[list[float]]) -> float:

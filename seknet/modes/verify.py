@@ -27,14 +27,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from seknet.core import truth
 from seknet.core.count import count
-from seknet.core.fileio import read_csv, write_csv
+from seknet.core.fileio import write_csv
 from seknet.data.load import run_data
-from seknet.engine.ray_session import ray_session, tune_settings
-from seknet.engine.ray_trials import error_line, experiment, job_of, standalone_trial
+from seknet.engine import ray_trials
+from seknet.engine.ray_trials import local_gpus, standalone_trainable
 from seknet.engine.train import TrainConfig
 from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import pairs, placement
@@ -45,7 +44,6 @@ if TYPE_CHECKING:
     from seknet.runs.spine import RunContext
 
 FOLDER = "verify"  # in the run folder: the trainings' ledger and the Tune experiment
-LEDGER = ["arch", "seed", "epochs", "correct", "n_eval", "accuracy", "status", "error"]
 DIGITS_VARIANTS = 24  # digits: draws per validation source the trainings are scored on (8,616 images)
 
 
@@ -89,53 +87,16 @@ def jobs_of(ctx: RunContext, archs: list[str]) -> list[dict]:
     return [{"arch": a, "seed": s, "epochs": cfg.verify_epochs} for s in seeds for a in archs]
 
 
-def _key(row: dict) -> tuple[str, int, int]:
-    return row["arch"], int(row["seed"]), int(row["epochs"])
-
-
 def train_jobs(ctx: RunContext, jobs: list[dict]) -> list[dict]:
-    """Train the ``jobs`` not yet in the ledger as Ray Tune trials (an interrupted experiment is restored, so its
-    finished trials are kept); returns every ledger row of ``jobs``."""
-    from ray import tune
-
-    cfg, folder = ctx.cfg, ctx.partial / FOLDER
-    folder.mkdir(exist_ok=True)
-    ledger = folder / "trainings.csv"
-    done = {_key(r): r for r in (read_csv(ledger) if ledger.is_file() else [])}
-    todo = [j for j in jobs if _key(j) not in done]
-    if todo:
-        variants = {"eval_variants": DIGITS_VARIANTS} if cfg.data == "digits" and not cfg.smoke else {}
-        data = run_data(cfg, ctx.space.input_size, **variants)
-        tcfg = TrainConfig(cfg.verify_epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
-        trainable = tune.with_resources(
-            tune.with_parameters(standalone_trial, space=ctx.space, data=data, tcfg=tcfg),
-            {"cpu": 1, "gpu": cfg.gpus_per_worker},
-        )
-        gpus = torch.cuda.device_count() if cfg.gpus_per_worker > 0 and not cfg.address else None
-        with tune_settings(), ray_session(cfg.address, num_gpus=gpus):
-            restore, grid = (folder / "tune").is_dir(), {"job": tune.grid_search(todo)}
-            what = f"remove {folder}/tune to train the missing ones again"
-            for result in experiment(trainable, folder, cfg.progress, restore, what, param_space=grid).fit():
-                row = _ledger_row(result)
-                done[_key(row)] = row
-        write_csv(ledger, sorted(done.values(), key=_key), LEDGER)
-    return [done[_key(j)] for j in jobs if _key(j) in done]
-
-
-def _ledger_row(result) -> dict:
-    job, m = job_of(result.config), result.metrics or {}
-    row = {"arch": job["arch"], "seed": job["seed"], "epochs": job["epochs"]}
-    if result.error is not None or "correct" not in m:
-        why = error_line(result.error) if result.error is not None else "no result"
-        return row | {"correct": "", "n_eval": "", "accuracy": "", "status": "failed", "error": why}
-    acc = int(m["correct"]) / int(m["n_eval"])
-    return row | {
-        "correct": m["correct"],
-        "n_eval": m["n_eval"],
-        "accuracy": round(acc, 6),
-        "status": "complete",
-        "error": "",
-    }
+    """Train the ``jobs`` not yet in the run's ledger (``verify/trainings.csv``) as Ray Tune trials; an interrupted
+    experiment is restored, so its finished trials are kept. Returns every ledger row of ``jobs``."""
+    cfg = ctx.cfg
+    variants = {"eval_variants": DIGITS_VARIANTS} if cfg.data == "digits" and not cfg.smoke else {}
+    data = run_data(cfg, ctx.space.input_size, **variants)
+    tcfg = TrainConfig(cfg.verify_epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
+    trainable = standalone_trainable(ctx.space, data, tcfg, gpus_per_trial=cfg.gpus_per_worker)
+    gpus = local_gpus(cfg.gpus_per_worker, cfg.address)
+    return ray_trials.train_jobs(jobs, trainable, ctx.partial / FOLDER, len(data.val), cfg.progress, cfg.address, gpus)
 
 
 def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[list[dict], list[dict]]:
