@@ -41,15 +41,14 @@ from answer_data import (
     Curves,
     Score,
     Truth,
-    contrast_vector,
     fitted_answer,
     folds,
     fraction,
     placement_of,
     predictions,
-    truth,
 )
 
+from seknet.core import factorial
 from seknet.core.fileio import read_csv, read_yaml
 
 SIGMA = 0.52  # pp: residual SD of one 16-epoch training on 8,616 validation images (additive fit, seed 2)
@@ -112,9 +111,9 @@ def route_landmarks(t: Truth, c: Curves, low: int, landmarks: int, truncated: bo
             lows = c.rows(ARCHS, seed, 16, low) if truncated else c.rows(ARCHS, seed, low)
             marks = covering_sample(landmarks, k)
             gains = [{"arch": a, "accuracy": c.at(a, seed, 16) - lows[ARCHS.index(a)]["accuracy"]} for a in marks]
-            f_low, f_gain = truth.fit(lows, pairs=False), truth.fit(gains, pairs=False)
+            f_low, f_gain = factorial.fit(lows, pairs=False), factorial.fit(gains, pairs=False)
             beta, cov = f_low.beta + f_gain.beta, f_low.cov + f_gain.cov
-            joined = truth.Fit(beta, cov, min(f_low.df, f_gain.df), f_low.levels, False)
+            joined = factorial.Fit(beta, cov, min(f_low.df, f_gain.df), f_low.levels, False)
             if truncated:
                 trainings = [(a, 16 if a in marks else low) for a in ARCHS]
             else:
@@ -134,8 +133,8 @@ def route_targeted(t: Truth, c: Curves, schedule: int, targeted: bool, batch: in
         for k in range(3):
             archs, rng = list(fraction(k)), random.Random(k)
             while True:
-                f = truth.fit(c.rows(archs, seed, schedule), pairs=False)
-                open_ = [o for o, e in zip(CONTRASTS, truth.main_effects(f), strict=True) if not e.significant]
+                f = factorial.fit(c.rows(archs, seed, schedule), pairs=False)
+                open_ = [o for o, e in zip(CONTRASTS, factorial.main_effects(f), strict=True) if not e.significant]
                 rest = [a for a in ARCHS if a not in archs]
                 if not open_ or not rest or t.units([(a, schedule) for a in archs]) + batch * schedule / 30 > CAP:
                     break
@@ -147,12 +146,12 @@ def route_targeted(t: Truth, c: Curves, schedule: int, targeted: bool, batch: in
     return out
 
 
-def _next_batch(f: truth.Fit, archs: list[str], rest: list[str], open_: list[tuple], batch: int) -> list[str]:
+def _next_batch(f: factorial.Fit, archs: list[str], rest: list[str], open_: list[tuple], batch: int) -> list[str]:
     """``batch`` of ``rest`` chosen one by one to cut the summed relative variance of the ``open_`` contrasts most."""
-    x = truth.design_matrix(archs, f)
+    x = factorial.design_matrix(archs, f)
     m = np.linalg.pinv(x.T @ x)
-    w = np.stack([contrast_vector(f, *o) for o in open_])
-    cand = truth.design_matrix(rest, f)
+    w = np.stack([factorial.contrast_vector(f, *o) for o in open_])
+    cand = factorial.design_matrix(rest, f)
     chosen: list[int] = []
     for _ in range(min(batch, len(rest))):
         mw, mc = m @ w.T, m @ cand.T  # (p, C), (p, N)

@@ -21,7 +21,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seknet.core import truth  # noqa: E402
+from seknet.core import (
+    factorial,
+    truth,  # noqa: E402
+)
 from seknet.core.fileio import read_csv  # noqa: E402
 
 TRUTH = ROOT / "benchmarks" / "truth" / "truth.csv"
@@ -51,7 +54,7 @@ class Truth:
         """``rows``: another truth of the same shape (arch, seed, epochs, accuracy, macs, seconds); default
         truth.csv's. ``epoch_cost``: the compute model to keep (e.g. truth.csv's, so that folds count alike)."""
         rows = self.rows = truth.factorial_rows(rows if rows is not None else read_csv(TRUTH), 16)
-        self.effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant]
+        self.effects = [e for e in factorial.main_effects(factorial.fit(rows)) if e.significant]
         self.mean = {a: statistics.fmean(v) for a, v in truth.per_arch(rows).items()}
         self.macs = {r["arch"]: int(r["macs"]) for r in rows}
         self.budgets = [int(np.quantile(list(self.macs.values()), q / 100)) for q in (25, 50, 75)]
@@ -97,16 +100,16 @@ def truth_tau(predicted: dict[str, float], mean: dict[str, float]) -> float:
 def fitted_answer(rows: list[dict]) -> tuple[dict[str, float], list[dict]]:
     """(predicted accuracy of all 81 archs, placement rows) of the additive model fitted to ``rows``
     (arch, accuracy as a fraction); the placement as ``search.py`` writes it (fractions, ``significant``)."""
-    f = truth.fit(rows, pairs=False)
+    f = factorial.fit(rows, pairs=False)
     return predictions(f), placement_of(f)
 
 
-def predictions(f: truth.Fit) -> dict[str, float]:
+def predictions(f: factorial.Fit) -> dict[str, float]:
     """A fit's predicted accuracy (a fraction) of every one of the 81 archs."""
-    return dict(zip(ARCHS, truth.design_matrix(ARCHS, f) @ f.beta / 100, strict=True))
+    return dict(zip(ARCHS, factorial.design_matrix(ARCHS, f) @ f.beta / 100, strict=True))
 
 
-def placement_of(f: truth.Fit) -> list[dict]:
+def placement_of(f: factorial.Fit) -> list[dict]:
     """A fit's effects as the placement rows ``search.py`` writes (fractions, ``significant``)."""
     return [
         {
@@ -116,7 +119,7 @@ def placement_of(f: truth.Fit) -> list[dict]:
             "delta_accuracy": e.pp / 100,
             "significant": int(e.significant),
         }
-        for e in truth.main_effects(f)
+        for e in factorial.main_effects(f)
     ]
 
 
@@ -157,20 +160,7 @@ class Curves:
 
 def fraction(k: int) -> list[str]:
     """The k-th (0, 1, 2) 3^(4-1) fraction of the factorial: level indices summing to k mod 3."""
-    return [a for a in ARCHS if sum(LEVELS.index(c) for c in a.split("-")) % 3 == k]
-
-
-def contrast_vector(f: truth.Fit, stage: int, a: str, b: str) -> np.ndarray:
-    """w with ``w @ f.beta`` = the additive fit's contrast ``a`` vs ``b`` at ``stage`` (as truth.contrast averages)."""
-    x_a = truth.design_matrix([_with(c, stage, a) for c in ARCHS if c.split("-")[stage] == b], f)
-    x_b = truth.design_matrix([c for c in ARCHS if c.split("-")[stage] == b], f)
-    return (x_a - x_b).mean(0)
-
-
-def _with(arch: str, stage: int, choice: str) -> str:
-    parts = arch.split("-")
-    parts[stage] = choice
-    return "-".join(parts)
+    return factorial.fraction([LEVELS] * 4, k)
 
 
 def folds(t: Truth, c: Curves) -> list[tuple[int, Truth, Curves]]:

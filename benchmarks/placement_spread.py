@@ -21,7 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seknet.core import truth  # noqa: E402
+from seknet.core import (
+    factorial,
+    truth,  # noqa: E402
+)
 from seknet.core.fileio import read_csv, read_yaml  # noqa: E402
 
 Z = 1.96
@@ -65,7 +68,7 @@ def main() -> None:
     if len(args.runs) < 3:
         raise SystemExit("give at least 3 runs of one recipe (seeds)")
     rows = truth.factorial_rows(read_csv(args.truth), 16)
-    effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant]
+    effects = [e for e in factorial.main_effects(factorial.fit(rows)) if e.significant]
     print(f"spread over all {len(args.runs)} runs: {pooled_spread(args.runs):.3f} pp (SD of a gain between seeds)")
     for k, run in enumerate(args.runs):
         others = args.runs[:k] + args.runs[k + 1 :]

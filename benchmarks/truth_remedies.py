@@ -69,13 +69,13 @@ import yaml
 from seknet.core import fileio
 from seknet.core.config import OneShotConfig
 from seknet.core.space import load_space
+from seknet.core.stats import rank_agreement
 from seknet.data.digits import load_digits
 from seknet.data.load import recal_batches
 from seknet.engine.samplers import Paths
 from seknet.engine.score import score_logits
 from seknet.engine.train import TrainConfig, evaluate, train
 from seknet.modes.oneshot import train_supernet
-from seknet.modes.retrain import rank_agreement
 from seknet.nn.supernet import Supernet
 
 VARIANTS = (

@@ -11,7 +11,7 @@ import pytest
 
 import search
 from seknet.core import fileio
-from seknet.core.config import MT_SAMPLERS, SAMPLERS, STRATEGIES
+from seknet.core.plugins import PROPOSERS, SAMPLERS, STRATEGIES
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,14 +26,14 @@ def _smoke(tmp_path, *flags: str) -> list[dict]:
     return fileio.read_csv(out / "evaluations.csv")
 
 
-@pytest.mark.parametrize("sampler", SAMPLERS)
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
 def test_every_oneshot_sampler_finishes_a_smoke_search(sampler, tmp_path):
     """A one-shot smoke search with each supernet sampler scores every in-budget arch."""
     rows = _smoke(tmp_path, "--sampler", sampler, "--max-macs", "6.0M")
     assert len(rows) > 2 and all(0 <= float(r["accuracy"]) <= 1 for r in rows)
 
 
-@pytest.mark.parametrize("sampler", MT_SAMPLERS)
+@pytest.mark.parametrize("sampler", list(PROPOSERS))
 def test_every_multitrial_sampler_runs_a_two_trial_search(sampler, tmp_path):
     """Each multi-trial sampler finishes a 2-trial smoke search with 2 distinct complete archs (Ray Tune pickles
     the searcher: optuna 5.1's NSGA-II holds a lock and crashed here before its first trial)."""
@@ -52,7 +52,7 @@ def test_every_multitrial_sampler_runs_a_two_trial_search(sampler, tmp_path):
     assert all(r["status"] == "complete" for r in rows)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_every_nni_strategy_finishes_a_smoke_search(strategy, tmp_path):
     """Each NNI strategy (multi-trial and one-shot) finishes a smoke search with complete, in-budget archs."""
     pytest.importorskip("seknet.modes.nni", reason="the NNI backend needs the [nni] extra")

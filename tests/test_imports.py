@@ -29,7 +29,7 @@ SERVERS = {  # the Ray adapters in engine/, and the modes that run on Ray Tune
         "engine.ray_trials",
         "modes.tune_searcher",
         "modes.multitrial",
-        "modes.retrain",
+        "runs.retrain",
         "modes.verify",
     },
     "nni": {"modes.nni"},
@@ -79,11 +79,11 @@ def test_imports_point_down_or_sideways():
 
 
 def test_no_search_mode_imports_another():
-    """A mode (registered in seknet.modes.registry) imports no other mode: what two modes share lives in a lower layer
-    or in a module of modes/ that is not a mode."""
-    from seknet.modes.registry import MODES
+    """A mode or stage (registered in seknet.core.plugins) imports no other: what two modes share lives in a lower
+    layer or in a module of modes/ that is not a mode."""
+    from seknet.core.plugins import MODES, STAGES
 
-    modes = {path.split(":")[0].removeprefix("seknet.") for path in MODES.values()}
+    modes = {p.ref.split(":")[0].removeprefix("seknet.") for p in [*MODES.values(), *STAGES.values()]}
     assert modes <= set(_modules())
     assert not [(m, d) for m in modes for d in _imports(m)[0] if d in modes]
 

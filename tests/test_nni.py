@@ -21,19 +21,25 @@ def _run(tmp_path, *flags: str) -> tuple[int, object]:
     return search.main(["run", "--backend", "nni", "--smoke", "--no-progress", "--out", str(out), *flags]), out
 
 
-def test_every_strategy_the_cli_offers_is_one_the_adapter_runs():
-    """--strategy's choices are runconfig.STRATEGIES; each multi-trial one builds its own NNI strategy class."""
-    from seknet.core.config import MULTI_TRIAL, ONE_SHOT, STRATEGIES, NniConfig
+def test_every_strategy_the_cli_offers_is_one_the_adapter_builds(digits):
+    """--strategy's choices are the STRATEGIES registry's names; each builds its own NNI strategy class."""
+    from seknet.core.config import NniConfig
+    from seknet.core.plugins import STRATEGIES
 
-    assert tuple(run_flag_actions()["strategy"].choices) == STRATEGIES
-    assert STRATEGIES == MULTI_TRIAL + ONE_SHOT and "enas" not in STRATEGIES
-    built = {s: type(nni_search._multi_trial_strategy(NniConfig(strategy=s))).__name__ for s in MULTI_TRIAL}
+    assert tuple(run_flag_actions()["strategy"].choices) == tuple(STRATEGIES) and "enas" not in STRATEGIES
+    in_budget = {str(a) for a in digits.archs()}
+    built = {s: type(nni_search._strategy(NniConfig(strategy=s), digits, in_budget)).__name__ for s in STRATEGIES}
     assert built == {
         "random": "Random",
         "grid": "GridSearch",
         "evolution": "RegularizedEvolution",
         "tpe": "TPE",
+        "spos": "_BudgetSPOS",
+        "darts": "DARTS",
+        "gumbel-darts": "GumbelDARTS",
+        "proxyless": "Proxyless",
     }
+    assert STRATEGIES.names(one_shot=True) == ("spos", "darts", "gumbel-darts", "proxyless")
 
 
 def test_model_space_has_one_choice_per_stage_labelled_stage_i(digits):
@@ -186,9 +192,9 @@ def test_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch)
     assert "boom in trial 2" in rows[1]["error"]
 
 
-def test_tpe_maximises_accuracy():
+def test_tpe_maximises_accuracy(digits):
     """NNI's TPE minimises by default; the adapter asks it to maximise (accuracy is the default metric)."""
-    strategy = nni_search._multi_trial_strategy(nni_search.NniConfig(strategy="tpe"))
+    strategy = nni_search._strategy(nni_search.NniConfig(strategy="tpe"), digits, set())
     assert strategy.tuner.optimize_mode.value == "maximize"
 
 

@@ -7,8 +7,9 @@ import yaml
 
 import search
 from seknet.core import fileio
+from seknet.core.stats import rank_agreement
 from seknet.data.digits import load_digits
-from seknet.modes.retrain import pick_archs, rank_agreement
+from seknet.runs.retrain import pick_archs
 
 
 def test_rank_agreement_by_hand():
@@ -21,7 +22,7 @@ def test_rank_agreement_by_hand():
 
 def test_mean_ceiling_tau_by_hand():
     """No seed noise: ceiling 1; seed noise as large as the arch spread: (2/pi) asin(sqrt(b / (b + w/S)))."""
-    from seknet.modes.retrain import mean_ceiling_tau
+    from seknet.core.stats import mean_ceiling_tau
 
     assert mean_ceiling_tau([[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]) == pytest.approx(1.0)
     per = [[0.0, 0.2], [0.2, 0.4], [0.4, 0.6]]  # within var 0.02, var of means 0.04, S = 2
@@ -32,7 +33,7 @@ def test_mean_ceiling_tau_by_hand():
 
 def test_replication_tau_by_hand():
     """An independent S-seed retrain agrees at (2/pi) asin(b / (b + w/S)): below the ceiling, 1 without seed noise."""
-    from seknet.modes.retrain import mean_ceiling_tau, replication_tau
+    from seknet.core.stats import mean_ceiling_tau, replication_tau
 
     assert replication_tau([[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]) == pytest.approx(1.0)
     per = [[0.0, 0.2], [0.2, 0.4], [0.4, 0.6]]
@@ -45,7 +46,7 @@ def test_replication_tau_by_hand():
 def test_tau_interval():
     """Bootstrap interval over archs: (1, 1) for the same order, brackets the estimate otherwise, repeatable;
     NaN, not a crash, when there is no order to resample."""
-    from seknet.modes.retrain import tau_interval
+    from seknet.core.stats import tau_interval
 
     assert tau_interval([1, 2, 3, 4, 5], [2, 4, 6, 8, 10]) == pytest.approx((1.0, 1.0))
     x = list(range(20))

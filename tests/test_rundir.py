@@ -64,5 +64,5 @@ def test_resume_refuses_a_finished_run_an_empty_place_and_nni(tmp_path):
 
 def test_unknown_mode_is_refused(tmp_path):
     """config.yaml's mode is one of oneshot|multitrial|nni."""
-    with pytest.raises(ValueError, match="unknown run mode"):
+    with pytest.raises(ValueError, match="unknown mode"):
         rundir.write_config(rundir.RunFolder(tmp_path / "r"), "other", OneShotConfig())

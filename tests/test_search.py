@@ -221,10 +221,10 @@ def test_run_flags_are_the_mode_configs_fields_with_their_help_and_defaults():
 
     from seknet.api.cli import CLI_ONLY
     from seknet.api.python import configure
-    from seknet.core.config import CONFIGS
+    from seknet.core.config import configs
 
     helps = {dest: a.help.replace("%%", "%") for dest, a in run_flag_actions().items()}
-    for mode, cls in CONFIGS.items():
+    for mode, cls in configs().items():
         for f in fields(cls):
             assert f.metadata["help"] in helps[f.name], (mode, f.name)
             if f.default not in (None, False, True):

@@ -127,14 +127,18 @@ def test_subspace_trains_only_its_archs(digits, tiny):
         Paths(digits, subspace=())
 
 
-def test_an_unknown_sampler_names_the_valid_ones(digits):
-    """An unknown sampler names the valid ones; the registry's names are the ones the configs validate."""
-    from seknet.core.config import DDP_SAMPLERS, SAMPLERS
+def test_an_unknown_sampler_names_the_valid_ones_and_one_per_step_is_what_each_draws(digits):
+    """An unknown sampler names the registered ones; a sampler registered with one_per_step draws exactly one arch
+    per step, and the others more (what data-parallel training relies on)."""
+    import random
+
+    from seknet.core.plugins import SAMPLERS
 
     with pytest.raises(ValueError, match=r"unknown sampler 'greedy'; valid: uniform\|sandwich"):
         Paths(digits, "greedy")
-    assert tuple(samplers.SAMPLERS) == SAMPLERS
-    assert tuple(n for n, s in samplers.SAMPLERS.items() if s.one_per_step) == DDP_SAMPLERS
+    for name, plugin in SAMPLERS.items():
+        drawn = Paths(digits, name).step(random.Random(0))
+        assert (len(drawn) == 1) == plugin.info["one_per_step"], name
 
 
 def test_freeze_unused_leaves_rows_the_step_did_not_use(digits, tiny):

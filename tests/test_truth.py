@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from seknet.core import truth
+from seknet.core import factorial, stats, truth
 
 LEVELS = ("none", "se16", "sk2")
 
@@ -32,7 +32,7 @@ def _table(seeds: int = 2, noise: float = 0.004) -> list[dict]:
 
 def test_main_effects_recover_the_planted_effects_with_intervals():
     """The factorial model finds each planted effect inside its 95 % interval, and calls exactly those significant."""
-    effects = {(e.stage, e.a, e.b): e for e in truth.main_effects(truth.fit(_table()))}
+    effects = {(e.stage, e.a, e.b): e for e in factorial.main_effects(factorial.fit(_table()))}
     planted = {(2, "sk2", "none"): 0.8, (3, "se16", "none"): 0.5, (0, "se16", "none"): -0.6}
     for key, pp in planted.items():
         assert effects[key].low <= pp <= effects[key].high and effects[key].significant
@@ -48,8 +48,8 @@ def test_check_counts_the_placement_signs_and_scores_tau_and_regret():
     """A run whose placement has the truth's signs agrees on every significant effect; flipping one loses one; a
     run scoring archs by their true accuracy has regret 0 and tau near the table's own reliability."""
     rows = _table()
-    f = truth.fit(rows)
-    right = {(e.stage, e.a): e.pp for e in truth.main_effects(f) if e.b == "none"}
+    f = factorial.fit(rows)
+    right = {(e.stage, e.a): e.pp for e in factorial.main_effects(f) if e.b == "none"}
     means = {a: sum(v) / len(v) for a, v in truth.per_arch(rows).items()}
     run_rows = [{"arch": a, "accuracy": str(m)} for a, m in means.items()]
     good = truth.check_run(rows, run_rows, _placement(right))
@@ -62,8 +62,8 @@ def test_check_counts_the_placement_signs_and_scores_tau_and_regret():
 
 def test_one_seed_replication_tau_grows_with_the_spread_between_archs():
     """Less seed noise relative to the archs' spread gives a higher expected tau for one new seed."""
-    noisy = truth.one_seed_replication_tau(list(truth.per_arch(_table(noise=0.01)).values()))
-    clean = truth.one_seed_replication_tau(list(truth.per_arch(_table(noise=0.001)).values()))
+    noisy = stats.one_seed_replication_tau(list(truth.per_arch(_table(noise=0.01)).values()))
+    clean = stats.one_seed_replication_tau(list(truth.per_arch(_table(noise=0.001)).values()))
     assert 0 <= noisy < clean <= 1
 
 

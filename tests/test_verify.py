@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import search
-from seknet.core import truth
+from seknet.core import factorial, truth
 from seknet.core.fileio import read_csv
 from tests.conftest import ROOT
 
@@ -73,7 +73,7 @@ def test_claims_count_resolved_and_wrong_effects_against_a_planted_truth():
     sign, stage 3 SE with the wrong sign and leaves stage 3 SK unresolved has 1 resolved and 1 wrong; a contrast it
     does not resolve, or one the truth does not find, counts in neither."""
     rows = _planted_rows({(0, "se16"): -0.01, (3, "se16"): 0.01, (3, "sk2"): 0.005})
-    effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant]
+    effects = [e for e in factorial.main_effects(factorial.fit(rows)) if e.significant]
     assert {(e.stage, e.a, e.b) for e in effects} >= {
         (0, "se16", "none"),
         (3, "se16", "none"),
@@ -95,7 +95,9 @@ def test_claims_count_resolved_and_wrong_effects_against_a_planted_truth():
 def test_claims_of_sk_vs_se_come_from_their_own_row():
     """SK vs SE is resolved by the run's row comparing them (vs = se16), not by the two rows against none."""
     rows = _planted_rows({(2, "sk2"): 0.008})
-    effects = [e for e in truth.main_effects(truth.fit(rows)) if e.significant and e.stage == 2 and e.b == "se16"]
+    effects = [
+        e for e in factorial.main_effects(factorial.fit(rows)) if e.significant and e.stage == 2 and e.b == "se16"
+    ]
     assert effects and effects[0].pp > 0
     assert truth.claims([_place(2, "sk2", "se16", 0.003, 1)], effects)["resolved"]
     assert not truth.claims([_place(2, "sk2", "none", 0.003, 1), _place(2, "se16", "none", 0.0, 1)], effects)[

@@ -17,7 +17,11 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from truth_table import read_rows  # noqa: E402
 
-from seknet.core import truth  # noqa: E402
+from seknet.core import (
+    factorial,
+    stats,
+    truth,  # noqa: E402
+)
 
 
 def recipe_epochs(rows: list[dict]) -> int:
@@ -40,7 +44,7 @@ def report(rows: list[dict]) -> str:
         f"truth table: {len(fac)} trainings of {len(seeds)} factorial archs, {epochs} epochs "
         f"(seeds per arch: {min(map(len, seeds.values()))}-{max(map(len, seeds.values()))})"
     ]
-    f = truth.fit(fac)
+    f = factorial.fit(fac)
     model = (
         "main effects + two-stage interactions"
         if f.pairs
@@ -50,16 +54,16 @@ def report(rows: list[dict]) -> str:
         f"main effects, pp of test accuracy averaged over the other stages (95 % interval, * excludes 0; "
         f"{model}; residual df {f.df}):"
     )
-    lines += [f"  {e}" for e in truth.main_effects(f)]
-    inter = truth.interactions(f)
+    lines += [f"  {e}" for e in factorial.main_effects(f)]
+    inter = factorial.interactions(f)
     found = ", ".join(f"stages {s}x{t} (p {p:.3f})" for s, t, p in inter) or "none"
     lines.append(f"significant two-stage interactions (F test, p < 0.05): {found if f.pairs else 'not fitted yet'}")
     both = {a: v for a, v in seeds.items() if len(v) >= 2}
     if len(both) >= 3:
         lines.append(
-            f"seed-vs-seed tau over {len(both)} archs: {truth.seed_vs_seed_tau(both):.3f}; one-seed "
+            f"seed-vs-seed tau over {len(both)} archs: {stats.seed_vs_seed_tau(both):.3f}; one-seed "
             f"replication tau (one new seed vs the table's mean): "
-            f"{truth.one_seed_replication_tau(list(both.values())):.3f}"
+            f"{stats.one_seed_replication_tau(list(both.values())):.3f}"
         )
     means = {a: statistics.fmean(v) for a, v in seeds.items()}
     lines.append(

@@ -25,7 +25,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from truth_remedies import finetuned  # noqa: E402
 
-from seknet.core import truth  # noqa: E402
+from seknet.core import (
+    factorial,
+    truth,  # noqa: E402
+)
 from seknet.core.config import OneShotConfig  # noqa: E402
 from seknet.core.count import count  # noqa: E402
 from seknet.core.space import load_space  # noqa: E402
@@ -80,7 +83,7 @@ def main() -> None:
         rows = finetune(run, archs, args.epochs, args.lr)
         place = [
             {"stage": e.stage, "choice": e.a, "delta_accuracy": e.pp / 100}
-            for e in truth.main_effects(truth.fit(rows, pairs=False))
+            for e in factorial.main_effects(factorial.fit(rows, pairs=False))
             if e.b == "none"
         ]
         checks[f"{run} + {args.epochs} epoch(s) at lr {args.lr}"] = truth.check_run(rows_t, rows, place)

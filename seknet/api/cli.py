@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from seknet.core.count import count
+from seknet.core.plugins import FORMATS, MODES
 from seknet.core.space import load_space
 
 DEFAULT_SPACE = "search_space/digits.yaml"
@@ -131,14 +132,16 @@ CLI_ONLY = ("command", "func", "backend", "mode", "resume")  # flags that pick w
 def _run(args: argparse.Namespace) -> int:
     from seknet.api.python import resume, search
 
-    if args.backend == "nni" and (args.resume or args.mode or args.sampler):
+    mode = "nni" if args.backend == "nni" and args.mode is None else args.mode or "oneshot"
+    if mode == "nni" and (args.resume or args.sampler or args.backend == "ray"):
         raise UsageError("--backend nni takes --strategy (not --mode, --sampler or --resume); see run --help")
-    if args.backend != "nni" and args.strategy is not None:
+    if args.backend == "nni" and mode != "nni":
+        raise UsageError("--backend nni takes --strategy (not --mode, --sampler or --resume); see run --help")
+    if mode != "nni" and args.strategy is not None:
         raise UsageError("--strategy picks an NNI strategy; add --backend nni (Ray runs use --mode and --sampler)")
     if args.resume:
         resume(args.resume)
         return 0
-    mode = "nni" if args.backend == "nni" else args.mode or "oneshot"
     search(mode, **{k: v for k, v in vars(args).items() if k not in CLI_ONLY and v is not None})
     return 0
 
@@ -233,8 +236,8 @@ def _add_run(sub) -> None:
     )
     r.add_argument(
         "--mode",
-        choices=("oneshot", "multitrial"),
-        help="Ray backend: search kind (default oneshot)",
+        choices=tuple(MODES),
+        help="search kind (default oneshot; nni is --backend nni)",
     )
     r.add_argument(
         "--backend",
@@ -268,13 +271,14 @@ def _add_export(sub) -> None:
     )
     e.add_argument(
         "--out",
-        help="arch YAML to write (default: RUN/export-<budget>.yaml); a name ending in .onnx, .pt2 "
-        "or .torchscript names the deployable model instead, with the YAML and .pt weights beside it",
+        help="arch YAML to write (default: RUN/export-<budget>.yaml); a name ending in "
+        + ", ".join(p.info["suffix"] for p in FORMATS.values())
+        + " names the deployable model instead, with the YAML and .pt weights beside it",
     )
     e.add_argument("--weights", action="store_true", help="also write the extracted sub-net's state dict (.pt)")
     e.add_argument(
         "--format",
-        choices=("onnx", "pt2", "torchscript"),
+        choices=tuple(FORMATS),
         help="also write the deployable model (.onnx / .pt2 torch.export / .torchscript, deprecated by "
         "torch), checked against PyTorch on a batch; onnx needs pip install -e '.[onnx]'",
     )

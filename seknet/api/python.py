@@ -3,7 +3,7 @@ continues an interrupted run, ``seknet.configure`` builds the config the CLI bui
 finished run folder back (its settings, rows, front, placement, the best arch under a budget, export).
 
 Every search goes the one way (``seknet.runs.spine``): ``prepare`` -> the mode's ``run(ctx)`` (found by name in
-``seknet.modes.registry``; with ``verify``, the verification stage after it) -> ``record``. A setting means the
+``seknet.core.plugins.MODES``; with ``verify``, the verification stage after it) -> ``record``. A setting means the
 same thing in the CLI and here, smoke presets included, and one that does not apply to the mode is refused in one
 line.
 """
@@ -15,9 +15,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from seknet.core.config import CONFIGS, SMOKE
+from seknet.core.config import configs, smoke
+from seknet.core.plugins import COMMANDS, MODES, STAGES
 from seknet.core.space import Arch, Space, space_from_dict
-from seknet.modes import registry
 from seknet.runs import folder as runfolder
 from seknet.runs.export import export, pick_within
 from seknet.runs.files import (
@@ -31,14 +31,11 @@ from seknet.runs.objective import column
 from seknet.runs.rows import front_rows, knee_row
 from seknet.runs.spine import prepare, record
 
-MODES = tuple(CONFIGS)
-
 
 def config_class(mode: str) -> type:
-    """The config dataclass of ``mode``."""
-    if mode not in CONFIGS:
-        raise ValueError(f"unknown mode {mode!r}; valid: {'|'.join(MODES)}")
-    return CONFIGS[mode]
+    """The config dataclass of ``mode`` (a registered one, ``seknet.core.plugins.MODES``)."""
+    MODES[mode]  # noqa: B018 - an unknown mode: one ValueError naming the registered ones
+    return configs()[mode]
 
 
 def configure(mode: str = "oneshot", **settings: Any) -> Any:
@@ -52,17 +49,18 @@ def configure(mode: str = "oneshot", **settings: Any) -> Any:
         flags = ", ".join("--" + k.replace("_", "-") for k in extra)
         raise ValueError(f"{flags} does not apply to {mode} runs; drop it or pick another mode")
     if settings.get("smoke"):
-        settings = SMOKE[mode] | settings
+        settings = smoke(mode) | settings
     return cls(**settings)
 
 
 def execute(cfg: Any, mode: str, resume: Path | None = None) -> Path:
     """Run (or continue) one search from its config; returns the finished run folder."""
-    module = registry.load(mode)
-    ctx = prepare(cfg, mode, resume, getattr(module, "check", None))
+    module = MODES.load(mode)  # a seknet.modes.base.Mode
+    ctx = prepare(cfg, mode, resume, module.check)
     out = module.run(ctx)
-    if getattr(cfg, "verify", False):  # the verification stage of a screening mode
-        out = registry.load("verify").run(ctx, out)
+    for stage in STAGES:  # the stages the config asks for (verify: --verify)
+        if getattr(cfg, stage, False):
+            out = STAGES.load(stage).run(ctx, out)
     return record(ctx, out)
 
 
@@ -92,9 +90,8 @@ def retrain(
 ) -> dict:
     """Retrain a finished run's ``top`` front archs and ``random`` others stand-alone under ``seeds`` seeds, as
     ``search.py retrain RUN``; returns retrain.yaml's summary (rank agreement with the run's scores)."""
-    return registry.load("retrain").retrain(
-        Path(run), top, random, epochs, seeds, gpus_per_trial, progress, test_variants, address
-    )
+    command = COMMANDS.load("retrain")  # seknet.runs.retrain.retrain
+    return command(Path(run), top, random, epochs, seeds, gpus_per_trial, progress, test_variants, address)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ A new kind (CBAM, ECA, ...) is one new module holding its parts and one :func:`r
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Callable
@@ -172,3 +173,26 @@ class Choice:
         if m and m.group(2) in KINDS and int(m.group(3)) in KINDS[m.group(2)].values:
             return Choice(m.group(2), int(m.group(3)))
         raise ValueError(f"{where}: unknown choice {text!r}; valid: {'|'.join(all_choices())}")
+
+
+SEPARATOR = "-"  # between the stage choices of an arch string: se16-none-sk3-se4
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def stage_choices(arch: str) -> tuple[Choice, ...]:
+    """The choices of an arch string, one per stage, without a space to check them against (analysis of tables):
+    ``"se16-none"`` -> ``(Choice("se", 16), Choice())``. ``Space.parse`` also checks the stage count and the space."""
+    return tuple(Choice.parse(p, f"arch {arch!r}") for p in arch.strip().split(SEPARATOR))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def stage_names(arch: str) -> tuple[str, ...]:
+    """The choice strings of an arch string, one per stage, each checked by :meth:`Choice.parse`."""
+    return tuple(str(c) for c in stage_choices(arch))
+
+
+def with_choice(arch: str, stage: int, choice: str) -> str:
+    """``arch`` with ``stage`` set to ``choice``."""
+    names = list(stage_names(arch))
+    names[stage] = choice
+    return SEPARATOR.join(names)

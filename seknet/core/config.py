@@ -10,48 +10,20 @@ Pure Python: no torch, Ray or NNI, so ``--help`` and a bad flag need none of the
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar
 
+from seknet.core.plugins import DATASETS, MODES, PROPOSERS, SAMPLERS, STRATEGIES
+
 OBJECTIVES = ("macs", "latency")
-DATASETS = (
-    "digits",
-    "digits-plain",
-    "cifar10",
-    "cifar100",
-    "imagefolder",
-)  # what seknet.data.load loads
-SAMPLERS = (
-    "uniform",
-    "sandwich",
-    "fair",
-    "balanced",
-)  # one-shot supernet path sampling (seknet.engine.train)
-DDP_SAMPLERS = (
-    "uniform",
-    "balanced",
-)  # one arch per step: data-parallel training reduces once per step
-MT_SAMPLERS = (
-    "nsga2",
-    "tpe",
-    "random",
-    "grid",
-)  # multi-trial proposal samplers (seknet.modes.multitrial)
 INITS = ("scratch", "supernet")
-MULTI_TRIAL = (
-    "random",
-    "grid",
-    "evolution",
-    "tpe",
-)  # NNI multi-trial strategies (seknet.modes.nni)
-ONE_SHOT = ("spos", "darts", "gumbel-darts", "proxyless")  # NNI one-shot strategies
-STRATEGIES = MULTI_TRIAL + ONE_SHOT
 
 
 def opt(
     default: Any,
     help: str,
-    choices: tuple[str, ...] | None = None,
+    choices: Iterable[str] | None = None,
     low: float | None = None,
     high: float | None = None,
     open_low: bool = False,
@@ -112,10 +84,9 @@ def check_fields(cfg: Any, mode: str = "") -> None:
 
 def check_sampler(sampler: str) -> None:
     """ValueError unless ``sampler`` trains one arch per step, as data-parallel training needs."""
-    if sampler not in DDP_SAMPLERS:
-        raise ValueError(
-            f"--train-workers > 1 trains one arch per step: use --sampler {'|'.join(DDP_SAMPLERS)}, not {sampler}"
-        )
+    ddp = SAMPLERS.names(one_per_step=True)
+    if sampler not in ddp:
+        raise ValueError(f"--train-workers > 1 trains one arch per step: use --sampler {'|'.join(ddp)}, not {sampler}")
 
 
 @dataclass(frozen=True)
@@ -192,6 +163,7 @@ class OneShotConfig(RunConfig):
     )
     exhaustive_limit: int = opt(10_000, "score every arch up to this many; above it NSGA-II samples the space", low=1)
     evaluations: int = opt(2_000, "NSGA-II budget of scored archs beyond --exhaustive-limit", low=1)
+    proposer: str = opt("nsga2", "the proposer that picks the archs to score beyond --exhaustive-limit", PROPOSERS)
     train_workers: int = opt(1, "train the supernet data-parallel on N Ray Train workers (DDP; 1: in process)", low=1)
     max_failures: int = opt(2, "--train-workers: restarts of the worker group from the last epoch checkpoint", low=0)
     checkpoint_minutes: float = opt(
@@ -242,7 +214,7 @@ class MultiTrialConfig(RunConfig):
         INITS,
     )
     supernet: str | None = opt(None, "--init supernet: a one-shot run folder holding supernet.pt")
-    sampler: str = opt("nsga2", "the proposal sampler: nsga2, tpe, random (Optuna) or grid", MT_SAMPLERS)
+    sampler: str = opt("nsga2", "the proposal sampler: nsga2, tpe, random (Optuna) or grid", PROPOSERS)
     asha: bool = opt(False, "ASHA early stopping")
     grace_epochs: int = opt(1, "ASHA: epochs before a trial may be stopped", low=1)
     gpus_per_trial: float = opt(0.0, "GPU share per trial, e.g. 0.25", low=0)
@@ -282,18 +254,27 @@ class NniConfig(RunConfig):
     recal_batch: int = opt(128, "one-shot: BN recalibration batch", low=1)
 
 
-CONFIGS = {"oneshot": OneShotConfig, "multitrial": MultiTrialConfig, "nni": NniConfig}
-# --smoke: tiny budgets for CI, in one place; a setting given explicitly wins
-SMOKE = {
-    "oneshot": {
-        "epochs": 1,
-        "recal_images": 64,
-        "slice": 0.5,
-        "verify_epochs": 1,
-    },  # a 9-arch space: all 9 verified
-    "multitrial": {"epochs": 1, "trials": 4},
-    "nni": {"epochs": 1, "trials": 3, "recal_images": 64},
-}
+def configs() -> dict[str, type]:
+    """{mode: its config class}, for every registered mode (``seknet.core.plugins.MODES``, its ``config`` info)."""
+    return {name: _config_of(name) for name in MODES}
+
+
+def _config_of(mode: str) -> type:
+    ref = MODES[mode].info.get("config", "")
+    name = ref.rpartition(":")[2]
+    if ref.startswith(__name__ + ":") and name in globals():
+        return globals()[name]
+    module, _, attr = ref.partition(":")
+    import importlib
+
+    return getattr(importlib.import_module(module), attr)
+
+
+def smoke(mode: str) -> dict:
+    """--smoke's tiny budgets for ``mode`` (its registration's ``smoke`` info); a setting given explicitly wins."""
+    return dict(MODES[mode].info.get("smoke", {}))
+
+
 SMOKE_DATA = {"train_variants": 1, "eval_variants": 1}  # digits drawn once per source
 SMOKE_LATENCY_RUNS = 3  # timed runs per part when a smoke run measures its latency table
 
@@ -304,7 +285,7 @@ class Flag:
 
     name: str  # the field name; the flag is --name-with-dashes
     type: str  # int, float, bool or str (a None default makes it optional)
-    choices: tuple[str, ...] | None
+    choices: tuple[str, ...] | None  # the registry's names when the field names a plugin
     help: str  # per mode when the modes differ: "oneshot: ... (default 30); multitrial: ... (default 5)"
 
 
@@ -316,7 +297,8 @@ def run_flags() -> list[Flag]:
     """The flags of ``search.py run``: every field of every mode config, once, with help naming the modes it
     applies to and their defaults."""
     by_name: dict[str, list[tuple[str, Field]]] = {}
-    for mode, cls in CONFIGS.items():
+    modes = configs()
+    for mode, cls in modes.items():
         for f in fields(cls):
             by_name.setdefault(f.name, []).append((mode, f))
     flags = []
@@ -324,7 +306,7 @@ def run_flags() -> list[Flag]:
         f = uses[0][1]
         choices = tuple(dict.fromkeys(c for _, g in uses for c in g.metadata["choices"] or ())) or None
         texts = {(g.metadata["help"], _default(g)) for _, g in uses}
-        if len(uses) == len(CONFIGS) and len(texts) == 1:
+        if len(uses) == len(modes) and len(texts) == 1:
             help = _with_default(f.metadata["help"], _default(f))
         else:
             help = "; ".join(f"{m}: {_with_default(g.metadata['help'], _default(g))}" for m, g in uses)

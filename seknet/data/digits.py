@@ -92,3 +92,9 @@ def load_digits(
             x, src = draw_cluttered(images[part], variants, rng), np.repeat(part, variants)
         splits.append(Split(_normalise(x[:, None]), torch.from_numpy(labels[src]), torch.from_numpy(src)))
     return Data("digits-plain" if plain else "digits", *splits, num_classes=10)
+
+
+def dataset(name: str, root: object = None, seed: int = 0, size: int = 16, **kw) -> Data:
+    """The registered loader of ``digits`` (cluttered; ``kw``: the draws per source) and ``digits-plain`` (8x8; it
+    has no draws, so ``kw`` is ignored): ``seknet.core.plugins.DATASETS``. Nothing is read from ``root``."""
+    return load_digits(seed, plain=True) if name == "digits-plain" else load_digits(seed, **kw)

@@ -173,7 +173,9 @@ def load_imagefolder(root: str | Path, size: int) -> Data:
     return Data("imagefolder", *splits, num_classes=len(classes))
 
 
-def load(name: str, root: str | Path | None, seed: int = 0, size: int = 224) -> Data:
+def load(name: str, root: str | Path | None, seed: int = 0, size: int = 224, **kw) -> Data:
+    """The registered loader of ``cifar10``, ``cifar100`` and ``imagefolder`` (``seknet.core.plugins.DATASETS``):
+    files under ``root``, never downloaded."""
     if root is None:
         raise ValueError(f"{name} reads files: pass --data-root FOLDER (nothing is downloaded)")
     if name == "imagefolder":

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from seknet.core.config import DATASETS, SMOKE_DATA, RunConfig
-from seknet.data.digits import load_digits
+from seknet.core.config import SMOKE_DATA, RunConfig
+from seknet.core.plugins import DATASETS
 from seknet.data.split import Data
 
 if TYPE_CHECKING:
@@ -17,19 +17,10 @@ if TYPE_CHECKING:
 
 
 def load_data(name: str, root: str | Path | None = None, seed: int = 0, size: int = 224, **kw) -> Data:
-    """Load dataset ``name`` (one of DATASETS); CIFAR and ImageFolder read files under ``root``.
-
-    ``size`` is the side ImageFolder images are resized and cropped to.
-    """
-    if name == "digits":
-        return load_digits(seed, **kw)
-    if name == "digits-plain":
-        return load_digits(seed, plain=True)
-    if name in ("cifar10", "cifar100", "imagefolder"):
-        from seknet.data import files
-
-        return files.load(name, root, seed, size)
-    raise ValueError(f"unknown dataset {name!r}; valid: {'|'.join(DATASETS)}")
+    """Load dataset ``name``, a registered one (``seknet.core.plugins.DATASETS``); CIFAR and ImageFolder read files
+    under ``root``. ``size`` is the side ImageFolder images are resized and cropped to; ``kw`` goes to the loader
+    (digits: how often each source is drawn)."""
+    return DATASETS.load(name)(name, root, seed, size, **kw)
 
 
 def run_data(

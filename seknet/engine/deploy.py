@@ -16,10 +16,20 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-FORMATS = ("onnx", "pt2", "torchscript")
-SUFFIX = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".torchscript"}
+from seknet.core.plugins import FORMATS
+
 OPSET = 18  # ONNX opset of every export
 TOLERANCE = 1e-4
+
+
+# The registered formats (seknet.core.plugins.FORMATS): (model, example, path, check) -> the written model's outputs
+# on ``check``, loaded back from ``path``.
+
+
+def onnx(model: nn.Module, example: Tensor, path: Path, check: Tensor) -> Tensor:
+    """Write ``model`` as ONNX (opset ``OPSET``, dynamic batch axis); its outputs on ``check`` in ONNX Runtime."""
+    _onnx(model, example, path)
+    return _onnx_outputs(path, check)
 
 
 def _onnx(model: nn.Module, example: Tensor, path: Path) -> None:
@@ -41,7 +51,7 @@ def _onnx(model: nn.Module, example: Tensor, path: Path) -> None:
         )
 
 
-def _pt2(model: nn.Module, example: Tensor, path: Path, check: Tensor) -> Tensor:
+def pt2(model: nn.Module, example: Tensor, path: Path, check: Tensor) -> Tensor:
     """Write ``model`` as a ``torch.export`` program, dynamic batch axis; its outputs on ``check``, loaded back."""
     batch = torch.export.Dim("batch", min=1)
     program = torch.export.export(model, (example,), dynamic_shapes={"x": {0: batch}})
@@ -49,7 +59,7 @@ def _pt2(model: nn.Module, example: Tensor, path: Path, check: Tensor) -> Tensor
     return torch.export.load(str(path)).module()(check)
 
 
-def _torchscript(model: nn.Module, example: Tensor, path: Path, check: Tensor) -> Tensor:
+def torchscript(model: nn.Module, example: Tensor, path: Path, check: Tensor) -> Tensor:
     """Write ``model`` traced to TorchScript; its outputs on ``check``, loaded back. torch 2.13 deprecates
     TorchScript; the user asked for it by name, so its deprecation warnings are not repeated here."""
     import warnings
@@ -67,6 +77,18 @@ def _onnx_outputs(path: Path, x: Tensor) -> Tensor:
     return torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
 
 
+def _check_extra(fmt: str) -> None:
+    """ValueError naming the pip extra when the packages of ``fmt``'s registered ``extra`` are missing (onnx: the
+    exporter's onnx and onnxruntime, which import only when the model is written)."""
+    extra = FORMATS[fmt].info.get("extra")
+    if extra == "onnx":
+        try:
+            import onnx as onnx_package  # noqa: F401
+            import onnxruntime  # noqa: F401
+        except ImportError as e:
+            raise ValueError(f"--format onnx needs onnx and onnxruntime ({e}); pip install -e '.[onnx]'") from None
+
+
 def export_model(model: nn.Module, path: Path, fmt: str, example: Tensor, check: Tensor) -> dict:
     """Write ``model`` (eval mode, CPU) to ``path`` as ``fmt``, traced on ``example`` and checked on ``check``.
 
@@ -74,29 +96,18 @@ def export_model(model: nn.Module, path: Path, fmt: str, example: Tensor, check:
     {format, file, opset, batch_checked, max_abs_diff}; ValueError (nothing written) when the outputs differ
     by more than ``TOLERANCE`` or the format's tools are missing.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown --format {fmt!r}; valid: {'|'.join(FORMATS)}")
-    if fmt == "onnx":
-        try:
-            import onnx  # noqa: F401
-            import onnxruntime  # noqa: F401
-        except ImportError as e:
-            raise ValueError(f"--format onnx needs onnx and onnxruntime ({e}); pip install -e '.[onnx]'") from None
+    write = FORMATS[fmt].load()  # an unknown format: one ValueError naming the registered ones
+    _check_extra(fmt)
     model = model.eval().cpu()
     path = Path(path)
     # the temp file keeps the format's suffix: torch.export.load reads a .pt2 by its name
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{SUFFIX[fmt]}")
+    suffix = FORMATS[fmt].info["suffix"]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{suffix}")
     os.close(fd)
     try:
         with torch.no_grad():
             want = model(check)
-            if fmt == "onnx":
-                _onnx(model, example, Path(tmp))
-                got = _onnx_outputs(Path(tmp), check)
-            elif fmt == "pt2":
-                got = _pt2(model, example, Path(tmp), check)
-            else:
-                got = _torchscript(model, example, Path(tmp), check)
+            got = write(model, example, Path(tmp), check)
         diff = float((got - want).abs().max())
         if not diff <= TOLERANCE:
             raise ValueError(f"{path}: the {fmt} model's outputs differ from PyTorch's by {diff:.2e} > {TOLERANCE}")

@@ -9,8 +9,9 @@
 - ``balanced``: one arch whose every stage's conv slot is the plain 3x3 or a conv-slot kind (SK) with equal chance,
   then uniform within (uniform gives the SK paths 3 of 8 steps).
 
-Adding one is one function and one entry in ``SAMPLERS`` (and its name in ``seknet.core.config.SAMPLERS``, which
-the CLI validates without torch; a test keeps the two equal).
+Each is a :class:`Sampler` registered by name in ``seknet.core.plugins.SAMPLERS`` (with ``one_per_step``, which
+data-parallel training checks without importing this module); adding one is one :class:`Sampler` and one
+registration.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from seknet.core.attention import Choice
 from seknet.core.count import count
+from seknet.core.plugins import SAMPLERS
 from seknet.core.space import Arch, Space
 
 SANDWICH_RANDOM = 2  # random archs per sandwich step besides the largest and smallest
@@ -63,25 +65,17 @@ def extreme_archs(space: Space) -> tuple[Arch, Arch]:
 @dataclass(frozen=True)
 class Sampler:
     """A sampling rule: ``draw(space, rng, subspace)`` gives one step's archs; ``average``: the step's loss is their
-    mean (else their sum); ``one_per_step``: it trains one arch per step (data-parallel training needs that)."""
+    mean (else their sum). Whether it trains one arch per step (data-parallel training needs that) is its
+    registration's ``one_per_step``."""
 
     draw: Callable[[Space, random.Random, Sequence[Arch] | None], list[Arch]]
     average: bool = False
-    one_per_step: bool = True
 
 
-SAMPLERS = {
-    "uniform": Sampler(lambda s, rng, sub: [random_arch(s, rng) if sub is None else rng.choice(sub)]),
-    "sandwich": Sampler(
-        lambda s, rng, sub: [
-            *extreme_archs(s),
-            *(random_arch(s, rng) for _ in range(SANDWICH_RANDOM)),
-        ],
-        one_per_step=False,
-    ),
-    "fair": Sampler(lambda s, rng, sub: fair_archs(s, rng), average=True, one_per_step=False),
-    "balanced": Sampler(lambda s, rng, sub: [balanced_arch(s, rng)]),
-}
+UNIFORM = Sampler(lambda s, rng, sub: [random_arch(s, rng) if sub is None else rng.choice(sub)])
+SANDWICH = Sampler(lambda s, rng, sub: [*extreme_archs(s), *(random_arch(s, rng) for _ in range(SANDWICH_RANDOM))])
+FAIR = Sampler(lambda s, rng, sub: fair_archs(s, rng), average=True)
+BALANCED = Sampler(lambda s, rng, sub: [balanced_arch(s, rng)])
 
 
 @dataclass(frozen=True)
@@ -94,15 +88,14 @@ class Paths:
     subspace: tuple[Arch, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {self.sampler!r}; valid: {'|'.join(SAMPLERS)}")
+        SAMPLERS[self.sampler]  # noqa: B018 - an unknown name is one ValueError listing the valid ones
         if self.subspace is not None and (self.sampler != "uniform" or not self.subspace):
             raise ValueError("subspace: give a non-empty list of archs of the supernet's space, with sampler uniform")
 
     def step(self, rng: random.Random) -> list[Arch]:
         """The archs of one step, drawn from ``rng``."""
-        return SAMPLERS[self.sampler].draw(self.space, rng, self.subspace)
+        return SAMPLERS.load(self.sampler).draw(self.space, rng, self.subspace)
 
     @property
     def average(self) -> bool:
-        return SAMPLERS[self.sampler].average
+        return SAMPLERS.load(self.sampler).average

@@ -1,6 +1,7 @@
 """Training loops: stand-alone models, and the supernet by single-path sampling (SPOS, arXiv 1904.00420).
 
-Which archs a supernet step trains is its :class:`seknet.engine.samplers.Paths`, handed in by the caller.
+Which archs a supernet step trains is its :class:`Paths` (``seknet.engine.samplers.Paths``), handed in by the
+caller.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +26,15 @@ from seknet.data.split import Split, batches
 
 if TYPE_CHECKING:
     from seknet.engine.averaging import WeightAverages
-    from seknet.engine.samplers import Paths
+
+
+class Paths(Protocol):
+    """What a supernet step trains (``seknet.engine.samplers.Paths``): ``step(rng)`` gives the step's archs, and
+    ``average`` says whether their losses are averaged (else summed)."""
+
+    average: bool
+
+    def step(self, rng: random.Random) -> list: ...
 
 
 @dataclass(frozen=True)

@@ -46,14 +46,16 @@ with warnings.catch_warnings():  # NNI 3.0 warns about every torch class newer t
 from torch import Tensor, nn
 
 from seknet.core.attention import Choice
-from seknet.core.config import MULTI_TRIAL, NniConfig
+from seknet.core.config import NniConfig
 from seknet.core.count import count
+from seknet.core.plugins import STRATEGIES
 from seknet.core.space import Space, load_space
 from seknet.data.load import recal_batches
 from seknet.data.split import Data
 from seknet.engine.ray_trials import error_line
 from seknet.engine.standalone import initial_model, train_standalone
 from seknet.engine.train import TrainConfig, evaluate
+from seknet.modes.base import no_check
 from seknet.nn.backbone import head, init_weights, plain_slots, stage_blocks, stem
 from seknet.nn.supernet import recalibrate_bn
 from seknet.runs.rows import MT_COLUMNS, accuracy_fields, trial_row
@@ -161,24 +163,70 @@ class _BudgetSPOS(RandomOneShot):
         return module
 
 
-def _multi_trial_strategy(cfg: NniConfig):
+def _strategy(cfg: NniConfig, space: Space, in_budget: set[str]):
+    """The NNI strategy ``cfg.strategy`` names (``seknet.core.plugins.STRATEGIES``)."""
+    return STRATEGIES.load(cfg.strategy)(cfg, space, in_budget)
+
+
+# The registered strategy builders: (cfg, space, archs in budget) -> an NNI strategy.
+
+
+def random_strategy(cfg: NniConfig, space: Space, in_budget: set[str]):
+    """NNI's random search, without repeats."""
     from nni.nas import strategy as S
 
-    if cfg.strategy == "random":
-        base = S.Random(dedup=True, seed=cfg.seed)
-    elif cfg.strategy == "grid":
-        base = S.GridSearch(seed=cfg.seed)
-    elif cfg.strategy == "evolution":
-        population = min(cfg.population, cfg.trials)
-        base = S.RegularizedEvolution(
-            population_size=population,
-            sample_size=max(2, population // 4),
-            dedup=True,
-            seed=cfg.seed,
-        )
-    else:
-        base = S.TPE(optimize_mode="maximize", seed=cfg.seed)  # NNI's TPE minimises by default
-    return base
+    return S.Random(dedup=True, seed=cfg.seed)
+
+
+def grid_strategy(cfg: NniConfig, space: Space, in_budget: set[str]):
+    """NNI's grid search."""
+    from nni.nas import strategy as S
+
+    return S.GridSearch(seed=cfg.seed)
+
+
+def evolution_strategy(cfg: NniConfig, space: Space, in_budget: set[str]):
+    """NNI's regularized evolution (Real et al., arXiv 1802.01548), ``--population`` at most ``--trials``."""
+    from nni.nas import strategy as S
+
+    population = min(cfg.population, cfg.trials)
+    return S.RegularizedEvolution(
+        population_size=population, sample_size=max(2, population // 4), dedup=True, seed=cfg.seed
+    )
+
+
+def tpe_strategy(cfg: NniConfig, space: Space, in_budget: set[str]):
+    """NNI's TPE, maximising accuracy (NNI's TPE minimises by default)."""
+    from nni.nas import strategy as S
+
+    return S.TPE(optimize_mode="maximize", seed=cfg.seed)
+
+
+def spos_strategy(cfg: NniConfig, space: Space, in_budget: set[str]):
+    """SPOS (arXiv 1904.00420) sampling the in-budget paths only."""
+    n = len(space.stages)
+    return _BudgetSPOS(in_budget, n, len(in_budget) / len(space.choices) ** n)
+
+
+def darts_strategy(cfg: NniConfig, space: Space, in_budget: set[str]):
+    """DARTS (arXiv 1806.09055)."""
+    from nni.nas import strategy as S
+
+    return S.DARTS()
+
+
+def gumbel_darts_strategy(cfg: NniConfig, space: Space, in_budget: set[str]):
+    """GumbelDARTS (SNAS-style sampling, arXiv 1812.09926)."""
+    from nni.nas import strategy as S
+
+    return S.GumbelDARTS()
+
+
+def proxyless_strategy(cfg: NniConfig, space: Space, in_budget: set[str]):
+    """ProxylessNAS (arXiv 1812.00332)."""
+    from nni.nas import strategy as S
+
+    return S.Proxyless()
 
 
 def _run_multi_trial(cfg: NniConfig, space: Space, data: Data, in_budget: set[str]) -> list[dict]:
@@ -193,7 +241,7 @@ def _run_multi_trial(cfg: NniConfig, space: Space, data: Data, in_budget: set[st
     middleware = [Filter(budget, metric_for_invalid=0.0, patience=patience)]
     if cfg.strategy == "tpe":  # random, grid and evolution deduplicate themselves (dedup=True); TPE does not
         middleware.insert(0, Deduplication("replay", retain_history=False))
-    strategy = Chain(_multi_trial_strategy(cfg), *middleware)
+    strategy = Chain(_strategy(cfg, space, in_budget), *middleware)
     evaluator = FunctionalEvaluator(_train_trial, data=data, cfg=cfg)
     engine = _Engine(cfg.trials)
     strategy.initialize(SimplifiedModelSpace.from_model(AttentionSpace(cfg.space), evaluator), engine)
@@ -223,7 +271,6 @@ def _row(space: Space, arch: str, trial_id: str) -> dict:
 
 def _run_one_shot(cfg: NniConfig, space: Space, data: Data, workdir: Path, in_budget: set[str]) -> list[dict]:
     import pytorch_lightning as pl
-    from nni.nas import strategy as S
     from nni.nas.evaluator.pytorch import Classification, DataLoader
     from nni.nas.space import RawFormatModelSpace
     from torch.utils.data import TensorDataset
@@ -245,14 +292,7 @@ def _run_one_shot(cfg: NniConfig, space: Space, data: Data, workdir: Path, in_bu
         enable_progress_bar=cfg.progress,
         enable_model_summary=False,
     )
-    if cfg.strategy == "spos":
-        strategy = _BudgetSPOS(in_budget, n, len(in_budget) / len(space.choices) ** n)
-    elif cfg.strategy == "darts":
-        strategy = S.DARTS()
-    elif cfg.strategy == "gumbel-darts":
-        strategy = S.GumbelDARTS()
-    else:
-        strategy = S.Proxyless()
+    strategy = _strategy(cfg, space, in_budget)
     model_space = AttentionSpace(cfg.space)
     strategy.initialize(RawFormatModelSpace.from_model(model_space, evaluator), SequentialExecutionEngine())
     strategy.run()
@@ -290,6 +330,9 @@ def most_probable(space: Space, probs: dict, allowed: set[str], k: int) -> list[
     return sorted(allowed, key=lambda a: (-logp(a), count(space.parse(a)).macs))[:k]
 
 
+check = no_check  # nothing to check before the run folder exists (seknet.modes.base.Mode)
+
+
 def run(ctx: RunContext) -> Outcome:
     """Search the space with NNI strategy ``--strategy``; one row per NNI trial or exported arch."""
     cfg = ctx.cfg
@@ -297,7 +340,7 @@ def run(ctx: RunContext) -> Outcome:
     torch.manual_seed(cfg.seed)
     for name in ("nni", "pytorch_lightning", "lightning.pytorch"):
         logging.getLogger(name).setLevel(logging.INFO if cfg.progress else logging.WARNING)
-    if cfg.strategy in MULTI_TRIAL:
+    if not STRATEGIES[cfg.strategy].info["one_shot"]:
         rows = _run_multi_trial(cfg, ctx.space, ctx.data, in_budget)
     else:
         rows = _run_one_shot(cfg, ctx.space, ctx.data, ctx.partial / "lightning", in_budget)

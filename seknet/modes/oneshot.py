@@ -30,6 +30,7 @@ from seknet.engine.ray_train import train_supernet_ddp
 from seknet.engine.samplers import Paths
 from seknet.engine.train import TrainConfig, checkpoint_epochs, train
 from seknet.modes import proposers
+from seknet.modes.base import no_check
 from seknet.nn.supernet import Supernet
 from seknet.runs.objective import latency_ms
 from seknet.runs.rows import EVAL_COLUMNS, accuracy_fields
@@ -154,11 +155,11 @@ def _nsga2(
     n_val: int,
     cost_of: Callable[[Arch], float],
 ) -> tuple[dict, dict]:
-    """Multi-objective NSGA-II (the ``nsga2`` proposer: accuracy up, ``cost_of`` down) over the in-budget archs, a
-    generation of ``POPULATION`` archs scored at a time, ``cfg.evaluations`` archs in all."""
+    """The ``--proposer`` (default NSGA-II: accuracy up, ``cost_of`` down) over the in-budget archs, a batch (an
+    NSGA-II generation) of ``POPULATION`` archs scored at a time, ``cfg.evaluations`` archs in all."""
     by_name = {str(a): a for a in archs}
     cost = functools.partial(_cost_of_name, by_name, cost_of)
-    proposer = proposers.make("nsga2", list(by_name), space.choices, len(space.stages), cfg.seed, cost, POPULATION)
+    proposer = proposers.make(cfg.proposer, list(by_name), space.choices, len(space.stages), cfg.seed, cost, POPULATION)
     scored: dict = {}
     while len(scored) < min(cfg.evaluations, len(archs)):
         batch = proposer.ask(min(POPULATION, cfg.evaluations - len(scored)))
@@ -250,6 +251,9 @@ def score_rows(archs: list[Arch], scores: dict, table: dict | None = None) -> li
             | {"slice_accuracy": round(s_correct / s_n, 6), "on_front": 0}
         )
     return rows
+
+
+check = no_check  # nothing to check before the run folder exists (seknet.modes.base.Mode)
 
 
 def run(ctx: RunContext) -> Outcome:

@@ -1,7 +1,7 @@
 """Proposers: which archs a search evaluates next, found by name, behind one ask/tell interface (as Optuna's
 ``BaseSampler`` and Ray Tune's ``Searcher``).
 
-- ``exhaustive`` (``grid``): every arch in budget, in the space's order;
+- ``grid``: every arch in budget, in the space's order;
 - ``random``: every arch in budget, in an order drawn by the seed;
 - ``nsga2``: NSGA-II (Deb et al. 2002) through Optuna, two objectives (accuracy up, cost down);
 - ``tpe``: TPE (Bergstra et al. 2011) through Optuna, on the same two objectives.
@@ -10,7 +10,8 @@ A proposer never gives an arch twice, and never one outside the budget: Optuna's
 proposal is answered at once (a repeat with the result the sampler already has or will have, an arch over the
 budget with accuracy 0 at its cost) and the sampler is asked again; ``counts`` records how often. One-shot runs ask
 in batches and score each batch on Ray; multi-trial runs ask one arch per Ray Tune trial
-(``seknet.modes.tune_searcher``). Adding one is one class and one entry in ``PROPOSERS``.
+(``seknet.modes.tune_searcher``). Adding one is one builder and one registration in
+``seknet.core.plugins.PROPOSERS``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import threading
 from collections.abc import Callable, Sequence
 
 import optuna
+
+from seknet.core.plugins import PROPOSERS
 
 Result = tuple[float, float]  # (accuracy, cost): what an arch scored, and what it costs on the run's objective
 MAX_ASKS = 1_000  # proposals in a row answered without an evaluation before the space counts as exhausted
@@ -151,20 +154,28 @@ def make(
     cost: Callable[[str], float],
     population: int = 50,
 ) -> Proposer:
-    """The proposer registered as ``name`` over the archs in budget."""
-    if name not in PROPOSERS:
-        raise ValueError(f"unknown proposer {name!r}; valid: {'|'.join(PROPOSERS)}")
-    return PROPOSERS[name](allowed, choices, stages, seed, cost, population)
+    """The proposer registered as ``name`` (``seknet.core.plugins.PROPOSERS``) over the archs in budget."""
+    return PROPOSERS.load(name)(allowed, choices, stages, seed, cost, population)
 
 
-PROPOSERS: dict[str, Callable[..., Proposer]] = {
-    "exhaustive": lambda allowed, *_: Exhaustive(allowed),
-    "grid": lambda allowed, *_: Exhaustive(allowed),
-    "random": lambda allowed, choices, stages, seed, *_: Shuffled(allowed, seed),
-    "nsga2": lambda allowed, choices, stages, seed, cost, population: OptunaProposer(
-        allowed, choices, stages, NSGAIISampler(population_size=population, seed=seed), cost
-    ),
-    "tpe": lambda allowed, choices, stages, seed, cost, population: OptunaProposer(
-        allowed, choices, stages, TPESampler(seed=seed), cost
-    ),
-}
+# The registered builders: (allowed, choices, stages, seed, cost, population) -> Proposer.
+
+
+def exhaustive(allowed: Sequence[str], *_) -> Proposer:
+    """``grid``: every arch in budget in the space's order."""
+    return Exhaustive(allowed)
+
+
+def shuffled(allowed: Sequence[str], choices: Sequence[str], stages: int, seed: int, *_) -> Proposer:
+    """``random``: every arch in budget in an order drawn by ``seed``."""
+    return Shuffled(allowed, seed)
+
+
+def nsga2(allowed, choices, stages, seed, cost, population) -> Proposer:
+    """``nsga2``: Optuna's NSGA-II, ``population`` archs a generation."""
+    return OptunaProposer(allowed, choices, stages, NSGAIISampler(population_size=population, seed=seed), cost)
+
+
+def tpe(allowed, choices, stages, seed, cost, population) -> Proposer:
+    """``tpe``: Optuna's TPE."""
+    return OptunaProposer(allowed, choices, stages, TPESampler(seed=seed), cost)

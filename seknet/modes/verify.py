@@ -19,16 +19,13 @@ so the screening only narrows the question, and stand-alone trainings answer it:
 
 from __future__ import annotations
 
-import itertools
-import random
 import statistics
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from seknet.core import truth
+from seknet.core import factorial
+from seknet.core.attention import Choice, stage_names
 from seknet.core.count import count
 from seknet.core.fileio import write_csv
 from seknet.data.load import run_data
@@ -36,7 +33,7 @@ from seknet.engine import ray_trials
 from seknet.engine.ray_trials import local_gpus, standalone_trainable
 from seknet.engine.train import TrainConfig
 from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
-from seknet.runs.placement import pairs, placement
+from seknet.runs.placement import placement
 from seknet.runs.rows import EVAL_COLUMNS, VERIFY_COLUMNS
 from seknet.runs.spine import Outcome
 
@@ -57,7 +54,7 @@ def levels(ctx: RunContext, screening: Outcome) -> list[list[str]]:
         mean = {p["choice"]: float(p["mean_accuracy"]) for p in place if int(p["stage"]) == i}
         kinds: dict[str, str] = {}
         for c in space.choices:
-            kind = "none" if c == "none" else c.rstrip("0123456789")
+            kind = Choice.parse(c).kind
             if c in mean and (kind not in kinds or mean[c] > mean[kinds[kind]]):
                 kinds[kind] = c
         out.append(sorted(kinds.values(), key=lambda c: (c != "none", c)))
@@ -68,16 +65,8 @@ def design(ctx: RunContext, lv: list[list[str]]) -> list[str]:
     """The archs to train: the factorial of ``lv`` within the run's budget, or at most ``--verify-archs`` of them (the
     3^(n-1) fraction whose level indices sum to 0 mod 3 when every stage has 3 levels, else a seeded sample)."""
     allowed = {str(a) for a in ctx.archs}
-    cells = ["-".join(c) for c in itertools.product(*lv)]
-    archs = [a for a in cells if a in allowed]
-    cap = ctx.cfg.verify_archs
-    if cap is None or len(archs) <= cap:
-        return archs
-    if all(len(x) == 3 for x in lv):
-        fraction = [a for a in archs if sum(lv[i].index(c) for i, c in enumerate(a.split("-"))) % 3 == 0]
-        if len(fraction) <= cap:
-            return fraction
-    return sorted(random.Random(ctx.cfg.seed).sample(archs, cap), key=archs.index)
+    archs = [a for a in factorial.cells(lv) if a in allowed]
+    return factorial.reduce(archs, lv, ctx.cfg.verify_archs, ctx.cfg.seed)
 
 
 def jobs_of(ctx: RunContext, archs: list[str]) -> list[dict]:
@@ -102,11 +91,10 @@ def train_jobs(ctx: RunContext, jobs: list[dict]) -> list[dict]:
 def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[list[dict], list[dict]]:
     """(evaluations rows of every factorial arch, placement rows) from the additive fit to the ``trained`` rows."""
     ok = [r for r in trained if r["status"] == "complete"]
-    fit = truth.fit(ok, pairs=False)
-    cells = [a for a in ("-".join(c) for c in itertools.product(*lv)) if a in {str(x) for x in ctx.archs}]
-    x = truth.design_matrix(cells, fit)
-    pred, se = x @ fit.beta, np.sqrt(np.einsum("ij,jk,ik->i", x, fit.cov, x))
-    half = truth.t_quantile(fit.df) * se
+    fit = factorial.fit(ok, pairs=False)
+    cells = [a for a in factorial.cells(lv) if a in {str(x) for x in ctx.archs}]
+    pred, se = factorial.predict(fit, cells)
+    half = factorial.t_quantile(fit.df) * se
     n_eval = max(int(r["n_eval"]) for r in ok)
     by_arch: dict[str, list[float]] = {}
     for r in ok:
@@ -134,17 +122,17 @@ def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[l
 
 
 def placement_rows(
-    ctx: RunContext, fit: truth.Fit, lv: list[list[str]], rows: list[dict], ok: list[dict]
+    ctx: RunContext, fit: factorial.Fit, lv: list[list[str]], rows: list[dict], ok: list[dict]
 ) -> list[dict]:
     """placement.csv from the fit: per stage, each choice vs none (and each conv-slot kind's choice vs each
     attention-slot kind's, ``vs``), with its 95 % interval and whether that excludes 0."""
     out = []
     for i, choices in enumerate(lv):
         for c in choices:
-            sel = [r for r in rows if r["arch"].split("-")[i] == c]
+            sel = [r for r in rows if stage_names(r["arch"])[i] == c]
             macs = statistics.fmean(int(r["macs"]) for r in sel)
             acc = statistics.fmean(float(r["accuracy"]) for r in sel)
-            n = sum(r["arch"].split("-")[i] == c for r in ok)
+            n = sum(stage_names(r["arch"])[i] == c for r in ok)
             out.append(
                 {
                     "stage": i,
@@ -156,8 +144,8 @@ def placement_rows(
                 }
                 | _delta(fit, i, c, "none", sel, rows)
             )
-        for k, e in pairs(choices)[len(choices) :]:  # the conv-slot choices vs the attention-slot ones
-            sel = [r for r in rows if r["arch"].split("-")[i] == k]
+        for k, e in factorial.contrasts(choices)[len(choices) :]:  # the conv-slot choices vs the attention-slot ones
+            sel = [r for r in rows if stage_names(r["arch"])[i] == k]
             out.append(
                 {
                     "stage": i,
@@ -172,7 +160,7 @@ def placement_rows(
     return [dict.fromkeys(PLACEMENT_COLUMNS, "") | r for r in out]
 
 
-def _delta(fit: truth.Fit, stage: int, a: str, b: str, sel: list[dict], rows: list[dict]) -> dict:
+def _delta(fit: factorial.Fit, stage: int, a: str, b: str, sel: list[dict], rows: list[dict]) -> dict:
     """The placement columns of ``a`` vs ``b`` at ``stage`` (fractions, as the screening's placement writes them)."""
     if a == b:
         return {
@@ -183,8 +171,8 @@ def _delta(fit: truth.Fit, stage: int, a: str, b: str, sel: list[dict], rows: li
             "delta_macs": 0,
             "pp_per_mmac": "",
         }
-    e = truth.contrast(fit, stage, a, b)
-    other = [r for r in rows if r["arch"].split("-")[stage] == b]
+    e = factorial.contrast(fit, stage, a, b)
+    other = [r for r in rows if stage_names(r["arch"])[stage] == b]
     d_macs = statistics.fmean(int(r["macs"]) for r in sel) - statistics.fmean(int(r["macs"]) for r in other)
     return {
         "delta_accuracy": round(e.pp / 100, 5),

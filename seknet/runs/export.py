@@ -9,9 +9,10 @@ import torch
 
 from seknet.core.config import OneShotConfig
 from seknet.core.fileio import write_atomic, write_yaml
+from seknet.core.plugins import FORMATS
 from seknet.core.space import space_from_dict
 from seknet.data.load import recal_batches, run_data
-from seknet.engine.deploy import FORMATS, SUFFIX, export_model
+from seknet.engine.deploy import export_model
 from seknet.nn.supernet import Supernet, recalibrate_bn
 from seknet.runs.files import (
     config_from,
@@ -69,10 +70,11 @@ def output_paths(out: str | Path, fmt: str | None, weights: bool) -> tuple[Path,
     names the deployable model (its format; the YAML and the ``.pt`` weights go beside it), one ending in ``.pt``
     names the weights, any other names the YAML. A suffix of another format than ``--format`` is one line."""
     path = Path(out)
-    named = {v: k for k, v in SUFFIX.items()}.get(path.suffix)
+    named = {p.info["suffix"]: name for name, p in FORMATS.items()}.get(path.suffix)
     if named is not None and fmt not in (None, named):
         raise ValueError(
-            f"--out {path} names a {named} file but --format is {fmt}; drop --format or end --out in {SUFFIX[fmt]}"
+            f"--out {path} names a {named} file but --format is {fmt}; drop --format or end --out in "
+            f"{FORMATS[fmt].info['suffix']}"
         )
     if named is not None or path.suffix == ".pt":
         return path.with_suffix(".yaml"), fmt or named, True
@@ -96,8 +98,8 @@ def export(
     YAML, checked against PyTorch's outputs on a batch of validation images (``seknet.deploy``); the YAML records
     it. ``out`` may name the model file instead (``model.onnx``: see :func:`output_paths`).
     """
-    if fmt is not None and fmt not in FORMATS:
-        raise ValueError(f"unknown --format {fmt!r}; valid: {'|'.join(FORMATS)}")
+    if fmt is not None:
+        FORMATS[fmt]  # noqa: B018 - an unknown format: one ValueError naming the registered ones
     if out is not None:
         out, fmt, weights = output_paths(out, fmt, weights)
     weights = weights or fmt is not None
@@ -133,7 +135,7 @@ def export(
         model = recalibrate_bn(net.extract(arch), recal_batches(data, cfg.recal_images, cfg.recal_batch, cfg.seed))
         if fmt is not None:  # checked before anything is written
             x = data.val.x[:8]
-            extra["deploy"] = export_model(model, path.with_suffix(SUFFIX[fmt]), fmt, x[:2], x)
+            extra["deploy"] = export_model(model, path.with_suffix(FORMATS[fmt].info["suffix"]), fmt, x[:2], x)
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)
         write_atomic(path.with_suffix(".pt"), buf.getvalue())

@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from seknet.core.fileio import write_yaml
+from seknet.core.plugins import MODES
 from seknet.runs.files import read_run_config
-
-MODES = ("oneshot", "multitrial", "nni", "verify")
-RESUMABLE = ("oneshot", "multitrial", "verify")
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,11 @@ def default_out(space_name: str, data: str) -> Path:
     return Path("results") / f"{time.strftime('%Y%m%d-%H%M%S')}-{space_name}-{data}"
 
 
+def resumable_modes() -> tuple[str, ...]:
+    """The registered modes whose interrupted runs ``--resume`` continues (their ``resumable`` info)."""
+    return MODES.names(resumable=True)
+
+
 def check_new(out: str | Path | None, space_name: str, data: str, mode: str) -> RunFolder:
     """The run folder a new run of ``mode`` would write (nothing is created): refuses a non-empty ``out`` and a
     leftover ``.partial`` folder, each with one line saying what to do."""
@@ -54,7 +57,7 @@ def check_new(out: str | Path | None, space_name: str, data: str, mode: str) -> 
     if folder.out.exists() and any(folder.out.iterdir()):
         raise ValueError(f"run folder {folder.out} already exists and is not empty; choose another --out or remove it")
     if folder.partial.exists():
-        how = f"continue it with --resume {folder.out} or remove it" if mode in RESUMABLE else "remove it"
+        how = f"continue it with --resume {folder.out} or remove it" if mode in resumable_modes() else "remove it"
         raise ValueError(f"{folder.partial} holds an interrupted run; {how}")
     return folder
 
@@ -68,8 +71,7 @@ def create(folder: RunFolder, mode: str, cfg: Any) -> RunFolder:
 
 def write_config(folder: RunFolder, mode: str, cfg: Any, **extra: Any) -> None:
     """config.yaml of the run: mode, config (the dataclass's fields), git commit, then ``extra`` sections."""
-    if mode not in MODES:
-        raise ValueError(f"unknown run mode {mode!r}; valid: {'|'.join(MODES)}")
+    MODES[mode]  # noqa: B018 - an unknown mode: one ValueError naming the registered ones
     write_yaml(
         folder.partial / "config.yaml",
         {"mode": mode, "config": asdict(cfg), "git_commit": git_commit()} | extra,
@@ -85,9 +87,9 @@ def resumable(run: str | Path) -> tuple[RunFolder, str]:
     if not (folder.partial / "config.yaml").is_file():
         raise ValueError(f"--resume {folder.out}: no interrupted search there ({folder.partial} is missing)")
     mode = read_run_config(folder.partial / "config.yaml").get("mode")
-    if mode not in RESUMABLE:
+    if mode not in resumable_modes():
         raise ValueError(
-            f"--resume {folder.out}: a {mode} run cannot be resumed ({'|'.join(RESUMABLE)} can); "
+            f"--resume {folder.out}: a {mode} run cannot be resumed ({'|'.join(resumable_modes())} can); "
             f"remove {folder.partial} and run it again"
         )
     if mode == "multitrial" and not (folder.partial / "tune").is_dir():

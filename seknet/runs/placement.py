@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from seknet.core.attention import Choice
+from seknet.core.attention import stage_names
+from seknet.core.factorial import contrasts
 
 COLUMNS = [
     "stage",
@@ -28,15 +29,6 @@ COLUMNS = [
 ]
 
 
-def pairs(choices: Sequence[str]) -> list[tuple[str, str]]:
-    """The (choice, vs) contrasts of a stage: every choice vs none, then each conv-slot choice vs each attention-slot
-    choice."""
-    slot = {c: Choice.parse(c).slot for c in choices}
-    return [(c, "none") for c in choices] + [
-        (k, e) for k in choices for e in choices if slot[k] == "conv" and slot[e] == "attn"
-    ]
-
-
 def placement(
     rows: Sequence[dict],
     stages: int,
@@ -44,8 +36,8 @@ def placement(
     hits: dict | None = None,
     seed_spread: float = 0.0,
 ) -> list[dict]:
-    """Per stage and contrast (see :func:`pairs`): accuracy and MACs marginalised over the other stages, the gain and
-    its cost, and with ``hits`` a 95 % interval.
+    """Per stage and contrast (:func:`seknet.core.factorial.contrasts`): accuracy and MACs marginalised over the other
+    stages, the gain and its cost, and with ``hits`` a 95 % interval.
 
     Uses every arch's accuracy on the same (slice) evaluation set, so all archs weigh alike. With ``hits``
     ({arch: bool tensor of the slice images it got right}), the gain is the mean over images of d_i = (share of the
@@ -59,14 +51,14 @@ def placement(
     for i in range(stages):
         stats, per_image = {}, {}
         for c in choices:
-            sel = [r for r in rows if r["arch"].split("-")[i] == c]
+            sel = [r for r in rows if stage_names(r["arch"])[i] == c]
             if sel:
                 acc = sum(float(r["slice_accuracy"]) for r in sel) / len(sel)
                 macs = sum(int(r["macs"]) for r in sel) / len(sel)
                 stats[c] = (acc, macs, len(sel))
                 if hits is not None:
                     per_image[c] = torch.stack([hits[r["arch"]] for r in sel]).float().mean(0)  # (n_images,)
-        for c, vs in pairs(list(stats)):
+        for c, vs in contrasts(list(stats)):
             acc, macs, n = stats[c]
             row = dict.fromkeys(COLUMNS, "") | {
                 "stage": i,

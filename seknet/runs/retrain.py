@@ -15,7 +15,6 @@ sampling noise (Jordan, "On the variance of neural network training", arXiv 2304
 from __future__ import annotations
 
 import itertools
-import math
 import random
 import statistics
 from dataclasses import replace
@@ -25,6 +24,7 @@ from seknet.core.config import RunConfig
 from seknet.core.fileio import read_yaml, write_atomic, write_csv, write_yaml
 from seknet.core.pareto import pareto_front
 from seknet.core.space import load_space
+from seknet.core.stats import mean_ceiling_tau, rank_agreement, replication_tau, tau_interval
 from seknet.data.load import check_data, run_data
 from seknet.engine.ray_trials import local_gpus, standalone_trainable, train_jobs
 from seknet.engine.train import TrainConfig
@@ -62,39 +62,6 @@ def pick_archs(rows: list[dict], top: int, n_random: int, seed: int, cost: str =
     others = [r for r in comparable if r["arch"] not in chosen]
     drawn = random.Random(seed).sample(others, min(n_random, len(others)))
     return [(r, "front") for r in front] + [(r, "random") for r in drawn]
-
-
-def rank_agreement(x: list[float], y: list[float]) -> tuple[float, float]:
-    """(Kendall tau-b, Spearman rho) of two score lists; NaN where undefined (fewer than 2 distinct values)."""
-    from scipy.stats import kendalltau, spearmanr
-
-    if len(x) < 2:
-        return float("nan"), float("nan")
-    return float(kendalltau(x, y).statistic), float(spearmanr(x, y).statistic)
-
-
-def tau_interval(x: list[float], y: list[float], level: float = 0.95, n_boot: int = 2000, seed: int = 0):
-    """Percentile bootstrap interval of Kendall tau over the archs: (low, high) at ``level``.
-
-    Resamples archs with replacement, so it covers which archs were drawn, not the noise of each
-    arch's stand-alone accuracy (that is what the seed-vs-seed tau and the ceilings are for).
-    NaN with fewer than 3 archs, or when no draw has an order (every score equal).
-    """
-    from scipy.stats import kendalltau
-
-    if len(x) < 3:
-        return float("nan"), float("nan")
-    rng, n, taus = random.Random(seed), len(x), []
-    for _ in range(n_boot):
-        idx = [rng.randrange(n) for _ in range(n)]
-        t = kendalltau([x[i] for i in idx], [y[i] for i in idx]).statistic
-        if not math.isnan(t):  # a draw of one repeated arch has no order
-            taus.append(float(t))
-    if not taus:
-        return float("nan"), float("nan")
-    taus.sort()
-    tail = (1 - level) / 2
-    return taus[int(tail * len(taus))], taus[min(len(taus) - 1, int((1 - tail) * len(taus)))]
 
 
 TEST_VARIANTS = 24  # digits: 360 test sources x 24 = 8,640 images for stand-alone accuracy
@@ -183,40 +150,6 @@ def reusable_rows(run: Path, epochs: int, n_test: int) -> dict[tuple[str, int], 
         for r in read_table(csv_file, RETRAIN_TYPES)
         if r["status"] == "complete" and r["n_eval"] == str(n_test)
     }
-
-
-def mean_reliability(per_seed: list[list[float]]) -> float:
-    """r^2 = s_b^2 / (s_b^2 + s_w^2 / S): squared correlation of the S-seed mean of ``per_seed`` (one list of seed
-    accuracies per arch) with the true accuracy, and the correlation of two independent S-seed means.
-
-    s_w^2: seed variance within an arch (pooled); s_b^2 = var(means) - s_w^2 / S: the true between-arch
-    variance (0 when that is not positive); S: seeds per arch (mean). NaN with fewer than 2 archs or 2 seeds.
-    """
-    if len(per_seed) < 2 or min(len(v) for v in per_seed) < 2:
-        return float("nan")
-    s = statistics.fmean(len(v) for v in per_seed)
-    within = statistics.fmean(statistics.variance(v) for v in per_seed)
-    between = statistics.variance([statistics.fmean(v) for v in per_seed]) - within / s
-    return between / (between + within / s) if between > 0 else 0.0
-
-
-def mean_ceiling_tau(per_seed: list[list[float]]) -> float:
-    """Highest Kendall tau any score can expect against the mean over seeds of ``per_seed`` (one list per arch).
-
-    The S-seed mean correlates with the true accuracy at r = sqrt(:func:`mean_reliability`), and for normal
-    scores tau = (2 / pi) asin(r) (Greiner). NaN with fewer than 2 archs or 2 seeds.
-    """
-    return 2 / math.pi * math.asin(math.sqrt(mean_reliability(per_seed)))
-
-
-def replication_tau(per_seed: list[list[float]]) -> float:
-    """Expected Kendall tau between the S-seed means of ``per_seed`` and an independent retrain with S new seeds.
-
-    Two independent S-seed means correlate at r = :func:`mean_reliability`. It is what the truth check's own
-    repetition would reach: a ranking above it predicts the S-seed mean better than training every arch again
-    S times. NaN with fewer than 2 archs or 2 seeds.
-    """
-    return 2 / math.pi * math.asin(mean_reliability(per_seed))
 
 
 def _summarise(run: Path, rows: list[dict], seeds: list[int], epochs: int, n_test: int, kept=()) -> dict:
