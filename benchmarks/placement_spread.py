@@ -49,7 +49,7 @@ def pooled_spread(runs: list[Path]) -> float:
 def widened(run: Path, spread: float) -> list[dict]:
     """The run's placement rows with each interval's image-noise part widened by ``spread`` (pp) and ``significant``
     recomputed (a run made with ``--seed-spread`` has that part taken out first)."""
-    own = float(read_yaml(run / "config.yaml", "not a finished run folder")["config"].get("seed_spread", 0.0))
+    own = float(read_yaml(run / "config.yaml", "not a finished run folder")["config"].get("seed_spread") or 0.0)
     out = []
     for r in contrasts(run).values():
         d = float(r["delta_accuracy"]) * 100

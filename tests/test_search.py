@@ -204,7 +204,26 @@ def test_seed_spread_widens_every_placement_interval_in_quadrature():
         row = placement(rows, 1, ["none", "se4"], hits, spread)[1]
         half = 1.96 * (se_images**2 + (spread / 100) ** 2) ** 0.5
         assert row["delta_high"] == round(0.3 + half, 5) and row["significant"] == significant
-    assert OneShotConfig().seed_spread > 0  # the shipped default counts the spread measured on digits
+        assert row["claim"] == ("resolved" if significant else "unresolved")
+
+
+def test_a_one_shot_run_that_measured_no_seed_spread_claims_nothing():
+    """No constant measured on digits is the default: unset, seed_spread is None, and a gain the images alone call
+    significant (30 of 100 images all one way) is still claimed unresolved, as one supernet cannot measure its
+    seed's luck; with a measured spread of 0 and a tiny gain well inside the margin, it is negligible."""
+    assert OneShotConfig().seed_spread is None
+    none = torch.zeros(1000, dtype=torch.bool)
+    one = none.clone()
+    one[:300] = True
+    rows = [
+        {"arch": a, "slice_accuracy": float(h.float().mean()), "macs": 1} for a, h in (("none", none), ("se4", one))
+    ]
+    row = placement(rows, 1, ["none", "se4"], {"none": none, "se4": one})[1]
+    assert row["significant"] == 1 and row["claim"] == "unresolved" and row["pp_per_mmac"] == ""
+    same = {"none": none, "se4": none.clone()}
+    rows[1]["slice_accuracy"] = 0.0
+    tiny = placement(rows, 1, ["none", "se4"], same, 0.0, margin=0.25)[1]
+    assert tiny["claim"] == "negligible"
 
 
 def test_a_zero_epoch_run_finishes(tmp_path):

@@ -119,6 +119,13 @@ class RunConfig:
         low=0,
         open_low=True,
     )
+    confidence: float = opt(
+        0.9,
+        "confidence of every decision the run states (pick within epsilon, resolved, negligible)",
+        low=0.5,
+        high=0.999,
+    )
+    margin: float = opt(0.25, "an effect whose interval lies within +-this many pp is negligible (TOST)", low=0)
     seed: int = opt(0, "seed of data order, sampling and initial weights", low=0)
     smoke: bool = opt(False, "tiny budgets (CI): 1 epoch, small data")
     progress: bool = opt(True, "progress bars")
@@ -171,11 +178,11 @@ class OneShotConfig(RunConfig):
         "write the epoch checkpoint (for --resume and restarts) at most every this many minutes; 0: after every epoch",
         low=0,
     )
-    seed_spread: float = opt(
-        0.6,
-        "SD (pp) of a placement gain between supernets of other seeds, added to every "
-        "placement interval (what one supernet cannot see of its seed's luck; 0.6 measured on digits by "
-        "benchmarks/placement_spread.py; 0: image noise only)",
+    seed_spread: float | None = opt(
+        None,
+        "SD (pp) of a placement gain between supernets of other seeds, if you measured it (e.g. with "
+        "benchmarks/placement_spread.py), added to every placement interval; unset, the intervals hold image noise "
+        "only and the run claims no effect resolved or negligible, as one supernet cannot measure its seed's luck",
         low=0,
     )
     verify: bool = opt(

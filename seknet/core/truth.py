@@ -78,17 +78,25 @@ def _placement_delta(place: Sequence[dict], stage: int, choice: str) -> float | 
 
 
 def claims(place: Sequence[dict], effects: Sequence[Effect]) -> dict[str, list[str]]:
-    """Which of the truth's significant ``effects`` the run resolves (its own interval for that contrast excludes 0)
-    with the truth's sign (``resolved``) and with the other sign (``wrong``). A run whose placement has no interval
-    for a contrast (no ``significant`` there) resolves nothing of it."""
+    """Which of the truth's significant ``effects`` the run claims resolved (its ``claim``, or in older files its own
+    interval excluding 0) with the truth's sign (``resolved``) and with the other sign (``wrong``). A run whose
+    placement has no interval for a contrast resolves nothing of it."""
     out: dict[str, list[str]] = {"resolved": [], "wrong": []}
     for e in effects:
         p = _placement_row(place, e.stage, e.a, e.b)
-        if p is None or str(p.get("significant", "")) != "1":
+        if p is None or not _resolves(p):
             continue
         d = float(p["delta_accuracy"]) * 100
         out["resolved" if d * e.pp > 0 else "wrong"].append(f"{e} and the run says {d:+.2f} pp, resolved")
     return out
+
+
+def _resolves(p: dict) -> bool:
+    """The run claims this contrast resolved: its ``claim`` column (placement files with claims), else its 95 %
+    interval (``significant``, files written before claims)."""
+    if p.get("claim", "") not in ("", None):
+        return p["claim"] == "resolved"
+    return str(p.get("significant", "")) == "1"
 
 
 def regret(scores: dict[str, float], truth: dict[str, float], macs: dict[str, int], budget: int) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,7 +89,9 @@ def score_on_ray(
     task = ray.remote(_score_task).options(**opts)
     refs = [ray.put(x) for x in (space, state, recal, val_x, val_y)]
     pending = {task.remote(refs[0], refs[1], g, *refs[2:], threads, chunk): first for first, g in groups.items()}
-    with tqdm(total=len(archs), initial=len(result), desc=desc, disable=not progress, unit="arch") as bar:
+    with tqdm(
+        total=len(archs), initial=len(result), desc=desc, disable=not (progress and sys.stderr.isatty()), unit="arch"
+    ) as bar:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             first = pending.pop(done[0])

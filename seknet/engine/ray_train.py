@@ -90,15 +90,8 @@ def train_supernet_ddp(
     trainer_dir = (storage or Path(checkpoint).parent).resolve() / "ray_train"
     starts = Path(checkpoint).resolve().with_name("ray_train_starts.txt")
     starts.unlink(missing_ok=True)
-    config = {
-        "tcfg": tcfg,
-        "paths": paths,
-        "data": data,
-        "checkpoint": str(Path(checkpoint).resolve()),
-        "choice_affine": choice_affine,
-        "threads": 1,
-        "starts": str(starts),
-    }
+    config = {"tcfg": tcfg, "paths": paths, "data": data, "checkpoint": str(Path(checkpoint).resolve())}
+    config |= {"choice_affine": choice_affine, "threads": 1, "starts": str(starts)}
     trainer = TorchTrainer(
         _worker,
         train_loop_config=config,

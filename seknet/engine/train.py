@@ -10,6 +10,7 @@ import contextlib
 import io
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,17 +115,11 @@ def train(
     losses: list[float] = []
     if checkpoint is not None and Path(checkpoint).is_file():
         losses = load_checkpoint(checkpoint, model, opt, sched, rng, gen)
-    bar = tqdm(
-        total=steps,
-        initial=steps * len(losses) // max(cfg.epochs, 1),
-        desc=desc,
-        disable=not progress,
-        unit="step",
-    )
+    bar = progress_bar(steps, steps * len(losses) // max(cfg.epochs, 1), desc, progress and shard[0] == 0)
     saved = -math.inf  # when the checkpoint was last written (time.monotonic)
     for _ in range(len(losses), cfg.epochs):
         losses.append(_epoch(model, data, cfg, device, opt, sched, (rng, gen), paths, shard, bar, averages))
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.epoch_done(len(losses), cfg.epochs, losses[-1])
         if not math.isfinite(losses[-1]):
             bar.close()
             raise FloatingPointError(f"training loss is {losses[-1]} at epoch {len(losses)}")
@@ -137,6 +132,39 @@ def train(
             on_epoch(len(losses), losses[-1])
     bar.close()
     return losses
+
+
+class _LogLines:
+    """A progress bar's stand-in when stderr is not a terminal: one line per epoch instead of carriage returns."""
+
+    def __init__(self, desc: str, show: bool) -> None:
+        self.desc, self.show = desc, show
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def epoch_done(self, epoch: int, epochs: int, loss: float) -> None:
+        if self.show:
+            print(f"{self.desc}: epoch {epoch}/{epochs}, loss {loss:.4f}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class _Bar(tqdm):
+    """tqdm on a terminal, the epoch's loss in its postfix."""
+
+    def epoch_done(self, epoch: int, epochs: int, loss: float) -> None:
+        self.set_postfix(loss=f"{loss:.3f}")
+
+
+def progress_bar(steps: int, initial: int, desc: str, show: bool):
+    """A step bar (``update``, ``epoch_done``, ``close``): tqdm when stderr is a terminal, else one log line per
+    epoch (a redirected run would otherwise write one line of thousands of carriage returns), nothing when not
+    ``show``."""
+    if show and sys.stderr.isatty():
+        return _Bar(total=steps, initial=initial, desc=desc, unit="step")
+    return _LogLines(desc, show)
 
 
 def _epoch(

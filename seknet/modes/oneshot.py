@@ -27,6 +27,7 @@ from seknet.data.split import Data
 from seknet.engine.ray_score import score_on_ray
 from seknet.engine.ray_session import ray_session
 from seknet.engine.ray_train import train_supernet_ddp
+from seknet.engine.ray_trials import local_gpus
 from seknet.engine.samplers import Paths
 from seknet.engine.train import TrainConfig, checkpoint_epochs, train
 from seknet.modes import proposers
@@ -97,45 +98,22 @@ def _score(
 
     ``cache``: the run's folder of scored subtrees, kept across an interruption (see :func:`score_on_ray`)."""
     state = {k: v.cpu() for k, v in net.state_dict().items()}
-    num_gpus = torch.cuda.device_count() if cfg.gpus_per_worker > 0 and not cfg.address else None
+    num_gpus = local_gpus(cfg.gpus_per_worker, cfg.address)
     cpus = os.cpu_count() or 1
     workers = cfg.workers or min(cpus, len(space.choices))
     vx, vy = data.val.x, data.val.y
     with ray_session(cfg.address, num_cpus=None if cfg.address else cpus, num_gpus=num_gpus) as ray:
 
         def run(subset, x, y, desc, round_=None):
-            return score_on_ray(
-                ray,
-                space,
-                state,
-                subset,
-                recal,
-                x,
-                y,
-                workers,
-                cfg.gpus_per_worker,
-                progress=cfg.progress,
-                desc=desc,
-                cache=None if cache is None or round_ is None else cache / round_,
-            )
+            kept = None if cache is None or round_ is None else cache / round_
+            args = (ray, space, state, subset, recal, x, y, workers, cfg.gpus_per_worker)
+            return score_on_ray(*args, progress=cfg.progress, desc=desc, cache=kept)
 
         if len(archs) > cfg.exhaustive_limit:  # NSGA-II scores new subsets each generation: nothing to keep
-            return _nsga2(
-                cfg,
-                space,
-                archs,
-                lambda subset: run(subset, vx, vy, "score (NSGA-II)"),
-                len(vy),
-                cost_of,
-            )
+            score = lambda subset: run(subset, vx, vy, "score (NSGA-II)")  # noqa: E731
+            return _nsga2(cfg, space, archs, score, len(vy), cost_of)
         n_slice = max(1, min(len(vy), round(len(vy) * cfg.slice)))
-        first = run(
-            archs,
-            vx[:n_slice],
-            vy[:n_slice],
-            f"score {len(archs)} archs on {n_slice} images",
-            "slice",
-        )
+        first = run(archs, vx[:n_slice], vy[:n_slice], f"score {len(archs)} archs on {n_slice} images", "slice")
         if n_slice == len(vy):
             return {a: (int(h.sum()), n_slice, int(h.sum()), n_slice) for a, h in first.items()}, first
         contenders = halving_contenders(archs, first, cost_of=cost_of)
@@ -202,7 +180,7 @@ def train_supernet(
     if cfg.train_workers > 1:
         if checkpoint is None or sharing != "sliced":
             raise ValueError("data-parallel training needs a checkpoint path and the sliced supernet")
-        num_gpus = torch.cuda.device_count() if cfg.gpus_per_worker > 0 and not cfg.address else None
+        num_gpus = local_gpus(cfg.gpus_per_worker, cfg.address)
         with ray_session(
             cfg.address,
             num_cpus=None if cfg.address else max(os.cpu_count() or 1, cfg.train_workers),

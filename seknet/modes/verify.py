@@ -19,6 +19,7 @@ so the screening only narrows the question, and stand-alone trainings answer it:
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import replace
@@ -27,13 +28,14 @@ from typing import TYPE_CHECKING
 from seknet.core import factorial
 from seknet.core.attention import Choice, stage_names
 from seknet.core.count import count
+from seknet.core.decisions import Evidence, claim
 from seknet.core.fileio import write_csv
 from seknet.data.load import run_data
 from seknet.engine import ray_trials
 from seknet.engine.ray_trials import local_gpus, standalone_trainable
 from seknet.engine.train import TrainConfig
 from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
-from seknet.runs.placement import placement
+from seknet.runs.placement import placement, pp_per_mmac
 from seknet.runs.rows import EVAL_COLUMNS, VERIFY_COLUMNS
 from seknet.runs.spine import Outcome
 
@@ -88,8 +90,9 @@ def train_jobs(ctx: RunContext, jobs: list[dict]) -> list[dict]:
     return ray_trials.train_jobs(jobs, trainable, ctx.partial / FOLDER, len(data.val), cfg.progress, cfg.address, gpus)
 
 
-def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(evaluations rows of every factorial arch, placement rows) from the additive fit to the ``trained`` rows."""
+def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[list[dict], list[dict], tuple]:
+    """(evaluations rows of every factorial arch, placement rows, (evidence, what it is)) from the additive fit to the
+    ``trained`` rows: the fit's residual is the run's own measure of the training noise."""
     ok = [r for r in trained if r["status"] == "complete"]
     fit = factorial.fit(ok, pairs=False)
     cells = [a for a in factorial.cells(lv) if a in {str(x) for x in ctx.archs}]
@@ -118,14 +121,19 @@ def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[l
                 "on_front": 0,
             }
         )
-    return rows, placement_rows(ctx, fit, lv, rows, ok)
+    x = factorial.design_matrix(cells, fit)
+    ev = Evidence(tuple(cells), pred, x @ fit.cov @ x.T, fit.df)
+    what = f"stand-alone factorial fit of {len(ok)} trainings, sigma {fit.sigma:.2f} pp per training, df {fit.df}"
+    return rows, placement_rows(ctx, fit, lv, rows, ok), (ev, what)
 
 
 def placement_rows(
     ctx: RunContext, fit: factorial.Fit, lv: list[list[str]], rows: list[dict], ok: list[dict]
 ) -> list[dict]:
     """placement.csv from the fit: per stage, each choice vs none (and each conv-slot kind's choice vs each
-    attention-slot kind's, ``vs``), with its 95 % interval and whether that excludes 0."""
+    attention-slot kind's, ``vs``), with its 95 % interval, whether that excludes 0, and its claim at the run's
+    confidence (resolved, negligible or unresolved with the trainings it would need)."""
+    decide_by = (len(ok), ctx.cfg.confidence, ctx.cfg.margin)
     out = []
     for i, choices in enumerate(lv):
         for c in choices:
@@ -142,7 +150,7 @@ def placement_rows(
                     "mean_accuracy": round(acc, 5),
                     "mean_macs": round(macs),
                 }
-                | _delta(fit, i, c, "none", sel, rows)
+                | _delta(fit, i, c, "none", sel, rows, decide_by)
             )
         for k, e in factorial.contrasts(choices)[len(choices) :]:  # the conv-slot choices vs the attention-slot ones
             sel = [r for r in rows if stage_names(r["arch"])[i] == k]
@@ -155,13 +163,15 @@ def placement_rows(
                     "mean_accuracy": "",
                     "mean_macs": "",
                 }
-                | _delta(fit, i, k, e, sel, rows)
+                | _delta(fit, i, k, e, sel, rows, decide_by)
             )
     return [dict.fromkeys(PLACEMENT_COLUMNS, "") | r for r in out]
 
 
-def _delta(fit: factorial.Fit, stage: int, a: str, b: str, sel: list[dict], rows: list[dict]) -> dict:
-    """The placement columns of ``a`` vs ``b`` at ``stage`` (fractions, as the screening's placement writes them)."""
+def _delta(fit: factorial.Fit, stage: int, a: str, b: str, sel: list[dict], rows: list[dict], decide_by: tuple) -> dict:
+    """The placement columns of ``a`` vs ``b`` at ``stage`` (fractions, as the screening's placement writes them), and
+    its claim (``seknet.core.decisions.claim``; ``decide_by``: trainings, confidence, margin)."""
+    trainings, confidence, margin = decide_by
     if a == b:
         return {
             "delta_accuracy": 0.0,
@@ -173,14 +183,18 @@ def _delta(fit: factorial.Fit, stage: int, a: str, b: str, sel: list[dict], rows
         }
     e = factorial.contrast(fit, stage, a, b)
     other = [r for r in rows if stage_names(r["arch"])[stage] == b]
-    d_macs = statistics.fmean(int(r["macs"]) for r in sel) - statistics.fmean(int(r["macs"]) for r in other)
+    mine, theirs = statistics.fmean(int(r["macs"]) for r in sel), statistics.fmean(int(r["macs"]) for r in other)
+    w = factorial.contrast_vector(fit, stage, a, b)
+    c = claim(e.pp, math.sqrt(max(float(w @ fit.cov @ w), 0.0)), fit.df, trainings, confidence, margin)
     return {
         "delta_accuracy": round(e.pp / 100, 5),
         "delta_low": round(e.low / 100, 5),
         "delta_high": round(e.high / 100, 5),
         "significant": int(e.significant),
-        "delta_macs": round(d_macs),
-        "pp_per_mmac": round(e.pp / (d_macs / 1e6), 4) if round(d_macs) else "",
+        "delta_macs": round(mine - theirs),
+        "pp_per_mmac": pp_per_mmac(e.pp, mine - theirs, (mine + theirs) / 2),
+        "claim": c.kind,
+        "trainings_needed": "" if math.isnan(c.needed) else c.needed,
     }
 
 
@@ -197,10 +211,12 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
             f"--verify: {len(ok)} of {len(trained)} trainings finished, too few to fit the placement; "
             f"see {ctx.partial / FOLDER}/trainings.csv"
         )
-    rows, place = answer(ctx, lv, trained)
+    rows, place, evidence = answer(ctx, lv, trained)
     write_csv(ctx.partial / "screening.csv", screening.rows, ctx.objective.columns(EVAL_COLUMNS))
-    spread = ctx.cfg.seed_spread
-    screened = placement(screening.rows, len(ctx.space.stages), ctx.space.choices, screening.hits, spread)
+    cfg = ctx.cfg
+    screened = placement(
+        screening.rows, len(ctx.space.stages), ctx.space.choices, screening.hits, cfg.seed_spread, cfg.confidence
+    )
     write_csv(ctx.partial / "screening-placement.csv", screened, PLACEMENT_COLUMNS)
     epochs = sum(int(r["epochs"]) for r in trained)
     config = screening.config | {
@@ -232,6 +248,7 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
         title=title,
         hits=None,
         placement=place,
+        evidence=evidence,
         notes=notes,
         files=files,
     )

@@ -10,18 +10,10 @@ import torch
 from seknet.core.config import OneShotConfig
 from seknet.core.fileio import write_atomic, write_yaml
 from seknet.core.plugins import FORMATS
-from seknet.core.space import space_from_dict
 from seknet.data.load import recal_batches, run_data
 from seknet.engine.deploy import export_model
 from seknet.nn.supernet import Supernet, recalibrate_bn
-from seknet.runs.files import (
-    config_from,
-    finished_run,
-    load_into,
-    load_state_dict,
-    read_evaluations,
-    read_run_config,
-)
+from seknet.runs.files import load_into, load_run, load_state_dict
 from seknet.runs.rows import comparable_rows
 
 
@@ -103,32 +95,22 @@ def export(
     if out is not None:
         out, fmt, weights = output_paths(out, fmt, weights)
     weights = weights or fmt is not None
-    evals, cfg_file = finished_run(run)
-    rows = read_evaluations(evals)
-    best = pick_within(run, rows, max_macs, max_latency)
+    done = load_run(run)
+    best = pick_within(run, done.rows, max_macs, max_latency)
     if weights and not (run / "supernet.pt").is_file():
         raise ValueError(f"{run}: --weights and --format need supernet.pt, which only one-shot runs write; drop them")
-    config = read_run_config(cfg_file)
-    space = space_from_dict(config.get("space"), str(cfg_file))
+    space = done.space
     arch = space.parse(best["arch"])
     name = "-".join(t for t in (max_macs and str(max_macs), max_latency and f"{max_latency:g}ms") if t)
     path = Path(out) if out else run / f"export-{name}.yaml"
     if not path.parent.is_dir():
         raise ValueError(f"--out {path}: the folder {path.parent} does not exist; create it or choose another")
     if weights:  # read everything before writing anything
-        cfg = config_from(OneShotConfig, config["config"], cfg_file)
+        cfg = done.settings(OneShotConfig)
         net = Supernet(space, choice_affine=cfg.choice_affine)
         load_into(net, load_state_dict(run / "supernet.pt"), run / "supernet.pt")
-    keys = (
-        "params",
-        "macs",
-        *(("latency_ms",) if "latency_ms" in best else ()),
-        "accuracy",
-        "acc_low",
-        "acc_high",
-        "n_eval",
-    )
-    metrics = {k: best[k] for k in keys}
+    keys = ("params", "macs", *(("latency_ms",) if "latency_ms" in best else ()), "accuracy", "acc_low", "acc_high")
+    metrics = {k: best[k] for k in (*keys, "n_eval")}
     extra = {}
     if weights:
         data = run_data(cfg, space.input_size)

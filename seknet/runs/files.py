@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from seknet.core.fileio import read_yaml
+from seknet.core.space import Space, space_from_dict
 
 RERUN = "the file is damaged; restore it or run the search again"
 
@@ -85,6 +86,32 @@ def finished_run(run: Path) -> tuple[Path, Path]:
     if not evals.is_file() or not cfg_file.is_file():
         raise ValueError(f"{run}: not a finished run folder (no evaluations.csv/config.yaml); pass results/<run>")
     return evals, cfg_file
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """A finished run folder as export and retrain read it: its evaluations.csv rows, its config.yaml and the space
+    it searched (as saved, so a later edit of the space's YAML file changes nothing)."""
+
+    path: Path
+    rows: list[dict]
+    config: dict  # config.yaml
+    space: Space
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.yaml"
+
+    def settings(self, cls: type, keep: tuple[str, ...] | None = None) -> Any:
+        """The run's settings as ``cls`` (a config dataclass), ``keep``: only these fields (see :func:`config_from`)."""
+        return config_from(cls, self.config["config"], self.config_file, keep)
+
+
+def load_run(run: Path) -> FinishedRun:
+    """Read the finished run folder ``run``: one-line ValueError naming the file when it is not one or is damaged."""
+    evals, cfg_file = finished_run(run)
+    config = read_run_config(cfg_file)
+    return FinishedRun(Path(run), read_evaluations(evals), config, space_from_dict(config.get("space"), str(cfg_file)))
 
 
 def read_evaluations(path: Path) -> list[dict]:

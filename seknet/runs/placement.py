@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 
 from seknet.core.attention import stage_names
+from seknet.core.decisions import claim
 from seknet.core.factorial import contrasts
 
 COLUMNS = [
@@ -26,7 +27,10 @@ COLUMNS = [
     "significant",
     "delta_macs",
     "pp_per_mmac",
+    "claim",
+    "trainings_needed",
 ]
+MIN_COST_SHARE = 0.005  # pp per MMAC only for a cost change of at least 0.5 % of the archs' mean MACs
 
 
 def placement(
@@ -34,7 +38,9 @@ def placement(
     stages: int,
     choices: Sequence[str],
     hits: dict | None = None,
-    seed_spread: float = 0.0,
+    seed_spread: float | None = None,
+    confidence: float = 0.9,
+    margin: float = 0.25,
 ) -> list[dict]:
     """Per stage and contrast (:func:`seknet.core.factorial.contrasts`): accuracy and MACs marginalised over the other
     stages, the gain and its cost, and with ``hits`` a 95 % interval.
@@ -44,6 +50,8 @@ def placement(
     choice's archs right on image i) - (share of the other's archs right on it), paired on the same images, so its
     image noise has standard error sd(d) / sqrt(n). ``seed_spread`` (pp): the standard deviation of a gain between
     supernets of other seeds, added to that in quadrature: what one supernet cannot see of its own seed's luck.
+    ``claim`` (resolved, negligible, unresolved: ``seknet.core.decisions.claim`` at ``confidence`` and ``margin``)
+    needs that measure: without ``seed_spread`` every contrast is ``unresolved``, whatever its image-noise interval.
     """
     import torch
 
@@ -71,25 +79,33 @@ def placement(
             if vs in stats:  # a budget may leave a stage without it: deltas stay blank then
                 d_acc, d_macs = acc - stats[vs][0], macs - stats[vs][1]
                 row |= {"delta_accuracy": round(d_acc, 5), "delta_macs": round(d_macs)}
-                row["pp_per_mmac"] = round(d_acc * 100 / (d_macs / 1e6), 4) if round(d_macs) else ""
+                row["pp_per_mmac"] = pp_per_mmac(d_acc * 100, d_macs, (macs + stats[vs][1]) / 2)
                 if per_image and c != vs:
-                    row |= interval(per_image[c] - per_image[vs], seed_spread)
+                    row |= interval(per_image[c] - per_image[vs], seed_spread, confidence, margin)
             out.append(row)
     return out
 
 
-def interval(d, seed_spread: float = 0.0) -> dict:
-    """delta_low, delta_high and significant of the mean of per-image differences ``d`` (a tensor), the image noise
-    and ``seed_spread`` (pp, an SD) together."""
+def pp_per_mmac(d_pp: float, d_macs: float, mean_macs: float) -> float | str:
+    """Gain per million MACs, or blank when the cost change is below ``MIN_COST_SHARE`` of the archs' MACs (an SE
+    block of a few hundred MACs would otherwise show thousands of pp per MMAC)."""
+    if abs(d_macs) < MIN_COST_SHARE * mean_macs or not round(d_macs):
+        return ""
+    return round(d_pp / (d_macs / 1e6), 4)
+
+
+def interval(d, seed_spread: float | None = None, confidence: float = 0.9, margin: float = 0.25) -> dict:
+    """delta_low, delta_high and significant (95 %) of the mean of per-image differences ``d`` (a tensor), the image
+    noise and ``seed_spread`` (pp, an SD; None: not measured) together, and the contrast's claim."""
     if len(d) < 2:
         return {}
-    se = math.sqrt(float(d.std()) ** 2 / len(d) + (seed_spread / 100) ** 2)
+    se = math.sqrt(float(d.std()) ** 2 / len(d) + ((seed_spread or 0.0) / 100) ** 2)
     lo, hi = float(d.mean()) - 1.96 * se, float(d.mean()) + 1.96 * se
-    return {
-        "delta_low": round(lo, 5),
-        "delta_high": round(hi, 5),
-        "significant": int(lo > 0 or hi < 0),
-    }
+    out = {"delta_low": round(lo, 5), "delta_high": round(hi, 5), "significant": int(lo > 0 or hi < 0)}
+    if seed_spread is None:
+        return out | {"claim": "unresolved", "trainings_needed": ""}
+    c = claim(float(d.mean()) * 100, se * 100, math.inf, 1, confidence, margin)  # one supernet
+    return out | {"claim": c.kind, "trainings_needed": "" if math.isnan(c.needed) else c.needed}
 
 
 def versus_none(place: Sequence[dict]) -> list[dict]:

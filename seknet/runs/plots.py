@@ -33,30 +33,15 @@ def plot_pareto(
 
     fig, (ax, side) = plt.subplots(1, 2, figsize=(13, 6), gridspec_kw={"width_ratios": [3, 1.25]})
     scale = 1e6 if cost == "macs" else 1.0
-    ax.scatter(
-        [float(r[cost]) / scale for r in rows],
-        [float(r["accuracy"]) * 100 for r in rows],
-        s=6,
-        c="0.7",
-        label=f"all scored archs ({len(rows)})",
-    )
+    xs, ys = [float(r[cost]) / scale for r in rows], [float(r["accuracy"]) * 100 for r in rows]
+    ax.scatter(xs, ys, s=6, c="0.7", label=f"all scored archs ({len(rows)})")
     fx = [float(r[cost]) / scale for r in front]
     fy = [float(r["accuracy"]) * 100 for r in front]
     err = [
         [y - float(r["acc_low"]) * 100 for y, r in zip(fy, front, strict=True)],
         [float(r["acc_high"]) * 100 - y for y, r in zip(fy, front, strict=True)],
     ]
-    ax.errorbar(
-        fx,
-        fy,
-        yerr=err,
-        fmt="o-",
-        c="tab:red",
-        ms=4,
-        lw=1,
-        capsize=2,
-        label="Pareto front (95 % CI)",
-    )
+    ax.errorbar(fx, fy, yerr=err, fmt="o-", c="tab:red", ms=4, lw=1, capsize=2, label="Pareto front (95 % CI)")
     unit = "MMACs" if cost == "macs" else "ms"
     if budget:
         ax.axvline(budget / scale, ls="--", c="tab:blue", lw=1, label=f"budget {budget / scale:g} {unit}")

@@ -23,19 +23,11 @@ from pathlib import Path
 from seknet.core.config import RunConfig
 from seknet.core.fileio import read_yaml, write_atomic, write_csv, write_yaml
 from seknet.core.pareto import pareto_front
-from seknet.core.space import load_space
 from seknet.core.stats import mean_ceiling_tau, rank_agreement, replication_tau, tau_interval
 from seknet.data.load import check_data, run_data
 from seknet.engine.ray_trials import local_gpus, standalone_trainable, train_jobs
 from seknet.engine.train import TrainConfig
-from seknet.runs.files import (
-    RETRAIN_TYPES,
-    config_from,
-    finished_run,
-    read_evaluations,
-    read_run_config,
-    read_table,
-)
+from seknet.runs.files import RETRAIN_TYPES, load_run, read_table
 from seknet.runs.objective import column
 from seknet.runs.rows import comparable_rows, front_rows
 
@@ -83,20 +75,17 @@ def retrain(
     Stand-alone accuracy is taken on the test split, on digits drawn ``test_variants`` times per source.
     ``address``: train on this Ray cluster instead of a local Ray.
     """
-    evals, cfg_file = finished_run(run)
-    keep = ("space", "data", "data_root", "seed", "smoke", "objective")
+    done_run = load_run(run)
     cfg = replace(
-        config_from(RunConfig, read_run_config(cfg_file)["config"], cfg_file, keep),
-        progress=progress,
+        done_run.settings(RunConfig, ("space", "data", "data_root", "seed", "smoke", "objective")), progress=progress
     )
-
-    space = load_space(cfg.space)
+    space = done_run.space
     if test_variants < 1:
         raise ValueError(f"--test-variants must be >= 1, got {test_variants}")
     data = run_data(cfg, space.input_size, test_variants=None if cfg.smoke else test_variants)
     check_data(space, data)
     data = replace(data, val=data.test)  # trials evaluate on their data's val split: make it the test split
-    picked = pick_archs(read_evaluations(evals), top, n_random, cfg.seed, column(cfg.objective))
+    picked = pick_archs(done_run.rows, top, n_random, cfg.seed, column(cfg.objective))
     if len(picked) < 2:
         raise ValueError(f"{run}: fewer than 2 archs to retrain; raise --top or --random")
     seed_list = [cfg.seed + k for k in range(seeds)]
@@ -107,7 +96,6 @@ def retrain(
             f"reusing {len(picked) * len(seed_list) - len(jobs)} finished (arch, seed) trainings from "
             f"{run}/retrain.csv; training {len(jobs)}"
         )
-    by_arch = {r["arch"]: (r, why) for r, why in picked}
     rows = [
         done[(r["arch"], s)] | {"picked_as": why, "seed": s}
         for r, why in picked
@@ -118,11 +106,7 @@ def retrain(
     jobs_ = [{"arch": a, "seed": s, "epochs": epochs} for a, s in jobs]
     folder, gpus = run / "retrain_tune", local_gpus(gpus_per_trial, address)
     trained = train_jobs(jobs_, trainable, folder, len(data.val), progress, address, gpus, False, True) if jobs else []
-    for t in trained:
-        r, why = by_arch[t["arch"]]
-        row = {"arch": t["arch"], "macs": r["macs"], "params": r["params"], "picked_as": why}
-        row |= {"run_accuracy": r["accuracy"], "seed": int(t["seed"]), "accuracy": t["accuracy"]}
-        rows.append(row | {"n_eval": t["n_eval"], "status": t["status"], "error": t["error"]})
+    rows += _retrain_rows(trained, picked)
     rows.sort(key=lambda r: (r["arch"], r["seed"]))
     asked = {(r["arch"], r["seed"]) for r in rows}
     kept = sorted(
@@ -130,6 +114,18 @@ def retrain(
         key=lambda r: (r["arch"], r["seed"]),
     )
     return _summarise(run, rows, seed_list, epochs, n_test=len(data.test), kept=kept)
+
+
+def _retrain_rows(trained: list[dict], picked: list[tuple[dict, str]]) -> list[dict]:
+    """retrain.csv's rows of the ledger rows ``trained``: each with its arch's run row and why it was picked."""
+    by_arch = {r["arch"]: (r, why) for r, why in picked}
+    rows = []
+    for t in trained:
+        r, why = by_arch[t["arch"]]
+        row = {"arch": t["arch"], "macs": r["macs"], "params": r["params"], "picked_as": why}
+        row |= {"run_accuracy": r["accuracy"], "seed": int(t["seed"]), "accuracy": t["accuracy"]}
+        rows.append(row | {"n_eval": t["n_eval"], "status": t["status"], "error": t["error"]})
+    return rows
 
 
 def reusable_rows(run: Path, epochs: int, n_test: int) -> dict[tuple[str, int], dict]:

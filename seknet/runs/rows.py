@@ -61,8 +61,10 @@ def write_best(
     budget: str | None,
     keys: Sequence[str],
     cost: str = "macs",
+    indifference=None,
 ) -> dict:
-    """Write the run's best arch as an arch YAML with its ``keys`` metrics, and return its row.
+    """Write the run's best arch as an arch YAML with its ``keys`` metrics, and return its row. ``indifference(best)``:
+    the archs the run's evidence cannot tell from it (itself first), written as ``metrics.indifference``.
 
     Under a budget (``budget`` names its flag, e.g. ``--max-macs``) the best arch is the front's most accurate,
     otherwise the knee of the accuracy-``cost`` front.
@@ -71,6 +73,8 @@ def write_best(
     knee_of = "knee of the front" if cost == "macs" else f"knee of the accuracy-{cost} front"
     chosen_as = f"most accurate under {budget}" if budget else knee_of
     metrics = {k: best[k] for k in keys} | {"chosen_as": chosen_as}
+    if indifference is not None:
+        metrics["indifference"] = indifference(best)
     write_yaml(path, space.parse(best["arch"]).to_dict() | {"metrics": metrics})
     return best
 

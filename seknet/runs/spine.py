@@ -26,6 +26,8 @@ from seknet.data.split import Data
 from seknet.engine import latency
 from seknet.engine.ray_session import probe
 from seknet.runs import folder as runfolder
+from seknet.runs.decisions import COLUMNS as DECISION_COLUMNS
+from seknet.runs.decisions import decider, report_lines
 from seknet.runs.objective import TABLE_FILE, Objective, needs_table
 from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import placement
@@ -66,6 +68,7 @@ class Outcome:
     title: str = ""  # pareto.png's title
     hits: dict | None = None  # {arch: bool tensor of the slice images it got right}: placement with intervals
     placement: list[dict] | None = None  # placement.csv rows the mode computed itself
+    evidence: tuple | None = None  # (seknet.core.decisions.Evidence, what it is): a measure of the training noise
     notes: list[str] = field(default_factory=list)  # lines the printed report adds
     files: str = "evaluations.csv, pareto.csv/png, best.yaml, config.yaml"  # what the report says was written
     scratch: list[str] = field(default_factory=list)  # files and folders of the run folder removed once recorded
@@ -141,8 +144,9 @@ def record(ctx: RunContext, out: Outcome) -> Path:
     write_csv(partial / "pareto.csv", front, columns)
     place = out.placement
     if place is None and out.hits is not None:
-        spread = getattr(ctx.cfg, "seed_spread", 0.0)
-        place = placement(rows, len(ctx.space.stages), ctx.space.choices, out.hits, spread)
+        cfg = ctx.cfg
+        spread = getattr(cfg, "seed_spread", None)
+        place = placement(rows, len(ctx.space.stages), ctx.space.choices, out.hits, spread, cfg.confidence, cfg.margin)
     if place:
         write_csv(partial / "placement.csv", place, PLACEMENT_COLUMNS)
     seconds = {"total": round(time.time() - ctx.started, 1)}
@@ -156,7 +160,11 @@ def record(ctx: RunContext, out: Outcome) -> Path:
         )
     keys = ctx.objective.columns(["params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval"])
     keys = [k for k in keys if k in front[0]]
-    best = write_best(partial / "best.yaml", ctx.space, front, ctx.objective.budget_flags, keys, col)
+    decide = decider(rows, col, ctx.cfg.confidence, out.evidence, out.hits)
+    decisions = decide(ctx.cfg.max_latency if col == "latency_ms" else ctx.cfg.max_macs)
+    write_csv(partial / "decisions.csv", decisions, DECISION_COLUMNS)
+    tied = lambda best: decide(float(best[col]))[0]["indifference"].split()  # noqa: E731
+    best = write_best(partial / "best.yaml", ctx.space, front, ctx.objective.budget_flags, keys, col, tied)
     plotted = [r for r in rows if r.get("status", "complete") == "complete"]
     title = f"{out.title}, {len(front)} on the front"
     plot_pareto(partial / "pareto.png", plotted, front, title, ctx.objective.axis_budget, col)
@@ -166,5 +174,6 @@ def record(ctx: RunContext, out: Outcome) -> Path:
         path = partial / name
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     done = runfolder.finish(ctx.folder)
-    print(summary(done, rows, front, place or [], best, time.time() - ctx.started, out.notes, out.files))
+    notes = [*out.notes, *report_lines(decisions, col)]
+    print(summary(done, rows, front, place or [], best, time.time() - ctx.started, notes, out.files))
     return done

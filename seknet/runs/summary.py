@@ -42,8 +42,14 @@ def summary(
     return "\n".join(lines)
 
 
+def _resolved(p: dict) -> bool:
+    """The run resolves this contrast: its claim says so (or, in files written before claims, its 95 % interval)."""
+    return p.get("claim", "") == "resolved" if p.get("claim", "") != "" else str(p.get("significant")) == "1"
+
+
 def _placement_lines(place: Sequence[dict]) -> list[str]:
-    """Per stage: the best choice vs none, what is free or most gain per MAC, and what cannot be told from none."""
+    """Per stage: the choices resolved better than none (never a winner the evidence cannot separate), what they
+    cost, and the gain per MAC where the cost is not near zero."""
     place = [p for p in place if p.get("vs", "none") == "none"]
     if not place:
         return []
@@ -53,34 +59,48 @@ def _placement_lines(place: Sequence[dict]) -> list[str]:
         if not st:
             lines.append(f"  stage {i}: no 'none' within the budget to compare with")
             continue
-        top = max(st, key=lambda p: float(p["delta_accuracy"]))
-        unsure = [p["choice"] for p in st if p.get("significant") == 0]
-        line = (
-            f"  stage {i}: best {top['choice']} ({float(top['delta_accuracy']) * 100:+.2f} pp, "
-            f"{int(top['delta_macs']) / 1e6:+.3f} MMACs)"
-        )
-        free = [p["choice"] for p in st if float(p["delta_accuracy"]) > 0 and int(p["delta_macs"]) <= 0]
-        paid = [p for p in st if float(p["delta_accuracy"]) > 0 and int(p["delta_macs"]) > 0 and p["pp_per_mmac"] != ""]
-        if free:
-            line += f"; better and no costlier: {', '.join(free)}"
-        if paid:
-            eff = max(paid, key=lambda p: float(p["pp_per_mmac"]))
-            line += f"; most gain per MAC: {eff['choice']} ({float(eff['pp_per_mmac']):+.2f} pp/MMAC)"
-        if unsure:
-            line += f"; cannot be told from none (95 % interval holds 0): {', '.join(unsure)}"
+        better = sorted((p for p in st if _resolved(p) and float(p["delta_accuracy"]) > 0), key=_gain, reverse=True)
+        worse = [p["choice"] for p in st if _resolved(p) and float(p["delta_accuracy"]) < 0]
+        negligible = [p["choice"] for p in st if p.get("claim") == "negligible"]
+        if better:
+            line = f"  stage {i}: better than none: " + ", ".join(
+                f"{p['choice']} ({_gain(p):+.2f} pp, {int(p['delta_macs']) / 1e6:+.3f} MMACs"
+                + (f", {float(p['pp_per_mmac']):+.2f} pp/MMAC)" if p["pp_per_mmac"] != "" else ")")
+                for p in better
+            )
+        else:
+            line = f"  stage {i}: no choice resolved better than none"
+        if worse:
+            line += f"; worse than none: {', '.join(worse)}"
+        if negligible:
+            line += f"; no different from none (negligible): {', '.join(negligible)}"
         lines.append(line)
     return lines
 
 
+def _gain(p: dict) -> float:
+    return float(p["delta_accuracy"]) * 100
+
+
 def resolved_lines(place: Sequence[dict]) -> list[str]:
-    """Which contrasts the run resolves (its 95 % interval excludes 0), and which it cannot tell apart."""
-    sure = [p for p in place if str(p.get("significant")) == "1"]
-    unsure = [p for p in place if str(p.get("significant")) == "0"]
-    if not sure and not unsure:
+    """How the run's contrasts are claimed: resolved (with the sign), negligible, or unresolved (with the trainings
+    that would settle them); files written before claims count their 95 % intervals."""
+    judged = [p for p in place if p.get("claim", "") != "" or str(p.get("significant")) in ("0", "1")]
+    if not judged:
         return []
-    lines = [f"Resolved: {len(sure)} of {len(sure) + len(unsure)} contrasts (95 % interval excludes 0)"]
+    sure = [p for p in judged if _resolved(p)]
+    negligible = [p for p in judged if p.get("claim") == "negligible"]
+    open_ = [p for p in judged if p not in sure and p not in negligible]
+    lines = [
+        f"Claims: {len(sure)} of {len(judged)} contrasts resolved, {len(negligible)} negligible, {len(open_)} open"
+    ]
     for p in sure:
         d, lo, hi = (float(p[k]) * 100 for k in ("delta_accuracy", "delta_low", "delta_high"))
         word = "better" if d > 0 else "worse"
         lines.append(f"  stage {p['stage']}: {p['choice']} {word} than {p['vs']} ({d:+.2f} pp [{lo:+.2f}, {hi:+.2f}])")
+    needs = [float(p["trainings_needed"]) for p in open_ if p.get("trainings_needed", "") not in ("", None)]
+    if needs:
+        lines.append(f"  the open ones need about {min(needs):.0f} to {max(needs):.0f} trainings of this design each")
+    elif open_ and any(p.get("claim") == "unresolved" for p in open_):
+        lines.append("  one supernet cannot measure its seed's luck: no claim without --seed-spread or --verify")
     return lines

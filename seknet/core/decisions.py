@@ -1,0 +1,144 @@
+"""Decisions the evidence allows: the pick under a budget, the archs it cannot be told from, and how far from the best
+it can be, at a stated confidence; and for each placement effect, resolved, negligible or unresolved.
+
+The evidence is an estimate of every arch's accuracy (pp) with the covariance of those estimates and its degrees of
+freedom (e.g. the factorial fit of ``run --verify``'s stand-alone trainings, whose residual is the run's own
+measure of the training noise). Under a budget:
+
+- the **pick** is the arch with the highest estimate (the cheaper one on a tie);
+- its **epsilon** is the upper confidence bound of ``max_j mu_j - mu_pick``: multiple comparisons with the best (Hsu,
+  "Constrained simultaneous confidence intervals for multiple comparisons with the best", Ann. Statist. 1984): with
+  ``q`` the ``confidence`` quantile of ``max_j (D_j - d_j) / se_j`` over the contrasts ``d_j = mu_j - mu_pick``
+  (simulated from the estimates' joint t distribution, so it is simultaneous over every arch of the budget),
+  ``epsilon = max(0, max_j (d_j + q se_j))``. "The pick is within epsilon pp of the best arch under this budget"
+  then holds with probability at least ``confidence``;
+- the **indifference set** is the pick and every arch ``j`` whose interval ``d_j + q se_j`` reaches 0 (equivalently
+  the archs that may be the best: Hsu's subset selection).
+
+A placement effect ``delta`` (pp) with standard error ``se`` and ``df`` is **resolved** when its two-sided
+``confidence`` interval excludes 0, **negligible** when the two one-sided tests at level ``(1 - confidence) / 2``
+both reject ``|delta| >= margin`` (TOST: Schuirmann 1987, i.e. the interval lies inside ``(-margin, margin)``), and
+**unresolved** otherwise; then :func:`trainings_needed` says how many trainings of the same design would settle it
+at the current estimate (the standard error shrinks as one over the root of the trainings).
+
+Pure functions of numpy arrays; no torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+CONFIDENCE = 0.9  # the stated confidence of every decision unless the run asks for another
+MARGIN_PP = 0.25  # |delta| below this is negligible (pp)
+DRAWS = 20_000  # simulation draws of the max-t quantile (seeded: the same evidence gives the same decision)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Accuracy estimates of ``archs`` (pp), their covariance (pp^2) and its degrees of freedom (``math.inf``: the
+    covariance is known, e.g. binomial noise on a large evaluation set)."""
+
+    archs: tuple[str, ...]
+    mean: np.ndarray  # (K,)
+    cov: np.ndarray  # (K, K)
+    df: float = math.inf
+
+    def __post_init__(self) -> None:
+        k = len(self.archs)
+        if self.mean.shape != (k,) or self.cov.shape != (k, k):
+            raise ValueError(f"evidence of {k} archs needs a mean of shape ({k},) and a covariance ({k}, {k})")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One budget's decision: the pick, its epsilon (pp) at ``confidence``, and the archs it cannot be told from."""
+
+    budget: float
+    pick: str
+    epsilon_pp: float
+    confidence: float
+    indifference: tuple[str, ...]  # the pick first, then the others by decreasing estimate
+
+
+def decide(ev: Evidence, cost: dict[str, float], budget: float, confidence: float = CONFIDENCE, seed: int = 0):
+    """The :class:`Decision` under ``budget`` (``cost[arch] <= budget``), or None when no arch fits."""
+    idx = [i for i, a in enumerate(ev.archs) if cost[a] <= budget]
+    if not idx:
+        return None
+    pick = max(idx, key=lambda i: (ev.mean[i], -cost[ev.archs[i]]))
+    others = [i for i in idx if i != pick]
+    if not others:
+        return Decision(budget, ev.archs[pick], 0.0, confidence, (ev.archs[pick],))
+    w = np.zeros((len(others), len(ev.archs)))  # rows: contrasts mu_j - mu_pick
+    w[np.arange(len(others)), others] = 1.0
+    w[:, pick] -= 1.0
+    d, cov = w @ ev.mean, w @ ev.cov @ w.T
+    se = np.sqrt(np.maximum(np.diag(cov), 1e-12))
+    q = max_t_quantile(cov / np.outer(se, se), ev.df, confidence, seed)
+    upper = d + q * se
+    epsilon = max(0.0, float(upper.max()))
+    tied = sorted((j for j, u in zip(others, upper, strict=True) if u >= 0), key=lambda j: -ev.mean[j])
+    return Decision(budget, ev.archs[pick], epsilon, confidence, (ev.archs[pick], *(ev.archs[j] for j in tied)))
+
+
+def max_t_quantile(corr: np.ndarray, df: float, level: float, seed: int = 0, draws: int = DRAWS) -> float:
+    """The ``level`` quantile of ``max_j T_j`` for T multivariate t with correlation ``corr`` and ``df`` (normal when
+    infinite), by seeded simulation (one-sided: the upper bounds of several contrasts hold together)."""
+    rng = np.random.default_rng(seed)
+    k = len(corr)
+    vals, vecs = np.linalg.eigh((corr + corr.T) / 2)
+    root = vecs * np.sqrt(np.clip(vals, 0.0, None))  # corr = root @ root.T, also when singular
+    z = rng.standard_normal((draws, k)) @ root.T
+    if math.isfinite(df):
+        z /= np.sqrt(rng.chisquare(df, size=(draws, 1)) / df)
+    return float(np.quantile(z.max(axis=1), level))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the evidence says of one effect: ``resolved`` (with its sign), ``negligible`` or ``unresolved``, and for
+    an unresolved one the trainings the same design would need to settle it (``needed``)."""
+
+    kind: str
+    low: float
+    high: float
+    needed: float = math.nan
+
+
+def claim(delta: float, se: float, df: float, trainings: int, confidence: float = CONFIDENCE, margin=MARGIN_PP):
+    """The :class:`Claim` of an effect ``delta`` (pp) with standard error ``se`` on ``df`` degrees of freedom, from
+    ``trainings`` trainings; ``(low, high)`` is its two-sided ``confidence`` interval."""
+    t = _t(df, 0.5 + confidence / 2)
+    low, high = delta - t * se, delta + t * se
+    if low > 0 or high < 0:
+        return Claim("resolved", low, high)
+    if -margin < low and high < margin:
+        return Claim("negligible", low, high)
+    return Claim("unresolved", low, high, trainings_needed(delta, se, trainings, t, margin))
+
+
+def trainings_needed(delta: float, se: float, trainings: int, t: float, margin: float = MARGIN_PP) -> float:
+    """Trainings of the same design that would resolve ``delta`` (``|delta| > t se``) or show it negligible
+    (``|delta| + t se < margin``), whichever is fewer, if the estimate stayed where it is and ``se`` shrank as
+    ``1 / sqrt(trainings)``; infinite when ``delta`` is 0 and the margin is 0."""
+    options = []
+    if abs(delta) > 0:
+        options.append(trainings * (t * se / abs(delta)) ** 2)
+    if abs(delta) < margin:
+        options.append(trainings * (t * se / (margin - abs(delta))) ** 2)
+    return float(math.ceil(min(options))) if options else math.inf
+
+
+def _t(df: float, p: float) -> float:
+    from scipy.stats import norm, t
+
+    return float(norm.ppf(p)) if not math.isfinite(df) else float(t.ppf(p, df))
+
+
+def quantile_budgets(costs: Sequence[float], quantiles: Sequence[int] = (25, 50, 75)) -> list[float]:
+    """The budgets at the ``quantiles`` (%) of ``costs``: the searched space's MAC quartiles, as ``check`` uses."""
+    return [float(np.quantile(list(costs), q / 100)) for q in quantiles]

@@ -1,0 +1,102 @@
+"""Decisions (seknet.core.decisions) on synthetic truths with planted effects and known noise: the stated confidence
+holds over many draws, the indifference set holds the archs that may be the best, and effects are resolved,
+negligible or unresolved as their intervals say."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from seknet.core.decisions import Evidence, claim, decide, max_t_quantile, quantile_budgets, trainings_needed
+
+TRUE = np.array([90.0, 89.8, 89.0, 88.0, 87.5, 87.0, 86.0, 85.0, 84.0, 80.0])  # pp; arch 0 is the best
+ARCHS = tuple(f"a{i}" for i in range(len(TRUE)))
+COST = {a: float(i) for i, a in enumerate(ARCHS)}  # a0 cheapest
+
+
+def _draw(rng: np.random.Generator, sigma: float, n: int, true=TRUE) -> Evidence:
+    """Each arch measured as the mean of ``n`` trainings with SD ``sigma``; the covariance estimated from them (df)."""
+    runs = true[:, None] + sigma * rng.standard_normal((len(true), n))
+    pooled = float(runs.var(axis=1, ddof=1).mean())
+    return Evidence(ARCHS, runs.mean(axis=1), np.eye(len(true)) * pooled / n, df=len(true) * (n - 1))
+
+
+def test_epsilon_covers_the_gap_to_the_best_at_the_stated_confidence():
+    """Over 400 draws, 'the pick is within epsilon of the best under the budget' holds at a rate >= the confidence
+    (0.9) minus 3 binomial SDs, at every budget."""
+    rng = np.random.default_rng(0)
+    for budget in (2.0, 5.0, 9.0):
+        fits = [i for i in range(len(TRUE)) if COST[ARCHS[i]] <= budget]
+        best = TRUE[fits].max()
+        held = []
+        for k in range(400):
+            d = decide(_draw(rng, sigma=0.5, n=2), COST, budget, 0.9, seed=k)
+            held.append(best - TRUE[ARCHS.index(d.pick)] <= d.epsilon_pp)
+        assert np.mean(held) >= 0.9 - 3 * math.sqrt(0.9 * 0.1 / 400), budget
+
+
+def test_the_indifference_set_holds_the_pick_and_every_arch_that_may_be_best_only():
+    """With little noise, arch 0 and the 0.2 pp-behind arch 1 cannot be told apart but an arch 10 pp behind can; the
+    cheapest and the ordering follow from the set; no arch fits under a budget below every cost."""
+    ev = Evidence(ARCHS, TRUE.copy(), np.eye(len(TRUE)) * 0.04, df=math.inf)  # se 0.2 pp per arch
+    d = decide(ev, COST, 9.0, 0.9)
+    assert d.pick == "a0" and d.indifference[:2] == ("a0", "a1") and "a9" not in d.indifference
+    assert 0.0 < d.epsilon_pp < 1.5
+    assert decide(ev, COST, -1.0) is None
+    alone = decide(ev, COST, 0.0)
+    assert alone.pick == "a0" and alone.epsilon_pp == 0.0 and alone.indifference == ("a0",)
+
+
+def test_equal_archs_are_all_indifferent_and_a_tie_picks_the_cheaper():
+    """Archs with equal estimates are all in the indifference set, and the pick is the cheapest of them."""
+    ev = Evidence(ARCHS[:3], np.array([85.0, 85.0, 85.0]), np.eye(3) * 0.25)
+    d = decide(ev, COST, 9.0)
+    assert d.pick == "a0" and set(d.indifference) == {"a0", "a1", "a2"}
+
+
+def test_the_max_t_quantile_is_the_normal_quantile_for_one_contrast_and_grows_with_more():
+    """One contrast: the one-sided normal quantile (1.2816 at 0.9); independent contrasts need a larger one, and a
+    finite df a larger one still."""
+    one = max_t_quantile(np.eye(1), math.inf, 0.9, draws=200_000)
+    assert one == pytest.approx(1.2816, abs=0.01)
+    many = max_t_quantile(np.eye(10), math.inf, 0.9)
+    assert many > one + 0.5
+    assert max_t_quantile(np.eye(10), 5, 0.9) > many
+
+
+def test_claims_are_resolved_negligible_or_unresolved_as_their_intervals_say():
+    """A large effect is resolved, a tiny well-measured one negligible, an uncertain one unresolved with the
+    trainings its own se asks for."""
+    assert claim(1.0, 0.1, math.inf, 10).kind == "resolved"
+    assert claim(-1.0, 0.1, math.inf, 10).kind == "resolved"
+    assert claim(0.02, 0.05, math.inf, 10, margin=0.25).kind == "negligible"
+    c = claim(0.2, 0.3, math.inf, 10, 0.9, 0.25)
+    assert c.kind == "unresolved" and c.needed == pytest.approx(trainings_needed(0.2, 0.3, 10, 1.6449, 0.25), rel=1e-3)
+
+
+def test_trainings_needed_by_hand():
+    """se 0.3 from 10 trainings, t 2: resolving 0.2 needs 10 (2*0.3/0.2)^2 = 90; showing it below a 0.25 margin
+    needs 10 (2*0.3/0.05)^2 = 1440; the fewer is 90."""
+    assert trainings_needed(0.2, 0.3, 10, 2.0, 0.25) == 90
+    assert trainings_needed(0.0, 0.3, 10, 2.0, 0.25) == math.ceil(10 * (2 * 0.3 / 0.25) ** 2)
+    assert trainings_needed(0.0, 0.3, 10, 2.0, 0.0) == math.inf
+
+
+def test_claims_keep_their_error_rate_over_many_draws():
+    """Planted effects 0 (null), 0.1 (negligible by a 0.25 margin) and 1.0 pp: over 2,000 draws, wrong-sign resolved
+    claims and negligible claims of the 1.0 pp effect stay below (1 - confidence) / 2."""
+    rng = np.random.default_rng(1)
+    wrong, neg_of_real = 0, 0
+    for _ in range(2000):
+        for true in (0.0, 0.1, 1.0):
+            c = claim(true + 0.3 * rng.standard_normal(), 0.3, math.inf, 8, 0.9, 0.25)
+            wrong += c.kind == "resolved" and (c.low + c.high) / 2 * true < 0
+            neg_of_real += c.kind == "negligible" and true == 1.0
+    assert wrong / 4000 < 0.05 and neg_of_real == 0
+
+
+def test_quantile_budgets_are_the_cost_quartiles():
+    """The default budgets are the 25/50/75 % quantiles of the searched costs."""
+    assert quantile_budgets([1, 2, 3, 4, 5]) == [2.0, 3.0, 4.0]
