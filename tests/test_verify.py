@@ -177,3 +177,32 @@ def test_verify_resumes_after_kill_minus_9_without_training_anything_twice(tiny_
     assert cfg["resumed_from_epoch"] == cfg["config"]["epochs"]  # the supernet's training was not run again
     trained = read_csv(out / "verify" / "trainings.csv")
     assert len(trained) == 9 and len({(r["arch"], r["seed"], r["epochs"]) for r in trained}) == 9
+
+
+def test_sequential_verify_spends_only_on_contenders_and_trains_nothing_twice(tiny_space, tmp_path):
+    """--budget-units: after the 9-arch first design, each look trains one more seed of the archs the picks still
+    hinge on (an unreachable --epsilon 0 keeps them hinging), never an (arch, seed, epochs) twice and never past the
+    units; decisions.csv states the picks at the run's confidence with the looks recorded in config.yaml."""
+    out = tmp_path / "run"
+    budget = 0.6  # the first design costs about 9 x 1/30 units: room for about 8 more trainings
+    argv = ["--smoke", "--no-progress", "--space", str(tiny_space), "--verify", "--out", str(out)]
+    assert search.main([*argv, "--budget-units", str(budget), "--epsilon", "0"]) == 0
+    trained = read_csv(out / "verify" / "trainings.csv")
+    keys = [(r["arch"], r["seed"], r["epochs"]) for r in trained]
+    assert len(keys) == len(set(keys)) and len(keys) > 9
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    seq = cfg["verify"]["sequential"]
+    assert seq["stopped"] in ("units", "looks") and seq["looks"] >= 1 and seq["units"] <= budget + 1e-9
+    assert cfg["verify"]["trainings"] == len(keys)
+    assert {s for _, s, _ in keys} > {"0"}  # later looks trained further seeds
+    decisions = read_csv(out / "decisions.csv")
+    assert decisions and all(float(d["epsilon_pp"]) >= 0 and d["confidence"] == "0.9" for d in decisions)
+    assert all(d["pick"] == d["indifference"].split()[0] for d in decisions)
+
+
+def test_sequential_verify_refuses_a_budget_below_its_first_design(tiny_space, tmp_path, capsys):
+    """--budget-units smaller than the first design's cost: one line naming the fix, exit 2, no finished run."""
+    out = tmp_path / "run"
+    argv = ["--smoke", "--no-progress", "--space", str(tiny_space), "--verify", "--out", str(out)]
+    assert search.main([*argv, "--budget-units", "0.01"]) == 2
+    assert "less than the first design" in capsys.readouterr().err and not out.exists()

@@ -197,6 +197,16 @@ class OneShotConfig(RunConfig):
         "--verify: train at most this many archs of the reduced factorial (the 3^(n-1) fraction where it fits)",
         low=1,
     )
+    budget_units: float | None = opt(
+        None,
+        "--verify: after the first design, keep training the archs each budget's pick still hinges on, until every "
+        "budget's epsilon is at most --epsilon or this many units (30-epoch trainings of the median arch) are spent",
+        low=0,
+        open_low=True,
+    )
+    epsilon: float = opt(
+        0.5, "--budget-units: the target (pp) of every budget's 'pick within epsilon of the best'", low=0
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

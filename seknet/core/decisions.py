@@ -64,8 +64,15 @@ class Decision:
     indifference: tuple[str, ...]  # the pick first, then the others by decreasing estimate
 
 
-def decide(ev: Evidence, cost: dict[str, float], budget: float, confidence: float = CONFIDENCE, seed: int = 0):
-    """The :class:`Decision` under ``budget`` (``cost[arch] <= budget``), or None when no arch fits."""
+def decide(
+    ev: Evidence, cost: dict[str, float], budget: float, confidence: float = CONFIDENCE, seed: int = 0, looks: int = 1
+):
+    """The :class:`Decision` under ``budget`` (``cost[arch] <= budget``), or None when no arch fits.
+
+    ``looks``: how many times the evidence may be looked at before stopping (sequential verification): each look's
+    bound is taken at ``1 - (1 - confidence) / looks`` (Bonferroni over the looks), so the stated ``confidence``
+    still holds for whichever look the run stops at (optional stopping)."""
+    level = 1 - (1 - confidence) / looks
     idx = [i for i, a in enumerate(ev.archs) if cost[a] <= budget]
     if not idx:
         return None
@@ -78,7 +85,7 @@ def decide(ev: Evidence, cost: dict[str, float], budget: float, confidence: floa
     w[:, pick] -= 1.0
     d, cov = w @ ev.mean, w @ ev.cov @ w.T
     se = np.sqrt(np.maximum(np.diag(cov), 1e-12))
-    q = max_t_quantile(cov / np.outer(se, se), ev.df, confidence, seed)
+    q = max_t_quantile(cov / np.outer(se, se), ev.df, level, seed)
     upper = d + q * se
     epsilon = max(0.0, float(upper.max()))
     tied = sorted((j for j, u in zip(others, upper, strict=True) if u >= 0), key=lambda j: -ev.mean[j])
@@ -142,3 +149,19 @@ def _t(df: float, p: float) -> float:
 def quantile_budgets(costs: Sequence[float], quantiles: Sequence[int] = (25, 50, 75)) -> list[float]:
     """The budgets at the ``quantiles`` (%) of ``costs``: the searched space's MAC quartiles, as ``check`` uses."""
     return [float(np.quantile(list(costs), q / 100)) for q in quantiles]
+
+
+def training_units(epochs: int, macs: float, median_macs: float) -> float:
+    """Compute of one stand-alone training in units: 30-epoch trainings of the median-MAC arch (the answer curve's
+    unit), an epoch's cost taken as proportional to the arch's MACs."""
+    return epochs / 30 * macs / median_macs
+
+
+def contenders(decisions: Sequence[Decision], epsilon: float) -> list[str]:
+    """The archs a decision still hinges on: the indifference sets of the budgets whose epsilon exceeds the target,
+    in order of first appearance."""
+    out: dict[str, None] = {}
+    for d in decisions:
+        if d.epsilon_pp > epsilon:
+            out |= dict.fromkeys(d.indifference)
+    return list(out)

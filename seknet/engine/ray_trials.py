@@ -180,6 +180,7 @@ def train_jobs(
     gpus: int | None = None,
     restore: bool = True,
     retry_failed: bool = False,
+    ledger: Path | None = None,
 ) -> list[dict]:
     """Train every job ({"arch", "seed", "epochs"}) not yet in ``folder``/trainings.csv as one Ray Tune grid over
     ``trainable`` (see :func:`standalone_trainable`); returns the ledger rows of ``jobs``, in their order.
@@ -188,12 +189,13 @@ def train_jobs(
     ``retry_failed``); every finished trial is added to the ledger. ``restore``: an interrupted experiment in
     ``folder``/tune is restored, keeping its finished trials (a run's resume); else a new one is started beside it.
     ``gpus``: what a local Ray is started with (:func:`local_gpus`); ``address`` joins a cluster instead.
+    ``ledger``: the ledger file, when several experiment folders share one (default ``folder``/trainings.csv).
     """
     from ray import tune
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    ledger = folder / "trainings.csv"
+    ledger = Path(ledger) if ledger is not None else folder / "trainings.csv"
     rows = read_csv(ledger) if ledger.is_file() else []
     done = {job_key(r): r for r in rows if _counts(r, n_eval, retry_failed)}
     todo = [j for j in dict.fromkeys(map(job_key, jobs)) if j not in done]

@@ -22,13 +22,14 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from seknet.core import factorial
 from seknet.core.attention import Choice, stage_names
 from seknet.core.count import count
-from seknet.core.decisions import Evidence, claim
+from seknet.core.decisions import Evidence, claim, contenders, decide, quantile_budgets, training_units
 from seknet.core.fileio import write_csv
 from seknet.data.load import run_data
 from seknet.engine import ray_trials
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     from seknet.runs.spine import RunContext
 
 FOLDER = "verify"  # in the run folder: the trainings' ledger and the Tune experiment
+LOOKS = (
+    8  # sequential verification (--budget-units): the most looks at the evidence, over which the confidence is split
+)
 DIGITS_VARIANTS = 24  # digits: draws per validation source the trainings are scored on (8,616 images)
 
 
@@ -78,16 +82,67 @@ def jobs_of(ctx: RunContext, archs: list[str]) -> list[dict]:
     return [{"arch": a, "seed": s, "epochs": cfg.verify_epochs} for s in seeds for a in archs]
 
 
-def train_jobs(ctx: RunContext, jobs: list[dict]) -> list[dict]:
+def train_jobs(ctx: RunContext, jobs: list[dict], look: int = 0) -> list[dict]:
     """Train the ``jobs`` not yet in the run's ledger (``verify/trainings.csv``) as Ray Tune trials; an interrupted
-    experiment is restored, so its finished trials are kept. Returns every ledger row of ``jobs``."""
+    experiment is restored, so its finished trials are kept. Returns every ledger row of ``jobs``. ``look`` > 0: a
+    round of sequential verification, its own experiment in ``verify/look-K``."""
     cfg = ctx.cfg
     variants = {"eval_variants": DIGITS_VARIANTS} if cfg.data == "digits" and not cfg.smoke else {}
     data = run_data(cfg, ctx.space.input_size, **variants)
     tcfg = TrainConfig(cfg.verify_epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
     trainable = standalone_trainable(ctx.space, data, tcfg, gpus_per_trial=cfg.gpus_per_worker)
     gpus = local_gpus(cfg.gpus_per_worker, cfg.address)
-    return ray_trials.train_jobs(jobs, trainable, ctx.partial / FOLDER, len(data.val), cfg.progress, cfg.address, gpus)
+    folder = ctx.partial / FOLDER
+    where = folder / f"look-{look}" if look else folder
+    ledger = folder / "trainings.csv"
+    return ray_trials.train_jobs(jobs, trainable, where, len(data.val), cfg.progress, cfg.address, gpus, ledger=ledger)
+
+
+def sequential(ctx: RunContext, lv: list[list[str]], archs: list[str]) -> tuple[list[dict], dict]:
+    """``--budget-units U``: train the first design, then look at the evidence up to ``LOOKS`` times; at each look,
+    decide every budget at ``1 - (1 - confidence) / LOOKS`` (Bonferroni over the looks, so the stated confidence holds
+    wherever the run stops) and train one more seed of each arch in an indifference set whose epsilon is above
+    ``--epsilon``, the least-trained first, as long as the units last. Returns (ledger rows, what happened)."""
+    cfg, space = ctx.cfg, ctx.space
+    cells = [a for a in factorial.cells(lv) if a in {str(x) for x in ctx.archs}]
+    macs = {a: float(count(space.parse(a)).macs) for a in cells}
+    median = statistics.median(macs.values())
+    unit = {a: training_units(cfg.verify_epochs, m, median) for a, m in macs.items()}
+    first = jobs_of(ctx, archs)
+    spent = sum(unit[j["arch"]] for j in first)
+    if spent > cfg.budget_units:
+        raise ValueError(
+            f"--budget-units {cfg.budget_units:g} is less than the first design's {spent:.2f} units; raise it, or "
+            "lower --verify-epochs or --verify-archs"
+        )
+    trained, stopped, look = train_jobs(ctx, first), "looks", 0
+    budgets = quantile_budgets(list(macs.values())) if cfg.max_macs is None else [float(cfg.max_macs)]
+    for look in range(1, LOOKS + 1):
+        ok = [r for r in trained if r["status"] == "complete"]
+        fit = factorial.fit(ok, pairs=False)
+        ev = _evidence(fit, cells)
+        hinge = contenders([decide(ev, macs, b, cfg.confidence, looks=LOOKS) for b in budgets], cfg.epsilon)
+        if not hinge:
+            stopped = "epsilon"
+            break
+        runs = Counter(r["arch"] for r in trained)
+        batch = []
+        for a in sorted(hinge, key=lambda a: (runs[a], a)):
+            if spent + unit[a] <= cfg.budget_units + 1e-9:
+                batch.append({"arch": a, "seed": cfg.seed + runs[a], "epochs": cfg.verify_epochs})
+                spent += unit[a]
+        if not batch:
+            stopped = "units"
+            break
+        trained += train_jobs(ctx, batch, look)
+    done = {"looks": look, "units": round(spent, 3), "budget_units": cfg.budget_units, "epsilon": cfg.epsilon}
+    return trained, done | {"stopped": stopped, "max_looks": LOOKS}
+
+
+def _evidence(fit: factorial.Fit, cells: list[str]) -> Evidence:
+    """The fit's predicted accuracy (pp) of every cell, with their covariance and the fit's df."""
+    x = factorial.design_matrix(cells, fit)
+    return Evidence(tuple(cells), x @ fit.beta, x @ fit.cov @ x.T, fit.df)
 
 
 def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[list[dict], list[dict], tuple]:
@@ -121,19 +176,20 @@ def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[l
                 "on_front": 0,
             }
         )
-    x = factorial.design_matrix(cells, fit)
-    ev = Evidence(tuple(cells), pred, x @ fit.cov @ x.T, fit.df)
+    looks = LOOKS if ctx.cfg.budget_units is not None else 1
     what = f"stand-alone factorial fit of {len(ok)} trainings, sigma {fit.sigma:.2f} pp per training, df {fit.df}"
-    return rows, placement_rows(ctx, fit, lv, rows, ok), (ev, what)
+    if looks > 1:
+        what += f"; sequential, confidence split over {looks} looks"
+    return rows, placement_rows(ctx, fit, lv, rows, ok, looks), (_evidence(fit, cells), what, looks)
 
 
 def placement_rows(
-    ctx: RunContext, fit: factorial.Fit, lv: list[list[str]], rows: list[dict], ok: list[dict]
+    ctx: RunContext, fit: factorial.Fit, lv: list[list[str]], rows: list[dict], ok: list[dict], looks: int = 1
 ) -> list[dict]:
     """placement.csv from the fit: per stage, each choice vs none (and each conv-slot kind's choice vs each
     attention-slot kind's, ``vs``), with its 95 % interval, whether that excludes 0, and its claim at the run's
     confidence (resolved, negligible or unresolved with the trainings it would need)."""
-    decide_by = (len(ok), ctx.cfg.confidence, ctx.cfg.margin)
+    decide_by = (len(ok), 1 - (1 - ctx.cfg.confidence) / looks, ctx.cfg.margin)
     out = []
     for i, choices in enumerate(lv):
         for c in choices:
@@ -203,7 +259,11 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
     t0 = time.time()
     lv = levels(ctx, screening)
     archs = design(ctx, lv)
-    trained = train_jobs(ctx, jobs_of(ctx, archs))
+    rounds = {}
+    if ctx.cfg.budget_units is None:
+        trained = train_jobs(ctx, jobs_of(ctx, archs))
+    else:
+        trained, rounds = sequential(ctx, lv, archs)
     ok = [r for r in trained if r["status"] == "complete"]
     failed = [r for r in trained if r["status"] != "complete"]
     if len({r["arch"] for r in ok}) <= sum(len(x) - 1 for x in lv) + 1:
@@ -228,6 +288,7 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
             "epochs": epochs,
             "seconds": round(time.time() - t0, 1),
         }
+        | ({"sequential": rounds} if rounds else {})
     }
     notes = [
         f"Verified stand-alone: {len(ok)} trainings of {len({r['arch'] for r in ok})} archs, "

@@ -29,6 +29,7 @@ def decision_rows(
     confidence: float,
     evidence: str,
     indifferent=None,
+    looks: int = 1,
 ) -> list[dict]:
     """decisions.csv's rows. With ``ev`` (the run's estimates and their covariance), each budget's
     :func:`seknet.core.decisions.decide`. Without it (no measure of the training noise), the pick is the most accurate
@@ -39,7 +40,7 @@ def decision_rows(
     out = []
     for b in budgets(list(by_arch.values()), cost, given):
         if ev is not None:
-            d = decide(ev, costs, b, confidence)
+            d = decide(ev, costs, b, confidence, looks=looks)
         else:
             d = _unclaimed(by_arch, costs, b, confidence, indifferent)
         if d is None:
@@ -77,12 +78,12 @@ NO_NOISE = "supernet scores: image noise only, the training noise not measured"
 
 
 def decider(rows: Sequence[dict], cost: str, confidence: float, evidence: tuple | None, hits: dict | None):
-    """``given -> decisions.csv rows`` for a run: on its ``evidence`` ((Evidence, what it is), e.g. --verify's fit)
+    """``given -> decisions.csv rows`` for a run: on its ``evidence`` ((Evidence, what it is, looks), --verify's fit)
     when it has one, else on its rows, the archs a pick cannot be told from then found by a paired test over the
     images (``hits``) or by their binomial intervals, and no epsilon claimed."""
     if evidence is not None:
-        ev, what = evidence
-        return lambda given: decision_rows(ev, rows, cost, given, confidence, what)
+        ev, what, looks = evidence
+        return lambda given: decision_rows(ev, rows, cost, given, confidence, what, looks=looks)
     by_arch = {r["arch"]: r for r in rows}
 
     def indifferent(pick: str, candidates: list[str]) -> list[str]:

@@ -68,7 +68,7 @@ class Outcome:
     title: str = ""  # pareto.png's title
     hits: dict | None = None  # {arch: bool tensor of the slice images it got right}: placement with intervals
     placement: list[dict] | None = None  # placement.csv rows the mode computed itself
-    evidence: tuple | None = None  # (seknet.core.decisions.Evidence, what it is): a measure of the training noise
+    evidence: tuple | None = None  # (seknet.core.decisions.Evidence, what it is, looks): the training noise measured
     notes: list[str] = field(default_factory=list)  # lines the printed report adds
     files: str = "evaluations.csv, pareto.csv/png, best.yaml, config.yaml"  # what the report says was written
     scratch: list[str] = field(default_factory=list)  # files and folders of the run folder removed once recorded

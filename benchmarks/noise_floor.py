@@ -1,0 +1,113 @@
+"""The noise floor of a stand-alone training, and what lowers it (issue 31, "lower the noise floor").
+
+The trainings a decision needs grow as sigma^2. Two levers are measured here, each at no extra training compute:
+
+1. **Common random numbers (paired seeds).** Every arch of a replicate is trained under the same seed (the same data
+   order; initial weights drawn from the same stream). If a seed's luck is partly shared by all archs, a contrast
+   taken within a seed cancels that part. Fit y[a, s] = mu[a] + b[s] + e over the 81 archs x 3 seeds of the truth
+   (truth.csv's seeds 0 and 1, curves.csv's seed 2, 16 epochs, the same 8,640 test images): sigma_unpaired^2 =
+   sigma_b^2 + sigma_e^2 is what an unpaired contrast sees per training, sigma_e^2 what a paired one sees.
+2. **Weight averaging (EMA, SWA).** curves-s34.csv records, in the same trainings, the test accuracy of the plain
+   weights, of their EMA and of SWA over the last quarter of the epochs (``seknet.engine.averaging``). With two
+   seeds of an arch, sigma comes from the seed-to-seed differences (paired by arch); with one, from the residual of
+   the additive factorial fit over the archs trained so far (the answer curve's sigma).
+
+    python benchmarks/noise_floor.py [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from seknet.core import factorial
+from seknet.core.fileio import read_csv
+from seknet.core.truth import factorial_rows
+
+HERE = Path(__file__).resolve().parent / "truth"
+METRICS = {"plain": "test_correct", "EMA": "ema_test_correct", "SWA": "swa_test_correct"}
+
+
+def seed_table() -> dict[tuple[str, int], float]:
+    """{(arch, seed): test accuracy in pp} of the 16-epoch factorial: truth.csv's seeds 0, 1 and curves.csv's 2."""
+    out = {}
+    for r in factorial_rows(read_csv(HERE / "truth.csv"), 16):
+        out[(r["arch"], int(r["seed"]))] = 100 * float(r["accuracy"])
+    archs = {a for a, _ in out}
+    for r in read_csv(HERE / "curves.csv"):
+        if r["arch"] in archs and r["epochs"] == r["epoch"] == "16" and r["seed"] == "2" and r["test_correct"]:
+            out[(r["arch"], 2)] = 100 * int(r["test_correct"]) / int(r["test_n"])
+    return out
+
+
+def crn(table: dict[tuple[str, int], float]) -> dict[str, float]:
+    """Two-way decomposition over the archs that every seed has: sigma_b (shared by a seed's archs), sigma_e (the
+    rest), and the variance ratio a paired contrast saves."""
+    seeds = sorted({s for _, s in table})
+    archs = sorted(a for a in {a for a, _ in table} if all((a, s) in table for s in seeds))
+    y = np.array([[table[(a, s)] for s in seeds] for a in archs])  # (A, S)
+    resid = y - y.mean(1, keepdims=True) - y.mean(0, keepdims=True) + y.mean()
+    a, s = y.shape
+    sigma_e2 = float((resid**2).sum()) / ((a - 1) * (s - 1))
+    within = float(((y - y.mean(1, keepdims=True)) ** 2).sum()) / (a * (s - 1))  # sigma_b^2 + sigma_e^2, unpaired
+    return {
+        "archs": a,
+        "seeds": s,
+        "sigma_unpaired": math.sqrt(within),
+        "sigma_paired": math.sqrt(sigma_e2),
+        "sigma_seed": math.sqrt(max(within - sigma_e2, 0.0)),
+        "trainings_ratio": sigma_e2 / within,
+    }
+
+
+def averaged(path: Path = HERE / "curves-s34.csv") -> dict[str, dict[str, float]]:
+    """Per metric (plain, EMA, SWA): the trainings measured, sigma per training and the mean accuracy, over the
+    complete 16-epoch trainings of curves-s34.csv (seed pairs where an arch has two seeds, else the fit residual)."""
+    if not path.is_file():
+        return {}
+    final = [r for r in read_csv(path) if r["epoch"] == r["epochs"] == "16" and r["swa_test_correct"]]
+    out = {}
+    for name, col in METRICS.items():
+        acc = {(r["arch"], int(r["seed"])): 100 * int(r[col]) / int(r["test_n"]) for r in final}
+        pairs = [(acc[(a, 3)], acc[(a, 4)]) for a, s in acc if s == 3 and (a, 4) in acc]
+        if len(pairs) >= 3:
+            sigma, how = math.sqrt(statistics.fmean((x - y) ** 2 / 2 for x, y in pairs)), f"{len(pairs)} seed pairs"
+        elif len({a for a, _ in acc}) >= 15:
+            rows = [{"arch": a, "accuracy": v / 100} for (a, _), v in acc.items()]
+            fit = factorial.fit(rows, pairs=False)
+            sigma, how = fit.sigma, f"additive fit residual, df {fit.df}"
+        else:
+            continue
+        out[name] = {"trainings": len(acc), "sigma": sigma, "mean": statistics.fmean(acc.values()), "how": how}
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--markdown", action="store_true")
+    args = p.parse_args(argv)
+    c = crn(seed_table())
+    bar = "| " if args.markdown else ""
+    print(f"{bar}common random numbers: {c['archs']} archs x {c['seeds']} seeds, 16 epochs, 8,640 test images")
+    print(
+        f"{bar}sigma per training, unpaired {c['sigma_unpaired']:.3f} pp; paired within a seed {c['sigma_paired']:.3f}"
+        f" pp (seed-shared part {c['sigma_seed']:.3f} pp): a paired contrast needs {c['trainings_ratio']:.2f} x the"
+        " trainings of an unpaired one"
+    )
+    avg = averaged()
+    if not avg:
+        print(f"{bar}EMA / SWA: too few trainings in curves-s34.csv yet")
+    for name, m in avg.items():
+        ratio = (m["sigma"] / avg["plain"]["sigma"]) ** 2
+        print(
+            f"{bar}{name}: {m['trainings']} trainings, mean {m['mean']:.2f} %, sigma {m['sigma']:.3f} pp ({m['how']});"
+            f" trainings needed vs plain x {ratio:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
