@@ -100,3 +100,27 @@ def test_claims_keep_their_error_rate_over_many_draws():
 def test_quantile_budgets_are_the_cost_quartiles():
     """The default budgets are the 25/50/75 % quantiles of the searched costs."""
     assert quantile_budgets([1, 2, 3, 4, 5]) == [2.0, 3.0, 4.0]
+
+
+@pytest.mark.slow
+def test_a_cifar_run_carries_no_digits_constant(tmp_path):
+    """A one-shot smoke run on CIFAR-format files: no seed spread is assumed (config says None), every placement
+    contrast is claimed unresolved, and decisions.csv names a pick per budget without claiming an epsilon."""
+    import yaml
+
+    import search
+    from seknet.core import fileio
+    from tests.test_data import _write_cifar
+
+    _write_cifar(tmp_path / "data", "cifar10", per_file=8)
+    out = tmp_path / "run"
+    argv = ["--smoke", "--no-progress", "--space", "search_space/cifar10.yaml", "--data", "cifar10"]
+    argv += ["--data-root", str(tmp_path / "data"), "--max-macs", "102.3M", "--out", str(out)]
+    assert search.main(argv) == 0
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["config"]["seed_spread"] is None and cfg["data"]["name"] == "cifar10"
+    place = fileio.read_csv(out / "placement.csv")
+    assert place and {p["claim"] for p in place if p["claim"]} == {"unresolved"}
+    decisions = fileio.read_csv(out / "decisions.csv")
+    assert len(decisions) == 1 and decisions[0]["budget"] == "102300000"
+    assert decisions[0]["epsilon_pp"] == "" and decisions[0]["pick"] in decisions[0]["indifference"].split()
