@@ -19,9 +19,10 @@ Plans (run in this order by ``--plan all``; every plan keeps the rows it finds i
 Recipe (the retrain recipe): ``seknet.standalone`` training, 8 epochs (or 16), lr 0.1 cosine, batch 128,
 digits data seed 0, accuracy on the test split drawn 24x per source (8,640 images).
 
-Resumable: each finished training is appended to ``truth.csv`` (one line, flushed and fsynced) and a
-rerun skips every (arch, seed, epochs) already there, so a kill loses only the trainings in flight.
-Workers are processes with one thread each.
+Resumable: the trainings run as Ray Tune trials through the project's one runner
+(``seknet.engine.ray_trials.train_jobs``), whose ledger (``benchmarks/truth/.tune/<table>/trainings.csv``) keeps every
+finished training, so a kill loses only the trainings in flight; a rerun skips every (arch, seed, epochs) already in
+the table or the ledger. Each trial has one CPU and one thread, ``--workers`` at once.
 
     nohup nice -n 19 python benchmarks/truth/truth_table.py --plan all --workers 2 > benchmarks/truth/log.txt 2>&1 &
 
@@ -33,10 +34,8 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
-import multiprocessing as mp
 import os
 import sys
-import time
 from pathlib import Path
 
 import yaml
@@ -44,14 +43,13 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-import torch
 
 from seknet.core import truth
 from seknet.core.attention import ALL_CHOICES
 from seknet.core.count import count
 from seknet.core.space import load_space
 from seknet.data.load import load_data
-from seknet.engine.standalone import standalone_correct
+from seknet.engine.ray_trials import standalone_trainable, train_jobs
 from seknet.engine.train import TrainConfig
 from seknet.runs import folder
 
@@ -118,62 +116,39 @@ def git_commit() -> str:
     return (folder.git_commit() or "unknown")[:7]
 
 
-_DATA, _SPACE = None, SPACE
-
-
-def _init_worker(space: Path) -> None:
-    global _DATA, _SPACE
-    torch.set_num_threads(1)
-    _DATA, _SPACE = load_data("digits", seed=DATA_SEED, test_variants=TEST_VARIANTS), space
-
-
-def _train(job: tuple[str, int, int]) -> dict:
-    arch_text, seed, epochs = job
-    arch = load_space(_SPACE).parse(arch_text)
-    t0 = time.perf_counter()
-    correct = standalone_correct(arch, _DATA.train, _DATA.test, TrainConfig(epochs=epochs, seed=seed))
-    c, n = count(arch), len(_DATA.test)
-    return {
-        "arch": arch_text,
-        "seed": seed,
-        "epochs": epochs,
-        "correct": correct,
-        "n": n,
-        "accuracy": round(correct / n, 6),
-        "macs": c.macs,
-        "params": c.params,
-        "recipe": recipe(_SPACE),
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
-
-
 def run_jobs(table: Path, jobs: list[tuple[str, int, int]], workers: int, space: Path = SPACE) -> None:
-    """Train every job not yet in ``table``, appending each finished row at once."""
+    """Train every job not yet in ``table`` as Ray Tune trials (``seknet.engine.ray_trials.train_jobs``: one CPU and
+    one thread each, ``workers`` at once, its ledger in ``benchmarks/truth/.tune/``), then append each new complete
+    training's row to ``table``."""
     todo = [j for j in dict.fromkeys(jobs) if j not in done_keys(read_rows(table), space)]
-    print(
-        f"{len(jobs) - len(todo)} of {len(jobs)} already in {table.name}; training {len(todo)}",
-        flush=True,
-    )
+    print(f"{len(jobs) - len(todo)} of {len(jobs)} already in {table.name}; training {len(todo)}", flush=True)
     if not todo:
         return
-    commit = git_commit()
-    new = not table.is_file() or table.stat().st_size == 0
-    with (
-        open(table, "a", newline="") as f,
-        mp.get_context("spawn").Pool(workers, _init_worker, (space,)) as pool,
-    ):
+    from dataclasses import replace
+
+    data = load_data("digits", seed=DATA_SEED, test_variants=TEST_VARIANTS)
+    data = replace(data, val=data.test)  # a trial scores its data's val split: the truth is on the test images
+    sp = load_space(space)
+    trainable = standalone_trainable(sp, data, TrainConfig())  # each job names its seed and epochs
+    folder = HERE / ".tune" / table.stem
+    job_dicts = [{"arch": a, "seed": s, "epochs": e} for a, s, e in todo]
+    rows = train_jobs(job_dicts, trainable, folder, len(data.test), progress=False, num_cpus=workers)
+    commit, new = git_commit(), not table.is_file() or table.stat().st_size == 0
+    with open(table, "a", newline="") as f:
         w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
         if new:
             w.writeheader()
-        for k, row in enumerate(pool.imap_unordered(_train, todo), 1):
-            w.writerow(row | {"git_commit": commit})
-            f.flush()
-            os.fsync(f.fileno())
-            print(
-                f"[{k}/{len(todo)}] {row['arch']} seed {row['seed']} {row['epochs']} ep: "
-                f"{100 * row['accuracy']:.2f} % ({row['seconds']} s)",
-                flush=True,
+        for r in (r for r in rows if r["status"] == "complete"):
+            c = count(sp.parse(r["arch"]))
+            w.writerow(
+                {"arch": r["arch"], "seed": r["seed"], "epochs": r["epochs"], "correct": r["correct"]}
+                | {"n": r["n_eval"], "accuracy": r["accuracy"], "macs": c.macs, "params": c.params}
+                | {"recipe": recipe(space), "git_commit": commit, "seconds": r["seconds"]}
             )
+        f.flush()
+        os.fsync(f.fileno())
+    for r in rows:
+        print(f"{r['arch']} seed {r['seed']} {r['epochs']} ep: {r['status']} {r['accuracy']} {r['error']}")
 
 
 def main(argv: list[str] | None = None) -> None:

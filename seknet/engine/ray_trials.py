@@ -28,7 +28,7 @@ from seknet.engine.standalone import initial_model, train_standalone
 from seknet.engine.train import TrainConfig, evaluate
 from seknet.nn.supernet import Supernet
 
-LEDGER = ["arch", "seed", "epochs", "correct", "n_eval", "accuracy", "status", "error"]
+LEDGER = ["arch", "seed", "epochs", "correct", "n_eval", "accuracy", "status", "error", "seconds"]
 
 
 def job_of(config: dict) -> dict:
@@ -159,7 +159,7 @@ def ledger_row(result, epochs: int | None = None) -> dict:
             why = error_line(result.error)
         elif stopped:
             why = f"stopped after {m.get('epoch', 0)} epochs"
-        return row | {"correct": "", "n_eval": "", "accuracy": "", "status": "failed", "error": why}
+        return row | {"correct": "", "n_eval": "", "accuracy": "", "status": "failed", "error": why, "seconds": ""}
     acc = int(m["correct"]) / int(m["n_eval"])
     return row | {
         "correct": m["correct"],
@@ -167,6 +167,7 @@ def ledger_row(result, epochs: int | None = None) -> dict:
         "accuracy": round(acc, 6),
         "status": "complete",
         "error": "",
+        "seconds": round(float(m.get("time_total_s", 0.0)), 1),
     }
 
 
@@ -181,6 +182,7 @@ def train_jobs(
     restore: bool = True,
     retry_failed: bool = False,
     ledger: Path | None = None,
+    num_cpus: int | None = None,
 ) -> list[dict]:
     """Train every job ({"arch", "seed", "epochs"}) not yet in ``folder``/trainings.csv as one Ray Tune grid over
     ``trainable`` (see :func:`standalone_trainable`); returns the ledger rows of ``jobs``, in their order.
@@ -190,6 +192,7 @@ def train_jobs(
     ``folder``/tune is restored, keeping its finished trials (a run's resume); else a new one is started beside it.
     ``gpus``: what a local Ray is started with (:func:`local_gpus`); ``address`` joins a cluster instead.
     ``ledger``: the ledger file, when several experiment folders share one (default ``folder``/trainings.csv).
+    ``num_cpus``: the CPUs a local Ray is started with (trials at once, one CPU each; default all).
     """
     from ray import tune
 
@@ -203,7 +206,7 @@ def train_jobs(
         grid = {"job": tune.grid_search([{"arch": a, "seed": s, "epochs": e} for a, s, e in todo])}
         restore = restore and (folder / "tune").is_dir()
         what = f"remove {folder}/tune to train the missing ones again"
-        with tune_settings(), ray_session(address, num_gpus=gpus):
+        with tune_settings(), ray_session(address, num_cpus=num_cpus, num_gpus=gpus):
             for result in experiment(trainable, folder, progress, restore, what, param_space=grid).fit():
                 row = ledger_row(result, int(job_of(result.config)["epochs"]))
                 if row["status"] == "complete" or job_key(row) not in done:
