@@ -73,3 +73,19 @@ def test_regret_is_nan_not_a_crash_when_the_run_scored_no_truth_arch_under_the_b
     macs = {"none-none": 10, "se16-none": 11}
     assert math.isnan(truth.regret({"sk4-se8": 0.95}, truth_acc, macs, 11))
     assert truth.regret({"none-none": 0.9, "se16-none": 0.8}, truth_acc, macs, 11) == pytest.approx(1.0)
+
+
+def test_epsilon_checks_say_whether_each_claim_held_against_the_truth():
+    """A claim 'pick within 0.5 pp of the best' holds when the truth's gap is 0.3 pp and fails when it is 0.8 pp; a
+    row without an epsilon, or whose pick the truth never measured, is left out."""
+    truth_means = {"a": 0.90, "b": 0.897, "c": 0.892}
+    macs = {"a": 10, "b": 5, "c": 5}
+    decisions = [
+        {"budget": "10", "pick": "b", "epsilon_pp": "0.5"},  # best under 10 is a: gap 0.3
+        {"budget": "10", "pick": "c", "epsilon_pp": "0.5"},  # gap 0.8
+        {"budget": "10", "pick": "c", "epsilon_pp": ""},  # no claim
+        {"budget": "10", "pick": "z", "epsilon_pp": "0.5"},  # not in the truth
+    ]
+    got = truth.epsilon_checks(decisions, truth_means, macs)
+    assert [e["held"] for e in got] == [True, False]
+    assert [round(e["gap"], 6) for e in got] == [0.3, 0.8]

@@ -183,7 +183,10 @@ def _check(args: argparse.Namespace) -> int:
     checks = {}
     for run in map(Path, args.runs):
         place = read_table(run / "placement.csv", {"stage": (int, False), "choice": (str, False)})
-        checks[str(run)] = check_run(rows, read_evaluations(run / "evaluations.csv"), place)
+        decided = (
+            read_table(run / "decisions.csv", {"budget": (float, False)}) if (run / "decisions.csv").is_file() else []
+        )
+        checks[str(run)] = check_run(rows, read_evaluations(run / "evaluations.csv"), place, decided)
     print(format_checks(checks))
     return 0
 

@@ -109,13 +109,30 @@ def regret(scores: dict[str, float], truth: dict[str, float], macs: dict[str, in
     return 100 * (max(truth[a] for a in fits) - truth[pick])
 
 
-def check_run(truth_rows: Sequence[dict], run_rows: Sequence[dict], place: Sequence[dict]) -> dict:
+def epsilon_checks(decisions: Sequence[dict], truth: dict[str, float], macs: dict[str, int]) -> list[dict]:
+    """For each decisions.csv row that claims an epsilon: the truth's gap between its best arch under the budget and
+    the run's pick (pp), and whether "the pick is within epsilon of the best" held. Rows whose pick the truth has not
+    measured, or that claim no epsilon, are left out."""
+    out = []
+    for d in decisions:
+        if d.get("epsilon_pp", "") in ("", None) or d["pick"] not in truth:
+            continue
+        fits = [a for a in truth if macs[a] <= float(d["budget"])]
+        gap = 100 * (max(truth[a] for a in fits) - truth[d["pick"]])
+        eps = float(d["epsilon_pp"])
+        out.append({"budget": d["budget"], "epsilon": eps, "gap": gap, "held": gap <= eps + 1e-9})
+    return out
+
+
+def check_run(
+    truth_rows: Sequence[dict], run_rows: Sequence[dict], place: Sequence[dict], decisions: Sequence[dict] = ()
+) -> dict:
     """How a run agrees with the truth table: placement signs, Kendall tau over the factorial archs, regret.
 
     ``truth_rows``: the factorial rows of the table; ``run_rows``: the run's evaluations.csv; ``place``: its
-    placement.csv. Returns agree (k: signs right), effects (K), disagreements (list of str), resolved and wrong (the
-    effects the run resolves in its own intervals with the right and the wrong sign), tau, one_seed_tau, regret_pp
-    ({quantile: pp}).
+    placement.csv; ``decisions``: its decisions.csv. Returns agree (k: signs right), effects (K), disagreements (list
+    of str), resolved and wrong (the effects the run claims resolved with the right and the wrong sign), tau,
+    one_seed_tau, regret_pp ({quantile: pp}), epsilon (:func:`epsilon_checks`: did each epsilon claim hold).
     """
     from scipy.stats import kendalltau
 
@@ -149,6 +166,7 @@ def check_run(truth_rows: Sequence[dict], run_rows: Sequence[dict], place: Seque
         "one_seed_tau": one_seed_replication_tau(list(seeds.values())),
         "regret_pp": {q: regret(scores, truth, macs, b) for q, b in qs.items()},
         "budgets": qs,
+        "epsilon": epsilon_checks(decisions, truth, macs),
     }
 
 
@@ -164,6 +182,11 @@ def format_checks(checks: dict[str, dict]) -> str:
             f"regret pp at MAC quantiles {reg}"
         )
         lines += [f"    wrong sign: {d}" for d in c["disagreements"]]
+        lines += [
+            f"    budget {e['budget']}: pick within {e['epsilon']:.2f} pp of the best? truth's gap {e['gap']:.2f} pp: "
+            + ("held" if e["held"] else "FAILED")
+            for e in c.get("epsilon", [])
+        ]
         lines += [f"    RESOLVED WRONG: {d}" for d in c["wrong"]]
     if len(checks) > 1:
         cs = list(checks.values())
