@@ -86,6 +86,25 @@ def averaged(path: Path = HERE / "curves-s34.csv") -> dict[str, dict[str, float]
     return out
 
 
+def averaging_gain(path: Path = HERE / "curves-s34.csv") -> list[tuple[str, int, int, float, float]]:
+    """(metric, epoch, trainings, mean gain over the plain weights in pp, SD of that gain) at each epoch the averages
+    were evaluated: how much of a training's outcome the average changes, paired within the training."""
+    if not path.is_file():
+        return []
+    rows = [r for r in read_csv(path) if r["epochs"] == "16" and r["ema_test_correct"]]
+    out = []
+    for name, col in list(METRICS.items())[1:]:
+        for epoch in sorted({int(r["epoch"]) for r in rows if r[col]}):
+            d = [
+                100 * (int(r[col]) - int(r["test_correct"])) / int(r["test_n"])
+                for r in rows
+                if r["epoch"] == str(epoch)
+            ]
+            if len(d) > 1:
+                out.append((name, epoch, len(d), statistics.fmean(d), statistics.stdev(d)))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--markdown", action="store_true")
@@ -98,6 +117,10 @@ def main(argv: list[str] | None = None) -> None:
         f" pp (seed-shared part {c['sigma_seed']:.3f} pp): a paired contrast needs {c['trainings_ratio']:.2f} x the"
         " trainings of an unpaired one"
     )
+    for name, epoch, n, gain, sd in averaging_gain():
+        print(
+            f"{bar}{name} at epoch {epoch} of 16: {gain:+.2f} pp over the plain weights (SD {sd:.2f} pp, {n} trainings)"
+        )
     avg = averaged()
     if not avg:
         print(f"{bar}EMA / SWA: too few trainings in curves-s34.csv yet")
