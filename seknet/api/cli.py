@@ -7,6 +7,7 @@
     python search.py retrain RUN [--top K] [--random R] [--epochs E] [--seeds S]
     python search.py latency --space S [--device cpu|cuda] [--batch B] [--threads T] [--validate N]
     python search.py check RUN [RUN ...] [--truth benchmarks/truth/truth.csv]   a run's answer vs the truth
+    python search.py dashboard RUN [RUN ...] [--port P]   the runs in optuna-dashboard (pip install -e ".[dashboard]")
     python search.py flops --space S --arch A [--json]    params and MACs of one arch
     python search.py flops --space S --all [--json]       the whole space, sorted by MACs
 
@@ -330,6 +331,21 @@ def _add_check(sub) -> None:
     c.set_defaults(func=_check)
 
 
+def _add_dashboard(sub) -> None:
+    """The ``dashboard`` subcommand's flags."""
+    d = sub.add_parser("dashboard", help="serve runs in optuna-dashboard (each run a study) on 127.0.0.1")
+    d.add_argument("runs", nargs="+", help="finished run folders (results/...)")
+    d.add_argument("--port", type=_count(1), default=8080, help="port to listen on (default: %(default)s)")
+    d.set_defaults(func=_dashboard)
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from seknet.core.plugins import COMMANDS
+
+    COMMANDS.load("dashboard")([Path(r) for r in args.runs], args.port)  # seknet.runs.dashboard.serve
+    return 0
+
+
 def _add_latency(sub) -> None:
     """The ``latency`` subcommand's flags."""
     lt = sub.add_parser("latency", help="measure a latency table of the space's parts; validate it on random archs")
@@ -361,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_retrain(sub)
     _add_check(sub)
+    _add_dashboard(sub)
     _add_latency(sub)
     _add_flops(sub)
     return p
@@ -373,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("search.py: give a command (run, export, flops); see --help")
+            raise UsageError("search.py: give a command (run, export, dashboard, flops, ...); see --help")
         return args.func(args)
     except (UsageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

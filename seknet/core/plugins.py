@@ -200,5 +200,5 @@ STAGES = Registry(  # stages after a mode's run: run(ctx, outcome) -> Outcome
 COMMANDS = Registry(  # commands on a finished run folder (search.py retrain RUN, ...)
     "command",
     "command",
-    {"retrain": "seknet.runs.retrain:retrain"},
+    {"retrain": "seknet.runs.retrain:retrain", "dashboard": "seknet.runs.dashboard:serve"},
 )

@@ -5,7 +5,8 @@ resumed run folder, settle the objective (its latency table is the saved one on 
 archs, load and check the data, and probe a Ray cluster given by ``--address``; it returns a :class:`RunContext`.
 A mode's ``run(ctx)`` trains and scores, writing its own artefacts (supernet.pt, Tune state) into
 ``ctx.partial``, and returns an :class:`Outcome`. :func:`record` writes evaluations.csv, pareto.csv/png,
-placement.csv/png, best.yaml and config.yaml, renames the folder into place and prints the summary.
+placement.csv/png, decisions.csv, best.yaml, study.db (the run as an Optuna study) and config.yaml, renames the
+folder into place and prints the summary.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import placement
 from seknet.runs.plots import plot_pareto, plot_placement
 from seknet.runs.rows import front_rows, write_best
+from seknet.runs.study import STUDY_FILE, trials_of, write_study
 from seknet.runs.summary import summary
 
 
@@ -163,6 +165,7 @@ def record(ctx: RunContext, out: Outcome) -> Path:
     decide = decider(rows, col, ctx.cfg.confidence, out.evidence, out.hits)
     decisions = decide(ctx.cfg.max_latency if col == "latency_ms" else ctx.cfg.max_macs)
     write_csv(partial / "decisions.csv", decisions, DECISION_COLUMNS)
+    write_study(partial / STUDY_FILE, {ctx.folder.out.name: (trials_of(rows, col, decisions), col, ctx.space.choices)})
     tied = lambda best: decide(float(best[col]))[0]["indifference"].split()  # noqa: E731
     best = write_best(partial / "best.yaml", ctx.space, front, ctx.objective.budget_flags, keys, col, tied)
     plotted = [r for r in rows if r.get("status", "complete") == "complete"]

@@ -1,0 +1,74 @@
+"""``seknet dashboard RUN [RUN ...]``: the runs in optuna-dashboard, each run a study, served on 127.0.0.1.
+
+A run made before study.db existed gets one built from its files (nothing else is written into the run); several
+runs are served from one temporary storage holding a study per run. A missing or damaged run, a port in use, or
+optuna-dashboard not installed is one line (exit 2), and nothing is written.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from seknet.runs.study import STUDY_FILE, run_study, write_study
+
+
+def check_port(host: str, port: int) -> None:
+    """ValueError when ``host:port`` cannot be listened on (in use, say)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise ValueError(
+                f"--port {port}: {host}:{port} cannot be used ({e.strerror}); pass another --port"
+            ) from None
+
+
+def storage_for(runs: Sequence[Path], scratch: Path) -> str:
+    """The storage URL that holds the ``runs``: a single run's study.db (built from its files when missing), or a
+    storage in ``scratch`` with one study per run. Every run is read (and refused in one line) before anything is
+    written."""
+    studies = {Path(r).resolve().name: run_study(Path(r)) for r in runs}
+    if len(runs) == 1:
+        path = Path(runs[0]) / STUDY_FILE
+        if not path.is_file():
+            write_study(path, studies)
+        return f"sqlite:///{path.resolve()}"
+    if len(studies) < len(runs):
+        raise ValueError("two runs share a folder name; a study is named after its run folder")
+    return f"sqlite:///{write_study(scratch / 'runs.db', studies)}"
+
+
+def serve(runs: Sequence[Path], port: int = 8080, host: str = "127.0.0.1") -> None:
+    """Serve ``runs`` in optuna-dashboard on ``host:port`` until Ctrl-C (or SIGTERM), which stops it cleanly."""
+    try:
+        import optuna_dashboard
+    except ImportError as e:
+        fix = "install it with: pip install -e '.[dashboard]'"
+        raise ValueError(f"dashboard needs optuna-dashboard ({e}); {fix}") from None
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    check_port(host, port)
+    with tempfile.TemporaryDirectory(prefix="seknet-dashboard-") as scratch:
+        app = optuna_dashboard.wsgi(storage_for(runs, Path(scratch)))
+
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *args) -> None:  # one line per request would bury the URL
+                pass
+
+        with make_server(host, port, app, handler_class=Quiet) as server:
+            # A signal only asks the server to stop: raised inside a request, wsgiref would swallow it.
+            def stop(signum, frame) -> None:
+                threading.Thread(target=server.shutdown, daemon=True).start()
+
+            signal.signal(signal.SIGINT, stop)
+            signal.signal(signal.SIGTERM, stop)
+            print(
+                f"optuna-dashboard: http://{host}:{port}/dashboard/  ({len(runs)} run(s); Ctrl-C stops it)", flush=True
+            )
+            server.serve_forever()
+    print("stopped", flush=True)

@@ -1,0 +1,159 @@
+"""study.db: a run as an Optuna study, so that optuna-dashboard shows it (Pareto front, parameter importances,
+parallel coordinates, the trial table) without a viewer of our own.
+
+One RDB storage (SQLite) per run folder, one study in it named after the run, directions (accuracy: maximize, the
+run's cost, MACs or latency_ms: minimize). Each evaluated arch is a trial whose params are its per-stage choices
+(``stage0`` ... categorical over the space's choices) and whose values are (accuracy, cost):
+
+- COMPLETE: a complete arch scored on the full evaluation set (the rows a front may hold), so
+  ``study.best_trials`` is the run's front (pareto.csv; archs with exactly equal values both count for Optuna);
+- PRUNED: an arch that successive halving dropped after its slice, or that early stopping stopped (its accuracy
+  so far as the intermediate value);
+- FAIL: a failed trial, its reason in the ``error`` attribute.
+
+User attributes carry the arch, the accuracy interval, the evaluation size, params, MACs, attention ops, latency
+where known, --verify's stand-alone evidence (measured_accuracy, trainings), whether it is on the front, and the
+budgets under which it is the pick or in the pick's indifference set (decisions.csv).
+
+Optuna's ``add_trials`` commits every trial on its own (about 8 ms a trial in SQLite, half a minute for 4,096);
+:func:`write_study` instead inserts every row of a new study in one transaction through Optuna's own table models,
+into a temporary file renamed into place, so a crash never leaves a half-written study.db.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from seknet.core.attention import stage_names
+
+STUDY_FILE = "study.db"
+ATTRS = ("arch", "acc_low", "acc_high", "n_eval", "params", "macs", "attn_ops", "latency_ms", "on_front")
+ATTRS += ("slice_accuracy", "measured_accuracy", "trainings", "epochs_trained", "status", "error")
+
+
+def trials_of(rows: Sequence[dict], cost: str, decisions: Sequence[dict] = ()) -> list[dict]:
+    """{state, values, params, attrs, intermediate} of each evaluations.csv row (see the module doc)."""
+    done = [r for r in rows if r.get("status", "complete") == "complete" and r.get("accuracy", "") != ""]
+    n_full = max((int(r["n_eval"]) for r in done), default=0)
+    picks: dict[str, list[float]] = {}
+    tied: dict[str, list[float]] = {}
+    for d in decisions:
+        picks.setdefault(d["pick"], []).append(float(d["budget"]))
+        for a in str(d["indifference"]).split():
+            tied.setdefault(a, []).append(float(d["budget"]))
+    out = []
+    for r in rows:
+        status = r.get("status", "complete")
+        full = status == "complete" and r.get("accuracy", "") != "" and int(r["n_eval"]) == n_full
+        state = "COMPLETE" if full else "FAIL" if status == "failed" else "PRUNED"
+        attrs = {k: _plain(r[k]) for k in ATTRS if r.get(k, "") != ""}
+        attrs |= {"pick_under": picks.get(r["arch"], []), "indifferent_under": tied.get(r["arch"], [])}
+        trial = {"state": state, "params": dict(enumerate(stage_names(r["arch"]))), "attrs": attrs}
+        if full:
+            trial["values"] = [float(r["accuracy"]), float(r[cost])]
+        elif r.get("accuracy", "") != "" and status != "failed":
+            trial["intermediate"] = {0: float(r["accuracy"])}
+        out.append(trial)
+    return out
+
+
+def write_study(path: Path, studies: dict[str, tuple[list[dict], str, Sequence[str]]]) -> Path:
+    """Write a new SQLite Optuna storage at ``path`` holding one study per entry ``{name: (trials, cost, choices)}``
+    (``trials`` from :func:`trials_of`), in one transaction, atomically replacing ``path``."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, distribution_to_json
+    from optuna.storages._rdb import models
+    from optuna.trial import TrialState
+    from sqlalchemy import insert
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.unlink(tmp)  # SQLite makes the file itself
+    try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{tmp}")
+        now = datetime.now()
+        rows: dict[str, list[dict]] = {"trials": [], "params": [], "values": [], "attrs": [], "steps": []}
+        trial_id = 0
+        for name, (trials, cost, choices) in studies.items():
+            study = optuna.create_study(storage=storage, study_name=name, directions=["maximize", "minimize"])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # set_metric_names is marked experimental
+                study.set_metric_names(["accuracy", cost])
+            dist = CategoricalDistribution(list(choices))
+            dist_json = distribution_to_json(dist)
+            for number, t in enumerate(trials):
+                trial_id += 1
+                done = now if t["state"] != "RUNNING" else None
+                state = TrialState[t["state"]]
+                rows["trials"].append(
+                    {"trial_id": trial_id, "number": number, "study_id": study._study_id, "state": state}
+                    | {"datetime_start": now, "datetime_complete": done}
+                )
+                for stage, choice in t["params"].items():
+                    rows["params"].append(
+                        {"trial_id": trial_id, "param_name": f"stage{stage}", "distribution_json": dist_json}
+                        | {"param_value": dist.to_internal_repr(choice)}
+                    )
+                for objective, value in enumerate(t.get("values", [])):
+                    stored, kind = models.TrialValueModel.value_to_stored_repr(value)
+                    rows["values"].append(
+                        {"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind}
+                    )
+                for key, value in t["attrs"].items():
+                    rows["attrs"].append({"trial_id": trial_id, "key": key, "value_json": json.dumps(value)})
+                for step, value in t.get("intermediate", {}).items():
+                    stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(value)
+                    rows["steps"].append(
+                        {"trial_id": trial_id, "step": step, "intermediate_value": stored}
+                        | {"intermediate_value_type": kind}
+                    )
+        tables = {
+            "trials": models.TrialModel,
+            "params": models.TrialParamModel,
+            "values": models.TrialValueModel,
+            "attrs": models.TrialUserAttributeModel,
+            "steps": models.TrialIntermediateValueModel,
+        }
+        with storage.engine.begin() as connection:  # one transaction
+            for key, model in tables.items():
+                if rows[key]:
+                    connection.execute(insert(model.__table__), rows[key])
+        storage.engine.dispose()
+        from seknet.core.fileio import umask_mode
+
+        os.chmod(tmp, umask_mode())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def _plain(value: str) -> object:
+    """A CSV cell as the JSON value a dashboard sorts by: a number where it is one, else the text."""
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            pass
+    return value
+
+
+def run_study(run: Path) -> tuple[list[dict], str, Sequence[str]]:
+    """(trials, cost, choices) of a finished run folder, read from its files (evaluations.csv, config.yaml and, where
+    it has one, decisions.csv): what :func:`write_study` writes for it. A damaged file is one ValueError naming it."""
+    from seknet.runs.files import load_run, read_table
+    from seknet.runs.objective import column
+
+    done = load_run(run)
+    cost = column(done.config["config"].get("objective", "macs"))
+    file = Path(run) / "decisions.csv"
+    decisions = read_table(file, {"budget": (float, False), "pick": (str, False)}) if file.is_file() else []
+    return trials_of(done.rows, cost, decisions), cost, done.space.choices

@@ -1,0 +1,142 @@
+"""study.db (seknet.runs.study) and `seknet dashboard` (seknet.runs.dashboard): a run read back through Optuna's
+own API is the run, and the dashboard refuses bad input in one line without touching the run."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import optuna
+import pytest
+
+import search
+from seknet.core import fileio
+from seknet.runs.rows import front_rows
+from seknet.runs.study import STUDY_FILE, trials_of, write_study
+from tests.conftest import ROOT
+
+CHOICES = ["none", "se16", "sk2"]
+
+
+def _rows() -> list[dict]:
+    """Five one-shot rows: four scored on 100 images (one tie), one dropped by halving after 50."""
+    base = {"acc_low": "0.1", "acc_high": "0.9", "params": "10", "attn_ops": "0", "on_front": "0"}
+    spec = [
+        ("none-none", "0.80", "100", "100"),
+        ("se16-none", "0.85", "110", "100"),
+        ("sk2-none", "0.85", "110", "100"),  # the same point as se16-none: both on Optuna's front
+        ("sk2-sk2", "0.70", "120", "100"),  # dominated
+        ("none-sk2", "0.95", "90", "50"),  # slice only: pruned, never on a front
+    ]
+    return [base | {"arch": a, "accuracy": acc, "macs": m, "n_eval": n} for a, acc, m, n in spec]
+
+
+def _load(path, name="run") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{path}")
+
+
+def test_a_study_holds_every_row_with_its_state_and_best_trials_are_the_front(tmp_path):
+    """Fully scored archs are COMPLETE with (accuracy, MACs), a halving-dropped one PRUNED with its slice accuracy as
+    an intermediate value; best_trials is the front, plus archs with exactly the same values; decisions become
+    attributes; the file is written whole (no temporary file is left)."""
+    rows = _rows()
+    decisions = [{"budget": "110", "pick": "se16-none", "indifference": "se16-none sk2-none"}]
+    path = write_study(tmp_path / STUDY_FILE, {"run": (trials_of(rows, "macs", decisions), "macs", CHOICES)})
+    study = _load(path)
+    by_arch = {t.user_attrs["arch"]: t for t in study.trials}
+    assert len(study.trials) == 5 and study.directions[0].name == "MAXIMIZE"
+    assert by_arch["none-sk2"].state.name == "PRUNED" and by_arch["none-sk2"].intermediate_values == {0: 0.95}
+    assert by_arch["se16-none"].values == [0.85, 110.0] and by_arch["se16-none"].params == {
+        "stage0": "se16",
+        "stage1": "none",
+    }
+    assert by_arch["se16-none"].user_attrs["pick_under"] == [110.0]
+    assert by_arch["sk2-none"].user_attrs["indifferent_under"] == [110.0]
+    best = {t.user_attrs["arch"] for t in study.best_trials}
+    front = {r["arch"] for r in front_rows(rows, "macs")}
+    assert front == {"none-none", "se16-none"} and best == front | {"sk2-none"}
+    assert [p.name for p in tmp_path.iterdir()] == [STUDY_FILE]
+
+
+def test_the_smoke_run_writes_a_study_whose_best_trials_are_its_pareto_csv(smoke_run):
+    """A one-shot run's study.db, read through Optuna: one trial per evaluated arch, best_trials = pareto.csv (up to
+    exactly equal points)."""
+    study = _load(smoke_run / STUDY_FILE, smoke_run.name)
+    rows = fileio.read_csv(smoke_run / "evaluations.csv")
+    pareto = {r["arch"]: (float(r["accuracy"]), float(r["macs"])) for r in fileio.read_csv(smoke_run / "pareto.csv")}
+    best = {t.user_attrs["arch"]: tuple(t.values) for t in study.best_trials}
+    assert len(study.trials) == len(rows)
+    assert set(pareto) <= set(best) and set(best.values()) == set(pareto.values())
+
+
+def test_dashboard_refuses_a_missing_run_a_damaged_one_and_a_port_in_use(tmp_path, smoke_run, capsys):
+    """One line and exit 2 each; the damaged run is left exactly as it was (no study.db written into it)."""
+    assert search.main(["dashboard", str(tmp_path / "nowhere")]) == 2
+    assert "not a finished run folder" in capsys.readouterr().err
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for f in ("config.yaml", "evaluations.csv"):
+        (damaged / f).write_bytes((smoke_run / f).read_bytes())
+    (damaged / "evaluations.csv").write_text("arch,macs\nse16-none-none-none,not-a-number\n")
+    before = sorted(p.name for p in damaged.iterdir())
+    assert search.main(["dashboard", str(damaged)]) == 2
+    err = capsys.readouterr().err
+    assert "evaluations.csv" in err and err.count("\n") == 1
+    assert sorted(p.name for p in damaged.iterdir()) == before
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert search.main(["dashboard", str(smoke_run), "--port", str(port)]) == 2
+    assert f"--port {port}" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, deadline: float):
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.read()
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_dashboard_serves_each_run_as_a_study_over_its_json_api(smoke_run, tmp_path):
+    """`search.py dashboard RUN RUN2` in a new process: the JSON API lists one study per run, a study's trials and
+    best trials match the run's files, the page is served, and Ctrl-C (SIGINT) stops it cleanly."""
+    second = tmp_path / "second"
+    second.mkdir()
+    for f in ("config.yaml", "evaluations.csv", "pareto.csv", "decisions.csv"):
+        (second / f).write_bytes((smoke_run / f).read_bytes())
+    port = _free_port()
+    argv = [sys.executable, "search.py", "dashboard", str(smoke_run), str(second), "--port", str(port)]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 60
+        studies = json.loads(_get(f"http://127.0.0.1:{port}/api/studies", deadline))["study_summaries"]
+        assert sorted(s["study_name"] for s in studies) == sorted([smoke_run.name, "second"])
+        sid = next(s["study_id"] for s in studies if s["study_name"] == smoke_run.name)
+        detail = json.loads(_get(f"http://127.0.0.1:{port}/api/studies/{sid}", deadline))
+        rows = fileio.read_csv(smoke_run / "evaluations.csv")
+        assert len(detail["trials"]) == len(rows)
+        pareto = {(float(r["accuracy"]), float(r["macs"])) for r in fileio.read_csv(smoke_run / "pareto.csv")}
+        assert {tuple(t["values"]) for t in detail["best_trials"]} == pareto
+        assert b"<html" in _get(f"http://127.0.0.1:{port}/dashboard/", deadline).lower()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in out, out[-2000:]
+    assert not (second / STUDY_FILE).exists()  # several runs are served from a temporary storage
