@@ -30,9 +30,14 @@ def mt_run(tmp_path_factory):
 @pytest.mark.slow
 def test_multitrial_smoke_writes_the_oneshot_layout(mt_run, digits):
     """A multitrial run writes evaluations/pareto CSVs, pareto.png, best.yaml and config.yaml; 4 complete trials."""
-    assert {"evaluations.csv", "pareto.csv", "pareto.png", "best.yaml", "config.yaml"} <= {
+    assert {"evaluations.csv", "pareto.csv", "pareto.png", "best.yaml", "config.yaml", "study.db"} <= {
         p.name for p in mt_run.iterdir()
     }
+    import optuna
+
+    study = optuna.load_study(study_name=mt_run.name, storage=f"sqlite:///{mt_run / 'study.db'}")
+    pareto = {(float(r["accuracy"]), float(r["macs"])) for r in fileio.read_csv(mt_run / "pareto.csv")}
+    assert {tuple(t.values) for t in study.best_trials} == pareto  # the study's front is the run's
     rows = fileio.read_csv(mt_run / "evaluations.csv")
     assert len(rows) == 4 and all(r["status"] == "complete" and r["epochs_trained"] == "1" for r in rows)
     for r in rows:

@@ -63,6 +63,18 @@ def test_a_study_holds_every_row_with_its_state_and_best_trials_are_the_front(tm
     assert [p.name for p in tmp_path.iterdir()] == [STUDY_FILE]
 
 
+def test_failed_trials_are_fail_with_their_reason_even_without_an_arch(tmp_path):
+    """A multi-trial row that failed (with or without the arch it was given) is a FAIL trial carrying its error."""
+    rows = [
+        {"arch": "se16-none", "accuracy": "0.8", "macs": "100", "n_eval": "50", "status": "complete", "error": ""},
+        {"arch": "sk2-none", "accuracy": "", "macs": "90", "n_eval": "", "status": "failed", "error": "boom"},
+        {"arch": "", "accuracy": "", "macs": "", "n_eval": "", "status": "failed", "error": "no arch"},
+    ]
+    study = _load(write_study(tmp_path / STUDY_FILE, {"run": (trials_of(rows, "macs"), "macs", CHOICES)}))
+    states = [(t.state.name, t.params, t.user_attrs.get("error")) for t in study.trials]
+    assert states[1:] == [("FAIL", {"stage0": "sk2", "stage1": "none"}, "boom"), ("FAIL", {}, "no arch")]
+
+
 def test_the_smoke_run_writes_a_study_whose_best_trials_are_its_pareto_csv(smoke_run):
     """A one-shot run's study.db, read through Optuna: one trial per evaluated arch, best_trials = pareto.csv (up to
     exactly equal points)."""

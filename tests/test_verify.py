@@ -127,6 +127,11 @@ def test_verify_smoke_writes_the_verified_answer(tiny_space, tmp_path):
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["verify"]["trainings"] == 9 and cfg["verify"]["levels"] == [TINY["choices"]] * 2
     assert not (out / "checkpoint.pt").exists() and not (out / "scored").exists()
+    import optuna
+
+    study = optuna.load_study(study_name=out.name, storage=f"sqlite:///{out / 'study.db'}")
+    pareto = {(float(r["accuracy"]), float(r["macs"])) for r in read_csv(out / "pareto.csv")}
+    assert {tuple(t.values) for t in study.best_trials} == pareto and len(study.trials) == 9
     assert search.main(["export", str(out), "--max-macs", "100M", "--out", str(tmp_path / "best.yaml")]) == 0
 
 

@@ -54,7 +54,8 @@ def trials_of(rows: Sequence[dict], cost: str, decisions: Sequence[dict] = ()) -
         state = "COMPLETE" if full else "FAIL" if status == "failed" else "PRUNED"
         attrs = {k: _plain(r[k]) for k in ATTRS if r.get(k, "") != ""}
         attrs |= {"pick_under": picks.get(r["arch"], []), "indifferent_under": tied.get(r["arch"], [])}
-        trial = {"state": state, "params": dict(enumerate(stage_names(r["arch"]))), "attrs": attrs}
+        params = dict(enumerate(stage_names(r["arch"]))) if r.get("arch") else {}  # a trial that failed before its arch
+        trial = {"state": state, "params": params, "attrs": attrs}
         if full:
             trial["values"] = [float(r["accuracy"]), float(r[cost])]
         elif r.get("accuracy", "") != "" and status != "failed":
