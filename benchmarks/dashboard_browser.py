@@ -1,0 +1,127 @@
+"""A run seen the way a user sees it: `seknet dashboard RUN` on a free loopback port, its JSON API checked against the
+run's files, and the study page loaded in headless Chromium (Debian's `chromium`), its rendered DOM checked for the
+study's name and trial count, and a screenshot saved.
+
+    python benchmarks/dashboard_browser.py RUN [--screenshot docs/dashboard.png]
+
+Without Chromium the browser part is skipped with a message; the JSON part always runs. Exit code 1 when a check
+fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from seknet.core.fileio import read_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_FLAGS = [  # as the machine notes say: headless, no sandbox as root, no calls to the outside
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=20000",  # let the page's scripts fetch the study before the DOM is taken
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str, deadline: float) -> bytes:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return r.read()
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def json_checks(base: str, run: Path) -> tuple[list[str], int]:
+    """(failed checks, study id): one study named after the run; its trials and best trials match the run's
+    evaluations.csv and pareto.csv."""
+    deadline, failed = time.time() + 60, []
+    studies = json.loads(get(f"{base}/api/studies", deadline))["study_summaries"]
+    names = [s["study_name"] for s in studies]
+    if names != [run.name]:
+        failed.append(f"studies {names}, want [{run.name!r}]")
+    sid = studies[0]["study_id"]
+    detail = json.loads(get(f"{base}/api/studies/{sid}", deadline))
+    rows = read_csv(run / "evaluations.csv")
+    pareto = {(float(r["accuracy"]), float(r["macs"])) for r in read_csv(run / "pareto.csv")}
+    best = {tuple(t["values"]) for t in detail["best_trials"]}
+    print(f"JSON: {len(studies)} study ({names[0]}), {len(detail['trials'])} trials, {len(best)} best trials")
+    if len(detail["trials"]) != len(rows):
+        failed.append(f"{len(detail['trials'])} trials, evaluations.csv has {len(rows)}")
+    if best != pareto:
+        failed.append(f"best trials {sorted(best)} != pareto.csv {sorted(pareto)}")
+    return failed, sid
+
+
+def browser_checks(url: str, run: Path, trials: int, screenshot: Path | None) -> list[str]:
+    """The rendered study page holds the study's name and its trial count; a screenshot is saved."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        print("browser: skipped, no chromium on this machine (apt-get install chromium)")
+        return []
+    with tempfile.TemporaryDirectory() as profile:
+        flags = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}"]
+        dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            shot = [*flags, f"--screenshot={screenshot.resolve()}", "--window-size=1280,900", url]
+            subprocess.run(shot, capture_output=True, timeout=120)
+    failed = []
+    if run.name not in dom:
+        failed.append(f"the page does not name the study {run.name!r}")
+    if str(trials) not in dom:
+        failed.append(f"the page does not show the trial count {trials}")
+    shown = f"study name shown: {run.name in dom}; {trials} shown: {str(trials) in dom}"
+    print(f"browser: {len(dom):,} characters of DOM; {shown}")
+    if screenshot is not None:
+        print(f"browser: screenshot {screenshot} ({screenshot.stat().st_size if screenshot.is_file() else 0:,} bytes)")
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run", type=Path)
+    p.add_argument("--screenshot", type=Path, default=None)
+    args = p.parse_args(argv)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, str(ROOT / "search.py"), "dashboard", str(args.run), "--port", str(port)]
+    server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        failed, sid = json_checks(base, args.run)
+        trials = len(read_csv(args.run / "evaluations.csv"))
+        failed += browser_checks(f"{base}/dashboard/studies/{sid}", args.run, trials, args.screenshot)
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, _ = server.communicate(timeout=30)
+    print(f"server: exit {server.returncode} after Ctrl-C; {out.strip().splitlines()[-1] if out.strip() else ''}")
+    for f in failed:
+        print(f"FAILED: {f}")
+    return 1 if failed or server.returncode != 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
