@@ -152,3 +152,36 @@ def test_dashboard_serves_each_run_as_a_study_over_its_json_api(smoke_run, tmp_p
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "Traceback" not in out, out[-2000:]
     assert not (second / STUDY_FILE).exists()  # several runs are served from a temporary storage
+
+
+def _scalars(folder) -> dict[str, list[tuple[int, float]]]:
+    """{tag: [(step, value)]} of the TensorBoard event files under ``folder`` (the record format read by hand:
+    length, its CRC, the Event proto, its CRC)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    out: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(folder.rglob("events.out.tfevents.*")):
+        data, i = path.read_bytes(), 0
+        while i < len(data):
+            (n,) = struct.unpack("<Q", data[i : i + 8])
+            event = event_pb2.Event.FromString(data[i + 12 : i + 12 + n])
+            i += 12 + n + 4
+            for v in event.summary.value:
+                out.setdefault(v.tag, []).append((event.step, v.simple_value))
+    return out
+
+
+def test_the_smoke_run_writes_the_supernets_curve_for_tensorboard(smoke_run):
+    """RUN/tb/supernet holds one train_loss per epoch equal to config.yaml's train_loss, and the cosine learning rate
+    at each epoch's end (0 after the last)."""
+    import yaml
+
+    cfg = yaml.safe_load((smoke_run / "config.yaml").read_text())
+    tags = _scalars(smoke_run / "tb" / "supernet")
+    losses = cfg["train_loss"]
+    assert [s for s, _ in tags["supernet/train_loss"]] == list(range(1, len(losses) + 1))
+    assert [round(v, 4) for _, v in tags["supernet/train_loss"]] == pytest.approx(losses, abs=1e-4)
+    assert tags["supernet/lr"][-1][1] == pytest.approx(0.0, abs=1e-9)
+    assert tags["supernet/train_workers"][-1][1] == 1

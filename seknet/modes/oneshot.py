@@ -33,6 +33,7 @@ from seknet.engine.train import TrainConfig, checkpoint_epochs, train
 from seknet.modes import proposers
 from seknet.modes.base import no_check
 from seknet.nn.supernet import Supernet
+from seknet.runs.curves import write_supernet_curves
 from seknet.runs.objective import latency_ms
 from seknet.runs.rows import EVAL_COLUMNS, accuracy_fields
 from seknet.runs.spine import Outcome
@@ -245,8 +246,9 @@ def run(ctx: RunContext) -> Outcome:
     buf = io.BytesIO()
     torch.save(net.state_dict(), buf)
     write_atomic(partial / "supernet.pt", buf.getvalue())
-    recal = recal_batches(ctx.data, cfg.recal_images, cfg.recal_batch, cfg.seed)
     t1 = time.time()
+    write_supernet_curves(partial, losses, cfg.lr, t1 - ctx.started, trained["workers"])
+    recal = recal_batches(ctx.data, cfg.recal_images, cfg.recal_batch, cfg.seed)
     scores, hits = _score(cfg, ctx.space, net, ctx.archs, ctx.data, recal, ctx.objective.cost, partial / SCORED)
     t2 = time.time()
     rows = score_rows(ctx.archs, scores, ctx.objective.table)
@@ -260,7 +262,8 @@ def run(ctx: RunContext) -> Outcome:
         **resumed,
     }
     title = f"space {ctx.space.name}, data {ctx.data.name}: {len(rows)} archs"
-    files = "evaluations.csv, pareto.csv/png, placement.csv/png, best.yaml, config.yaml, supernet.pt"
+    files = "evaluations.csv, pareto.csv/png, placement.csv/png, decisions.csv, best.yaml, study.db, tb/, config.yaml"
+    files += ", supernet.pt"
     # the checkpoint and scored subtrees stay until the run is recorded: a stage after this one (--verify) may be
     # interrupted, and its resume then finds the screening done
     return Outcome(rows, EVAL_COLUMNS, config, title, hits=hits, files=files, scratch=[CHECKPOINT, SCORED])
