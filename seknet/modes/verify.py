@@ -11,10 +11,13 @@ so the screening only narrows the question, and stand-alone trainings answer it:
    GPU share, or on a cluster (``--address``). Each finished (arch, seed, epochs) is kept in
    ``verify/trainings.csv``, and a resumed run trains only the rest. On digits the trainings are scored on a larger
    draw of the validation sources (24 per source), as the stand-alone noise needs.
-3. **Answer.** The additive model (``seknet.core.truth``: main effects, seeds as replicates) fitted to the trainings
-   gives each stage's choice vs none, and SK vs SE, with a 95 % interval from the stand-alone evidence
-   (placement.csv, ``significant``), and every factorial arch a predicted accuracy with its interval: the verified
-   front and best.yaml. The screening's own scores are kept in screening.csv.
+3. **Answer.** The additive model (``seknet.core.factorial``: main effects, seeds as replicates) fitted to the
+   trainings gives each stage's choice vs none, and SK vs SE, with a 95 % interval from the stand-alone evidence
+   and a claim (placement.csv, ``significant``, ``claim``), and every factorial arch a predicted accuracy with its
+   interval: the verified front and best.yaml. The fit and its residual (the run's own training noise) are the
+   evidence of decisions.csv (``seknet.core.decisions``). The screening's own scores are kept in screening.csv.
+4. **Sequential** (``--budget-units U``, :func:`sequential`): after the first design, more seeds of the archs the
+   picks still hinge on, look by look, until every budget's epsilon reaches ``--epsilon`` or the units are spent.
 """
 
 from __future__ import annotations
@@ -44,9 +47,7 @@ if TYPE_CHECKING:
     from seknet.runs.spine import RunContext
 
 FOLDER = "verify"  # in the run folder: the trainings' ledger and the Tune experiment
-LOOKS = (
-    8  # sequential verification (--budget-units): the most looks at the evidence, over which the confidence is split
-)
+LOOKS = 8  # --budget-units: the most looks at the evidence; the confidence is split over them
 DIGITS_VARIANTS = 24  # digits: draws per validation source the trainings are scored on (8,616 images)
 
 
