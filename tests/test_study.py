@@ -185,3 +185,24 @@ def test_the_smoke_run_writes_the_supernets_curve_for_tensorboard(smoke_run):
     assert [round(v, 4) for _, v in tags["supernet/train_loss"]] == pytest.approx(losses, abs=1e-4)
     assert tags["supernet/lr"][-1][1] == pytest.approx(0.0, abs=1e-9)
     assert tags["supernet/train_workers"][-1][1] == 1
+
+
+def test_parameter_importance_finds_the_stage_that_decides_accuracy(tmp_path):
+    """A planted study where only stage 1's choice moves accuracy (and only stage 0's moves MACs): PED-ANOVA puts
+    stage 1 first for accuracy and stage 0 first for MACs; too few trials give no importance."""
+    import itertools
+    import random
+
+    from seknet.runs.study import importances
+
+    rows, noise = [], random.Random(0)
+    for a, b, c in itertools.product(CHOICES, repeat=3):
+        acc = 0.8 + 0.05 * CHOICES.index(b) + 0.001 * noise.random()
+        macs = 100 + 10 * CHOICES.index(a) + 0.5 * noise.random()
+        rows.append({"arch": f"{a}-{b}-{c}", "accuracy": str(acc), "macs": str(macs), "n_eval": "100"})
+    path = write_study(tmp_path / STUDY_FILE, {"run": (trials_of(rows, "macs"), "macs", CHOICES)})
+    imp = importances(path, "run", "macs")
+    assert max(imp["accuracy"], key=imp["accuracy"].get) == "stage1"
+    assert max(imp["macs"], key=imp["macs"].get) == "stage0"
+    few = write_study(tmp_path / "few.db", {"run": (trials_of(rows[:5], "macs"), "macs", CHOICES)})
+    assert importances(few, "run", "macs") == {}

@@ -34,7 +34,7 @@ from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import placement
 from seknet.runs.plots import plot_pareto, plot_placement
 from seknet.runs.rows import front_rows, write_best
-from seknet.runs.study import STUDY_FILE, trials_of, write_study
+from seknet.runs.study import STUDY_FILE, importance_lines, importances, trials_of, write_study
 from seknet.runs.summary import summary
 
 
@@ -165,7 +165,9 @@ def record(ctx: RunContext, out: Outcome) -> Path:
     decide = decider(rows, col, ctx.cfg.confidence, out.evidence, out.hits)
     decisions = decide(ctx.cfg.max_latency if col == "latency_ms" else ctx.cfg.max_macs)
     write_csv(partial / "decisions.csv", decisions, DECISION_COLUMNS)
-    write_study(partial / STUDY_FILE, {ctx.folder.out.name: (trials_of(rows, col, decisions), col, ctx.space.choices)})
+    name = ctx.folder.out.name
+    write_study(partial / STUDY_FILE, {name: (trials_of(rows, col, decisions), col, ctx.space.choices)})
+    importance = importances(partial / STUDY_FILE, name, col)
     tied = lambda best: decide(float(best[col]))[0]["indifference"].split()  # noqa: E731
     best = write_best(partial / "best.yaml", ctx.space, front, ctx.objective.budget_flags, keys, col, tied)
     plotted = [r for r in rows if r.get("status", "complete") == "complete"]
@@ -177,6 +179,6 @@ def record(ctx: RunContext, out: Outcome) -> Path:
         path = partial / name
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     done = runfolder.finish(ctx.folder)
-    notes = [*out.notes, *report_lines(decisions, col)]
+    notes = [*out.notes, *importance_lines(importance), *report_lines(decisions, col)]
     print(summary(done, rows, front, place or [], best, time.time() - ctx.started, notes, out.files))
     return done

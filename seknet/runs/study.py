@@ -158,3 +158,36 @@ def run_study(run: Path) -> tuple[list[dict], str, Sequence[str]]:
     file = Path(run) / "decisions.csv"
     decisions = read_table(file, {"budget": (float, False), "pick": (str, False)}) if file.is_file() else []
     return trials_of(done.rows, cost, decisions), cost, done.space.choices
+
+
+def importances(path: Path, name: str, cost: str) -> dict[str, dict[str, float]]:
+    """{objective: {stageI: importance}}: PED-ANOVA (Watanabe et al., IJCAI 2023) over the study's complete trials,
+    how much each stage's choice decides whether an arch reaches the top 10 % on accuracy (higher) and on ``cost``
+    (lower); empty when the study has too few complete trials for it."""
+    import optuna
+    from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
+
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{path}")
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if len(done) < 20 or len({tuple(sorted(t.params.items())) for t in done}) < 20:
+        return {}
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PED-ANOVA is marked experimental
+        for objective, sign, k in (("accuracy", -1.0, 0), (cost, 1.0, 1)):
+            got = get_param_importances(
+                study, evaluator=PedAnovaImportanceEvaluator(), target=lambda t, s=sign, k=k: s * t.values[k]
+            )
+            out[objective] = {p: round(float(v), 3) for p, v in got.items()}
+    return out
+
+
+def importance_lines(imp: dict[str, dict[str, float]]) -> list[str]:
+    """The report's lines of :func:`importances`."""
+    if not imp:
+        return []
+    lines = [
+        "Parameter importance (PED-ANOVA: which stage's choice decides reaching the top 10 %; read beside placement):"
+    ]
+    lines += [f"  {obj}: " + ", ".join(f"{p} {v:.2f}" for p, v in per.items()) for obj, per in imp.items()]
+    return lines
