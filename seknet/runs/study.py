@@ -68,9 +68,7 @@ def write_study(path: Path, studies: dict[str, tuple[list[dict], str, Sequence[s
     """Write a new SQLite Optuna storage at ``path`` holding one study per entry ``{name: (trials, cost, choices)}``
     (``trials`` from :func:`trials_of`), in one transaction, atomically replacing ``path``."""
     import optuna
-    from optuna.distributions import CategoricalDistribution, distribution_to_json
     from optuna.storages._rdb import models
-    from optuna.trial import TrialState
     from sqlalchemy import insert
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -80,42 +78,13 @@ def write_study(path: Path, studies: dict[str, tuple[list[dict], str, Sequence[s
     os.unlink(tmp)  # SQLite makes the file itself
     try:
         storage = optuna.storages.RDBStorage(f"sqlite:///{tmp}")
-        now = datetime.now()
         rows: dict[str, list[dict]] = {"trials": [], "params": [], "values": [], "attrs": [], "steps": []}
-        trial_id = 0
         for name, (trials, cost, choices) in studies.items():
             study = optuna.create_study(storage=storage, study_name=name, directions=["maximize", "minimize"])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # set_metric_names is marked experimental
                 study.set_metric_names(["accuracy", cost])
-            dist = CategoricalDistribution(list(choices))
-            dist_json = distribution_to_json(dist)
-            for number, t in enumerate(trials):
-                trial_id += 1
-                done = now if t["state"] != "RUNNING" else None
-                state = TrialState[t["state"]]
-                rows["trials"].append(
-                    {"trial_id": trial_id, "number": number, "study_id": study._study_id, "state": state}
-                    | {"datetime_start": now, "datetime_complete": done}
-                )
-                for stage, choice in t["params"].items():
-                    rows["params"].append(
-                        {"trial_id": trial_id, "param_name": f"stage{stage}", "distribution_json": dist_json}
-                        | {"param_value": dist.to_internal_repr(choice)}
-                    )
-                for objective, value in enumerate(t.get("values", [])):
-                    stored, kind = models.TrialValueModel.value_to_stored_repr(value)
-                    rows["values"].append(
-                        {"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind}
-                    )
-                for key, value in t["attrs"].items():
-                    rows["attrs"].append({"trial_id": trial_id, "key": key, "value_json": json.dumps(value)})
-                for step, value in t.get("intermediate", {}).items():
-                    stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(value)
-                    rows["steps"].append(
-                        {"trial_id": trial_id, "step": step, "intermediate_value": stored}
-                        | {"intermediate_value_type": kind}
-                    )
+            _add_rows(rows, study._study_id, trials, choices)
         tables = {
             "trials": models.TrialModel,
             "params": models.TrialParamModel,
@@ -135,6 +104,39 @@ def write_study(path: Path, studies: dict[str, tuple[list[dict], str, Sequence[s
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def _add_rows(rows: dict[str, list[dict]], study_id: int, trials: list[dict], choices: Sequence[str]) -> None:
+    """Append the table rows of one study's ``trials`` to ``rows`` (trial ids continue from the rows already there),
+    as Optuna's own storage would store them."""
+    from optuna.distributions import CategoricalDistribution, distribution_to_json
+    from optuna.storages._rdb import models
+    from optuna.trial import TrialState
+
+    now = datetime.now()
+    dist = CategoricalDistribution(list(choices))
+    dist_json = distribution_to_json(dist)
+    for number, t in enumerate(trials):
+        trial_id = len(rows["trials"]) + 1
+        rows["trials"].append(
+            {"trial_id": trial_id, "number": number, "study_id": study_id, "state": TrialState[t["state"]]}
+            | {"datetime_start": now, "datetime_complete": now}
+        )
+        for stage, choice in t["params"].items():
+            rows["params"].append(
+                {"trial_id": trial_id, "param_name": f"stage{stage}", "distribution_json": dist_json}
+                | {"param_value": dist.to_internal_repr(choice)}
+            )
+        for objective, value in enumerate(t.get("values", [])):
+            stored, kind = models.TrialValueModel.value_to_stored_repr(value)
+            rows["values"].append({"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind})
+        for key, value in t["attrs"].items():
+            rows["attrs"].append({"trial_id": trial_id, "key": key, "value_json": json.dumps(value)})
+        for step, value in t.get("intermediate", {}).items():
+            stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(value)
+            rows["steps"].append(
+                {"trial_id": trial_id, "step": step, "intermediate_value": stored, "intermediate_value_type": kind}
+            )
 
 
 def _plain(value: str) -> object:
