@@ -32,6 +32,7 @@ class Effect:
     pp: float
     low: float
     high: float
+    se: float = math.nan  # the standard error of ``pp``
 
     @property
     def significant(self) -> bool:
@@ -153,9 +154,9 @@ def design_matrix(archs: Sequence[str], f: Fit) -> np.ndarray:
 
 
 def predict(f: Fit, archs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted accuracy in pp, its standard error) of each of ``archs`` under the fit."""
+    """(predicted accuracy in pp of each of ``archs`` under the fit, the covariance of those predictions)."""
     x = design_matrix(archs, f)
-    return x @ f.beta, np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", x, f.cov, x), 0.0))
+    return x @ f.beta, x @ f.cov @ x.T
 
 
 def t_quantile(df: int, level: float = 0.95) -> float:
@@ -178,7 +179,7 @@ def contrast(f: Fit, stage: int, a: str, b: str) -> Effect:
     w = contrast_vector(f, stage, a, b)
     est, se = float(w @ f.beta), math.sqrt(max(float(w @ f.cov @ w), 0.0))
     half = t_quantile(f.df) * se
-    return Effect(stage, a, b, est, est - half, est + half)
+    return Effect(stage, a, b, est, est - half, est + half, se)
 
 
 def main_effects(f: Fit) -> list[Effect]:

@@ -29,15 +29,18 @@ from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from seknet.core import factorial
 from seknet.core.attention import Choice, stage_names
 from seknet.core.count import count
-from seknet.core.decisions import Evidence, claim, contenders, decide, quantile_budgets, training_units
+from seknet.core.decisions import Evidence, claim, contenders, decide, training_units
 from seknet.core.fileio import write_csv
 from seknet.data.load import run_data
 from seknet.engine import ray_trials
 from seknet.engine.ray_trials import local_gpus, standalone_trainable
 from seknet.engine.train import TrainConfig
+from seknet.runs.decisions import budgets as decision_budgets
 from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import placement, pp_per_mmac
 from seknet.runs.rows import EVAL_COLUMNS, VERIFY_COLUMNS
@@ -71,9 +74,13 @@ def levels(ctx: RunContext, screening: Outcome) -> list[list[str]]:
 def design(ctx: RunContext, lv: list[list[str]]) -> list[str]:
     """The archs to train: the factorial of ``lv`` within the run's budget, or at most ``--verify-archs`` of them (the
     3^(n-1) fraction whose level indices sum to 0 mod 3 when every stage has 3 levels, else a seeded sample)."""
+    return factorial.reduce(cells_in_budget(ctx, lv), lv, ctx.cfg.verify_archs, ctx.cfg.seed)
+
+
+def cells_in_budget(ctx: RunContext, lv: list[list[str]]) -> list[str]:
+    """The cells of the factorial of ``lv`` that the run's budget allows, in the factorial's order."""
     allowed = {str(a) for a in ctx.archs}
-    archs = [a for a in factorial.cells(lv) if a in allowed]
-    return factorial.reduce(archs, lv, ctx.cfg.verify_archs, ctx.cfg.seed)
+    return [a for a in factorial.cells(lv) if a in allowed]
 
 
 def jobs_of(ctx: RunContext, archs: list[str]) -> list[dict]:
@@ -105,7 +112,7 @@ def sequential(ctx: RunContext, lv: list[list[str]], archs: list[str]) -> tuple[
     wherever the run stops) and train one more seed of each arch in an indifference set whose epsilon is above
     ``--epsilon``, the least-trained first, as long as the units last. Returns (ledger rows, what happened)."""
     cfg, space = ctx.cfg, ctx.space
-    cells = [a for a in factorial.cells(lv) if a in {str(x) for x in ctx.archs}]
+    cells = cells_in_budget(ctx, lv)
     macs = {a: float(count(space.parse(a)).macs) for a in cells}
     median = statistics.median(macs.values())
     unit = {a: training_units(cfg.verify_epochs, m, median) for a, m in macs.items()}
@@ -117,7 +124,7 @@ def sequential(ctx: RunContext, lv: list[list[str]], archs: list[str]) -> tuple[
             "lower --verify-epochs or --verify-archs"
         )
     trained, stopped, look = train_jobs(ctx, first), "looks", 0
-    budgets = quantile_budgets(list(macs.values())) if cfg.max_macs is None else [float(cfg.max_macs)]
+    budgets = decision_budgets(list(macs.values()), cfg.max_macs)
     for look in range(1, LOOKS + 1):
         ok = [r for r in trained if r["status"] == "complete"]
         fit = factorial.fit(ok, pairs=False)
@@ -142,8 +149,7 @@ def sequential(ctx: RunContext, lv: list[list[str]], archs: list[str]) -> tuple[
 
 def _evidence(fit: factorial.Fit, cells: list[str]) -> Evidence:
     """The fit's predicted accuracy (pp) of every cell, with their covariance and the fit's df."""
-    x = factorial.design_matrix(cells, fit)
-    return Evidence(tuple(cells), x @ fit.beta, x @ fit.cov @ x.T, fit.df)
+    return Evidence(tuple(cells), *factorial.predict(fit, cells), fit.df)
 
 
 def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[list[dict], list[dict], tuple]:
@@ -151,8 +157,9 @@ def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[l
     ``trained`` rows: the fit's residual is the run's own measure of the training noise."""
     ok = [r for r in trained if r["status"] == "complete"]
     fit = factorial.fit(ok, pairs=False)
-    cells = [a for a in factorial.cells(lv) if a in {str(x) for x in ctx.archs}]
-    pred, se = factorial.predict(fit, cells)
+    cells = cells_in_budget(ctx, lv)
+    ev = _evidence(fit, cells)
+    pred, se = ev.mean, np.sqrt(np.maximum(np.diag(ev.cov), 0.0))
     half = factorial.t_quantile(fit.df) * se
     n_eval = max(int(r["n_eval"]) for r in ok)
     by_arch: dict[str, list[float]] = {}
@@ -181,7 +188,7 @@ def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[l
     what = f"stand-alone factorial fit of {len(ok)} trainings, sigma {fit.sigma:.2f} pp per training, df {fit.df}"
     if looks > 1:
         what += f"; sequential, confidence split over {looks} looks"
-    return rows, placement_rows(ctx, fit, lv, rows, ok, looks), (_evidence(fit, cells), what, looks)
+    return rows, placement_rows(ctx, fit, lv, rows, ok, looks), (ev, what, looks)
 
 
 def placement_rows(
@@ -241,8 +248,7 @@ def _delta(fit: factorial.Fit, stage: int, a: str, b: str, sel: list[dict], rows
     e = factorial.contrast(fit, stage, a, b)
     other = [r for r in rows if stage_names(r["arch"])[stage] == b]
     mine, theirs = statistics.fmean(int(r["macs"]) for r in sel), statistics.fmean(int(r["macs"]) for r in other)
-    w = factorial.contrast_vector(fit, stage, a, b)
-    c = claim(e.pp, math.sqrt(max(float(w @ fit.cov @ w), 0.0)), fit.df, trainings, confidence, margin)
+    c = claim(e.pp, e.se, fit.df, trainings, confidence, margin)
     return {
         "delta_accuracy": round(e.pp / 100, 5),
         "delta_low": round(e.low / 100, 5),

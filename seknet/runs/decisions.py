@@ -14,11 +14,9 @@ from seknet.core.decisions import Decision, Evidence, decide, quantile_budgets
 COLUMNS = ["budget", "pick", "epsilon_pp", "confidence", "indifference", "cheapest", "fastest", "evidence"]
 
 
-def budgets(rows: Sequence[dict], cost: str, given: float | None) -> list[float]:
-    """The run's budgets on its ``cost`` column: the one it was given, else its evaluated archs' cost quartiles."""
-    if given is not None:
-        return [float(given)]
-    return quantile_budgets([float(r[cost]) for r in rows if r.get(cost, "") != ""])
+def budgets(costs: Sequence[float], given: float | None) -> list[float]:
+    """A run's budgets: the one it was given, else the quartiles of its evaluated archs' ``costs``."""
+    return [float(given)] if given is not None else quantile_budgets(costs)
 
 
 def decision_rows(
@@ -38,7 +36,7 @@ def decision_rows(
     by_arch = {r["arch"]: r for r in rows if r.get("status", "complete") == "complete" and r.get(cost, "") != ""}
     costs = {a: float(r[cost]) for a, r in by_arch.items()}
     out = []
-    for b in budgets(list(by_arch.values()), cost, given):
+    for b in budgets(list(costs.values()), given):
         if ev is not None:
             d = decide(ev, costs, b, confidence, looks=looks)
         else:
@@ -128,8 +126,6 @@ def report_lines(decisions: Sequence[dict], cost: str) -> list[str]:
             claim = f"within {float(d['epsilon_pp']):.2f} pp of the best under it at confidence {d['confidence']}"
         else:
             claim = "no epsilon claimed (the run measured no training noise)"
-        also = (
-            f"; {len(tied) - 1} other arch(s) cannot be told from it, cheapest {d['cheapest']}" if len(tied) > 1 else ""
-        )
-        lines.append(f"  under {budget}: {d['pick']}, {claim}{also if len(tied) > 1 else ''}")
+        also = f"; {len(tied) - 1} other arch(s) cannot be told from it, cheapest {d['cheapest']}" if tied[1:] else ""
+        lines.append(f"  under {budget}: {d['pick']}, {claim}{also}")
     return lines
