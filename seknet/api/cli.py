@@ -134,9 +134,8 @@ def _run(args: argparse.Namespace) -> int:
     from seknet.api.python import resume, search
 
     mode = "nni" if args.backend == "nni" and args.mode is None else args.mode or "oneshot"
-    if mode == "nni" and (args.resume or args.sampler or args.backend == "ray"):
-        raise UsageError("--backend nni takes --strategy (not --mode, --sampler or --resume); see run --help")
-    if args.backend == "nni" and mode != "nni":
+    nni_with_ray_flags = mode == "nni" and (args.resume or args.sampler or args.backend == "ray")
+    if nni_with_ray_flags or (args.backend == "nni" and mode != "nni"):
         raise UsageError("--backend nni takes --strategy (not --mode, --sampler or --resume); see run --help")
     if mode != "nni" and args.strategy is not None:
         raise UsageError("--strategy picks an NNI strategy; add --backend nni (Ray runs use --mode and --sampler)")

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar
 
-from seknet.core.plugins import DATASETS, MODES, PROPOSERS, SAMPLERS, STRATEGIES
+from seknet.core.plugins import DATASETS, MODES, PROPOSERS, SAMPLERS, STRATEGIES, load_ref
 
 OBJECTIVES = ("macs", "latency")
 INITS = ("scratch", "supernet")
@@ -273,18 +273,7 @@ class NniConfig(RunConfig):
 
 def configs() -> dict[str, type]:
     """{mode: its config class}, for every registered mode (``seknet.core.plugins.MODES``, its ``config`` info)."""
-    return {name: _config_of(name) for name in MODES}
-
-
-def _config_of(mode: str) -> type:
-    ref = MODES[mode].info.get("config", "")
-    name = ref.rpartition(":")[2]
-    if ref.startswith(__name__ + ":") and name in globals():
-        return globals()[name]
-    module, _, attr = ref.partition(":")
-    import importlib
-
-    return getattr(importlib.import_module(module), attr)
+    return {name: load_ref(plugin.info["config"]) for name, plugin in MODES.items()}
 
 
 def smoke(mode: str) -> dict:

@@ -46,9 +46,14 @@ class Plugin:
 
     def load(self) -> Any:
         """The implementation, imported on first use."""
-        module, _, attr = self.ref.partition(":")
-        obj = importlib.import_module(module)
-        return getattr(obj, attr) if attr else obj
+        return load_ref(self.ref)
+
+
+def load_ref(ref: str) -> Any:
+    """What ``"package.module:attribute"`` (or ``"package.module"``) names, imported."""
+    module, _, attr = ref.partition(":")
+    obj = importlib.import_module(module)
+    return getattr(obj, attr) if attr else obj
 
 
 class Registry(Mapping[str, Plugin]):
