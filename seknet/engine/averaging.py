@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from seknet.data.split import Split, batches
+from seknet.nn.supernet import recalibrate_bn
 
 EMA_DECAY = 0.998  # per step; with the warm-up, the effective decay is 1 - 9 / (10 + t) until t ~ 4,500 steps
 SWA_FRACTION = 0.25  # SWA averages the ends of the last quarter of the epochs
@@ -91,17 +92,12 @@ class WeightAverages:
         state.update({k: v / self.swa_count for k, v in self.swa.items()})
         out.load_state_dict(state)
         bns = [(m, m.momentum) for m in out.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        for m, _ in bns:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the batches
         device = next(out.parameters()).device
-        out.train()
         head = Split(split.x[:images], split.y[:images])
-        for x, _ in batches(head, batch_size):
-            out(x.to(device))
+        recalibrate_bn(out, (x.to(device) for x, _ in batches(head, batch_size)))
         for m, momentum in bns:
             m.momentum = momentum  # as it was, for anyone who trains the copy further
-        return out.eval()
+        return out
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

@@ -15,8 +15,7 @@ from torch import nn
 
 from seknet.core.space import Arch
 from seknet.data.split import Split
-from seknet.engine.averaging import WeightAverages
-from seknet.engine.train import TrainConfig, evaluate, train
+from seknet.engine.train import TrainConfig, WeightAverages, evaluate, train
 from seknet.nn.backbone import build_model
 
 FAULT_ENV = "SEKNET_FAULT"  # test hook: "ARCH:EPOCH" makes ARCH's training raise after that epoch (fault suite)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +25,14 @@ from tqdm.auto import tqdm
 from seknet.core.fileio import write_atomic
 from seknet.data.split import Split, batches
 
-if TYPE_CHECKING:
-    from seknet.engine.averaging import WeightAverages
+
+class WeightAverages(Protocol):
+    """Weights averaged along a training (``seknet.engine.averaging.WeightAverages``: EMA and SWA): told after every
+    optimizer step and every epoch."""
+
+    def step(self, model: nn.Module) -> None: ...
+
+    def epoch_end(self, model: nn.Module, epoch: int) -> None: ...
 
 
 class Paths(Protocol):
