@@ -1,8 +1,8 @@
-"""A run seen the way a user sees it: `seknet dashboard RUN` on a free loopback port, its JSON API checked against the
-run's files, and the study page loaded in headless Chromium (Debian's `chromium`), its rendered DOM checked for the
-study's name and trial count, and a screenshot saved.
+"""Runs seen the way a user sees them: `seknet dashboard RUN [RUN ...]` on a free loopback port, its JSON API checked
+against each run's files, and the first run's study page loaded in headless Chromium (Debian's `chromium`), its
+rendered DOM checked for the study's name and trial count, and a screenshot saved.
 
-    python benchmarks/dashboard_browser.py RUN [--screenshot docs/dashboard.png]
+    python benchmarks/dashboard_browser.py RUN [RUN ...] [--screenshot benchmarks/dashboard.png]
 
 Without Chromium the browser part is skipped with a message; the JSON part always runs. Exit code 1 when a check
 fails.
@@ -55,25 +55,25 @@ def get(url: str, deadline: float) -> bytes:
             time.sleep(0.5)
 
 
-def json_checks(base: str, run: Path) -> tuple[list[str], int]:
-    """(failed checks, study id): one study named after the run; its trials and best trials match the run's
-    evaluations.csv and pareto.csv."""
+def json_checks(base: str, runs: list[Path]) -> tuple[list[str], dict[str, int]]:
+    """(failed checks, {run name: study id}): one study per run, named after it; each study's trials and best trials
+    match its run's evaluations.csv and pareto.csv."""
     deadline, failed = time.time() + 60, []
     studies = json.loads(get(f"{base}/api/studies", deadline))["study_summaries"]
-    names = [s["study_name"] for s in studies]
-    if names != [run.name]:
-        failed.append(f"studies {names}, want [{run.name!r}]")
-    sid = studies[0]["study_id"]
-    detail = json.loads(get(f"{base}/api/studies/{sid}", deadline))
-    rows = read_csv(run / "evaluations.csv")
-    pareto = {(float(r["accuracy"]), float(r["macs"])) for r in read_csv(run / "pareto.csv")}
-    best = {tuple(t["values"]) for t in detail["best_trials"]}
-    print(f"JSON: {len(studies)} study ({names[0]}), {len(detail['trials'])} trials, {len(best)} best trials")
-    if len(detail["trials"]) != len(rows):
-        failed.append(f"{len(detail['trials'])} trials, evaluations.csv has {len(rows)}")
-    if best != pareto:
-        failed.append(f"best trials {sorted(best)} != pareto.csv {sorted(pareto)}")
-    return failed, sid
+    ids = {s["study_name"]: s["study_id"] for s in studies}
+    if sorted(ids) != sorted(r.name for r in runs):
+        failed.append(f"studies {sorted(ids)}, want {sorted(r.name for r in runs)}")
+    for run in (r for r in runs if r.name in ids):
+        detail = json.loads(get(f"{base}/api/studies/{ids[run.name]}", deadline))
+        rows = read_csv(run / "evaluations.csv")
+        pareto = {(float(r["accuracy"]), float(r["macs"])) for r in read_csv(run / "pareto.csv")}
+        best = {tuple(t["values"]) for t in detail["best_trials"]}
+        print(f"JSON: study {run.name}, {len(detail['trials'])} trials, {len(best)} best trials")
+        if len(detail["trials"]) != len(rows):
+            failed.append(f"{run.name}: {len(detail['trials'])} trials, evaluations.csv has {len(rows)}")
+        if best != pareto:
+            failed.append(f"{run.name}: best trials {sorted(best)} != pareto.csv {sorted(pareto)}")
+    return failed, ids
 
 
 def browser_checks(url: str, run: Path, trials: int, screenshot: Path | None) -> list[str]:
@@ -103,21 +103,25 @@ def browser_checks(url: str, run: Path, trials: int, screenshot: Path | None) ->
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("run", type=Path)
+    p.add_argument("runs", type=Path, nargs="+", help="finished run folders; the browser loads the first's study")
     p.add_argument("--screenshot", type=Path, default=None)
     args = p.parse_args(argv)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, str(ROOT / "search.py"), "dashboard", str(args.run), "--port", str(port)]
+    cmd = [sys.executable, str(ROOT / "search.py"), "dashboard", *map(str, args.runs), "--port", str(port)]
     server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        failed, sid = json_checks(base, args.run)
-        trials = len(read_csv(args.run / "evaluations.csv"))
-        failed += browser_checks(f"{base}/dashboard/studies/{sid}", args.run, trials, args.screenshot)
+        failed, ids = json_checks(base, args.runs)
+        first = args.runs[0]
+        if first.name in ids:
+            trials = len(read_csv(first / "evaluations.csv"))
+            failed += browser_checks(f"{base}/dashboard/studies/{ids[first.name]}", first, trials, args.screenshot)
     finally:
         server.send_signal(signal.SIGINT)
         out, _ = server.communicate(timeout=30)
     print(f"server: exit {server.returncode} after Ctrl-C; {out.strip().splitlines()[-1] if out.strip() else ''}")
+    if "Traceback" in out:
+        failed.append("the server printed a traceback")
     for f in failed:
         print(f"FAILED: {f}")
     return 1 if failed or server.returncode != 0 else 0
