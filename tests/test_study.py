@@ -6,14 +6,16 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 
 import optuna
 import pytest
 
 import search
 from seknet.core import fileio
+from seknet.runs.dashboard import storage_for
 from seknet.runs.rows import front_rows
-from seknet.runs.study import STUDY_FILE, trials_of, write_study
+from seknet.runs.study import STUDY_FILE, add_live_trial, live_curves, trials_of, write_study
 from tests.conftest import ROOT
 
 CHOICES = ["none", "se16", "sk2"]
@@ -71,6 +73,58 @@ def test_failed_trials_are_fail_with_their_reason_even_without_an_arch(tmp_path)
     assert states[1:] == [("FAIL", {"stage0": "sk2", "stage1": "none"}, "boom"), ("FAIL", {}, "no arch")]
 
 
+def test_a_live_trial_is_added_once_with_its_curve_and_the_final_write_keeps_the_curve(tmp_path):
+    """add_live_trial adds a finished trial with its per-epoch accuracy as intermediate values, skips a second copy
+    of the same Tune trial (a resumed run reruns one that finished after the last save), and the final study,
+    written from the rows, carries the curves live_curves read back (keyed by trial_id, which stays text)."""
+    path = tmp_path / STUDY_FILE
+    row = {"arch": "se16-none", "accuracy": "0.8", "macs": "100", "n_eval": "50", "status": "complete"}
+    row |= {"trial_id": "12345_00001", "error": ""}
+    trial = trials_of([row], "macs")[0] | {"intermediate": {1: 0.5, 2: 0.8}}
+    assert add_live_trial(path, "run", "macs", CHOICES, trial)
+    assert not add_live_trial(path, "run", "macs", CHOICES, trial)
+    (live,) = _load(path).trials
+    assert live.state.name == "COMPLETE" and live.values == [0.8, 100.0]
+    assert live.intermediate_values == {1: 0.5, 2: 0.8} and live.user_attrs["trial_id"] == "12345_00001"
+    assert _load(path).metric_names == ["accuracy", "macs"]
+    curves = live_curves(path)
+    assert curves == {"12345_00001": {1: 0.5, 2: 0.8}}
+    (final,) = _load(write_study(path, {"run": (trials_of([row], "macs", (), curves), "macs", CHOICES)})).trials
+    assert final.intermediate_values == {1: 0.5, 2: 0.8}
+
+
+@pytest.mark.slow
+def test_a_multitrial_run_viewed_while_it_runs_shows_its_finished_trials_and_curves(tmp_path):
+    """While `search.py run --mode multitrial` runs in a new process, its .partial/study.db gains each finished
+    trial with one accuracy per epoch (the dashboard serves that file for the unfinished run), and the finished
+    run's study keeps every trial's curve, its last point the trial's accuracy."""
+    out = tmp_path / "run"
+    argv = [sys.executable, "search.py", "run", "--mode", "multitrial", "--smoke", "--no-progress"]
+    argv += ["--sampler", "random", "--trials", "4", "--epochs", "2", "--out", str(out)]
+    p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    live = tmp_path / ".run.partial" / STUDY_FILE
+    seen: list = []
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None and not seen:
+        if live.is_file():
+            seen = [t for t in _load(live, "run").trials if t.state.name == "COMPLETE"]
+        time.sleep(0.5)
+    running = p.poll() is None
+    served = storage_for([out], tmp_path) if running else ""
+    _, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-2000:]
+    assert running and seen, "no finished trial appeared in the study while the run was going"
+    assert served == f"sqlite:///{live.resolve()}"
+    assert sorted(seen[0].intermediate_values) == [1, 2]
+    assert seen[0].values[0] == pytest.approx(seen[0].intermediate_values[2], abs=1e-6)
+    study = _load(out / STUDY_FILE, "run")
+    rows = {r["trial_id"]: r for r in fileio.read_csv(out / "evaluations.csv")}
+    assert len(study.trials) == len(rows) == 4
+    for t in study.trials:
+        assert sorted(t.intermediate_values) == [1, 2]
+        assert t.intermediate_values[2] == pytest.approx(float(rows[t.user_attrs["trial_id"]]["accuracy"]), abs=1e-6)
+
+
 def test_the_smoke_run_writes_a_study_whose_best_trials_are_its_pareto_csv(smoke_run):
     """A one-shot run's study.db, read through Optuna: one trial per evaluated arch, best_trials = pareto.csv (up to
     exactly equal points)."""
@@ -106,7 +160,7 @@ def test_dashboard_refuses_a_missing_run_a_damaged_one_and_a_port_in_use(tmp_pat
 
 @pytest.mark.slow
 def test_dashboard_serves_each_run_as_a_study_over_its_json_api(smoke_run, tmp_path):
-    """benchmarks/dashboard_browser.py on two runs, as a user runs it: `search.py dashboard RUN RUN2` in a new
+    """benchmarks.dashboard_browser on two runs, as a user runs it: `search.py dashboard RUN RUN2` in a new
     process lists one study per run over the JSON API, each study's trials and best trials match its run's files
     (and, where Chromium is installed, the page renders them), and Ctrl-C stops the server cleanly; the runs are
     served from a temporary storage, so nothing is written into the second run."""
@@ -114,9 +168,11 @@ def test_dashboard_serves_each_run_as_a_study_over_its_json_api(smoke_run, tmp_p
     second.mkdir()
     for f in ("config.yaml", "evaluations.csv", "pareto.csv", "decisions.csv"):
         (second / f).write_bytes((smoke_run / f).read_bytes())
-    script = ROOT / "benchmarks" / "dashboard_browser.py"
     done = subprocess.run(
-        [sys.executable, str(script), str(smoke_run), str(second)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "benchmarks.dashboard_browser", str(smoke_run), str(second)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert f"JSON: study {smoke_run.name}" in done.stdout and "JSON: study second" in done.stdout

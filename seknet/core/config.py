@@ -233,6 +233,7 @@ class MultiTrialConfig(RunConfig):
     supernet: str | None = opt(None, "--init supernet: a one-shot run folder holding supernet.pt")
     sampler: str = opt("nsga2", "the proposal sampler: nsga2, tpe, random (Optuna) or grid", PROPOSERS)
     asha: bool = opt(False, "ASHA early stopping")
+    curves: bool = opt(True, "evaluate every epoch: learning curves in study.db as trials finish (about 8 % dearer)")
     grace_epochs: int = opt(1, "ASHA: epochs before a trial may be stopped", low=1)
     gpus_per_trial: float = opt(0.0, "GPU share per trial, e.g. 0.25", low=0)
     cpus_per_trial: int = opt(1, "CPUs per trial", low=1)

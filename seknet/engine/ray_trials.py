@@ -77,10 +77,11 @@ def standalone_trial(
     train_standalone(arch, data.train, tcfg, device, model=model, on_epoch=on_epoch)
 
 
-def experiment(trainable, folder: Path, progress: bool, restore: bool, what: str, **tune_config):
+def experiment(trainable, folder: Path, progress: bool, restore: bool, what: str, callbacks: tuple = (), **tune_config):
     """The Ray Tune experiment ``folder``/tune: restored (its finished trials kept, the rest run) when ``restore``,
-    else a new one over ``trainable`` with ``tune_config`` (``param_space``, ``tune_config``); a trial that fails is
-    recorded and the others go on. A saved state that cannot be restored is one ValueError naming ``what`` to do."""
+    else a new one over ``trainable`` with ``tune_config`` (``param_space``, ``tune_config``) and Tune
+    ``callbacks`` (a restored experiment keeps its own); a trial that fails is recorded and the others go on. A
+    saved state that cannot be restored is one ValueError naming ``what`` to do."""
     from ray import tune
 
     store = Path(folder).resolve()
@@ -96,8 +97,40 @@ def experiment(trainable, folder: Path, progress: bool, restore: bool, what: str
         storage_path=str(store),
         verbose=1 if progress else 0,
         failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+        callbacks=list(callbacks),
     )
     return tune.Tuner(trainable, run_config=run_config, **tune_config)
+
+
+def trial_callback(on_trial):
+    """A Ray Tune callback that calls ``on_trial(folder, config, metrics, curve, error)`` in the driver as each trial
+    finishes: the folder that holds the experiment (where it is now: a restored run may have moved), the trial's
+    config, its last reported metrics, its accuracy per reported epoch ({epoch: accuracy}) and, for a failed trial,
+    its error line (else None). Tune saves the callback with the experiment and calls the restored one on resume, so
+    ``on_trial`` must pickle (a module-level function, or a ``functools.partial`` of one)."""
+    from ray.tune import Callback
+
+    class Finished(Callback):
+        def __init__(self) -> None:
+            self.on_trial, self.curves = on_trial, {}
+
+        def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+            if "epoch" in result and "accuracy" in result:
+                self.curves.setdefault(trial.trial_id, {})[int(result["epoch"])] = float(result["accuracy"])
+
+        def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+            self._done(trial, None)
+
+        def on_trial_error(self, iteration, trials, trial, **info) -> None:
+            error = trial.get_error()
+            self._done(trial, error_line(error) if error is not None else "failed")
+
+        def _done(self, trial, error: str | None) -> None:
+            metrics = dict(trial.last_result or {}) | {"trial_id": trial.trial_id}
+            folder = Path(trial.storage.experiment_fs_path).parent
+            self.on_trial(folder, trial.config, metrics, self.curves.pop(trial.trial_id, {}), error)
+
+    return Finished()
 
 
 def error_line(error: BaseException) -> str:

@@ -6,6 +6,10 @@ twice and none over the budget, so ``--trials`` counts trained archs. Early stop
 on accuracy; such a trial keeps status ``stopped_early`` and its truncated accuracy never enters the front, which
 holds complete trials only. A crashing or NaN trial is recorded as ``failed`` with its reason and the search goes
 on. ``--resume`` restores the Tune experiment (and the proposer with it) from the run's folder.
+
+While it runs, each finished trial is added to the run's study.db (``seknet.runs.study.add_live_trial``) with its
+validation accuracy per epoch (``--curves``, on by default: one evaluation per epoch, about 8 % of a digits
+trial's time), so ``seknet dashboard RUN`` shows the finished trials and their learning curves before the run ends.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING
 from seknet.core.config import MultiTrialConfig
 from seknet.core.space import Space
 from seknet.engine.ray_session import ray_session, tune_settings
-from seknet.engine.ray_trials import error_line, experiment, job_of, local_gpus, standalone_trainable
+from seknet.engine.ray_trials import error_line, experiment, job_of, local_gpus, standalone_trainable, trial_callback
 from seknet.engine.train import TrainConfig
 from seknet.modes import proposers
 from seknet.modes.tune_searcher import ProposerSearcher, saved_counts
@@ -25,6 +29,7 @@ from seknet.nn.supernet import Supernet
 from seknet.runs.files import load_into, load_state_dict
 from seknet.runs.rows import MT_COLUMNS, accuracy_fields, trial_row
 from seknet.runs.spine import Outcome
+from seknet.runs.study import STUDY_FILE, add_live_trial, trials_of
 
 if TYPE_CHECKING:
     from seknet.runs.objective import Objective
@@ -73,11 +78,11 @@ def run(ctx: RunContext) -> Outcome:
         gpus_per_trial=cfg.gpus_per_trial,
         cpus_per_trial=cfg.cpus_per_trial,
         init_state=init_state(cfg, ctx.space),
-        every_epoch=cfg.asha,
+        every_epoch=cfg.asha or cfg.curves,
     )
     with tune_settings(), ray_session(cfg.address, num_gpus=local_gpus(cfg.gpus_per_trial, cfg.address)):
         results = _tuner(ctx, trainable).fit()
-    rows = [_row(r, ctx.space, cfg.epochs) for r in results]
+    rows = [_row(ctx.space, cfg.epochs, r.config, r.metrics, error_line(r.error) if r.error else None) for r in results]
     statuses = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     proposals = {"distinct_archs_trained": len({r["arch"] for r in rows})} | saved_counts(ctx.partial / "tune")
     notes = [
@@ -96,19 +101,32 @@ def run(ctx: RunContext) -> Outcome:
     )
 
 
-def _row(result, space: Space, epochs: int) -> dict:
-    """evaluations.csv's row of one Tune trial: complete, stopped early (ASHA) or failed with its reason."""
-    m = result.metrics or {}
-    row = trial_row(
-        space,
-        job_of(result.config)["arch"],
-        trial_id=m.get("trial_id", ""),
-        epochs_trained=m.get("epoch", 0),
-    )
-    if result.error is not None:
-        return row | {"status": "failed", "error": error_line(result.error)}
+def _row(space: Space, epochs: int, config: dict, metrics: dict | None, error: str | None) -> dict:
+    """evaluations.csv's row of one Tune trial (its config, last metrics and error line): complete, stopped early
+    (ASHA) or failed with its reason."""
+    m = metrics or {}
+    row = trial_row(space, job_of(config)["arch"], trial_id=m.get("trial_id", ""), epochs_trained=m.get("epoch", 0))
+    if error is not None:
+        return row | {"status": "failed", "error": error}
     row |= accuracy_fields(int(m["correct"]), int(m["n_eval"]))
     return row | {"status": "complete" if m.get("epoch") == epochs else "stopped_early"}
+
+
+def live_trial(
+    space: Space, objective: Objective, epochs: int, name: str, folder: Path, config, metrics, curve, error
+) -> None:
+    """Add one finished trial to study ``name`` in the running run's ``folder``/study.db: its row as evaluations.csv
+    will hold it, its accuracy per epoch as intermediate values. The study is a view: a write that fails is reported
+    in one line and the search goes on (the final study is written from the rows at the end)."""
+    path = folder / STUDY_FILE
+    try:
+        row = objective.with_latency([_row(space, epochs, config, metrics, error)], space)[0]
+        trial = trials_of([row], objective.column)[0]
+        if curve:
+            trial["intermediate"] = curve
+        add_live_trial(path, name, objective.column, space.choices, trial)
+    except Exception as e:  # noqa: BLE001 - sqlite locked, disk full, ...: the view is not worth the search
+        print(f"warning: {path}: trial {metrics.get('trial_id', '?')} not added to the live study ({e})", flush=True)
 
 
 def _tuner(ctx: RunContext, trainable):
@@ -118,6 +136,7 @@ def _tuner(ctx: RunContext, trainable):
     cfg = ctx.cfg
     if ctx.resumed:
         return experiment(trainable, ctx.partial, cfg.progress, True, f"remove {ctx.partial} and run the search again")
+    live = trial_callback(functools.partial(live_trial, ctx.space, ctx.objective, cfg.epochs, ctx.folder.out.name))
     allowed = [str(a) for a in ctx.archs]
     cost = functools.partial(arch_cost, ctx.objective, ctx.space)
     population = max(4, min(50, cfg.trials // 4))
@@ -134,4 +153,4 @@ def _tuner(ctx: RunContext, trainable):
         )
     searcher, samples = ProposerSearcher(proposer, cost), min(cfg.trials, len(allowed))
     config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples)
-    return experiment(trainable, ctx.partial, cfg.progress, False, "", tune_config=config)
+    return experiment(trainable, ctx.partial, cfg.progress, False, "", (live,), tune_config=config)

@@ -1,8 +1,10 @@
 """``seknet dashboard RUN [RUN ...]``: the runs in optuna-dashboard, each run a study, served on 127.0.0.1.
 
 A run made before study.db existed gets one built from its files (nothing else is written into the run); several
-runs are served from one temporary storage holding a study per run. A missing or damaged run, a port in use, or
-optuna-dashboard not installed is one line (exit 2), and nothing is written.
+runs are served from one temporary storage holding a study per run. A run that is still going (only its
+``.RUN.partial`` folder exists) is served live from the study.db its trials are written into as they finish. A
+missing or damaged run, a port in use, or optuna-dashboard not installed is one line (exit 2), and nothing is
+written.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from seknet.runs.folder import RunFolder
 from seknet.runs.study import STUDY_FILE, run_study, write_study
+
+
+def live_study(run: Path) -> Path | None:
+    """The study.db that a run still going writes into (in its ``.partial`` folder), or None when ``run`` is
+    finished or never wrote one."""
+    path = RunFolder(Path(run)).partial / STUDY_FILE
+    return path if not Path(run).exists() and path.is_file() else None
 
 
 def check_port(host: str, port: int) -> None:
@@ -29,9 +39,11 @@ def check_port(host: str, port: int) -> None:
 
 
 def storage_for(runs: Sequence[Path], scratch: Path) -> str:
-    """The storage URL that holds the ``runs``: a single run's study.db (built from its files when missing), or a
-    storage in ``scratch`` with one study per run. Every run is read (and refused in one line) before anything is
-    written."""
+    """The storage URL that holds the ``runs``: a single run's study.db (built from its files when missing; the live
+    one of a run still going), or a storage in ``scratch`` with one study per run. Every run is read (and refused in
+    one line) before anything is written."""
+    if len(runs) == 1 and (live := live_study(Path(runs[0]))) is not None:
+        return f"sqlite:///{live.resolve()}"
     studies = {Path(r).resolve().name: run_study(Path(r)) for r in runs}
     if len(runs) == 1:
         path = Path(runs[0]) / STUDY_FILE

@@ -34,7 +34,7 @@ from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import placement
 from seknet.runs.plots import plot_pareto, plot_placement
 from seknet.runs.rows import front_rows, write_best
-from seknet.runs.study import STUDY_FILE, importance_lines, importances, trials_of, write_study
+from seknet.runs.study import STUDY_FILE, importance_lines, importances, live_curves, trials_of, write_study
 from seknet.runs.summary import summary
 
 
@@ -166,7 +166,8 @@ def record(ctx: RunContext, out: Outcome) -> Path:
     decisions = decide(ctx.cfg.max_latency if col == "latency_ms" else ctx.cfg.max_macs)
     write_csv(partial / "decisions.csv", decisions, DECISION_COLUMNS)
     name = ctx.folder.out.name
-    write_study(partial / STUDY_FILE, {name: (trials_of(rows, col, decisions), col, ctx.space.choices)})
+    curves = live_curves(partial / STUDY_FILE)  # a multi-trial run's learning curves, written as its trials finished
+    write_study(partial / STUDY_FILE, {name: (trials_of(rows, col, decisions, curves), col, ctx.space.choices)})
     importance = importances(partial / STUDY_FILE, name, col)
     tied = lambda best: decide(float(best[col]))[0]["indifference"].split()  # noqa: E731
     best = write_best(partial / "best.yaml", ctx.space, front, ctx.objective.budget_flags, keys, col, tied)

@@ -18,6 +18,10 @@ budgets under which it is the pick or in the pick's indifference set (decisions.
 Optuna's ``add_trials`` commits every trial on its own (about 8 ms a trial in SQLite, half a minute for 4,096);
 :func:`write_study` instead inserts every row of a new study in one transaction through Optuna's own table models,
 into a temporary file renamed into place, so a crash never leaves a half-written study.db.
+
+A multi-trial run also writes its trials while it runs (:func:`add_live_trial`, one commit per finished trial), each
+with its per-epoch validation accuracy as intermediate values, so the dashboard shows the finished trials and their
+learning curves before the run ends; the final write keeps those curves (:func:`live_curves`).
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ from seknet.core.attention import stage_names
 
 STUDY_FILE = "study.db"
 ATTRS = ("arch", "acc_low", "acc_high", "n_eval", "params", "macs", "attn_ops", "latency_ms", "on_front")
-ATTRS += ("slice_accuracy", "measured_accuracy", "trainings", "epochs_trained", "status", "error")
+ATTRS += ("slice_accuracy", "measured_accuracy", "trainings", "epochs_trained", "status", "error", "trial_id")
 
 
-def trials_of(rows: Sequence[dict], cost: str, decisions: Sequence[dict] = ()) -> list[dict]:
-    """{state, values, params, attrs, intermediate} of each evaluations.csv row (see the module doc)."""
+def trials_of(
+    rows: Sequence[dict], cost: str, decisions: Sequence[dict] = (), curves: dict[str, dict[int, float]] | None = None
+) -> list[dict]:
+    """{state, values, params, attrs, intermediate} of each evaluations.csv row (see the module doc); ``curves``:
+    the per-epoch accuracy of a row's ``trial_id`` (:func:`live_curves`), its intermediate values."""
     done = [r for r in rows if r.get("status", "complete") == "complete" and r.get("accuracy", "") != ""]
     n_full = max((int(r["n_eval"]) for r in done), default=0)
     picks: dict[str, list[float]] = {}
@@ -60,6 +67,8 @@ def trials_of(rows: Sequence[dict], cost: str, decisions: Sequence[dict] = ()) -
             trial["values"] = [float(r["accuracy"]), float(r[cost])]
         elif r.get("accuracy", "") != "" and status != "failed":
             trial["intermediate"] = {0: float(r["accuracy"])}
+        if (curves or {}).get(str(r.get("trial_id", ""))):
+            trial["intermediate"] = curves[str(r["trial_id"])]
         out.append(trial)
     return out
 
@@ -139,8 +148,67 @@ def _add_rows(rows: dict[str, list[dict]], study_id: int, trials: list[dict], ch
             )
 
 
+def add_live_trial(path: Path, name: str, cost: str, choices: Sequence[str], trial: dict) -> bool:
+    """Add one finished ``trial`` (of :func:`trials_of`) to study ``name`` in the SQLite storage ``path`` (created
+    with the run's directions on first use), unless a trial with its ``trial_id`` attribute is there already (a
+    resumed run reruns a trial that finished after the last save); returns whether it was added."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{Path(path).resolve()}")
+    try:
+        study = optuna.create_study(
+            storage=storage, study_name=name, directions=["maximize", "minimize"], load_if_exists=True
+        )
+        if study.metric_names is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # set_metric_names is marked experimental
+                study.set_metric_names(["accuracy", cost])
+        key = trial["attrs"].get("trial_id")
+        if key is not None and any(t.user_attrs.get("trial_id") == key for t in study.get_trials(deepcopy=False)):
+            return False
+        dist = CategoricalDistribution(list(choices))
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=optuna.trial.TrialState[trial["state"]],
+                values=trial.get("values"),
+                params={f"stage{i}": c for i, c in trial["params"].items()},
+                distributions={f"stage{i}": dist for i in trial["params"]},
+                user_attrs=trial["attrs"],
+                intermediate_values=trial.get("intermediate", {}),
+            )
+        )
+        return True
+    finally:
+        storage.engine.dispose()
+
+
+def live_curves(path: Path) -> dict[str, dict[int, float]]:
+    """{trial_id: {epoch: accuracy}} of the trials a running run wrote into ``path`` (:func:`add_live_trial`); empty
+    when there is no such file."""
+    if not Path(path).is_file():
+        return {}
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{Path(path).resolve()}")
+    try:
+        out = {}
+        for summary in optuna.get_all_study_summaries(storage):
+            for t in optuna.load_study(study_name=summary.study_name, storage=storage).get_trials(deepcopy=False):
+                if "trial_id" in t.user_attrs and t.intermediate_values:
+                    out[str(t.user_attrs["trial_id"])] = dict(t.intermediate_values)
+        return out
+    finally:
+        storage.engine.dispose()
+
+
 def _plain(value: str) -> object:
-    """A CSV cell as the JSON value a dashboard sorts by: a number where it is one, else the text."""
+    """A CSV cell as the JSON value a dashboard sorts by: a number where it is one, else the text (an id such as
+    Tune's ``12345_00001`` stays text, though Python's int() would read it)."""
+    if "_" in str(value):
+        return value
     for kind in (int, float):
         try:
             return kind(value)
