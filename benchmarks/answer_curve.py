@@ -16,7 +16,7 @@ trainings in truth.csv) / (30 x the median-MAC arch's). Routes run for real (``-
 search_space/digits-81.yaml --seed K [--verify]`` folders) are scored from their files, their compute from their
 wall time beside one stand-alone training (``benchmarks/verify_run.py`` records it in ``unit.yaml``).
 
-    python benchmarks/answer_curve.py [--runs results/v81-s0 …] [--default-runs results/default-s0 …]
+    python -m benchmarks.answer_curve [--runs results/v81-s0 …] [--default-runs results/default-s0 …]
                                       [--warm-runs results/s81-s0 …] [--markdown]
 """
 
@@ -25,15 +25,12 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from answer_data import (
+from benchmarks.answer_data import (
     ARCHS,
     CONTRASTS,
     LEVELS,
@@ -47,9 +44,7 @@ from answer_data import (
     placement_of,
     predictions,
 )
-
-from seknet.core import factorial
-from seknet.core.fileio import read_csv, read_yaml
+from seknet.core import factorial, read_csv, read_yaml
 
 SIGMA = 0.52  # pp: residual SD of one 16-epoch training on 8,616 validation images (additive fit, seed 2)
 CAP = 10.0  # units: the issue's compute goal for run --verify
@@ -421,7 +416,7 @@ def main() -> None:
         type=Path,
         nargs="*",
         default=[],
-        help="default one-shot run folders (python benchmarks/verify_run.py --seed K: the 4,096-arch space)",
+        help="default one-shot run folders (python -m benchmarks.verify_run --seed K: the 4,096-arch space)",
     )
     p.add_argument(
         "--warm-runs", type=Path, nargs="*", default=[], help="the 81-arch one-shot runs truth/warm.csv started from"

@@ -12,20 +12,14 @@ from __future__ import annotations
 
 import itertools
 import statistics
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from seknet.core import (
-    factorial,
-    truth,  # noqa: E402
-)
-from seknet.core.fileio import read_csv  # noqa: E402
+from seknet.core import factorial, read_csv, truth
 
 TRUTH = ROOT / "benchmarks" / "truth" / "truth.csv"
 CURVES = ROOT / "benchmarks" / "truth" / "curves.csv"

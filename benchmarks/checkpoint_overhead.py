@@ -5,7 +5,7 @@ writing and reading its checkpoint (model, optimizer, scheduler, RNG states; `se
 Resume to the first step = reading it + one step (the median epoch ÷ its steps).
 Goal (issue 15): checkpoint overhead <= 3 % of epoch time.
 
-    python benchmarks/checkpoint_overhead.py [--epochs 2] [--repeats 10]
+    python -m benchmarks.checkpoint_overhead [--epochs 2] [--repeats 10]
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,14 +20,11 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from seknet.core.config import OneShotConfig  # noqa: E402
-from seknet.core.space import load_space  # noqa: E402
-from seknet.data.load import run_data  # noqa: E402
-from seknet.engine.samplers import Paths  # noqa: E402
-from seknet.engine.train import TrainConfig, load_checkpoint, save_checkpoint, sgd_cosine, train  # noqa: E402
-from seknet.nn.supernet import Supernet  # noqa: E402
+from seknet.core import OneShotConfig, load_space
+from seknet.data import run_data
+from seknet.engine import Paths, TrainConfig, load_checkpoint, save_checkpoint, sgd_cosine, train
+from seknet.nn import Supernet
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 Goal (issue 2): <= 1/1000. thop is timed on an already-built model (its build time is not charged),
 with one sample as input; count() is timed from the arch alone.
 
-    python benchmarks/count_speed.py [--archs N]
+    python -m benchmarks.count_speed [--archs N]
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import thop
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # measure this checkout, whatever is installed
 
 import seknet
 

@@ -2,7 +2,7 @@
 against each run's files, and the first run's study page loaded in headless Chromium (Debian's `chromium`), its
 rendered DOM checked for the study's name and trial count, and a screenshot saved.
 
-    python benchmarks/dashboard_browser.py RUN [RUN ...] [--screenshot benchmarks/dashboard.png]
+    python -m benchmarks.dashboard_browser RUN [RUN ...] [--screenshot benchmarks/dashboard.png]
 
 Without Chromium the browser part is skipped with a message; the JSON part always runs. Exit code 1 when a check
 fails.
@@ -22,7 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from seknet.core.fileio import read_csv
+from seknet.core import read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = [  # as the machine notes say: headless, no sandbox as root, no calls to the outside

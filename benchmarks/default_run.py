@@ -5,7 +5,7 @@ trains the space's median-MAC arch stand-alone for the same epochs as the supern
 uses), and prints wall(run) / wall(stand-alone). Machines of the same kind differ ~3x in speed, so only the
 ratio is a goal: <= 2.5 (issue 12). Also prints the size of the front (goal >= 5).
 
-    python benchmarks/default_run.py [extra run flags]
+    python -m benchmarks.default_run [extra run flags]
 """
 
 from __future__ import annotations
@@ -18,15 +18,12 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import search
 import seknet
-from seknet.core import fileio
-from seknet.core.config import OneShotConfig
-from seknet.data.load import run_data
-from seknet.engine.standalone import train_standalone
-from seknet.engine.train import TrainConfig
+from seknet.core import OneShotConfig, read_csv
+from seknet.data import run_data
+from seknet.engine import TrainConfig, train_standalone
 
 RATIO_GOAL = 2.5
 
@@ -52,8 +49,8 @@ def main(extra: list[str]) -> None:
         assert search.main(["--out", str(out), "--no-progress", *extra]) == 0
         wall = time.perf_counter() - t
         cfg = yaml.safe_load((out / "config.yaml").read_text())
-        front = fileio.read_csv(out / "pareto.csv")
-        rows = fileio.read_csv(out / "evaluations.csv")
+        front = read_csv(out / "pareto.csv")
+        rows = read_csv(out / "evaluations.csv")
     arch, alone = standalone_seconds(OneShotConfig(**cfg["config"]))
     ratio = wall / alone
     full = sum(1 for r in rows if int(r["n_eval"]) == int(front[0]["n_eval"]))

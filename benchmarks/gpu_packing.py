@@ -4,7 +4,7 @@ Synthetic data of CIFAR-10's shape (3x32x32, 10 classes) on the cifar10 space; e
 random arch for --epochs epochs over --images images. Needs CUDA for a meaningful figure; with
 --logical-gpus N on a CPU machine it only checks that the packing runs (trials then train on CPU).
 
-    python benchmarks/gpu_packing.py [--trials 16] [--epochs 2] [--images 8192] [--logical-gpus N]
+    python -m benchmarks.gpu_packing [--trials 16] [--epochs 2] [--images 8192] [--logical-gpus N]
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import seknet
-from seknet.data.split import Data, Split
-from seknet.engine.ray_session import ray_session
+from seknet.data import Data, Split
+from seknet.engine import TrainConfig, ray_session
 from seknet.engine.ray_trials import standalone_trial
-from seknet.engine.train import TrainConfig
 
 
 def synthetic(n: int) -> Data:

@@ -5,23 +5,20 @@ random archs (predicted vs measured end to end, beside the same archs measured a
 1.2 x re-measurement p90, and Kendall tau >= 0.9), and print per stage what SE(16) and SK(2) cost over `none`
 in latency next to what they cost in MACs. Run it on an idle machine.
 
-    python benchmarks/latency_model.py [--threads 2] [--digits 30] [--resnet 10] [--runs 30]
+    python -m benchmarks.latency_model [--threads 2] [--digits 30] [--resnet 10] [--runs 30]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import seknet  # noqa: E402
-from seknet.core import latency_table  # noqa: E402
-from seknet.engine import latency  # noqa: E402
+from seknet.core import latency_table
+from seknet.engine import latency
 
 ROOT = Path(__file__).resolve().parents[1]
 

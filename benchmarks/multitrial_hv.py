@@ -8,27 +8,22 @@ MACs in millions. With --oneshot RUN,
 the front of that one-shot run is scored the same way for comparison (its accuracies are supernet
 scores with inherited weights, not trained ones: read it as the front's shape, not a like-for-like number).
 
-    python benchmarks/multitrial_hv.py [--trials 64] [--epochs 3] [--searches nsga2,random,nni-evolution]
+    python -m benchmarks.multitrial_hv [--trials 64] [--epochs 3] [--searches nsga2,random,nni-evolution]
                                        [--oneshot results/<run>]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import seknet
-from seknet.api.python import execute
-from seknet.core import fileio
-from seknet.core.config import MultiTrialConfig, NniConfig
-from seknet.core.pareto import hypervolume
-from seknet.runs.rows import front_rows
+from seknet.core import hypervolume, read_csv
+from seknet.runs import front_rows
 
 
 def front_hv(rows: list[dict], ref: tuple[float, float]) -> tuple[float, int]:
@@ -55,22 +50,14 @@ def main() -> None:
             t0 = time.time()
             out = str(Path(tmp) / search)
             if search.startswith("nni-"):
-                run = execute(
-                    NniConfig(out=out, strategy=search[4:], trials=args.trials, epochs=args.epochs, progress=False),
-                    "nni",
-                )
+                run = seknet.search(
+                    "nni", out=out, strategy=search[4:], trials=args.trials, epochs=args.epochs, progress=False
+                ).path
             else:
-                run = execute(
-                    MultiTrialConfig(
-                        out=out,
-                        sampler=search,
-                        trials=args.trials,
-                        epochs=args.epochs,
-                        progress=False,
-                    ),
-                    "multitrial",
-                )
-            rows = [r for r in fileio.read_csv(run / "evaluations.csv") if r["status"] != "over_budget"]
+                run = seknet.search(
+                    "multitrial", out=out, sampler=search, trials=args.trials, epochs=args.epochs, progress=False
+                ).path
+            rows = [r for r in read_csv(run / "evaluations.csv") if r["status"] != "over_budget"]
             hv, n = front_hv(rows, ref)
             uniq = len({r["arch"] for r in rows})
             answered = seknet.Run(run).config.get("proposals", {}).get("repeats_answered", 0)
@@ -80,7 +67,7 @@ def main() -> None:
             )
             print(lines[-1], flush=True)
     if args.oneshot:
-        hv, n = front_hv(fileio.read_csv(Path(args.oneshot) / "evaluations.csv"), ref)
+        hv, n = front_hv(read_csv(Path(args.oneshot) / "evaluations.csv"), ref)
         lines.append(f"one-shot exhaustive front (supernet scores): HV {hv:.4f}, {n} archs")
     print("\n".join(lines))
 

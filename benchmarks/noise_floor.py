@@ -12,7 +12,7 @@ The trainings a decision needs grow as sigma^2. Two levers are measured here, ea
    seeds of an arch, sigma comes from the seed-to-seed differences (paired by arch); with one, from the residual of
    the additive factorial fit over the archs trained so far (the answer curve's sigma).
 
-    python benchmarks/noise_floor.py [--markdown]
+    python -m benchmarks.noise_floor [--markdown]
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seknet.core import factorial
-from seknet.core.fileio import read_csv
+from seknet.core import factorial, read_csv
 from seknet.core.truth import factorial_rows
 
 HERE = Path(__file__).resolve().parent / "truth"

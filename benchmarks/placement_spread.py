@@ -7,7 +7,7 @@ Then, leaving each run out in turn, it estimates the spread from the others, wid
 intervals by it (as ``search.py`` does: se^2 = se_images^2 + spread^2), and counts the run's claims that the truth
 (benchmarks/truth/truth.csv) contradicts, and those it resolves right.
 
-    python benchmarks/placement_spread.py results/default-s0 results/default-s1 results/default-s2
+    python -m benchmarks.placement_spread results/default-s0 results/default-s1 results/default-s2
 """
 
 from __future__ import annotations
@@ -15,17 +15,11 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from seknet.core import (
-    factorial,
-    truth,  # noqa: E402
-)
-from seknet.core.fileio import read_csv, read_yaml  # noqa: E402
+from seknet.core import factorial, read_csv, read_yaml, truth
 
 Z = 1.96
 

@@ -7,27 +7,24 @@ recalibration images, the full validation split):
 - tree walk with successive halving as the search runs it is in results/<run>/config.yaml (seconds.score).
 Goal (issue 3): the whole space scored with BN recalibration <= 5 minutes on 2 cores.
 
-    python benchmarks/score_speed.py [--sample N]
+    python -m benchmarks.score_speed [--sample N]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # measure this checkout, whatever is installed
 
 import seknet
-from seknet.data.digits import load_digits
-from seknet.engine.score import score_correct
-from seknet.engine.train import evaluate
-from seknet.nn.supernet import Supernet, recalibrate_bn
+from seknet.data import load_digits
+from seknet.engine import evaluate, score_correct
+from seknet.nn import Supernet, recalibrate_bn
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 For each of N random archs, both models take the same batch (forward, backward, SGD step); the two
 are timed interleaved, many repeats each, and the ratio of medians is reported per arch, then the median.
 
-    python benchmarks/step_ratio.py [--archs N] [--repeat R] [--batch B]
+    python -m benchmarks.step_ratio [--archs N] [--repeat R] [--batch B]
 """
 
 from __future__ import annotations
@@ -11,18 +11,16 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # measure this checkout, whatever is installed
 import torch.nn.functional as F
 
 import seknet
-from seknet.nn.supernet import Supernet
+from seknet.nn import Supernet
 
 
 def step(model, opt, x, y, arch=None) -> float:

@@ -7,13 +7,12 @@ printed beside it. On this 2-core CPU, 2 workers can at best reach efficiency 1.
 worker, and the in-process loop uses both cores. Goal on a GPU machine (issue 15): efficiency >= 0.9 at 4 GPUs on
 the cifar10 space (`--space cifar10 --gpus 4`).
 
-    python benchmarks/train_scaling.py [--space digits] [--workers 1,2] [--gpus 0] [--epochs 1] [--extra 2]
+    python -m benchmarks.train_scaling [--space digits] [--workers 1,2] [--gpus 0] [--epochs 1] [--extra 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,16 +20,11 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from seknet.core.config import OneShotConfig  # noqa: E402
-from seknet.core.space import load_space  # noqa: E402
-from seknet.data.load import run_data  # noqa: E402
-from seknet.engine.ray_session import ray_session  # noqa: E402
-from seknet.engine.ray_train import train_supernet_ddp  # noqa: E402
-from seknet.engine.samplers import Paths  # noqa: E402
-from seknet.engine.train import TrainConfig, train  # noqa: E402
-from seknet.nn.supernet import Supernet  # noqa: E402
+from seknet.core import OneShotConfig, load_space
+from seknet.data import run_data
+from seknet.engine import Paths, TrainConfig, ray_session, train, train_supernet_ddp
+from seknet.nn import Supernet
 
 
 def epoch_seconds(fn, epochs: int, extra: int) -> float:

@@ -46,7 +46,7 @@ and are compared with the 0..2 mean only (they are part of the larger mean).
 
 Supernets trained here are cached under ``--cache`` (default ``<run>/remedies``) and reused.
 
-    python benchmarks/truth_remedies.py results/<run> [--variants as-run,recal-2048,...]
+    python -m benchmarks.truth_remedies results/<run> [--variants as-run,recal-2048,...]
 """
 
 from __future__ import annotations
@@ -54,29 +54,21 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import torch
 import torch.nn.functional as F
 import yaml
 
-from seknet.core import fileio
-from seknet.core.config import OneShotConfig
-from seknet.core.space import load_space
+from seknet.core import OneShotConfig, load_space, read_csv
 from seknet.core.stats import rank_agreement
-from seknet.data.digits import load_digits
-from seknet.data.load import recal_batches
-from seknet.engine.samplers import Paths
-from seknet.engine.score import score_logits
-from seknet.engine.train import TrainConfig, evaluate, train
-from seknet.modes.oneshot import train_supernet
-from seknet.nn.supernet import Supernet
+from seknet.data import load_digits, recal_batches
+from seknet.engine import Paths, TrainConfig, evaluate, score_logits, train, train_supernet
+from seknet.nn import Supernet
 
 VARIANTS = (
     "as-run",
@@ -110,7 +102,7 @@ ENSEMBLE = 4
 def per_seed(run: Path) -> dict[str, dict[int, float]]:
     """{arch: {seed: stand-alone accuracy}} of retrain.csv, over the archs every seed there completed."""
     per: dict[str, dict[int, float]] = {}
-    rows = fileio.read_csv(run / "retrain.csv")
+    rows = read_csv(run / "retrain.csv")
     seeds = {int(r["seed"]) for r in rows}
     for r in rows:
         if r["status"] == "complete":

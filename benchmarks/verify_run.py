@@ -6,7 +6,7 @@ unit's 30 (an epoch costs the same at every learning rate), and writes ``unit.ya
 the run folder: the run's wall time, the screening's (supernet training and scoring), the unit's, and their ratios
 (``units``, ``screening_units``), which ``benchmarks/answer_curve.py --runs`` reads.
 
-    python benchmarks/verify_run.py --space search_space/digits-81.yaml --verify --seed 0 --out results/v81-s0
+    python -m benchmarks.verify_run --space search_space/digits-81.yaml --verify --seed 0 --out results/v81-s0
 """
 
 from __future__ import annotations
@@ -16,18 +16,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from default_run import median_mac_arch  # noqa: E402
 
 import search  # noqa: E402
-from seknet.core.config import OneShotConfig  # noqa: E402
-from seknet.core.fileio import read_yaml, write_yaml  # noqa: E402
-from seknet.core.space import load_space  # noqa: E402
-from seknet.data.load import run_data  # noqa: E402
-from seknet.engine.standalone import train_standalone  # noqa: E402
-from seknet.engine.train import TrainConfig  # noqa: E402
+from benchmarks.default_run import median_mac_arch
+from seknet.core import OneShotConfig, load_space, read_yaml, write_yaml
+from seknet.data import run_data
+from seknet.engine import TrainConfig, train_standalone
 
 UNIT_EPOCHS = 30
 UNIT_SAMPLE = 5  # epochs of the unit's 30-epoch schedule timed; an epoch costs the same at any learning rate

@@ -1,4 +1,5 @@
-"""The benchmark scripts keep up with the library: each one loads (its imports resolve) without running its main."""
+"""The benchmarks keep up with the library: each module of the benchmarks package loads (its imports resolve) without
+running its main, and the library parts they share do what their docstrings say."""
 
 from __future__ import annotations
 
@@ -9,29 +10,26 @@ import pytest
 
 from tests.conftest import ROOT
 
-SCRIPTS = sorted(p for p in (ROOT / "benchmarks").rglob("*.py"))
+MODULES = sorted(
+    ".".join(p.relative_to(ROOT).with_suffix("").parts)
+    for p in (ROOT / "benchmarks").rglob("*.py")
+    if p.stem != "__init__"
+)
 
 
-def test_every_benchmark_script_loads():
-    """Each script under benchmarks/ runs its top level (imports, constants) as a module, not as __main__."""
-    code = (
-        "import runpy, sys\n"
-        "for path in sys.argv[1:]:\n"
-        "    sys.path.insert(0, path.rsplit('/', 1)[0])\n"
-        "    runpy.run_path(path, run_name='loaded')\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code, *map(str, SCRIPTS)], cwd=ROOT, capture_output=True, text=True)
+def test_every_benchmark_module_imports_as_part_of_the_package():
+    """Each module of the benchmarks package imports (as ``python -m benchmarks.NAME`` would find it, from the
+    checkout's root, with no sys.path edits) in a new process, without running its main."""
+    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+    out = subprocess.run([sys.executable, "-c", code, *MODULES], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert len(SCRIPTS) >= 15
+    assert len(MODULES) >= 15
 
 
 def _load(name: str):
-    import importlib.util
+    import importlib
 
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"benchmarks.{name}")
 
 
 def test_noise_floor_recovers_a_planted_seed_effect_and_its_paired_saving():
@@ -51,3 +49,75 @@ def test_noise_floor_recovers_a_planted_seed_effect_and_its_paired_saving():
         c = noise_floor.crn(table)
         assert c["sigma_paired"] == pytest.approx(0.3, abs=0.06)
         assert c["trainings_ratio"] == pytest.approx(want, abs=0.15)
+
+
+# pp over none per (stage, choice): se16 one and sk2 two units of 0.05 x 3^stage, stage 2's negative, so that every
+# arch's sum is distinct (a base-3 number) and the truth's ranking has no ties
+PLANTED = {(i, c): (-1 if i == 2 else 1) * k * 0.05 * 3**i for i in range(4) for c, k in (("se16", 1), ("sk2", 2))}
+
+
+def _synthetic(noise: float, seeds: tuple[int, ...], seed: int = 0) -> list[dict]:
+    """Truth rows (arch, seed, epochs, accuracy, macs, seconds) of the 81 archs with the PLANTED additive effects on
+    an 88 % base, plus Gaussian noise of ``noise`` pp per training; MACs grow with the attention a stage carries."""
+    import numpy as np
+
+    from benchmarks.answer_data import ARCHS, LEVELS
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for a in ARCHS:
+        stages = a.split("-")
+        pp = 88 + sum(PLANTED.get((i, c), 0.0) for i, c in enumerate(stages))
+        macs = 1000 + sum(LEVELS.index(c) * 10 ** (i + 1) for i, c in enumerate(stages))
+        for s in seeds:
+            acc = (pp + noise * rng.standard_normal()) / 100
+            out.append({"arch": a, "seed": s, "epochs": 16, "accuracy": acc, "macs": macs, "seconds": 160 + macs / 100})
+    return out
+
+
+def test_a_noise_free_truth_scores_its_own_answer_perfectly():
+    """answer_data.Truth on noise-free planted rows: its significant effects are the planted nonzero ones (with their
+    size), the fitted answer predicts every arch exactly, and scoring that answer gives zero regret under each
+    budget, tau 1, every effect resolved and none wrong."""
+    from benchmarks.answer_data import Truth, fitted_answer
+
+    rows = _synthetic(0.0, (0, 1))
+    rows[0]["accuracy"] += 1e-12  # a residual variance of exactly 0 leaves the intervals undefined
+    t = Truth(rows)
+    planted = {(s, c, "none"): pp for (s, c), pp in PLANTED.items()}
+    found = {(e.stage, e.a, e.b): e.pp for e in t.effects if e.b == "none"}
+    assert found.keys() == planted.keys()
+    assert all(abs(found[k] - planted[k]) < 1e-3 for k in planted)
+    predicted, place = fitted_answer(t.rows)
+    assert all(abs(predicted[a] - m) < 1e-6 for a, m in t.mean.items())
+    score = t.score(1.0, predicted, place)
+    assert score.regret == (0.0, 0.0, 0.0) and score.tau == 1.0
+    assert score.right == score.of == len(t.effects) and score.wrong == 0
+
+
+def test_a_replicated_route_on_noisy_curves_is_scored_against_the_truth_not_itself():
+    """route_replication on two new noisy seeds costs twice the truth's 81 trainings, and its regret is a loss
+    against the truth's means (never negative); fed the truth's own two seeds, it gives the truth's own additive
+    answer (route_oracle's regret and tau)."""
+    from benchmarks.answer_curve import route_oracle, route_replication
+    from benchmarks.answer_data import ARCHS, Curves, Truth
+
+    t = Truth(_synthetic(0.3, (0, 1)))
+    noisy = _synthetic(0.3, (2, 3), seed=1)
+    c = Curves(None)
+    c.acc = {(r["arch"], r["seed"], 16): {16: r["accuracy"]} for r in noisy}
+    (score,) = route_replication(t, c)
+    assert score.units == pytest.approx(2 * t.units([(a, 16) for a in ARCHS]))
+    assert all(r >= 0 for r in score.regret)
+    same = Curves(None)
+    same.acc = {(r["arch"], int(r["seed"]) + 10, 16): {16: float(r["accuracy"])} for r in t.rows}
+    (own,) = route_replication(t, same)
+    assert own.regret == route_oracle(t)[0].regret and own.tau == route_oracle(t)[0].tau
+
+
+def test_the_three_fractions_partition_the_81_archs():
+    """answer_data.fraction(k), k = 0, 1, 2: three disjoint 27-arch fractions that together are the 81 archs."""
+    from benchmarks.answer_data import ARCHS, fraction
+
+    parts = [set(fraction(k)) for k in range(3)]
+    assert [len(p) for p in parts] == [27, 27, 27] and set.union(*parts) == set(ARCHS)

@@ -139,3 +139,63 @@ def test_core_imports_without_torch():
     code = f"{stub}; {core}; print('torch' in sys.modules)"  # the package stubbed: its __init__ builds models
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _public_refusals(path, tree: ast.AST) -> list[str]:
+    """The imports of one benchmarks module that reach past seknet's public names: a ``seknet`` name outside
+    ``seknet.__all__``, a layer's name outside that layer's ``__all__``, or a module that its layer does not list
+    as public (``seknet.core.factorial`` is public, ``seknet.modes.oneshot`` is not)."""
+    import importlib
+    import inspect
+
+    import seknet
+
+    def public(layer: str, modules: bool = False) -> set[str]:
+        package = importlib.import_module(f"seknet.{layer}")
+        names = set(getattr(package, "__all__", ()))
+        return {n for n in names if inspect.ismodule(getattr(package, n))} if modules else names
+
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "seknet":
+            parts = node.module.split(".")
+            names = [a.name for a in node.names]
+            if len(parts) == 1:
+                bad = [n for n in names if n not in seknet.__all__]
+            elif len(parts) == 2:
+                bad = [n for n in names if n not in public(parts[1])]
+            else:
+                bad = [] if len(parts) == 3 and parts[2] in public(parts[1], modules=True) else names
+            out += [f"{path.name}:{node.lineno} from {node.module} import {n}" for n in bad]
+        elif isinstance(node, ast.Import):
+            out += [f"{path.name}:{node.lineno} import {a.name}" for a in node.names if a.name.startswith("seknet.")]
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "seknet":
+            out += [] if node.attr in seknet.__all__ else [f"{path.name}:{node.lineno} seknet.{node.attr}"]
+    return out
+
+
+def test_benchmarks_import_only_seknets_public_names():
+    """benchmarks/ is a user of the library: every seknet name it imports is public (seknet.__all__, a layer
+    package's __all__, or a module the layer lists as public, such as the shared runner engine.ray_trials and
+    core.factorial), and no module edits sys.path to find it."""
+    refused = []
+    for path in sorted((ROOT / "benchmarks").rglob("*.py")):
+        text = path.read_text()
+        refused += _public_refusals(path, ast.parse(text))
+        refused += [f"{path.name}: edits sys.path"] if "sys.path" in text else []
+    assert refused == []
+
+
+def test_the_public_check_refuses_a_modes_internals():
+    """The check above can fail: a mode's function, a layer's internal name and a private module are refused."""
+    code = (
+        "from seknet.modes.oneshot import run\nfrom seknet.engine import checkpoint_epochs\n"
+        "from seknet.engine.train import train\nimport seknet.runs.spine\nfrom seknet.core.factorial import fit\n"
+    )
+    refused = _public_refusals(ROOT / "x.py", ast.parse(code))
+    assert [r.split(" ", 1)[1] for r in refused] == [
+        "from seknet.modes.oneshot import run",
+        "from seknet.engine import checkpoint_epochs",
+        "from seknet.engine.train import train",
+        "import seknet.runs.spine",
+    ]

@@ -2,26 +2,19 @@
 two-stage interactions, the seed-vs-seed tau and the one-seed replication tau over the factorial archs, and the
 r / M axes of the stage with the largest effect.
 
-    python benchmarks/truth/analyse.py [--table benchmarks/truth/truth.csv]
+    python -m benchmarks.truth.analyse [--table benchmarks/truth/truth.csv]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
 
-from truth_table import read_rows  # noqa: E402
-
-from seknet.core import (
-    factorial,
-    stats,
-    truth,  # noqa: E402
-)
+from benchmarks.truth.truth_table import read_rows
+from seknet.core import factorial, stats, truth
 
 
 def recipe_epochs(rows: list[dict]) -> int:

@@ -17,7 +17,7 @@ The 5-seed truth (issue 31): seeds 3 and 4 of the 81 archs at 16 epochs go to ``
 records, at no extra training, the accuracy of the EMA of the weights (``ema_*``, at the ``TEST_EPOCHS``) and of SWA
 over the last quarter of the epochs (``swa_*``, at the last epoch), on the same images (``seknet.engine.averaging``):
 
-    nohup nice -n 19 python benchmarks/truth/curves.py --seeds 3 4 --table benchmarks/truth/curves-s34.csv \
+    nohup nice -n 19 python -m benchmarks.truth.curves --seeds 3 4 --table benchmarks/truth/curves-s34.csv \
         --workers 2 > benchmarks/truth/curves-s34.log 2>&1 &
 
 The truth's seeds are 0 and 1, so the curves use seeds 2, 3, 4: a route replayed on them is independent of the
@@ -30,7 +30,7 @@ of a one-shot run's supernet (``Supernet.extract``, what ``run --mode multitrial
 instead of its seeded initial weights, and is fine-tuned for ``--epochs`` on a cosine schedule from ``LR``; the seed
 of a warm row is the supernet run's seed (its training seed too), and ``init`` names the run.
 
-    nohup nice -n 19 python benchmarks/truth/curves.py --seeds 2 3 4 --workers 2 > benchmarks/truth/curves.log 2>&1 &
+    nohup nice -n 19 python -m benchmarks.truth.curves --seeds 2 3 4 --workers 2 > benchmarks/truth/curves.log 2>&1 &
 """
 
 from __future__ import annotations
@@ -39,22 +39,18 @@ import argparse
 import csv
 import multiprocessing as mp
 import os
-import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
 
 import torch
 
-from seknet.core.space import load_space
-from seknet.data.digits import load_digits
-from seknet.engine.averaging import WeightAverages
-from seknet.engine.standalone import initial_model, train_standalone
-from seknet.engine.train import TrainConfig, evaluate
-from seknet.nn.supernet import Supernet
-from seknet.runs.files import load_state_dict
+from seknet.core import load_space
+from seknet.data import load_digits
+from seknet.engine import TrainConfig, WeightAverages, evaluate, initial_model, train_standalone
+from seknet.nn import Supernet
+from seknet.runs import load_state_dict
 
 SPACE = HERE.parents[1] / "search_space" / "digits.yaml"
 TABLE = HERE / "curves.csv"
@@ -176,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--init", type=Path, nargs="*", default=[], help="warm starts: one-shot run folders (supernet.pt)")
     p.add_argument("--lr", type=float, default=0.05, help="warm starts: the fine-tune's peak learning rate")
     args = p.parse_args(argv)
-    from truth_table import git_commit  # benchmarks/truth/truth_table.py
+    from benchmarks.truth.truth_table import git_commit
 
     archs = args.archs or factorial_archs()
     if args.init:

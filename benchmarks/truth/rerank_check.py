@@ -7,34 +7,24 @@ scored on the run's validation split: the evidence a ``--rerank`` stage would ad
 model's per-stage effect vs none fitted to those scores, and the run is checked against the truth table as
 ``search.py check`` does (signs of the significant effects, Kendall tau over the factorial, regret).
 
-    python benchmarks/truth/rerank_check.py RUN [RUN ...] [--epochs 1] [--lr 0.01]
+    python -m benchmarks.truth.rerank_check RUN [RUN ...] [--epochs 1] [--lr 0.01]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from truth_remedies import finetuned  # noqa: E402
-
-from seknet.core import (
-    factorial,
-    truth,  # noqa: E402
-)
-from seknet.core.config import OneShotConfig  # noqa: E402
-from seknet.core.count import count  # noqa: E402
-from seknet.core.space import load_space  # noqa: E402
-from seknet.data.load import run_data  # noqa: E402
-from seknet.nn.supernet import Supernet  # noqa: E402
-from seknet.runs.files import config_from, load_into, load_state_dict, read_run_config  # noqa: E402
+from benchmarks.truth_remedies import finetuned
+from seknet.core import OneShotConfig, count, factorial, load_space, truth
+from seknet.data import run_data
+from seknet.nn import Supernet
+from seknet.runs import config_from, load_into, load_state_dict, read_run_config
 
 
 def finetune(run: Path, archs: list[str], epochs: int, lr: float) -> list[dict]:

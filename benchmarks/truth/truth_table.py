@@ -24,7 +24,7 @@ Resumable: the trainings run as Ray Tune trials through the project's one runner
 finished training, so a kill loses only the trainings in flight; a rerun skips every (arch, seed, epochs) already in
 the table or the ledger. Each trial has one CPU and one thread, ``--workers`` at once.
 
-    nohup nice -n 19 python benchmarks/truth/truth_table.py --plan all --workers 2 > benchmarks/truth/log.txt 2>&1 &
+    nohup nice -n 19 python -m benchmarks.truth.truth_table --plan all --workers 2 > benchmarks/truth/log.txt 2>&1 &
 
 (nice 19: Ray runs its workers at nice 15, so a truth table at nice 0 beside a search starves its scoring.)
 """
@@ -41,17 +41,13 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
 
 
-from seknet.core import truth
-from seknet.core.attention import ALL_CHOICES
-from seknet.core.count import count
-from seknet.core.space import load_space
-from seknet.data.load import load_data
+from seknet.core import ALL_CHOICES, count, load_space, truth
+from seknet.data import load_data
+from seknet.engine import TrainConfig
 from seknet.engine.ray_trials import standalone_trainable, train_jobs
-from seknet.engine.train import TrainConfig
-from seknet.runs import folder
+from seknet.runs import git_commit as checkout_commit
 
 SPACE = HERE.parents[1] / "search_space" / "digits.yaml"
 LEVELS = ("none", "se16", "sk2")  # the factorial's levels per stage
@@ -113,7 +109,7 @@ def plateau_epochs(rows: list[dict]) -> int | None:
 
 def git_commit() -> str:
     """The checkout's short commit, recorded in each row."""
-    return (folder.git_commit() or "unknown")[:7]
+    return (checkout_commit() or "unknown")[:7]
 
 
 def run_jobs(table: Path, jobs: list[tuple[str, int, int]], workers: int, space: Path = SPACE) -> None:

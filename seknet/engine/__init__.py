@@ -1,1 +1,33 @@
-"""engine"""
+"""engine: training and scoring, in this process or on Ray. What this ``__all__`` names is public, the shared
+stand-alone runner (``ray_trials``: ``train_jobs``, ``standalone_trainable``) and the latency measurement
+(``latency``) included; the other names of the folder are internal."""
+
+from seknet.engine import latency, ray_trials
+from seknet.engine.averaging import WeightAverages
+from seknet.engine.ray_session import ray_session
+from seknet.engine.ray_train import train_supernet_ddp
+from seknet.engine.samplers import Paths
+from seknet.engine.score import score_correct, score_logits
+from seknet.engine.standalone import initial_model, train_standalone
+from seknet.engine.supernet_training import train_supernet
+from seknet.engine.train import TrainConfig, evaluate, load_checkpoint, save_checkpoint, sgd_cosine, train
+
+__all__ = [
+    "Paths",
+    "TrainConfig",
+    "WeightAverages",
+    "evaluate",
+    "initial_model",
+    "latency",
+    "load_checkpoint",
+    "ray_session",
+    "ray_trials",
+    "save_checkpoint",
+    "score_correct",
+    "score_logits",
+    "sgd_cosine",
+    "train",
+    "train_standalone",
+    "train_supernet",
+    "train_supernet_ddp",
+]
