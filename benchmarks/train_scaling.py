@@ -37,25 +37,35 @@ def epoch_seconds(fn, epochs: int, extra: int) -> float:
     return (t[1] - t[0]) / extra
 
 
-def main() -> None:
+def _args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--space", default="digits")
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument(
-        "--gpus",
-        type=int,
-        default=0,
-        help="GPUs: one per worker (workers default to 1,2,4,… up to it)",
-    )
+    ap.add_argument("--gpus", type=int, default=0, help="GPUs: one per worker (workers default to 1,2,4,… up to it)")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--extra", type=int, default=2)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def ddp_rates(space, cfg, data, workers: list[int], gpus: int, epochs: int, extra: int):
+    """(workers, steps/s) of Ray Train DDP on each worker count, one GPU each when ``gpus``."""
+    steps = -(-len(data.train) // cfg.batch_size)
+    with ray_session(num_gpus=gpus or None), tempfile.TemporaryDirectory() as tmp:
+        for n in workers:
+
+            def ddp(e: int, n: int = n) -> None:
+                ck = Path(tmp) / f"w{n}-e{e}" / "checkpoint.pt"
+                ck.parent.mkdir()
+                tcfg = TrainConfig(e, cfg.batch_size, cfg.lr)
+                train_supernet_ddp(tcfg, Paths(space), data, ck, n, gpus_per_worker=1.0 if gpus else 0.0)
+
+            yield n, steps / epoch_seconds(ddp, epochs, extra)
+
+
+def main() -> None:
+    args = _args()
     space = load_space(ROOT / "search_space" / f"{args.space}.yaml")
-    cfg = OneShotConfig(
-        space=str(ROOT / "search_space" / f"{args.space}.yaml"),
-        data=args.space.split("_")[0],
-        progress=False,
-    )
+    cfg = OneShotConfig(space=str(space.path), data=args.space.split("_")[0], progress=False)
     data = run_data(cfg, space.input_size)
     steps = -(-len(data.train) // cfg.batch_size)
     workers = [int(w) for w in args.workers.split(",")]
@@ -65,14 +75,7 @@ def main() -> None:
 
     def in_process(e: int) -> None:
         torch.manual_seed(0)
-        train(
-            Supernet(space),
-            data.train,
-            TrainConfig(e, cfg.batch_size, cfg.lr),
-            device,
-            Paths(space),
-            progress=False,
-        )
+        train(Supernet(space), data.train, TrainConfig(e, cfg.batch_size, cfg.lr), device, Paths(space), progress=False)
 
     lines = [f"space {space.name}, {len(data.train)} training images, batch {cfg.batch_size}: {steps} steps per epoch"]
     if not args.gpus:
@@ -80,28 +83,11 @@ def main() -> None:
         lines.append(f"in process ({torch.get_num_threads()} threads): {steps / s:.2f} steps/s")
         print(lines[-1], flush=True)
     base = None
-    with ray_session(num_gpus=args.gpus or None), tempfile.TemporaryDirectory() as tmp:
-        for n in workers:
-
-            def ddp(e: int, n: int = n) -> None:
-                ck = Path(tmp) / f"w{n}-e{e}" / "checkpoint.pt"
-                ck.parent.mkdir()
-                train_supernet_ddp(
-                    TrainConfig(e, cfg.batch_size, cfg.lr),
-                    Paths(space),
-                    data,
-                    ck,
-                    n,
-                    gpus_per_worker=1.0 if args.gpus else 0.0,
-                )
-
-            rate = steps / epoch_seconds(ddp, args.epochs, args.extra)
-            base = base or rate
-            lines.append(
-                f"Ray Train, {n} worker(s){' (1 GPU each)' if args.gpus else ''}: {rate:.2f} steps/s, "
-                f"efficiency {rate / (n * base):.2f}"
-            )
-            print(lines[-1], flush=True)
+    for n, rate in ddp_rates(space, cfg, data, workers, args.gpus, args.epochs, args.extra):
+        base = base or rate
+        each = " (1 GPU each)" if args.gpus else ""
+        lines.append(f"Ray Train, {n} worker(s){each}: {rate:.2f} steps/s, efficiency {rate / (n * base):.2f}")
+        print(lines[-1], flush=True)
     print("\n".join(lines))
 
 

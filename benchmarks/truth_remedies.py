@@ -236,6 +236,21 @@ def mean_scores(runs: list[dict[str, float]]) -> dict[str, float]:
     return {a: statistics.fmean(r[a] for r in runs) for a in runs[0]}
 
 
+def variant_scores(v: str, base, archs: list[str], space, data, cfg, cache: Path) -> dict[str, float]:
+    """{arch: score} by the supernet remedy ``v`` (one of VARIANTS other than the stand-alone ones), from the run's
+    supernet ``base`` or the supernets its recipes train (kept in ``cache``)."""
+    recipes, score_cfg, val, nll = plan(v, cfg, data)
+    nets = [base if r == (cfg, "sliced") else trained(space, data, *r, cache) for r in recipes]
+    if v == "additive":
+        return additive(base, archs, space, data, cfg)
+    if "fewshot" in v:
+        return fewshot(nets[0], archs, space, data, recipes[0][0], cache)
+    if "finetune" in v:
+        epochs = int(v.split("finetune-")[1][0])
+        return mean_scores([finetuned(n, archs, space, data, cfg, val, epochs) for n in nets])
+    return mean_scores([scores(n, archs, space, data, score_cfg, val, nll) for n in nets])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path)
@@ -282,18 +297,7 @@ def main() -> None:
                 flush=True,
             )
             continue
-        recipes, score_cfg, val, nll = plan(v, cfg, data)
-        nets = [base if r == (cfg, "sliced") else trained(space, data, *r, cache) for r in recipes]
-        if v == "additive":
-            s = additive(base, archs, space, data, cfg)
-        elif "fewshot" in v:
-            s = fewshot(nets[0], archs, space, data, recipes[0][0], cache)
-        elif "finetune" in v:
-            epochs = int(v.split("finetune-")[1][0])
-            s = mean_scores([finetuned(n, archs, space, data, cfg, val, epochs) for n in nets])
-        else:
-            s = mean_scores([scores(n, archs, space, data, score_cfg, val, nll) for n in nets])
-        got[v] = s
+        got[v] = s = variant_scores(v, base, archs, space, data, cfg, cache)
         tau, rho = rank_agreement([s[a] for a in archs], [want[a] for a in archs])
         line = f"{v:<21} Kendall tau {tau:6.3f}  Spearman rho {rho:6.3f}"
         if more:

@@ -199,3 +199,13 @@ def test_the_public_check_refuses_a_modes_internals():
         "from seknet.engine.train import train",
         "import seknet.runs.spine",
     ]
+
+
+def test_no_function_in_seknet_or_benchmarks_is_longer_than_60_lines():
+    """Every function (and method) of seknet/ and benchmarks/ spans at most 60 lines, docstring included."""
+    long = []
+    for path in sorted([*(ROOT / "seknet").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert long == []
