@@ -205,6 +205,50 @@ def test_sequential_verify_spends_only_on_contenders_and_trains_nothing_twice(ti
     assert all(d["pick"] == d["indifference"].split()[0] for d in decisions)
 
 
+@pytest.mark.slow
+def test_resume_with_more_units_extends_a_finished_sequential_run_without_training_anything_twice(tiny_space, tmp_path):
+    """`run --resume RUN --budget-units U2` on a finished sequential run: every earlier training stays in the ledger as
+    it was, more are added, none twice; the looks go on from where the run stopped (never past LOOKS) and the
+    units from what it spent; the run is finished again with the new budget in its config.yaml."""
+    from seknet.modes.verify import LOOKS
+
+    out = tmp_path / "run"
+    argv = ["--smoke", "--no-progress", "--space", str(tiny_space), "--verify", "--out", str(out)]
+    assert search.main([*argv, "--budget-units", "0.4", "--epsilon", "0"]) == 0
+    before = {(r["arch"], r["seed"], r["epochs"]): r for r in read_csv(out / "verify" / "trainings.csv")}
+    seq0 = yaml.safe_load((out / "config.yaml").read_text())["verify"]["sequential"]
+    assert seq0["stopped"] == "units"
+    assert search.main(["run", "--resume", str(out), "--budget-units", "0.7"]) == 0
+    after = read_csv(out / "verify" / "trainings.csv")
+    keys = [(r["arch"], r["seed"], r["epochs"]) for r in after]
+    assert len(keys) == len(set(keys)) and set(before) < set(keys)
+    assert all(r == before[k] for k, r in zip(keys, after, strict=True) if k in before)
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    seq = cfg["verify"]["sequential"]
+    assert seq0["looks"] <= seq["looks"] <= LOOKS and seq0["units"] < seq["units"] <= 0.7 + 1e-9
+    assert cfg["config"]["budget_units"] == 0.7 and cfg["verify"]["trainings"] == len(keys)
+    assert not (out / "reopened.yaml").exists() and not out.with_name(f".{out.name}.partial").exists()
+    assert (out / "screening.csv").is_file() and read_csv(out / "decisions.csv")
+
+
+@pytest.mark.slow
+def test_resume_with_more_units_refuses_what_would_void_the_confidence(tiny_space, tmp_path, capsys):
+    """A run without sequential verification, or a total not above what the run spent: one line, exit 2, and the
+    finished run is left where it was."""
+    out = tmp_path / "run"
+    argv = ["--smoke", "--no-progress", "--space", str(tiny_space), "--verify", "--verify-epochs", "1"]
+    assert search.main([*argv, "--out", str(out)]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert search.main(["run", "--resume", str(out), "--budget-units", "5"]) == 2
+    assert "no sequential verification" in capsys.readouterr().err
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    config["verify"]["sequential"] = {"looks": 2, "units": 0.4}
+    (out / "config.yaml").write_text(yaml.safe_dump(config))
+    assert search.main(["run", "--resume", str(out), "--budget-units", "0.3"]) == 2
+    assert "spent 0.4 units already" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == files and not out.with_name(f".{out.name}.partial").exists()
+
+
 def test_sequential_verify_refuses_a_budget_below_its_first_design(tiny_space, tmp_path, capsys):
     """--budget-units smaller than the first design's cost: one line naming the fix, exit 2, no finished run."""
     out = tmp_path / "run"

@@ -140,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     if mode != "nni" and args.strategy is not None:
         raise UsageError("--strategy picks an NNI strategy; add --backend nni (Ray runs use --mode and --sampler)")
     if args.resume:
-        resume(args.resume)
+        resume(args.resume, args.budget_units)
         return 0
     search(mode, **{k: v for k, v in vars(args).items() if k not in CLI_ONLY and v is not None})
     return 0
@@ -247,7 +247,11 @@ def _add_run(sub) -> None:
         choices=("ray", "nni"),
         help="search engine (default: ray); nni takes --strategy",
     )
-    r.add_argument("--resume", help="continue an interrupted one-shot or multitrial search: its run folder")
+    r.add_argument(
+        "--resume",
+        help="continue an interrupted one-shot or multitrial search: its run folder; with --budget-units U2, add looks "
+        "to a finished --verify --budget-units run, up to U2 units in all",
+    )
     for f in run_flags():
         if f.type == "bool":
             kind = {"action": argparse.BooleanOptionalAction}

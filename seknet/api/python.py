@@ -69,12 +69,30 @@ def search(mode: str = "oneshot", **settings: Any) -> Run:
     return Run(execute(configure(mode, **settings), mode))
 
 
-def resume(run: str | Path) -> Run:
-    """Continue an interrupted run with its saved settings, as ``search.py run --resume RUN``."""
+def resume(run: str | Path, budget_units: float | None = None) -> Run:
+    """Continue an interrupted run with its saved settings, as ``search.py run --resume RUN``. With
+    ``budget_units``, add to a finished ``--verify --budget-units`` run instead: more looks of its sequential
+    verification, up to ``budget_units`` in all (``run --resume RUN --budget-units U2``); nothing is trained twice."""
+    if budget_units is not None:
+        saved = Run(run).config  # a finished run, or one line saying what it is not
+        STAGES.load("verify").check_extension(saved, budget_units)  # a seknet.modes.base.Extensible
+        return Run(_extend(runfolder.reopen(run, {"budget_units": budget_units})))
     folder, mode = runfolder.resumable(run)
+    if runfolder.reopened(folder) is not None:  # an extension that was interrupted
+        return Run(_extend(folder))
     path = folder.partial / "config.yaml"
     cfg = config_from(config_class(mode), read_run_config(path)["config"], path)
     return Run(execute(cfg, mode, folder.out))
+
+
+def _extend(folder: runfolder.RunFolder) -> Path:
+    """Run the verification of the reopened run ``folder`` on with the settings it was reopened with."""
+    path = folder.partial / "config.yaml"
+    saved = read_run_config(path)
+    settings = runfolder.reopened(folder) or {}
+    cfg = config_from(config_class(saved["mode"]), saved["config"] | settings, path)
+    ctx = prepare(cfg, saved["mode"], folder.out)
+    return record(ctx, STAGES.load("verify").extend(ctx, saved))
 
 
 def retrain(

@@ -31,5 +31,17 @@ class Stage(Protocol):
         """Args: ctx, the run; outcome, what the mode gave. Returns: the outcome that ``record`` writes instead."""
 
 
+class Extensible(Stage, Protocol):
+    """A stage that can add evidence to a finished run (``run --resume RUN --budget-units U2``: verify)."""
+
+    def check_extension(self, saved: dict, budget_units: float) -> None:
+        """Args: saved, the finished run's config.yaml; budget_units, the new total. Raises: ValueError with the fix,
+        in one line, when the run cannot be extended so (before anything moves)."""
+
+    def extend(self, ctx: RunContext, saved: dict) -> Outcome:
+        """Args: ctx, the run reopened into its ``.partial`` folder with the new settings; saved, its config.yaml.
+        Returns: the outcome that ``record`` writes, the earlier evidence included."""
+
+
 def no_check(ctx: RunContext) -> None:
     """A mode's ``check`` when it has nothing to check before the run folder exists."""

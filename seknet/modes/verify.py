@@ -18,6 +18,9 @@ so the screening only narrows the question, and stand-alone trainings answer it:
    evidence of decisions.csv (``seknet.core.decisions``). The screening's own scores are kept in screening.csv.
 4. **Sequential** (``--budget-units U``, :func:`sequential`): after the first design, more seeds of the archs the
    picks still hinge on, look by look, until every budget's epsilon reaches ``--epsilon`` or the units are spent.
+   The confidence is split over at most ``LOOKS`` looks (Bonferroni), the last of them the answer, so it holds
+   wherever the run stops. ``run --resume RUN --budget-units U2`` (:func:`extend`) continues a finished sequential
+   run with the looks it has left and U2 units in all: every earlier training is kept, none is trained again.
 """
 
 from __future__ import annotations
@@ -35,12 +38,13 @@ from seknet.core import factorial
 from seknet.core.attention import Choice, stage_names
 from seknet.core.count import count
 from seknet.core.decisions import Evidence, claim, contenders, decide, training_units
-from seknet.core.fileio import write_csv
+from seknet.core.fileio import read_csv, write_csv
 from seknet.data.load import run_data
 from seknet.engine import ray_trials
 from seknet.engine.ray_trials import local_gpus, standalone_trainable
 from seknet.engine.train import TrainConfig
 from seknet.runs.decisions import budgets as decision_budgets
+from seknet.runs.folder import REOPENED
 from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import placement, pp_per_mmac
 from seknet.runs.rows import EVAL_COLUMNS, VERIFY_COLUMNS
@@ -106,32 +110,40 @@ def train_jobs(ctx: RunContext, jobs: list[dict], look: int = 0) -> list[dict]:
     return ray_trials.train_jobs(jobs, trainable, where, len(data.val), cfg.progress, cfg.address, gpus, ledger=ledger)
 
 
-def sequential(ctx: RunContext, lv: list[list[str]], archs: list[str]) -> tuple[list[dict], dict]:
+def sequential(
+    ctx: RunContext, lv: list[list[str]], archs: list[str], before: dict | None = None
+) -> tuple[list[dict], dict]:
     """``--budget-units U``: train the first design, then look at the evidence up to ``LOOKS`` times; at each look,
     decide every budget at ``1 - (1 - confidence) / LOOKS`` (Bonferroni over the looks, so the stated confidence holds
-    wherever the run stops) and train one more seed of each arch in an indifference set whose epsilon is above
-    ``--epsilon``, the least-trained first, as long as the units last. Returns (ledger rows, what happened)."""
+    wherever the run stops) and, before the last look, train one more seed of each arch in an indifference set whose
+    epsilon is above ``--epsilon``, the least-trained first, as long as the units last. The look the run stops at
+    gives its answer. ``before``: the sequential record of a finished run being extended (:func:`extend`): its
+    trainings count, and its looks go on from where it stopped. Returns (ledger rows, what happened)."""
     cfg, space = ctx.cfg, ctx.space
     cells = cells_in_budget(ctx, lv)
     macs = {a: float(count(space.parse(a)).macs) for a in cells}
     median = statistics.median(macs.values())
     unit = {a: training_units(cfg.verify_epochs, m, median) for a, m in macs.items()}
-    first = jobs_of(ctx, archs)
-    spent = sum(unit[j["arch"]] for j in first)
-    if spent > cfg.budget_units:
-        raise ValueError(
-            f"--budget-units {cfg.budget_units:g} is less than the first design's {spent:.2f} units; raise it, or "
-            "lower --verify-epochs or --verify-archs"
-        )
-    trained, stopped, look = train_jobs(ctx, first), "looks", 0
+    if before is None:
+        first, start = jobs_of(ctx, archs), 1
+        spent = sum(unit[j["arch"]] for j in first)
+        if spent > cfg.budget_units:
+            raise ValueError(
+                f"--budget-units {cfg.budget_units:g} is less than the first design's {spent:.2f} units; raise it, "
+                "or lower --verify-epochs or --verify-archs"
+            )
+        trained = train_jobs(ctx, first)
+    else:
+        trained, start = _ledger(ctx, cells), max(int(before["looks"]), _looks_begun(ctx) + 1)
+        spent = sum(unit[r["arch"]] for r in trained)
     budgets = decision_budgets(list(macs.values()), cfg.max_macs)
-    for look in range(1, LOOKS + 1):
+    stopped, look = "looks", start
+    for look in range(start, LOOKS + 1):
         ok = [r for r in trained if r["status"] == "complete"]
-        fit = factorial.fit(ok, pairs=False)
-        ev = _evidence(fit, cells)
+        ev = _evidence(factorial.fit(ok, pairs=False), cells)
         hinge = contenders([decide(ev, macs, b, cfg.confidence, looks=LOOKS) for b in budgets], cfg.epsilon)
-        if not hinge:
-            stopped = "epsilon"
+        if not hinge or look == LOOKS:  # the last look answers: a training after it would need a look more
+            stopped = "looks" if hinge else "epsilon"
             break
         runs = Counter(r["arch"] for r in trained)
         batch = []
@@ -145,6 +157,51 @@ def sequential(ctx: RunContext, lv: list[list[str]], archs: list[str]) -> tuple[
         trained += train_jobs(ctx, batch, look)
     done = {"looks": look, "units": round(spent, 3), "budget_units": cfg.budget_units, "epsilon": cfg.epsilon}
     return trained, done | {"stopped": stopped, "max_looks": LOOKS}
+
+
+def _ledger(ctx: RunContext, cells: list[str]) -> list[dict]:
+    """Every training of the run's ledger (verify/trainings.csv) of the factorial's ``cells`` on its recipe."""
+    path = ctx.partial / FOLDER / "trainings.csv"
+    rows = read_csv(path) if path.is_file() else []
+    keep = set(cells)
+    return [r for r in rows if r["arch"] in keep and int(r["epochs"]) == ctx.cfg.verify_epochs]
+
+
+def _looks_begun(ctx: RunContext) -> int:
+    """The last look that began training (its ``verify/look-K`` experiment), 0 when none: an interrupted extension
+    counts the look it was in as taken."""
+    found = [int(p.name.split("-")[1]) for p in (ctx.partial / FOLDER).glob("look-*") if p.name[5:].isdigit()]
+    return max(found, default=0)
+
+
+def check_extension(saved: dict, budget_units: float) -> None:
+    """ValueError (one line, the fix in it) unless the finished run whose config.yaml is ``saved`` is a sequential
+    ``--verify`` run that has looks left and spent less than ``budget_units``."""
+    seq = (saved.get("verify") or {}).get("sequential")
+    if seq is None:
+        raise ValueError(
+            "--budget-units with --resume adds to a finished run made with --verify --budget-units; this run has no "
+            "sequential verification (its confidence was not split over looks): start a new run with them"
+        )
+    if int(seq["looks"]) >= LOOKS:
+        raise ValueError(
+            f"the run took all {LOOKS} looks its confidence is split over; more trainings would void the stated "
+            "confidence: start a new run"
+        )
+    if budget_units <= float(seq["units"]):
+        raise ValueError(
+            f"--budget-units {budget_units:g}: the run spent {float(seq['units']):g} units already; give a larger total"
+        )
+
+
+def extend(ctx: RunContext, saved: dict) -> Outcome:
+    """Continue the sequential verification of a finished run (reopened into ``ctx.partial``; ``saved``: its
+    config.yaml) up to ``ctx.cfg.budget_units`` in all: the screening is read back from its files (screening.csv,
+    the levels it chose), the ledger's trainings count, and the looks go on from where the run stopped."""
+    keep = {k: v for k, v in saved.items() if k not in ("mode", "config", "git_commit", "space", "data")}
+    rows = read_csv(ctx.partial / "screening.csv")
+    title = f"space {ctx.space.name}, data {ctx.data.name}: {len(rows)} archs"
+    return run(ctx, Outcome(rows, EVAL_COLUMNS, keep, title, scratch=[REOPENED]))
 
 
 def _evidence(fit: factorial.Fit, cells: list[str]) -> Evidence:
@@ -264,13 +321,14 @@ def _delta(fit: factorial.Fit, stage: int, a: str, b: str, sel: list[dict], rows
 def run(ctx: RunContext, screening: Outcome) -> Outcome:
     """Verify the screening's answer stand-alone; the outcome holds the verified rows and placement."""
     t0 = time.time()
-    lv = levels(ctx, screening)
+    earlier = screening.config.get("verify", {})  # a finished run being extended (extend): its levels and looks
+    lv = earlier.get("levels") or levels(ctx, screening)
     archs = design(ctx, lv)
     rounds = {}
     if ctx.cfg.budget_units is None:
         trained = train_jobs(ctx, jobs_of(ctx, archs))
     else:
-        trained, rounds = sequential(ctx, lv, archs)
+        trained, rounds = sequential(ctx, lv, archs, earlier.get("sequential"))
     ok = [r for r in trained if r["status"] == "complete"]
     failed = [r for r in trained if r["status"] != "complete"]
     if len({r["arch"] for r in ok}) <= sum(len(x) - 1 for x in lv) + 1:
@@ -279,12 +337,13 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
             f"see {ctx.partial / FOLDER}/trainings.csv"
         )
     rows, place, evidence = answer(ctx, lv, trained)
-    write_csv(ctx.partial / "screening.csv", screening.rows, ctx.objective.columns(EVAL_COLUMNS))
     cfg = ctx.cfg
-    screened = placement(
-        screening.rows, len(ctx.space.stages), ctx.space.choices, screening.hits, cfg.seed_spread, cfg.confidence
-    )
-    write_csv(ctx.partial / "screening-placement.csv", screened, PLACEMENT_COLUMNS)
+    if screening.hits is not None:  # a screening read back from its files (extend) keeps them as they are
+        write_csv(ctx.partial / "screening.csv", screening.rows, ctx.objective.columns(EVAL_COLUMNS))
+        screened = placement(
+            screening.rows, len(ctx.space.stages), ctx.space.choices, screening.hits, cfg.seed_spread, cfg.confidence
+        )
+        write_csv(ctx.partial / "screening-placement.csv", screened, PLACEMENT_COLUMNS)
     epochs = sum(int(r["epochs"]) for r in trained)
     config = screening.config | {
         "verify": {

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from seknet.core.fileio import write_yaml
+from seknet.core.fileio import read_yaml, write_yaml
 from seknet.core.plugins import MODES
 from seknet.runs.files import read_run_config
 
@@ -98,6 +98,32 @@ def resumable(run: str | Path) -> tuple[RunFolder, str]:
             f"missing); remove {folder.partial} and run it again"
         )
     return folder, mode
+
+
+REOPENED = "reopened.yaml"  # in a reopened run's .partial folder: the settings it was reopened with
+
+
+def reopen(run: str | Path, settings: dict) -> RunFolder:
+    """Move the finished run ``run`` back into its ``.partial`` folder to add to it, with ``settings`` (the new
+    ones) saved beside its config.yaml; :func:`finish` puts it back. An interrupted reopening is continued by
+    ``--resume``, as any interrupted run (:func:`reopened` tells it apart)."""
+    folder = RunFolder(Path(run))
+    if folder.partial.exists():
+        raise ValueError(f"{folder.partial} holds an interrupted run; continue it with --resume {folder.out} first")
+    folder.out.rename(folder.partial)
+    write_yaml(folder.partial / REOPENED, settings)
+    return folder
+
+
+def reopened(folder: RunFolder) -> dict | None:
+    """The settings an interrupted reopening (:func:`reopen`) was started with; None for any other run."""
+    path = folder.partial / REOPENED
+    if not path.is_file():
+        return None
+    settings = read_yaml(path, "missing")
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: damaged (not a mapping of settings); remove {folder.partial} and run again")
+    return settings
 
 
 def finish(folder: RunFolder) -> Path:
