@@ -66,3 +66,14 @@ def test_unknown_mode_is_refused(tmp_path):
     """config.yaml's mode is one of oneshot|multitrial|nni."""
     with pytest.raises(ValueError, match="unknown mode"):
         rundir.write_config(rundir.RunFolder(tmp_path / "r"), "other", OneShotConfig())
+
+
+def test_every_run_records_the_metric_its_accuracies_measure(smoke_run):
+    """config.yaml names the metric (accuracy on which images, which weights, how seeds are drawn), as the noise-floor
+    decision adopted it."""
+    import yaml
+
+    from seknet.runs.spine import METRIC
+
+    assert yaml.safe_load((smoke_run / "config.yaml").read_text())["metric"] == METRIC
+    assert METRIC["weights"].startswith("final")

@@ -37,6 +37,14 @@ from seknet.runs.rows import front_rows, write_best
 from seknet.runs.study import STUDY_FILE, importance_lines, importances, live_curves, trials_of, write_study
 from seknet.runs.summary import summary
 
+# What every accuracy of a run measures (issue 31 measured the variance-reduction levers: neither weight averaging
+# nor paired seeds lowered the noise per training on digits, benchmarks/README.md "Noise floor", so none is adopted)
+METRIC = {
+    "accuracy": "top-1 on the run's validation images (n_eval of them)",
+    "weights": "final: the plain weights after the last epoch (not an EMA or SWA average)",
+    "seeds": "independent per training; every arch of a replicate shares its seed (common random numbers)",
+}
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -152,7 +160,7 @@ def record(ctx: RunContext, out: Outcome) -> Path:
     if place:
         write_csv(partial / "placement.csv", place, PLACEMENT_COLUMNS)
     seconds = {"total": round(time.time() - ctx.started, 1)}
-    config = {"space": ctx.space.to_dict(), "data": data_summary(ctx.data)} | out.config
+    config = {"space": ctx.space.to_dict(), "data": data_summary(ctx.data), "metric": METRIC} | out.config
     config["seconds"] = config.get("seconds", {}) | seconds
     runfolder.write_config(ctx.folder, ctx.mode, ctx.cfg, **config)
     if not front:
