@@ -23,6 +23,7 @@ wall time beside one stand-alone training (``benchmarks/verify_run.py`` records 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import statistics
 from collections.abc import Callable
@@ -33,6 +34,8 @@ import numpy as np
 from benchmarks.answer_data import (
     ARCHS,
     CONTRASTS,
+    CURVES,
+    CURVES_S34,
     LEVELS,
     WARM,
     Curves,
@@ -44,7 +47,7 @@ from benchmarks.answer_data import (
     placement_of,
     predictions,
 )
-from seknet.core import factorial, read_csv, read_yaml
+from seknet.core import decisions, factorial, read_csv, read_yaml
 
 SIGMA = 0.52  # pp: residual SD of one 16-epoch training on 8,616 validation images (additive fit, seed 2)
 CAP = 10.0  # units: the issue's compute goal for run --verify
@@ -206,6 +209,60 @@ def _contenders(short: list[list[str]], runs: dict[str, list[float]]) -> set[str
     return out
 
 
+# --- the run's own rule: run --verify --budget-units, replayed ------------------------------------------------------
+def route_sequential(
+    t: Truth, c: Curves, schedule: int, cap: float = CAP, epsilon: float = 0.5, confidence: float = 0.9
+) -> list[Score]:
+    """``run --verify --budget-units`` replayed with its own rule (``seknet.core.decisions``, as
+    ``seknet.modes.verify.sequential``): each 3^(4-1) fraction under one seed of ``c``'s ``schedule``-epoch
+    trainings, then up to ``decisions.LOOKS`` looks; each decides every budget (the additive fit's predictions, the
+    max-t bound at 1 - (1 - confidence) / LOOKS) and, before the last, trains the next seed of every arch in an
+    indifference set whose epsilon is above ``epsilon``, the least-trained first, while ``cap`` units last (an arch
+    with no seed left in ``c`` is not trained again). The score carries the stated epsilon per budget, to be held
+    against the truth (calibration)."""
+    order = sorted({s for _, s, e in c.acc if e == schedule})
+    out = []
+    for s0 in c.seeds(schedule):
+        for k in range(3):
+            runs = {a: [s0] for a in fraction(k)}
+            units = t.units([(a, schedule) for a in runs])
+            for look in range(1, LOOKS + 1):
+                made = _decide(t, c, runs, schedule, confidence)
+                hinge = decisions.contenders(made, epsilon)
+                if not hinge or look == LOOKS:
+                    break
+                batch = []
+                for a in sorted(hinge, key=lambda a: (len(runs.get(a, [])), a)):
+                    more = [s for s in [s0, *order] if s not in runs.get(a, []) and (a, s, schedule) in c.acc]
+                    if more and units + t.units([(a, schedule)]) <= cap + 1e-9:
+                        batch.append((a, more[0]))
+                        units += t.units([(a, schedule)])
+                if not batch:
+                    break
+                for a, s in batch:
+                    runs.setdefault(a, []).append(s)
+            f = factorial.fit(_rows(c, runs, schedule), pairs=False)
+            picks = [d.pick for d in made]
+            score = t.score(units, predictions(f), placement_of(f), picks)
+            out.append(dataclasses.replace(score, epsilon=tuple(d.epsilon_pp for d in made), confidence=confidence))
+    return out
+
+
+LOOKS = 8  # as seknet.modes.verify.LOOKS
+
+
+def _rows(c: Curves, runs: dict[str, list[int]], schedule: int) -> list[dict]:
+    return [{"arch": a, "accuracy": c.at(a, s, schedule)} for a, seeds in runs.items() for s in seeds]
+
+
+def _decide(t: Truth, c: Curves, runs: dict[str, list[int]], schedule: int, confidence: float) -> list:
+    """The decision under each of the truth's three budgets from the additive fit to the trainings in ``runs``."""
+    f = factorial.fit(_rows(c, runs, schedule), pairs=False)
+    ev = decisions.Evidence(tuple(ARCHS), *factorial.predict(f, ARCHS), f.df)
+    macs = {a: float(t.macs[a]) for a in ARCHS}
+    return [decisions.decide(ev, macs, b, confidence, looks=LOOKS) for b in t.budgets]
+
+
 # --- warm starts, references, real runs ---------------------------------------------------------------------------
 def route_warm(t: Truth, w: Curves, epochs: int, screening: dict[int, float]) -> list[Score]:
     """All 81 archs fine-tuned for ``epochs`` from the 81-arch space's supernet of each seed (``truth/warm.csv``), the
@@ -307,6 +364,12 @@ def routes(
         r[f"fraction x {e} epochs + top 3 per budget x 16, racing over seeds to {CAP:g} units"] = route_confirm(
             t, c, e, 3, race=True
         )
+    r[f"run --verify --budget-units {CAP:g} replayed (its own rule), 4-epoch trainings, seeds 2/3"] = route_sequential(
+        t, c, 4
+    )
+    r["run --verify --budget-units 20 replayed (its own rule), 16-epoch trainings, seeds 2/3/4"] = route_sequential(
+        t, Curves.merged(CURVES, CURVES_S34), 16, cap=20.0
+    )
     warm = screening_units(args.warm_runs)
     for e in sorted({e for _, _, e in w.acc}):
         r[f"warm start: 81 archs x {e} epochs from the 81-arch supernet (lr {args.warm_lr:g})"] = route_warm(
@@ -366,6 +429,8 @@ def table(results: dict[str, list[Score]], markdown: bool) -> str:
         "tau (mean, worst)",
         "regret pp 25/50/75 % (mean)",
         "regret worst",
+        "within 0.5 pp at all 3 budgets",
+        "stated epsilon held (rate / confidence)",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] if markdown else ["  ".join(head)]
     for name, s in results.items():
@@ -380,9 +445,21 @@ def table(results: dict[str, list[Score]], markdown: bool) -> str:
             f"{statistics.fmean(x.tau for x in s):.2f} ({min(x.tau for x in s):.2f})",
             " / ".join(f"{v:.2f}" for v in reg),
             " / ".join(f"{v:.2f}" for v in worst),
+            f"{statistics.fmean(x.within() for x in s):.2f}",
+            _calibration(s),
         ]
         lines.append("| " + " | ".join(cells) + " |" if markdown else "  ".join(cells))
     return "\n".join(lines)
+
+
+def _calibration(scores: list[Score]) -> str:
+    """How often a route's stated "within epsilon of the best" held in the truth, over its budgets and replays, beside
+    the confidence it stated (and the mean epsilon); "—" for a route that states none."""
+    held = [h for x in scores for h in x.held()]
+    if not held:
+        return "—"
+    eps = statistics.fmean(e for x in scores for e in x.epsilon)
+    return f"{statistics.fmean(held):.2f} / {scores[0].confidence:g} (of {len(held)}, mean epsilon {eps:.2f} pp)"
 
 
 def _of(scores: list[Score]) -> str:

@@ -23,6 +23,7 @@ from seknet.core import factorial, read_csv, truth
 
 TRUTH = ROOT / "benchmarks" / "truth" / "truth.csv"
 CURVES = ROOT / "benchmarks" / "truth" / "curves.csv"
+CURVES_S34 = ROOT / "benchmarks" / "truth" / "curves-s34.csv"  # seeds 3 and 4 x 16 epochs (the 5-seed truth's)
 WARM = ROOT / "benchmarks" / "truth" / "warm.csv"
 LEVELS = ("none", "se16", "sk2")
 ARCHS = ["-".join(p) for p in itertools.product(LEVELS, repeat=4)]
@@ -39,6 +40,16 @@ class Score:
     tau: float
     regret: tuple[float, float, float]
     of: int  # the truth's significant effects (9 for truth.csv's; a leave-one-seed-out truth may have others)
+    epsilon: tuple[float, ...] = ()  # a route that states decisions: its epsilon (pp) per budget, at ``confidence``
+    confidence: float | None = None
+
+    def within(self, pp: float = 0.5) -> bool:
+        """Epsilon-success: the pick under every budget lies within ``pp`` of the truth's best there."""
+        return all(r <= pp + 1e-9 for r in self.regret)
+
+    def held(self) -> list[bool]:
+        """Per budget, whether the stated "within epsilon of the best" holds in the truth (empty: nothing stated)."""
+        return [r <= e + 1e-9 for r, e in zip(self.regret, self.epsilon, strict=True)] if self.epsilon else []
 
 
 class Truth:
@@ -129,6 +140,16 @@ class Curves:
             if r["epoch"] == r["epochs"] and r["test_correct"]:
                 self.test[key] = int(r["test_correct"]) / int(r["test_n"])
         self.acc = {k: v for k, v in self.acc.items() if len(v) == k[2]}
+
+    @classmethod
+    def merged(cls, *paths: Path) -> Curves:
+        """One table of several curves tables (e.g. curves.csv and curves-s34.csv)."""
+        c = cls(None)
+        for path in paths:
+            part = cls(path)
+            c.acc |= part.acc
+            c.test |= part.test
+        return c
 
     @classmethod
     def finals(cls, seed: int, accuracy: dict[str, float], schedule: int = 16) -> Curves:

@@ -121,3 +121,25 @@ def test_the_three_fractions_partition_the_81_archs():
 
     parts = [set(fraction(k)) for k in range(3)]
     assert [len(p) for p in parts] == [27, 27, 27] and set.union(*parts) == set(ARCHS)
+
+
+def test_the_sequential_replay_states_epsilons_that_hold_on_an_additive_truth():
+    """route_sequential (run --verify --budget-units, replayed with seknet.core.decisions) on curves drawn from the
+    planted additive model with 0.1 pp noise under seeds 2, 3, 4, judged against the noise-free truth: one replay per
+    seed and fraction, each within its units and stating an epsilon per budget at confidence 0.9; the stated
+    epsilons hold at least at that rate, and every pick is within 0.5 pp of the best under every budget."""
+    import statistics
+
+    from benchmarks.answer_curve import route_sequential
+    from benchmarks.answer_data import Curves, Truth
+
+    exact = _synthetic(0.0, (0, 1))
+    exact[0]["accuracy"] += 1e-12  # a residual variance of exactly 0 leaves the truth's intervals undefined
+    t = Truth(exact)
+    c = Curves(None)
+    c.acc = {(r["arch"], r["seed"], 16): {16: r["accuracy"]} for r in _synthetic(0.1, (2, 3, 4), seed=2)}
+    scores = route_sequential(t, c, 16, cap=30.0)
+    assert len(scores) == 9
+    assert all(s.units <= 30.0 + 1e-9 and len(s.epsilon) == 3 and s.confidence == 0.9 for s in scores)
+    assert statistics.fmean(h for s in scores for h in s.held()) >= 0.9
+    assert all(s.within() for s in scores)
