@@ -211,7 +211,13 @@ def _contenders(short: list[list[str]], runs: dict[str, list[float]]) -> set[str
 
 # --- the run's own rule: run --verify --budget-units, replayed ------------------------------------------------------
 def route_sequential(
-    t: Truth, c: Curves, schedule: int, cap: float = CAP, epsilon: float = 0.5, confidence: float = 0.9
+    t: Truth,
+    c: Curves,
+    schedule: int,
+    cap: float = CAP,
+    epsilon: float = 0.5,
+    confidence: float = 0.9,
+    departures: bool = True,
 ) -> list[Score]:
     """``run --verify --budget-units`` replayed with its own rule (``seknet.core.decisions``, as
     ``seknet.modes.verify.sequential``): each 3^(4-1) fraction under one seed of ``c``'s ``schedule``-epoch
@@ -219,7 +225,7 @@ def route_sequential(
     max-t bound at 1 - (1 - confidence) / LOOKS) and, before the last, trains the next seed of every arch in an
     indifference set whose epsilon is above ``epsilon``, the least-trained first, while ``cap`` units last (an arch
     with no seed left in ``c`` is not trained again). The score carries the stated epsilon per budget, to be held
-    against the truth (calibration)."""
+    against the truth (calibration). ``departures``: see :func:`_decide`."""
     order = sorted({s for _, s, e in c.acc if e == schedule})
     out = []
     for s0 in c.seeds(schedule):
@@ -227,7 +233,7 @@ def route_sequential(
             runs = {a: [s0] for a in fraction(k)}
             units = t.units([(a, schedule) for a in runs])
             for look in range(1, LOOKS + 1):
-                made = _decide(t, c, runs, schedule, confidence)
+                made = _decide(t, c, runs, schedule, confidence, departures)
                 hinge = decisions.contenders(made, epsilon)
                 if not hinge or look == LOOKS:
                     break
@@ -255,10 +261,17 @@ def _rows(c: Curves, runs: dict[str, list[int]], schedule: int) -> list[dict]:
     return [{"arch": a, "accuracy": c.at(a, s, schedule)} for a, seeds in runs.items() for s in seeds]
 
 
-def _decide(t: Truth, c: Curves, runs: dict[str, list[int]], schedule: int, confidence: float) -> list:
-    """The decision under each of the truth's three budgets from the additive fit to the trainings in ``runs``."""
-    f = factorial.fit(_rows(c, runs, schedule), pairs=False)
-    ev = decisions.Evidence(tuple(ARCHS), *factorial.predict(f, ARCHS), f.df)
+def _decide(
+    t: Truth, c: Curves, runs: dict[str, list[int]], schedule: int, confidence: float, departures: bool = True
+) -> list:
+    """The decision under each of the truth's three budgets from the trainings in ``runs``: each arch's own mean
+    (``factorial.arch_means``, verify's evidence), or with ``departures`` False the additive fit's predictions alone
+    (verify's evidence before the interaction variance; kept as a row of the curve)."""
+    rows = _rows(c, runs, schedule)
+    f = factorial.fit(rows, pairs=False)
+    m = factorial.arch_means(f, rows, ARCHS)
+    mean, cov = (m.mean, m.cov) if departures else factorial.predict(f, ARCHS)
+    ev = decisions.Evidence(tuple(ARCHS), mean, cov, f.df)
     macs = {a: float(t.macs[a]) for a in ARCHS}
     return [decisions.decide(ev, macs, b, confidence, looks=LOOKS) for b in t.budgets]
 
@@ -364,12 +377,14 @@ def routes(
         r[f"fraction x {e} epochs + top 3 per budget x 16, racing over seeds to {CAP:g} units"] = route_confirm(
             t, c, e, 3, race=True
         )
-    r[f"run --verify --budget-units {CAP:g} replayed (its own rule), 4-epoch trainings, seeds 2/3"] = route_sequential(
-        t, c, 4
-    )
-    r["run --verify --budget-units 20 replayed (its own rule), 16-epoch trainings, seeds 2/3/4"] = route_sequential(
-        t, Curves.merged(CURVES, CURVES_S34), 16, cap=20.0
-    )
+    c16 = Curves.merged(CURVES, CURVES_S34)
+    for departures, how in ((True, "its own rule"), (False, "additive evidence only, the rule before")):
+        r[f"run --verify --budget-units {CAP:g} replayed ({how}), 4-epoch trainings, seeds 2/3"] = route_sequential(
+            t, c, 4, departures=departures
+        )
+        r[f"run --verify --budget-units 20 replayed ({how}), 16-epoch trainings, seeds 2/3/4"] = route_sequential(
+            t, c16, 16, cap=20.0, departures=departures
+        )
     warm = screening_units(args.warm_runs)
     for e in sorted({e for _, _, e in w.acc}):
         r[f"warm start: 81 archs x {e} epochs from the 81-arch supernet (lr {args.warm_lr:g})"] = route_warm(

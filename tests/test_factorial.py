@@ -85,3 +85,64 @@ def test_contrasts_follow_the_slots_of_the_attention_registry():
         assert factorial.levels_of(["dyc2-se16", "none-none"])[0] == ["none", "dyc2"]
     finally:
         unregister("dyc")
+
+
+def _additive_rows(seeds: dict[str, int], bump: dict[str, float], noise: float, other: int = 1) -> list[dict]:
+    """Rows of the {none, se16, sk2}^4 factorial: 80 % + 0.5 pp per attention stage + ``bump`` (pp, an arch's own
+    departure), ``seeds[arch]`` trainings each (``other`` for an arch not named), Gaussian noise of ``noise`` pp."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for a in ("-".join(c) for c in itertools.product(("none", "se16", "sk2"), repeat=4)):
+        mean = 80 + 0.5 * sum(c != "none" for c in a.split("-")) + bump.get(a, 0.0)
+        for _ in range(seeds.get(a, other)):
+            rows.append({"arch": a, "accuracy": (mean + noise * rng.standard_normal()) / 100})
+    return rows
+
+
+def test_arch_means_reduce_to_the_additive_fit_when_nothing_departs_from_it():
+    """No interaction, replicates of every arch: tau2 is 0 (up to noise), every mean is the additive prediction and
+    the covariance is the fit's, so decisions are what the additive model gives."""
+    import numpy as np
+
+    rows = _additive_rows({a: 3 for a in CELLS}, {}, 0.2)
+    f = factorial.fit(rows, pairs=False)
+    m = factorial.arch_means(f, rows, CELLS)
+    mean, cov = factorial.predict(f, CELLS)
+    assert m.tau2 < 0.01 and m.sigma2 == pytest.approx(0.04, rel=0.3)
+    assert np.allclose(m.mean, mean, atol=0.1) and np.allclose(m.cov, cov, atol=0.01)
+
+
+def test_an_arch_that_departs_from_the_additive_model_is_estimated_by_its_own_trainings():
+    """One arch 3 pp above the additive model, measured 4 times (60 others twice, the rest never), noise 0.2 pp: tau2
+    > 0, that arch's mean moves most of the way to its measured mean, and an arch never trained carries tau2 in its
+    variance."""
+    import numpy as np
+
+    odd = "sk2-sk2-none-se16"
+    seeds = {a: 2 for a in CELLS[:60]} | {odd: 4}
+    rows = _additive_rows(seeds, {odd: 3.0}, 0.2, other=0)
+    f = factorial.fit(rows, pairs=False)
+    m = factorial.arch_means(f, rows, CELLS)
+    measured = np.mean([r["accuracy"] * 100 for r in rows if r["arch"] == odd])
+    additive = factorial.predict(f, [odd])[0][0]
+    i = CELLS.index(odd)
+    assert m.tau2 > 0.05
+    assert abs(m.mean[i] - measured) < 0.25 * abs(additive - measured)
+    untrained = len(CELLS) - 1
+    assert CELLS[-1] not in seeds and m.cov[untrained, untrained] >= m.tau2
+
+
+def test_arch_means_without_replicates_take_the_whole_residual_as_departure():
+    """One training per arch: the seed noise cannot be told from the departures, so sigma2 is unknown, tau2 is the
+    whole residual variance (the conservative reading) and no mean moves off the additive prediction."""
+    import math
+
+    import numpy as np
+
+    rows = _additive_rows({}, {}, 0.3)
+    f = factorial.fit(rows, pairs=False)
+    m = factorial.arch_means(f, rows, CELLS)
+    assert math.isnan(m.sigma2) and m.tau2 == pytest.approx(f.sigma2, rel=0.05)
+    assert np.allclose(m.mean, factorial.predict(f, CELLS)[0])

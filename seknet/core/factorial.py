@@ -159,6 +159,54 @@ def predict(f: Fit, archs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return x @ f.beta, x @ f.cov @ x.T
 
 
+@dataclass(frozen=True)
+class ArchMeans:
+    """Each arch's own mean accuracy (pp) under ``y = x_a @ beta + delta_a + e``: the additive fit, plus an arch's
+    departure ``delta_a ~ N(0, tau2)`` from it (the interactions the main effects miss), plus the seed noise
+    ``e ~ N(0, sigma2)`` of one training. A trained arch's mean is its additive prediction moved toward its measured
+    mean by ``w = tau2 / (tau2 + sigma2 / n)`` (the best linear unbiased predictor); an untrained arch keeps its
+    prediction with the whole ``tau2`` added to its variance, so a decision cannot separate archs the model only
+    extrapolates to by more than the model's own error."""
+
+    archs: tuple[str, ...]
+    mean: np.ndarray  # (K,) pp
+    cov: np.ndarray  # (K, K) pp^2
+    df: int
+    tau2: float  # pp^2: the interaction variance (0: the additive model holds)
+    sigma2: float  # pp^2: one training's seed noise, from the archs trained more than once (nan: none was)
+
+
+def arch_means(f: Fit, rows: Sequence[dict], archs: Sequence[str]) -> ArchMeans:
+    """:class:`ArchMeans` of ``archs`` from the additive fit ``f`` to ``rows`` (arch, accuracy as a fraction; archs
+    trained more than once give sigma2 apart from tau2). Moments: ``tau2 = max(0, s2 - sigma2 * mean(1 / n_a))`` with
+    ``s2`` the variance of the trained archs' means around the fit; with no replicate the whole of ``s2`` is taken as
+    tau2 (it may be noise: the conservative reading) and no arch's mean moves off its prediction."""
+    by_arch: dict[str, list[float]] = {}
+    for r in rows:
+        by_arch.setdefault(r["arch"], []).append(float(r["accuracy"]) * 100)
+    trained = list(by_arch)
+    xt = design_matrix(trained, f)
+    resid = np.array([np.mean(by_arch[a]) for a in trained]) - xt @ f.beta
+    n = np.array([len(by_arch[a]) for a in trained], dtype=float)
+    spread = len(trained) - np.linalg.matrix_rank(xt)
+    s2 = float(resid @ resid) / spread if spread > 0 else f.sigma2
+    df_within = int((n - 1).sum())
+    if df_within >= 2:
+        sigma2 = sum(((np.array(v) - np.mean(v)) ** 2).sum() for v in by_arch.values()) / df_within
+        tau2 = max(0.0, s2 - sigma2 * float(np.mean(1 / n)))
+    else:
+        sigma2, tau2 = float("nan"), s2
+    moves = df_within >= 2 and tau2 > 0
+    w_of = {a: tau2 / (tau2 + sigma2 / k) if moves else 0.0 for a, k in zip(trained, n, strict=True)}
+    move = dict(zip(trained, resid, strict=True))
+    w = np.array([w_of.get(a, 0.0) for a in archs])
+    x = design_matrix(archs, f)
+    mean = x @ f.beta + w * np.array([move.get(a, 0.0) for a in archs])
+    shrink = (1 - w)[:, None] * x
+    cov = shrink @ f.cov @ shrink.T + np.diag((1 - w) * tau2)
+    return ArchMeans(tuple(archs), mean, cov, f.df, tau2, sigma2)
+
+
 def t_quantile(df: int, level: float = 0.95) -> float:
     """The two-sided Student t quantile of an interval at ``level`` with ``df`` degrees of freedom."""
     from scipy.stats import t as student_t
