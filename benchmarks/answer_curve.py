@@ -335,6 +335,20 @@ def screening_units(runs: list[Path]) -> dict[int, float]:
     return out
 
 
+def sequential_routes(t: Truth, c: Curves) -> dict[str, list[Score]]:
+    """run --verify --budget-units replayed, with verify's evidence and with the additive evidence it had before."""
+    r = {}
+    c16 = Curves.merged(CURVES, CURVES_S34)
+    for departures, how in ((True, "its own rule"), (False, "additive evidence only, the rule before")):
+        r[f"run --verify --budget-units {CAP:g} replayed ({how}), 4-epoch trainings, seeds 2/3"] = route_sequential(
+            t, c, 4, departures=departures
+        )
+        r[f"run --verify --budget-units 20 replayed ({how}), 16-epoch trainings, seeds 2/3/4"] = route_sequential(
+            t, c16, 16, cap=20.0, departures=departures
+        )
+    return r
+
+
 def routes(
     t: Truth, c: Curves, w: Curves, loo: list[tuple[int, Truth, Curves]], args: argparse.Namespace
 ) -> dict[str, list[Score]]:
@@ -377,14 +391,7 @@ def routes(
         r[f"fraction x {e} epochs + top 3 per budget x 16, racing over seeds to {CAP:g} units"] = route_confirm(
             t, c, e, 3, race=True
         )
-    c16 = Curves.merged(CURVES, CURVES_S34)
-    for departures, how in ((True, "its own rule"), (False, "additive evidence only, the rule before")):
-        r[f"run --verify --budget-units {CAP:g} replayed ({how}), 4-epoch trainings, seeds 2/3"] = route_sequential(
-            t, c, 4, departures=departures
-        )
-        r[f"run --verify --budget-units 20 replayed ({how}), 16-epoch trainings, seeds 2/3/4"] = route_sequential(
-            t, c16, 16, cap=20.0, departures=departures
-        )
+    r |= sequential_routes(t, c)
     warm = screening_units(args.warm_runs)
     for e in sorted({e for _, _, e in w.acc}):
         r[f"warm start: 81 archs x {e} epochs from the 81-arch supernet (lr {args.warm_lr:g})"] = route_warm(

@@ -125,6 +125,37 @@ def test_a_multitrial_run_viewed_while_it_runs_shows_its_finished_trials_and_cur
         assert t.intermediate_values[2] == pytest.approx(float(rows[t.user_attrs["trial_id"]]["accuracy"]), abs=1e-6)
 
 
+@pytest.mark.slow
+def test_a_verify_run_shows_its_stand_alone_trainings_in_the_study_as_they_finish(tmp_path):
+    """`search.py run --verify` in a new process: while its stand-alone trainings run, each finished one is a trial
+    of the run's .partial/study.db; the finished run's study then holds the verified archs (its best trials are
+    pareto.csv)."""
+    import yaml
+
+    from tests.test_verify import TINY
+
+    space = tmp_path / "tiny.yaml"  # 2 stages: the 9 archs of its factorial fit the placement
+    space.write_text(yaml.safe_dump(TINY))
+    out = tmp_path / "run"
+    argv = [sys.executable, "search.py", "run", "--smoke", "--no-progress", "--verify", "--verify-epochs", "1"]
+    argv += ["--space", str(space), "--out", str(out)]
+    p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    live = tmp_path / ".run.partial" / STUDY_FILE
+    seen: list = []
+    deadline = time.time() + 600
+    while time.time() < deadline and p.poll() is None and not seen:
+        if live.is_file():
+            seen = [t for t in _load(live, "run").trials if t.state.name == "COMPLETE"]
+        time.sleep(0.5)
+    _, err = p.communicate(timeout=900)
+    assert p.returncode == 0, err[-2000:]
+    assert seen, "no finished training appeared in the study while the run was going"
+    assert seen[0].user_attrs["epochs_trained"] == 1 and 0 <= seen[0].values[0] <= 1
+    study = _load(out / STUDY_FILE, "run")
+    pareto = {(float(r["accuracy"]), float(r["macs"])) for r in fileio.read_csv(out / "pareto.csv")}
+    assert {tuple(t.values) for t in study.best_trials} == pareto
+
+
 def test_the_smoke_run_writes_a_study_whose_best_trials_are_its_pareto_csv(smoke_run):
     """A one-shot run's study.db, read through Optuna: one trial per evaluated arch, best_trials = pareto.csv (up to
     exactly equal points)."""
@@ -232,3 +263,10 @@ def test_parameter_importance_finds_the_stage_that_decides_accuracy(tmp_path):
     assert max(imp["macs"], key=imp["macs"].get) == "stage0"
     few = write_study(tmp_path / "few.db", {"run": (trials_of(rows[:5], "macs"), "macs", CHOICES)})
     assert importances(few, "run", "macs") == {}
+
+
+def test_a_damaged_live_study_loses_only_its_curves(tmp_path):
+    """live_curves on a study.db that a kill left unreadable gives no curves instead of failing the run's record."""
+    damaged = tmp_path / STUDY_FILE
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    assert live_curves(damaged) == {}

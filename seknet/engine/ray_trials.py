@@ -103,11 +103,11 @@ def experiment(trainable, folder: Path, progress: bool, restore: bool, what: str
 
 
 def trial_callback(on_trial):
-    """A Ray Tune callback that calls ``on_trial(folder, config, metrics, curve, error)`` in the driver as each trial
-    finishes: the folder that holds the experiment (where it is now: a restored run may have moved), the trial's
-    config, its last reported metrics, its accuracy per reported epoch ({epoch: accuracy}) and, for a failed trial,
-    its error line (else None). Tune saves the callback with the experiment and calls the restored one on resume, so
-    ``on_trial`` must pickle (a module-level function, or a ``functools.partial`` of one)."""
+    """A Ray Tune callback that calls ``on_trial(folder, job, metrics, curve, error)`` in the driver as each trial
+    finishes: the folder that holds the experiment (where it is now: a restored run may have moved), the trial's job
+    (:func:`job_of`), its last reported metrics, its accuracy per reported epoch ({epoch: accuracy}) and, for a
+    failed trial, its error line (else None). Tune saves the callback with the experiment and calls the restored one
+    on resume, so ``on_trial`` must pickle (a module-level function, or a ``functools.partial`` of one)."""
     from ray.tune import Callback
 
     class Finished(Callback):
@@ -128,7 +128,7 @@ def trial_callback(on_trial):
         def _done(self, trial, error: str | None) -> None:
             metrics = dict(trial.last_result or {}) | {"trial_id": trial.trial_id}
             folder = Path(trial.storage.experiment_fs_path).parent
-            self.on_trial(folder, trial.config, metrics, self.curves.pop(trial.trial_id, {}), error)
+            self.on_trial(folder, job_of(trial.config), metrics, self.curves.pop(trial.trial_id, {}), error)
 
     return Finished()
 
@@ -216,6 +216,7 @@ def train_jobs(
     retry_failed: bool = False,
     ledger: Path | None = None,
     num_cpus: int | None = None,
+    callbacks: tuple = (),
 ) -> list[dict]:
     """Train every job ({"arch", "seed", "epochs"}) not yet in ``folder``/trainings.csv as one Ray Tune grid over
     ``trainable`` (see :func:`standalone_trainable`); returns the ledger rows of ``jobs``, in their order.
@@ -226,6 +227,7 @@ def train_jobs(
     ``gpus``: what a local Ray is started with (:func:`local_gpus`); ``address`` joins a cluster instead.
     ``ledger``: the ledger file, when several experiment folders share one (default ``folder``/trainings.csv).
     ``num_cpus``: the CPUs a local Ray is started with (trials at once, one CPU each; default all).
+    ``callbacks``: Tune callbacks of a new experiment (e.g. :func:`trial_callback`).
     """
     from ray import tune
 
@@ -240,7 +242,8 @@ def train_jobs(
         restore = restore and (folder / "tune").is_dir()
         what = f"remove {folder}/tune to train the missing ones again"
         with tune_settings(), ray_session(address, num_cpus=num_cpus, num_gpus=gpus):
-            for result in experiment(trainable, folder, progress, restore, what, param_space=grid).fit():
+            tuner = experiment(trainable, folder, progress, restore, what, callbacks, param_space=grid)
+            for result in tuner.fit():
                 row = ledger_row(result, int(job_of(result.config)["epochs"]))
                 if row["status"] == "complete" or job_key(row) not in done:
                     done[job_key(row)] = row

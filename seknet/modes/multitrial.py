@@ -7,7 +7,7 @@ on accuracy; such a trial keeps status ``stopped_early`` and its truncated accur
 holds complete trials only. A crashing or NaN trial is recorded as ``failed`` with its reason and the search goes
 on. ``--resume`` restores the Tune experiment (and the proposer with it) from the run's folder.
 
-While it runs, each finished trial is added to the run's study.db (``seknet.runs.study.add_live_trial``) with its
+While it runs, each finished trial is added to the run's study.db (``seknet.runs.study.live_trial``) with its
 validation accuracy per epoch (``--curves``, on by default: one evaluation per epoch, about 8 % of a digits
 trial's time), so ``seknet dashboard RUN`` shows the finished trials and their learning curves before the run ends.
 """
@@ -27,9 +27,9 @@ from seknet.modes import proposers
 from seknet.modes.tune_searcher import ProposerSearcher, saved_counts
 from seknet.nn.supernet import Supernet
 from seknet.runs.files import load_into, load_state_dict
-from seknet.runs.rows import MT_COLUMNS, accuracy_fields, trial_row
+from seknet.runs.rows import MT_COLUMNS, tune_row
 from seknet.runs.spine import Outcome
-from seknet.runs.study import STUDY_FILE, add_live_trial, trials_of
+from seknet.runs.study import live_trial
 
 if TYPE_CHECKING:
     from seknet.runs.objective import Objective
@@ -82,7 +82,7 @@ def run(ctx: RunContext) -> Outcome:
     )
     with tune_settings(), ray_session(cfg.address, num_gpus=local_gpus(cfg.gpus_per_trial, cfg.address)):
         results = _tuner(ctx, trainable).fit()
-    rows = [_row(ctx.space, cfg.epochs, r.config, r.metrics, error_line(r.error) if r.error else None) for r in results]
+    rows = [tune_row(ctx.space, cfg.epochs, job_of(r.config)["arch"], r.metrics, _error(r)) for r in results]
     statuses = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     proposals = {"distinct_archs_trained": len({r["arch"] for r in rows})} | saved_counts(ctx.partial / "tune")
     notes = [
@@ -101,32 +101,9 @@ def run(ctx: RunContext) -> Outcome:
     )
 
 
-def _row(space: Space, epochs: int, config: dict, metrics: dict | None, error: str | None) -> dict:
-    """evaluations.csv's row of one Tune trial (its config, last metrics and error line): complete, stopped early
-    (ASHA) or failed with its reason."""
-    m = metrics or {}
-    row = trial_row(space, job_of(config)["arch"], trial_id=m.get("trial_id", ""), epochs_trained=m.get("epoch", 0))
-    if error is not None:
-        return row | {"status": "failed", "error": error}
-    row |= accuracy_fields(int(m["correct"]), int(m["n_eval"]))
-    return row | {"status": "complete" if m.get("epoch") == epochs else "stopped_early"}
-
-
-def live_trial(
-    space: Space, objective: Objective, epochs: int, name: str, folder: Path, config, metrics, curve, error
-) -> None:
-    """Add one finished trial to study ``name`` in the running run's ``folder``/study.db: its row as evaluations.csv
-    will hold it, its accuracy per epoch as intermediate values. The study is a view: a write that fails is reported
-    in one line and the search goes on (the final study is written from the rows at the end)."""
-    path = folder / STUDY_FILE
-    try:
-        row = objective.with_latency([_row(space, epochs, config, metrics, error)], space)[0]
-        trial = trials_of([row], objective.column)[0]
-        if curve:
-            trial["intermediate"] = curve
-        add_live_trial(path, name, objective.column, space.choices, trial)
-    except Exception as e:  # noqa: BLE001 - sqlite locked, disk full, ...: the view is not worth the search
-        print(f"warning: {path}: trial {metrics.get('trial_id', '?')} not added to the live study ({e})", flush=True)
+def _error(result) -> str | None:
+    """The error line of a Tune result, None when it completed."""
+    return None if result.error is None else error_line(result.error)
 
 
 def _tuner(ctx: RunContext, trainable):

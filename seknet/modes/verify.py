@@ -25,6 +25,7 @@ so the screening only narrows the question, and stand-alone trainings answer it:
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import time
@@ -41,7 +42,7 @@ from seknet.core.decisions import Evidence, claim, contenders, decide, training_
 from seknet.core.fileio import read_csv, write_csv
 from seknet.data.load import run_data
 from seknet.engine import ray_trials
-from seknet.engine.ray_trials import local_gpus, standalone_trainable
+from seknet.engine.ray_trials import local_gpus, standalone_trainable, trial_callback
 from seknet.engine.train import TrainConfig
 from seknet.runs.decisions import budgets as decision_budgets
 from seknet.runs.folder import REOPENED
@@ -49,6 +50,7 @@ from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import placement, pp_per_mmac
 from seknet.runs.rows import EVAL_COLUMNS, VERIFY_COLUMNS
 from seknet.runs.spine import Outcome
+from seknet.runs.study import live_trial
 
 if TYPE_CHECKING:
     from seknet.runs.spine import RunContext
@@ -97,7 +99,9 @@ def jobs_of(ctx: RunContext, archs: list[str]) -> list[dict]:
 def train_jobs(ctx: RunContext, jobs: list[dict], look: int = 0) -> list[dict]:
     """Train the ``jobs`` not yet in the run's ledger (``verify/trainings.csv``) as Ray Tune trials; an interrupted
     experiment is restored, so its finished trials are kept. Returns every ledger row of ``jobs``. ``look`` > 0: a
-    round of sequential verification, its own experiment in ``verify/look-K``."""
+    round of sequential verification, its own experiment in ``verify/look-K``. Each finished training is added to the
+    run's study.db as it finishes (``seknet.runs.study.live_trial``), so the dashboard shows them while the run goes
+    on."""
     cfg = ctx.cfg
     variants = {"eval_variants": DIGITS_VARIANTS} if cfg.data == "digits" and not cfg.smoke else {}
     data = run_data(cfg, ctx.space.input_size, **variants)
@@ -107,7 +111,12 @@ def train_jobs(ctx: RunContext, jobs: list[dict], look: int = 0) -> list[dict]:
     folder = ctx.partial / FOLDER
     where = folder / f"look-{look}" if look else folder
     ledger = folder / "trainings.csv"
-    return ray_trials.train_jobs(jobs, trainable, where, len(data.val), cfg.progress, cfg.address, gpus, ledger=ledger)
+    live = trial_callback(
+        functools.partial(live_trial, ctx.space, ctx.objective, cfg.verify_epochs, ctx.folder.out.name)
+    )
+    return ray_trials.train_jobs(
+        jobs, trainable, where, len(data.val), cfg.progress, cfg.address, gpus, ledger=ledger, callbacks=(live,)
+    )
 
 
 def sequential(
@@ -324,6 +333,16 @@ def _delta(fit: factorial.Fit, stage: int, a: str, b: str, sel: list[dict], rows
     }
 
 
+def write_screening(ctx: RunContext, screening: Outcome) -> None:
+    """The screening's own answer beside the verified one: screening.csv and screening-placement.csv."""
+    cfg = ctx.cfg
+    write_csv(ctx.partial / "screening.csv", screening.rows, ctx.objective.columns(EVAL_COLUMNS))
+    screened = placement(
+        screening.rows, len(ctx.space.stages), ctx.space.choices, screening.hits, cfg.seed_spread, cfg.confidence
+    )
+    write_csv(ctx.partial / "screening-placement.csv", screened, PLACEMENT_COLUMNS)
+
+
 def run(ctx: RunContext, screening: Outcome) -> Outcome:
     """Verify the screening's answer stand-alone; the outcome holds the verified rows and placement."""
     t0 = time.time()
@@ -343,13 +362,8 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
             f"see {ctx.partial / FOLDER}/trainings.csv"
         )
     rows, place, evidence = answer(ctx, lv, trained)
-    cfg = ctx.cfg
     if screening.hits is not None:  # a screening read back from its files (extend) keeps them as they are
-        write_csv(ctx.partial / "screening.csv", screening.rows, ctx.objective.columns(EVAL_COLUMNS))
-        screened = placement(
-            screening.rows, len(ctx.space.stages), ctx.space.choices, screening.hits, cfg.seed_spread, cfg.confidence
-        )
-        write_csv(ctx.partial / "screening-placement.csv", screened, PLACEMENT_COLUMNS)
+        write_screening(ctx, screening)
     epochs = sum(int(r["epochs"]) for r in trained)
     config = screening.config | {
         "verify": {

@@ -98,3 +98,14 @@ def trial_row(space, arch: str, **fields) -> dict:
     except ValueError:
         pass
     return row | fields
+
+
+def tune_row(space, epochs: int, arch: str, metrics: dict | None, error: str | None) -> dict:
+    """The MT_COLUMNS row of one finished Tune trial (its arch, last metrics and error line): complete after
+    ``epochs``, stopped early (ASHA), or failed with its reason."""
+    m = metrics or {}
+    row = trial_row(space, arch, trial_id=m.get("trial_id", ""), epochs_trained=m.get("epoch", 0))
+    if error is not None:
+        return row | {"status": "failed", "error": error}
+    row |= accuracy_fields(int(m["correct"]), int(m["n_eval"]))
+    return row | {"status": "complete" if m.get("epoch") == epochs else "stopped_early"}

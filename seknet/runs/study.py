@@ -33,8 +33,14 @@ import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seknet.core.attention import stage_names
+from seknet.runs.rows import tune_row
+
+if TYPE_CHECKING:
+    from seknet.core.space import Space
+    from seknet.runs.objective import Objective
 
 STUDY_FILE = "study.db"
 ATTRS = ("arch", "acc_low", "acc_high", "n_eval", "params", "macs", "attn_ops", "latency_ms", "on_front")
@@ -184,15 +190,38 @@ def add_live_trial(path: Path, name: str, cost: str, choices: Sequence[str], tri
         storage.engine.dispose()
 
 
+def live_trial(
+    space: Space, objective: Objective, epochs: int, name: str, folder: Path, job, metrics, curve, error
+) -> None:
+    """Add one finished Tune trial (a multi-trial trial, or a --verify training) to study ``name`` in the study.db of
+    the running run that holds the experiment ``folder`` (that folder or the nearest one above it with a config.yaml):
+    its row as ``tune_row`` gives it, its accuracy per epoch as intermediate values. The study is a view: a write
+    that fails is reported in one line and the run goes on (its final study is written from its rows at the end)."""
+    run = next((p for p in (folder, *folder.parents) if (p / "config.yaml").is_file()), folder)
+    path = run / STUDY_FILE
+    try:
+        row = objective.with_latency([tune_row(space, epochs, job["arch"], metrics, error)], space)[0]
+        trial = trials_of([row], objective.column)[0]
+        if curve:
+            trial["intermediate"] = curve
+        add_live_trial(path, name, objective.column, space.choices, trial)
+    except Exception as e:  # noqa: BLE001 - sqlite locked, disk full, ...: the view is not worth the run
+        print(f"warning: {path}: trial {metrics.get('trial_id', '?')} not added to the live study ({e})", flush=True)
+
+
 def live_curves(path: Path) -> dict[str, dict[int, float]]:
     """{trial_id: {epoch: accuracy}} of the trials a running run wrote into ``path`` (:func:`add_live_trial`); empty
-    when there is no such file."""
+    when there is no such file, or when it cannot be read (a view damaged by a kill: the curves are lost, the run's
+    results are not)."""
     if not Path(path).is_file():
         return {}
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{Path(path).resolve()}")
+    try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{Path(path).resolve()}")
+    except Exception:  # noqa: BLE001 - sqlalchemy and optuna raise many kinds on a damaged file
+        return {}
     try:
         out = {}
         for summary in optuna.get_all_study_summaries(storage):
@@ -200,6 +229,8 @@ def live_curves(path: Path) -> dict[str, dict[int, float]]:
                 if "trial_id" in t.user_attrs and t.intermediate_values:
                     out[str(t.user_attrs["trial_id"])] = dict(t.intermediate_values)
         return out
+    except Exception:  # noqa: BLE001 - as above
+        return {}
     finally:
         storage.engine.dispose()
 
