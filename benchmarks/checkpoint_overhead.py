@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from seknet.core import OneShotConfig, load_space
 from seknet.data import run_data
-from seknet.engine import Paths, TrainConfig, load_checkpoint, save_checkpoint, sgd_cosine, train
+from seknet.engine import Paths, TrainConfig, load_checkpoint, save_checkpoint, sgd_cosine
+from seknet.engine.train import train
 from seknet.nn import Supernet
 
 

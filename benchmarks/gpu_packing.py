@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 import seknet
 from seknet.data import Data, Split
-from seknet.engine import TrainConfig, ray_session
+from seknet.engine import TrainConfig
+from seknet.engine.ray_session import ray_session
 from seknet.engine.ray_trials import standalone_trial
 
 

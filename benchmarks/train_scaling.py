@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from seknet.core import OneShotConfig, load_space
 from seknet.data import run_data
-from seknet.engine import Paths, TrainConfig, ray_session, train, train_supernet_ddp
+from seknet.engine import Paths, TrainConfig, train_supernet_ddp
+from seknet.engine.ray_session import ray_session
+from seknet.engine.train import train
 from seknet.nn import Supernet
 
 

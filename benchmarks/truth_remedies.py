@@ -67,7 +67,8 @@ import yaml
 from seknet.core import OneShotConfig, load_space, read_csv
 from seknet.core.stats import rank_agreement
 from seknet.data import load_digits, recal_batches
-from seknet.engine import Paths, TrainConfig, evaluate, score_logits, train, train_supernet
+from seknet.engine import Paths, TrainConfig, evaluate, score_logits, train_supernet
+from seknet.engine.train import train
 from seknet.nn import Supernet
 
 VARIANTS = (

@@ -187,16 +187,18 @@ def test_benchmarks_import_only_seknets_public_names():
 
 
 def test_the_public_check_refuses_a_modes_internals():
-    """The check above can fail: a mode's function, a layer's internal name and a private module are refused."""
+    """The check above can fail: a mode's function, a layer's internal name and a private module are refused (a
+    public module's names, core.factorial's and engine.train's, are not)."""
     code = (
         "from seknet.modes.oneshot import run\nfrom seknet.engine import checkpoint_epochs\n"
-        "from seknet.engine.train import train\nimport seknet.runs.spine\nfrom seknet.core.factorial import fit\n"
+        "from seknet.engine.standalone import initial_model\nimport seknet.runs.spine\n"
+        "from seknet.core.factorial import fit\nfrom seknet.engine.train import train\n"
     )
     refused = _public_refusals(ROOT / "x.py", ast.parse(code))
     assert [r.split(" ", 1)[1] for r in refused] == [
         "from seknet.modes.oneshot import run",
         "from seknet.engine import checkpoint_epochs",
-        "from seknet.engine.train import train",
+        "from seknet.engine.standalone import initial_model",
         "import seknet.runs.spine",
     ]
 
@@ -209,3 +211,15 @@ def test_no_function_in_seknet_or_benchmarks_is_longer_than_60_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
                 long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert long == []
+
+
+def test_no_public_name_of_a_layer_hides_one_of_its_modules():
+    """A layer package exports no function or class under the name of one of its modules (``train`` the function
+    over ``engine/train.py``): ``import seknet.engine.train as T`` would then give the function, not the module."""
+    import importlib
+
+    for layer in LAYERS:
+        package = importlib.import_module(f"seknet.{layer}")
+        for name in getattr(package, "__all__", ()):
+            if (ROOT / "seknet" / layer / f"{name}.py").is_file():
+                assert getattr(package, name) is importlib.import_module(f"seknet.{layer}.{name}"), f"{layer}.{name}"

@@ -20,8 +20,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 
+import seknet
 from benchmarks.truth_remedies import finetuned
-from seknet.core import OneShotConfig, count, factorial, load_space, truth
+from seknet.core import OneShotConfig, factorial, load_space, truth
 from seknet.data import run_data
 from seknet.nn import Supernet
 from seknet.runs import config_from, load_into, load_state_dict, read_run_config
@@ -49,7 +50,7 @@ def finetune(run: Path, archs: list[str], epochs: int, lr: float) -> list[dict]:
                 "seed": cfg.seed,
                 "epochs": epochs,
                 "accuracy": acc,
-                "macs": count(space.parse(a)).macs,
+                "macs": seknet.count(space.parse(a)).macs,
             }
             w.writerow(row)
             f.flush()

@@ -43,7 +43,8 @@ import yaml
 HERE = Path(__file__).resolve().parent
 
 
-from seknet.core import ALL_CHOICES, count, load_space, truth
+import seknet
+from seknet.core import ALL_CHOICES, load_space, truth
 from seknet.data import load_data
 from seknet.engine import TrainConfig
 from seknet.engine.ray_trials import standalone_trainable, train_jobs
@@ -135,7 +136,7 @@ def run_jobs(table: Path, jobs: list[tuple[str, int, int]], workers: int, space:
         if new:
             w.writeheader()
         for r in (r for r in rows if r["status"] == "complete"):
-            c = count(sp.parse(r["arch"]))
+            c = seknet.count(sp.parse(r["arch"]))
             w.writerow(
                 {"arch": r["arch"], "seed": r["seed"], "epochs": r["epochs"], "correct": r["correct"]}
                 | {"n": r["n_eval"], "accuracy": r["accuracy"], "macs": c.macs, "params": c.params}

@@ -5,7 +5,7 @@ trainings: the factorial (``factorial``), its statistics (``stats``), decisions 
 from seknet.core import decisions, factorial, latency_table, stats, truth
 from seknet.core.attention import ALL_CHOICES, Choice
 from seknet.core.config import MultiTrialConfig, NniConfig, OneShotConfig
-from seknet.core.count import Count, count
+from seknet.core.count import Count  # count() is seknet.count: core.count stays the module
 from seknet.core.fileio import read_csv, read_yaml, write_csv, write_yaml
 from seknet.core.pareto import hypervolume, pareto_front
 from seknet.core.space import Arch, Space, load_arch, load_space
@@ -19,7 +19,6 @@ __all__ = [
     "NniConfig",
     "OneShotConfig",
     "Space",
-    "count",
     "decisions",
     "factorial",
     "hypervolume",
