@@ -232,9 +232,9 @@ def test_resume_with_more_units_extends_a_finished_sequential_run_without_traini
 
 
 @pytest.mark.slow
-def test_resume_with_more_units_refuses_what_would_void_the_confidence(tiny_space, tmp_path, capsys):
+def test_resume_with_more_units_refuses_what_would_void_the_confidence(tiny_space, tmp_path, capsys, monkeypatch):
     """A run without sequential verification, or a total not above what the run spent: one line, exit 2, and the
-    finished run is left where it was."""
+    finished run is left where it was; a refusal after the run was reopened puts it back as it was."""
     out = tmp_path / "run"
     argv = ["--smoke", "--no-progress", "--space", str(tiny_space), "--verify", "--verify-epochs", "1"]
     assert search.main([*argv, "--out", str(out)]) == 0
@@ -246,6 +246,15 @@ def test_resume_with_more_units_refuses_what_would_void_the_confidence(tiny_spac
     (out / "config.yaml").write_text(yaml.safe_dump(config))
     assert search.main(["run", "--resume", str(out), "--budget-units", "0.3"]) == 2
     assert "spent 0.4 units already" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == files and not out.with_name(f".{out.name}.partial").exists()
+    from seknet.modes import verify
+
+    def refuse(ctx, saved):
+        raise ValueError("refused on the way")
+
+    monkeypatch.setattr(verify, "extend", refuse)  # a refusal after the run was reopened: it goes back in place
+    assert search.main(["run", "--resume", str(out), "--budget-units", "0.9"]) == 2
+    assert "refused on the way" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == files and not out.with_name(f".{out.name}.partial").exists()
 
 

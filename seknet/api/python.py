@@ -76,7 +76,12 @@ def resume(run: str | Path, budget_units: float | None = None) -> Run:
     if budget_units is not None:
         saved = Run(run).config  # a finished run, or one line saying what it is not
         STAGES.load("verify").check_extension(saved, budget_units)  # a seknet.modes.base.Extensible
-        return Run(_extend(runfolder.reopen(run, {"budget_units": budget_units})))
+        folder = runfolder.reopen(run, {"budget_units": budget_units})
+        try:
+            return Run(_extend(folder))
+        except ValueError:  # refused on the way (its data gone, say): the finished run goes back as it was
+            runfolder.put_back(folder)
+            raise
     folder, mode = runfolder.resumable(run)
     if runfolder.reopened(folder) is not None:  # an extension that was interrupted
         return Run(_extend(folder))

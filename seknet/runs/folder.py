@@ -115,6 +115,15 @@ def reopen(run: str | Path, settings: dict) -> RunFolder:
     return folder
 
 
+def put_back(folder: RunFolder) -> Path:
+    """Undo :func:`reopen` after a refusal: the run goes back into place as the finished run it was (trainings the
+    attempt added stay in its ledger, where a later extension counts them)."""
+    if not folder.partial.exists():  # already put in place (a record that refused after writing)
+        return folder.out
+    (folder.partial / REOPENED).unlink(missing_ok=True)
+    return finish(folder)
+
+
 def reopened(folder: RunFolder) -> dict | None:
     """The settings an interrupted reopening (:func:`reopen`) was started with; None for any other run."""
     path = folder.partial / REOPENED

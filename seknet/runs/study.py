@@ -19,9 +19,10 @@ Optuna's ``add_trials`` commits every trial on its own (about 8 ms a trial in SQ
 :func:`write_study` instead inserts every row of a new study in one transaction through Optuna's own table models,
 into a temporary file renamed into place, so a crash never leaves a half-written study.db.
 
-A multi-trial run also writes its trials while it runs (:func:`add_live_trial`, one commit per finished trial), each
-with its per-epoch validation accuracy as intermediate values, so the dashboard shows the finished trials and their
-learning curves before the run ends; the final write keeps those curves (:func:`live_curves`).
+A multi-trial or ``--verify`` run also writes its Tune trials while it runs (:func:`live_trial`, one commit per
+finished trial), each with its per-epoch validation accuracy as intermediate values, so the dashboard shows the
+finished trials and their learning curves before the run ends; the final write keeps those curves
+(:func:`live_curves`).
 """
 
 from __future__ import annotations
