@@ -131,7 +131,10 @@ def reopened(folder: RunFolder) -> dict | None:
         return None
     settings = read_yaml(path, "missing")
     if not isinstance(settings, dict):
-        raise ValueError(f"{path}: damaged (not a mapping of settings); remove {folder.partial} and run again")
+        raise ValueError(
+            f"{path}: damaged (not a mapping of settings); delete it and rename {folder.partial} to {folder.out} to "
+            "get the finished run back"
+        )
     return settings
 
 
