@@ -93,6 +93,21 @@ def test_a_live_trial_is_added_once_with_its_curve_and_the_final_write_keeps_the
     assert final.intermediate_values == {1: 0.5, 2: 0.8}
 
 
+def _first_finished(p: subprocess.Popen, live, seconds: float) -> list:
+    """The COMPLETE trials of the live study ``live`` as soon as one appears while the run ``p`` still goes (empty
+    when none does within ``seconds`` or before the run ends)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and p.poll() is None:
+        try:
+            done = [t for t in _load(live, "run").trials if t.state.name == "COMPLETE"] if live.is_file() else []
+        except KeyError:  # the file is there, its study not yet: the first trial is being added
+            done = []
+        if done:
+            return done
+        time.sleep(0.5)
+    return []
+
+
 @pytest.mark.slow
 def test_a_multitrial_run_viewed_while_it_runs_shows_its_finished_trials_and_curves(tmp_path):
     """While `search.py run --mode multitrial` runs in a new process, its .partial/study.db gains each finished
@@ -103,12 +118,7 @@ def test_a_multitrial_run_viewed_while_it_runs_shows_its_finished_trials_and_cur
     argv += ["--sampler", "random", "--trials", "4", "--epochs", "2", "--out", str(out)]
     p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     live = tmp_path / ".run.partial" / STUDY_FILE
-    seen: list = []
-    deadline = time.time() + 300
-    while time.time() < deadline and p.poll() is None and not seen:
-        if live.is_file():
-            seen = [t for t in _load(live, "run").trials if t.state.name == "COMPLETE"]
-        time.sleep(0.5)
+    seen = _first_finished(p, live, 300)
     running = p.poll() is None
     served = storage_for([out], tmp_path) if running else ""
     _, err = p.communicate(timeout=600)
@@ -141,12 +151,7 @@ def test_a_verify_run_shows_its_stand_alone_trainings_in_the_study_as_they_finis
     argv += ["--space", str(space), "--out", str(out)]
     p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     live = tmp_path / ".run.partial" / STUDY_FILE
-    seen: list = []
-    deadline = time.time() + 600
-    while time.time() < deadline and p.poll() is None and not seen:
-        if live.is_file():
-            seen = [t for t in _load(live, "run").trials if t.state.name == "COMPLETE"]
-        time.sleep(0.5)
+    seen = _first_finished(p, live, 600)
     _, err = p.communicate(timeout=900)
     assert p.returncode == 0, err[-2000:]
     assert seen, "no finished training appeared in the study while the run was going"
