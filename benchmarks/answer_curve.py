@@ -221,21 +221,21 @@ def route_sequential(
 ) -> list[Score]:
     """``run --verify --budget-units`` replayed with its own rule (``seknet.core.decisions``, as
     ``seknet.modes.verify.sequential``): each 3^(4-1) fraction under one seed of ``c``'s ``schedule``-epoch
-    trainings, then up to ``decisions.LOOKS`` looks; each decides every budget (the additive fit's predictions, the
-    max-t bound at 1 - (1 - confidence) / LOOKS) and, before the last, trains the next seed of every arch in an
-    indifference set whose epsilon is above ``epsilon``, the least-trained first, while ``cap`` units last (an arch
-    with no seed left in ``c`` is not trained again). The score carries the stated epsilon per budget, to be held
-    against the truth (calibration). ``departures``: see :func:`_decide`."""
+    trainings, then up to ``decisions.LOOKS`` looks; each decides every budget (each arch's own mean, as verify's
+    evidence, see :func:`_decide`; the max-t bound at 1 - (1 - confidence) / LOOKS) and, before the last, trains the
+    next seed of every arch in an indifference set whose epsilon is above ``epsilon``, the least-trained first, while
+    ``cap`` units last (an arch with no seed left in ``c`` is not trained again). The score carries the stated
+    epsilon per budget, to be held against the truth (calibration). ``departures``: see :func:`_decide`."""
     order = sorted({s for _, s, e in c.acc if e == schedule})
     out = []
     for s0 in c.seeds(schedule):
         for k in range(3):
             runs = {a: [s0] for a in fraction(k)}
             units = t.units([(a, schedule) for a in runs])
-            for look in range(1, LOOKS + 1):
+            for look in range(1, decisions.LOOKS + 1):
                 made = _decide(t, c, runs, schedule, confidence, departures)
                 hinge = decisions.contenders(made, epsilon)
-                if not hinge or look == LOOKS:
+                if not hinge or look == decisions.LOOKS:
                     break
                 batch = []
                 for a in sorted(hinge, key=lambda a: (len(runs.get(a, [])), a)):
@@ -254,9 +254,6 @@ def route_sequential(
     return out
 
 
-LOOKS = 8  # as seknet.modes.verify.LOOKS
-
-
 def _rows(c: Curves, runs: dict[str, list[int]], schedule: int) -> list[dict]:
     return [{"arch": a, "accuracy": c.at(a, s, schedule)} for a, seeds in runs.items() for s in seeds]
 
@@ -269,11 +266,14 @@ def _decide(
     (verify's evidence before the interaction variance; kept as a row of the curve)."""
     rows = _rows(c, runs, schedule)
     f = factorial.fit(rows, pairs=False)
-    m = factorial.arch_means(f, rows, ARCHS)
-    mean, cov = (m.mean, m.cov) if departures else factorial.predict(f, ARCHS)
+    if departures:
+        m = factorial.arch_means(f, rows, ARCHS)
+        mean, cov = m.mean, m.cov
+    else:
+        mean, cov = factorial.predict(f, ARCHS)
     ev = decisions.Evidence(tuple(ARCHS), mean, cov, f.df)
     macs = {a: float(t.macs[a]) for a in ARCHS}
-    return [decisions.decide(ev, macs, b, confidence, looks=LOOKS) for b in t.budgets]
+    return [decisions.decide(ev, macs, b, confidence, looks=decisions.LOOKS) for b in t.budgets]
 
 
 # --- warm starts, references, real runs ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ import numpy as np
 CONFIDENCE = 0.9  # the stated confidence of every decision unless the run asks for another
 MARGIN_PP = 0.25  # |delta| below this is negligible (pp)
 DRAWS = 20_000  # simulation draws of the max-t quantile (seeded: the same evidence gives the same decision)
+LOOKS = 8  # sequential verification: the most looks at the evidence; the confidence is split over them
 
 
 @dataclass(frozen=True)

@@ -168,10 +168,8 @@ class ArchMeans:
     prediction with the whole ``tau2`` added to its variance, so a decision cannot separate archs the model only
     extrapolates to by more than the model's own error."""
 
-    archs: tuple[str, ...]
-    mean: np.ndarray  # (K,) pp
+    mean: np.ndarray  # (K,) pp, in the order of the archs asked for
     cov: np.ndarray  # (K, K) pp^2
-    df: int
     tau2: float  # pp^2: the interaction variance (0: the additive model holds)
     sigma2: float  # pp^2: one training's seed noise, from the archs trained more than once (nan: none was)
 
@@ -204,7 +202,7 @@ def arch_means(f: Fit, rows: Sequence[dict], archs: Sequence[str]) -> ArchMeans:
     mean = x @ f.beta + w * np.array([move.get(a, 0.0) for a in archs])
     shrink = (1 - w)[:, None] * x
     cov = shrink @ f.cov @ shrink.T + np.diag((1 - w) * tau2)
-    return ArchMeans(tuple(archs), mean, cov, f.df, tau2, sigma2)
+    return ArchMeans(mean, cov, tau2, sigma2)
 
 
 def t_quantile(df: int, level: float = 0.95) -> float:

@@ -1,9 +1,8 @@
 """engine: training and scoring, in this process or on Ray. What this ``__all__`` names is public, the modules
 ``ray_trials`` (the shared stand-alone runner: ``train_jobs``, ``standalone_trainable``), ``train`` (the training
 loop ``train.train``), ``ray_session`` (a local or joined Ray, ``ray_session.ray_session``) and ``latency``
-(measuring) included; the other names of the folder are internal. A module
-keeps its name here: no function is exported under the name of a module, so ``import seknet.engine.train`` is the
-module."""
+(measuring) included; the other names of the folder are internal. A module keeps its name here: no function is
+exported under the name of a module, so ``import seknet.engine.train`` is the module."""
 
 from seknet.engine import latency, ray_session, ray_trials, train  # modules (train.train, ray_session.ray_session)
 from seknet.engine.averaging import WeightAverages

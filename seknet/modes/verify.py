@@ -38,7 +38,7 @@ import numpy as np
 from seknet.core import factorial
 from seknet.core.attention import Choice, stage_names
 from seknet.core.count import count
-from seknet.core.decisions import Evidence, claim, contenders, decide, training_units
+from seknet.core.decisions import LOOKS, Evidence, claim, contenders, decide, training_units
 from seknet.core.fileio import read_csv, write_csv
 from seknet.data.load import run_data
 from seknet.engine import ray_trials
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from seknet.runs.spine import RunContext
 
 FOLDER = "verify"  # in the run folder: the trainings' ledger and the Tune experiment
-LOOKS = 8  # --budget-units: the most looks at the evidence; the confidence is split over them
 DIGITS_VARIANTS = 24  # digits: draws per validation source the trainings are scored on (8,616 images)
 
 

@@ -74,8 +74,8 @@ def trials_of(
             trial["values"] = [float(r["accuracy"]), float(r[cost])]
         elif r.get("accuracy", "") != "" and status != "failed":
             trial["intermediate"] = {0: float(r["accuracy"])}
-        if (curves or {}).get(str(r.get("trial_id", ""))):
-            trial["intermediate"] = curves[str(r["trial_id"])]
+        if curve := (curves or {}).get(str(r.get("trial_id", ""))):
+            trial["intermediate"] = curve
         out.append(trial)
     return out
 
