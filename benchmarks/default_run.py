@@ -17,8 +17,6 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-
 import search
 import seknet
 from seknet.core import OneShotConfig, read_csv

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-import seknet  # noqa: E402
+import seknet
 from seknet.core import latency_table
 from seknet.engine import latency
 

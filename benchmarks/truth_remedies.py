@@ -58,8 +58,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 import torch
 import torch.nn.functional as F
 import yaml

@@ -15,9 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-import search  # noqa: E402
+import search
 from benchmarks.default_run import median_mac_arch
 from seknet.core import OneShotConfig, load_space, read_yaml, write_yaml
 from seknet.data import run_data
