@@ -53,6 +53,7 @@ from seknet.runs.spine import Outcome
 from seknet.runs.study import live_trial
 
 if TYPE_CHECKING:
+    from seknet.data.split import Data
     from seknet.runs.spine import RunContext
 
 FOLDER = "verify"  # in the run folder: the trainings' ledger and the Tune experiment
@@ -95,15 +96,21 @@ def jobs_of(ctx: RunContext, archs: list[str]) -> list[dict]:
     return [{"arch": a, "seed": s, "epochs": cfg.verify_epochs} for s in seeds for a in archs]
 
 
-def train_jobs(ctx: RunContext, jobs: list[dict], look: int = 0) -> list[dict]:
-    """Train the ``jobs`` not yet in the run's ledger (``verify/trainings.csv``) as Ray Tune trials; an interrupted
-    experiment is restored, so its finished trials are kept. Returns every ledger row of ``jobs``. ``look`` > 0: a
-    round of sequential verification, its own experiment in ``verify/look-K``. Each finished training is added to the
-    run's study.db as it finishes (``seknet.runs.study.live_trial``), so the dashboard shows them while the run goes
-    on."""
+def verify_data(ctx: RunContext) -> Data:
+    """The data the trainings run on: the run's, with a larger validation draw on digits (``DIGITS_VARIANTS``)."""
     cfg = ctx.cfg
     variants = {"eval_variants": DIGITS_VARIANTS} if cfg.data == "digits" and not cfg.smoke else {}
-    data = run_data(cfg, ctx.space.input_size, **variants)
+    return run_data(cfg, ctx.space.input_size, **variants)
+
+
+def train_jobs(ctx: RunContext, jobs: list[dict], look: int = 0, data: Data | None = None) -> list[dict]:
+    """Train the ``jobs`` not yet in the run's ledger (``verify/trainings.csv``) as Ray Tune trials; an interrupted
+    experiment is restored, so its finished trials are kept. Returns every ledger row of ``jobs``. ``look`` > 0: a
+    round of sequential verification, its own experiment in ``verify/look-K``. ``data``: :func:`verify_data`, when
+    the caller has it already (a sequential run trains at every look). Each finished training is added to the run's
+    study.db as it finishes (``seknet.runs.study.live_trial``), so the dashboard shows them while the run goes on."""
+    cfg = ctx.cfg
+    data = verify_data(ctx) if data is None else data
     tcfg = TrainConfig(cfg.verify_epochs, cfg.batch_size, cfg.lr, seed=cfg.seed)
     trainable = standalone_trainable(ctx.space, data, tcfg, gpus_per_trial=cfg.gpus_per_worker)
     gpus = local_gpus(cfg.gpus_per_worker, cfg.address)
@@ -128,7 +135,7 @@ def sequential(
     gives its answer. ``before``: the sequential record of a finished run being extended (:func:`extend`): its
     trainings count, and its looks go on from where it stopped. Returns (ledger rows, what happened)."""
     cfg, space = ctx.cfg, ctx.space
-    cells = cells_in_budget(ctx, lv)
+    cells, data = cells_in_budget(ctx, lv), verify_data(ctx)  # the data once, not at every look
     macs = {a: float(count(space.parse(a)).macs) for a in cells}
     median = statistics.median(macs.values())
     unit = {a: training_units(cfg.verify_epochs, m, median) for a, m in macs.items()}
@@ -140,7 +147,7 @@ def sequential(
                 f"--budget-units {cfg.budget_units:g} is less than the first design's {spent:.2f} units; raise it, "
                 "or lower --verify-epochs or --verify-archs"
             )
-        trained = train_jobs(ctx, first)
+        trained = train_jobs(ctx, first, data=data)
     else:
         trained, start = _ledger(ctx, cells), max(int(before["looks"]), _looks_begun(ctx) + 1)
         spent = sum(unit[r["arch"]] for r in trained)
@@ -162,7 +169,7 @@ def sequential(
         if not batch:
             stopped = "units"
             break
-        trained += train_jobs(ctx, batch, look)
+        trained += train_jobs(ctx, batch, look, data)
     done = {"looks": look, "units": round(spent, 3), "budget_units": cfg.budget_units, "epsilon": cfg.epsilon}
     return trained, done | {"stopped": stopped, "max_looks": LOOKS}
 
