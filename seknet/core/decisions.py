@@ -129,6 +129,24 @@ def claim(delta: float, se: float, df: float, trainings: int, confidence: float 
     return Claim("unresolved", low, high, trainings_needed(delta, se, trainings, t, margin))
 
 
+def image_interval(
+    mean: float, sd: float, n: int, seed_spread: float | None = None, confidence: float = CONFIDENCE, margin=MARGIN_PP
+) -> dict:
+    """A one-supernet contrast measured as the mean of ``n`` per-image differences (``mean``, their SD ``sd``, as
+    fractions): ``delta_low``, ``delta_high`` and ``significant`` (95 %) with the image noise and ``seed_spread`` (pp,
+    an SD of the gain between supernets; None: not measured) in quadrature, and its :func:`claim` at ``confidence``
+    and ``margin``, which needs the seed spread: without it the contrast stays ``unresolved``."""
+    if n < 2:
+        return {}
+    se = math.sqrt(sd**2 / n + ((seed_spread or 0.0) / 100) ** 2)
+    lo, hi = mean - 1.96 * se, mean + 1.96 * se
+    out = {"delta_low": round(lo, 5), "delta_high": round(hi, 5), "significant": int(lo > 0 or hi < 0)}
+    if seed_spread is None:
+        return out | {"claim": "unresolved", "trainings_needed": ""}
+    c = claim(mean * 100, se * 100, math.inf, 1, confidence, margin)  # one supernet
+    return out | {"claim": c.kind, "trainings_needed": "" if math.isnan(c.needed) else c.needed}
+
+
 def trainings_needed(delta: float, se: float, trainings: int, t: float, margin: float = MARGIN_PP) -> float:
     """Trainings of the same design that would resolve ``delta`` (``|delta| > t se``) or show it negligible
     (``|delta| + t se < margin``), whichever is fewer, if the estimate stayed where it is and ``se`` shrank as

@@ -20,6 +20,17 @@ def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+MIN_COST_SHARE = 0.005  # pp per MMAC only for a cost change of at least 0.5 % of the archs' mean MACs
+
+
+def pp_per_mmac(d_pp: float, d_macs: float, mean_macs: float) -> float | str:
+    """Gain per million MACs, or blank when the cost change is below ``MIN_COST_SHARE`` of the archs' MACs (an SE
+    block of a few hundred MACs would otherwise show thousands of pp per MMAC)."""
+    if abs(d_macs) < MIN_COST_SHARE * mean_macs or not round(d_macs):
+        return ""
+    return round(d_pp / (d_macs / 1e6), 4)
+
+
 def p90(values: Sequence[float]) -> float:
     """The 90th percentile of ``values`` (nearest rank)."""
     xs = sorted(values)

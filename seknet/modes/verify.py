@@ -40,6 +40,7 @@ from seknet.core.attention import Choice, stage_names
 from seknet.core.count import count
 from seknet.core.decisions import LOOKS, Evidence, claim, contenders, decide, training_units
 from seknet.core.fileio import read_csv, write_csv
+from seknet.core.stats import pp_per_mmac
 from seknet.data.load import run_data
 from seknet.engine import ray_trials
 from seknet.engine.ray_trials import local_gpus, standalone_trainable, trial_callback
@@ -47,7 +48,7 @@ from seknet.engine.train import TrainConfig
 from seknet.runs.decisions import budgets as decision_budgets
 from seknet.runs.folder import REOPENED
 from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
-from seknet.runs.placement import placement, pp_per_mmac
+from seknet.runs.placement import placement
 from seknet.runs.rows import EVAL_COLUMNS, VERIFY_COLUMNS
 from seknet.runs.spine import Outcome
 from seknet.runs.study import live_trial

@@ -7,12 +7,12 @@ conv-slot choice (SK) vs each attention-slot choice (SE). ``significant`` says w
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from seknet.core.attention import stage_names
-from seknet.core.decisions import claim
+from seknet.core.decisions import image_interval
 from seknet.core.factorial import contrasts
+from seknet.core.stats import pp_per_mmac
 
 COLUMNS = [
     "stage",
@@ -30,7 +30,6 @@ COLUMNS = [
     "claim",
     "trainings_needed",
 ]
-MIN_COST_SHARE = 0.005  # pp per MMAC only for a cost change of at least 0.5 % of the archs' mean MACs
 
 
 def placement(
@@ -81,31 +80,11 @@ def placement(
                 row |= {"delta_accuracy": round(d_acc, 5), "delta_macs": round(d_macs)}
                 row["pp_per_mmac"] = pp_per_mmac(d_acc * 100, d_macs, (macs + stats[vs][1]) / 2)
                 if per_image and c != vs:
-                    row |= interval(per_image[c] - per_image[vs], seed_spread, confidence, margin)
+                    d = per_image[c] - per_image[vs]  # (n_images,): paired on the same images
+                    sd = float(d.std()) if len(d) > 1 else 0.0
+                    row |= image_interval(float(d.mean()), sd, len(d), seed_spread, confidence, margin)
             out.append(row)
     return out
-
-
-def pp_per_mmac(d_pp: float, d_macs: float, mean_macs: float) -> float | str:
-    """Gain per million MACs, or blank when the cost change is below ``MIN_COST_SHARE`` of the archs' MACs (an SE
-    block of a few hundred MACs would otherwise show thousands of pp per MMAC)."""
-    if abs(d_macs) < MIN_COST_SHARE * mean_macs or not round(d_macs):
-        return ""
-    return round(d_pp / (d_macs / 1e6), 4)
-
-
-def interval(d, seed_spread: float | None = None, confidence: float = 0.9, margin: float = 0.25) -> dict:
-    """delta_low, delta_high and significant (95 %) of the mean of per-image differences ``d`` (a tensor), the image
-    noise and ``seed_spread`` (pp, an SD; None: not measured) together, and the contrast's claim."""
-    if len(d) < 2:
-        return {}
-    se = math.sqrt(float(d.std()) ** 2 / len(d) + ((seed_spread or 0.0) / 100) ** 2)
-    lo, hi = float(d.mean()) - 1.96 * se, float(d.mean()) + 1.96 * se
-    out = {"delta_low": round(lo, 5), "delta_high": round(hi, 5), "significant": int(lo > 0 or hi < 0)}
-    if seed_spread is None:
-        return out | {"claim": "unresolved", "trainings_needed": ""}
-    c = claim(float(d.mean()) * 100, se * 100, math.inf, 1, confidence, margin)  # one supernet
-    return out | {"claim": c.kind, "trainings_needed": "" if math.isnan(c.needed) else c.needed}
 
 
 def versus_none(place: Sequence[dict]) -> list[dict]:

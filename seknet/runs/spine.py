@@ -60,6 +60,7 @@ class RunContext:
     archs: list[Arch]  # within --max-macs and --max-latency, in the space's order
     data: Data
     started: float = field(default_factory=time.time)
+    data_summary: dict = field(default_factory=dict)  # config.yaml's data section (name, split sizes)
 
     @property
     def partial(self) -> Path:
@@ -124,11 +125,11 @@ def prepare(
     table = run_table(cfg, space, None if resume is None else folder.partial / TABLE_FILE)
     objective = Objective.of(cfg, table)
     archs = objective.in_budget(space)
-    data = run_data(cfg, space.input_size)
-    check_data(space, data)
     if getattr(cfg, "address", None):
         probe(cfg.address)  # before hours of training, not after
-    ctx = RunContext(cfg, mode, space, folder, resume is not None, objective, archs, data, started)
+    data = run_data(cfg, space.input_size)
+    check_data(space, data)
+    ctx = RunContext(cfg, mode, space, folder, resume is not None, objective, archs, data, started, data_summary(data))
     if check is not None:
         check(ctx)  # the mode's own checks: still nothing created
     if resume is None:
@@ -159,15 +160,21 @@ def record(ctx: RunContext, out: Outcome) -> Path:
         place = placement(rows, len(ctx.space.stages), ctx.space.choices, out.hits, spread, cfg.confidence, cfg.margin)
     if place:
         write_csv(partial / "placement.csv", place, PLACEMENT_COLUMNS)
-    seconds = {"total": round(time.time() - ctx.started, 1)}
-    config = {"space": ctx.space.to_dict(), "data": data_summary(ctx.data), "metric": METRIC} | out.config
-    config["seconds"] = config.get("seconds", {}) | seconds
-    runfolder.write_config(ctx.folder, ctx.mode, ctx.cfg, **config)
-    if not front:
-        done = runfolder.finish(ctx.folder)
+    drawn = _decide_and_draw(ctx, out, rows, front, place) if front else None
+    done = _finish(ctx, out)
+    if drawn is None:
         raise ValueError(
             f"no arch completed ({', '.join(out.notes) or 'see the rows'}); the reasons are in {done}/evaluations.csv"
         )
+    best, notes = drawn
+    print(summary(done, rows, front, place or [], best, time.time() - ctx.started, notes, out.files))
+    return done
+
+
+def _decide_and_draw(ctx: RunContext, out: Outcome, rows: list[dict], front: list[dict], place) -> tuple[dict, list]:
+    """A run with a front: decisions.csv, study.db, best.yaml and the PNGs, its scratch files removed; returns
+    best.yaml's content and the report's notes."""
+    col, partial = ctx.objective.column, ctx.partial
     keys = ctx.objective.columns(["params", "macs", "attn_ops", "accuracy", "acc_low", "acc_high", "n_eval"])
     keys = [k for k in keys if k in front[0]]
     decide = decider(rows, col, ctx.cfg.confidence, out.evidence, out.hits)
@@ -184,10 +191,15 @@ def record(ctx: RunContext, out: Outcome) -> Path:
     plot_pareto(partial / "pareto.png", plotted, front, title, ctx.objective.axis_budget, col)
     if place:
         plot_placement(partial / "placement.png", place, len(ctx.space.stages), ctx.space.choices)
-    for name in out.scratch:  # checkpoints and caches: of no use once the run is complete
-        path = partial / name
+    for scratch in out.scratch:  # checkpoints and caches: of no use once the run is complete
+        path = partial / scratch
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-    done = runfolder.finish(ctx.folder)
-    notes = [*out.notes, *importance_lines(importance), *report_lines(decisions, col)]
-    print(summary(done, rows, front, place or [], best, time.time() - ctx.started, notes, out.files))
-    return done
+    return best, [*out.notes, *importance_lines(importance), *report_lines(decisions, col)]
+
+
+def _finish(ctx: RunContext, out: Outcome) -> Path:
+    """Write config.yaml (the run's settings, space, data, metric and timings) and rename the folder into place."""
+    config = {"space": ctx.space.to_dict(), "data": ctx.data_summary, "metric": METRIC} | out.config
+    config["seconds"] = config.get("seconds", {}) | {"total": round(time.time() - ctx.started, 1)}
+    runfolder.write_config(ctx.folder, ctx.mode, ctx.cfg, **config)
+    return runfolder.finish(ctx.folder)
