@@ -143,3 +143,31 @@ def test_the_sequential_replay_states_epsilons_that_hold_on_an_additive_truth():
     assert all(s.units <= 30.0 + 1e-9 and len(s.epsilon) == 3 and s.confidence == 0.9 for s in scores)
     assert statistics.fmean(h for s in scores for h in s.held()) >= 0.9
     assert all(s.within() for s in scores)
+
+
+def test_noise_bound_charges_only_archs_that_are_not_epsilon_good_and_takes_the_hardest_budget():
+    """lower_bound on a planted 4-arch truth (SD 0.5 pp, epsilon 0.5, delta 0.1): an arch within epsilon of the best
+    costs nothing; one 1.5 pp below needs 2 x 0.25 x log(1 / 0.24) / 2^2 trainings; an arch in two budgets pays the
+    larger of its two needs, and the compute weighs each arch's trainings by its cost."""
+    import math
+
+    nb = _load("noise_bound")
+    mean = {"a": 90.0, "b": 89.7, "c": 88.5, "d": 91.0}
+    cost = {"a": 1.0, "b": 1.0, "c": 2.0, "d": 4.0}
+    units, need = nb.lower_bound(mean, cost, [["a", "b", "c"]], 0.5, 0.5, 0.1)
+    one = 2 * 0.25 * math.log(1 / 0.24) / 2.0**2
+    assert need == pytest.approx({"a": 0.0, "b": 0.0, "c": one}) and units == pytest.approx(2 * one)
+    units, need = nb.lower_bound(mean, cost, [["a", "b", "c"], ["a", "b", "c", "d"]], 0.5, 0.5, 0.1)
+    assert need["c"] == pytest.approx(one)  # 2.5 pp below d is easier to see: the first budget's need holds
+    assert need["b"] == pytest.approx(2 * 0.25 * math.log(1 / 0.24) / 1.8**2)  # epsilon-good in the first only
+    assert need["a"] == pytest.approx(2 * 0.25 * math.log(1 / 0.24) / 1.5**2) and need["d"] == 0.0
+    assert units == pytest.approx(need["a"] + need["b"] + 2 * need["c"])
+    assert nb.lower_bound(mean, cost, [["a", "b", "c"]], 1.0, 0.5, 0.1)[0] == pytest.approx(4 * 2 * one)  # sigma^2
+
+
+def test_pooled_sd_of_planted_replicates():
+    """pooled_sd of two archs with seed accuracies {90, 91} and {80, 82, 84} (pp) pools their variances by degrees
+    of freedom: sqrt((1 x 0.5 + 2 x 4) / 3)."""
+    nb = _load("noise_bound")
+    rows = [{"arch": a, "accuracy": v / 100} for a, vs in (("x", (90, 91)), ("y", (80, 82, 84))) for v in vs]
+    assert nb.pooled_sd(rows) == pytest.approx(((0.5 + 8) / 3) ** 0.5)
