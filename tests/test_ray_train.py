@@ -77,9 +77,12 @@ def test_two_gloo_workers_average_the_gradients_of_their_batch_slices(digits, ti
     from seknet.engine.ray_train import train_supernet_ddp
 
     tcfg = TrainConfig(epochs=2, batch_size=32, seed=1)
-    net, losses, restarts = train_supernet_ddp(tcfg, Paths(digits), tiny_data, tmp_path / "checkpoint.pt", workers=2)
+    net, losses, accs, restarts = train_supernet_ddp(
+        tcfg, Paths(digits), tiny_data, tmp_path / "checkpoint.pt", workers=2
+    )
     want_net, want = sliced_mean_gradient(digits, tiny_data, tcfg, world=2)
     assert restarts == 0 and losses == pytest.approx(want, abs=1e-6)
+    assert len(accs) == len(losses) and all(0 <= a <= 1 for a in accs)  # counted over both ranks' slices
     params = dict(want_net.named_parameters())
     assert max((p - params[k]).abs().max().item() for k, p in net.named_parameters()) < 1e-6
     torch.manual_seed(tcfg.seed)
@@ -155,7 +158,7 @@ def test_two_workers_train_on_two_shares_of_a_gpu(digits, tiny_data, tmp_path, r
     from seknet.engine.ray_train import train_supernet_ddp
 
     tcfg = TrainConfig(epochs=2, batch_size=32, seed=1)
-    net, losses, restarts = train_supernet_ddp(
+    net, losses, _, restarts = train_supernet_ddp(
         tcfg, Paths(digits), tiny_data, tmp_path / "c.pt", 2, gpus_per_worker=0.5
     )
     assert len(losses) == 2 and all(map(math.isfinite, losses)) and restarts == 0

@@ -236,8 +236,8 @@ def _scalars(folder) -> dict[str, list[tuple[int, float]]]:
 
 
 def test_the_smoke_run_writes_the_supernets_curve_for_tensorboard(smoke_run):
-    """RUN/tb/supernet holds one train_loss per epoch equal to config.yaml's train_loss, and the cosine learning rate
-    at each epoch's end (0 after the last)."""
+    """RUN/tb/supernet holds one train_loss and one train_accuracy per epoch equal to config.yaml's, and the cosine
+    learning rate at each epoch's end (0 after the last)."""
     import yaml
 
     cfg = yaml.safe_load((smoke_run / "config.yaml").read_text())
@@ -245,6 +245,9 @@ def test_the_smoke_run_writes_the_supernets_curve_for_tensorboard(smoke_run):
     losses = cfg["train_loss"]
     assert [s for s, _ in tags["supernet/train_loss"]] == list(range(1, len(losses) + 1))
     assert [round(v, 4) for _, v in tags["supernet/train_loss"]] == pytest.approx(losses, abs=1e-4)
+    accs = cfg["train_accuracy"]
+    assert len(accs) == len(losses) and all(0 < a < 1 for a in accs)
+    assert [round(v, 4) for _, v in tags["supernet/train_accuracy"]] == pytest.approx(accs, abs=1e-4)
     assert tags["supernet/lr"][-1][1] == pytest.approx(0.0, abs=1e-9)
     assert tags["supernet/train_workers"][-1][1] == 1
 

@@ -180,16 +180,16 @@ def test_balanced_sampler_gives_the_plain_and_the_sk_conv_half_the_steps_each(di
 
 
 def test_training_stopped_after_an_epoch_resumes_to_the_uninterrupted_weights(digits, tiny, tmp_path):
-    """Interrupted after epoch 2 of 3 with a checkpoint, then run again on it: the same losses and bit-identical
-    weights as one uninterrupted run (CPU), and the finished epochs are not trained again."""
+    """Interrupted after epoch 2 of 3 with a checkpoint, then run again on it: the same losses, training accuracies
+    and bit-identical weights as one uninterrupted run (CPU), and the finished epochs are not trained again."""
     cfg = TrainConfig(epochs=3, batch_size=16, seed=5)
 
     def fresh():
         torch.manual_seed(0)
         return Supernet(digits)
 
-    whole = fresh()
-    want = train(whole, tiny, cfg, paths=Paths(digits), progress=False)
+    whole, want_acc, got_acc = fresh(), [], []
+    want = train(whole, tiny, cfg, paths=Paths(digits), progress=False, accuracies=want_acc)
     ck = tmp_path / "checkpoint.pt"
 
     def stop(epoch, loss):
@@ -208,11 +208,25 @@ def test_training_stopped_after_an_epoch_resumes_to_the_uninterrupted_weights(di
         progress=False,
         checkpoint=ck,
         on_epoch=lambda e, _: epochs_run.append(e),
+        accuracies=got_acc,
     )
-    assert got == want and epochs_run == [3]
+    assert got == want and epochs_run == [3] and got_acc == want_acc and len(want_acc) == 3
     assert all(
         torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True)
     )
+
+
+def test_an_epochs_training_accuracy_is_the_share_of_its_batches_the_model_got_right(digits, tiny):
+    """With a learning rate of 0 and one batch of the whole split, the epoch's training accuracy equals the top-1
+    of the model's own train-mode outputs on that split (BN on the batch's statistics), computed beside it."""
+    torch.manual_seed(0)
+    model = seknet.build_model(digits.parse("se16-sk2-none-sk3"))
+    model.train()
+    with torch.no_grad():
+        want = float((model(tiny.x).argmax(1) == tiny.y).float().mean())
+    accs: list[float] = []
+    train(model, tiny, TrainConfig(epochs=2, batch_size=len(tiny), lr=0.0), progress=False, accuracies=accs)
+    assert accs == pytest.approx([want, want], abs=1e-9) and 0 < want < 1
 
 
 def test_a_damaged_checkpoint_is_one_line(digits, tiny, tmp_path):

@@ -27,7 +27,7 @@ import torch
 from seknet.core.config import check_sampler
 from seknet.data.split import Data
 from seknet.engine.samplers import Paths
-from seknet.engine.train import TrainConfig, checkpoint_epochs, train
+from seknet.engine.train import TrainConfig, checkpoint_accuracies, checkpoint_epochs, train
 from seknet.nn.supernet import Supernet
 
 
@@ -75,11 +75,11 @@ def train_supernet_ddp(
     choice_affine: bool = False,
     max_failures: int = 2,
     storage: Path | None = None,
-) -> tuple[Supernet, list[float], int]:
+) -> tuple[Supernet, list[float], list[float], int]:
     """Train a supernet on ``paths`` on ``workers`` Ray Train workers (Ray must be started); see the module doc.
 
-    Returns the trained supernet (on CPU), its per-epoch losses and how many times Ray Train restarted the
-    workers after a failure.
+    Returns the trained supernet (on CPU), its per-epoch losses and training accuracies, and how many times Ray
+    Train restarted the workers after a failure.
     """
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
@@ -121,7 +121,7 @@ def train_supernet_ddp(
     restarts = _restarts(starts)
     starts.unlink(missing_ok=True)  # Ray Train's own run folder and the start log: of no use once trained
     shutil.rmtree(Path(trainer_dir), ignore_errors=True)
-    return net, [float(x) for x in state["losses"]], restarts
+    return net, [float(x) for x in state["losses"]], checkpoint_accuracies(state), restarts
 
 
 def _restarts(starts: Path) -> int:

@@ -29,13 +29,14 @@ def train_supernet(
     device: torch.device,
     sharing: str = "sliced",
     checkpoint: Path | None = None,
-) -> tuple[Supernet, list[float], dict]:
+) -> tuple[Supernet, list[float], list[float], dict]:
     """A supernet of ``space`` trained as ``cfg`` says (epochs, sampler, seed, ...), on CPU at the end.
 
     In this process on ``device``, or with ``cfg.train_workers`` > 1 on that many Ray Train workers (DDP; see
     :mod:`seknet.engine.ray_train`). ``sharing`` is the supernet's (see :class:`Supernet`). ``checkpoint``: saved after
     every epoch, and continued from when it exists (see :func:`seknet.engine.train.train`). Returns the supernet, its
-    per-epoch training losses, and what config.yaml records about the training (workers, restarts).
+    per-epoch training losses and training top-1 accuracies, and what config.yaml records about the training
+    (workers, restarts).
     """
     tcfg = TrainConfig(
         cfg.epochs,
@@ -55,7 +56,7 @@ def train_supernet(
             num_cpus=None if cfg.address else max(os.cpu_count() or 1, cfg.train_workers),
             num_gpus=num_gpus,
         ):
-            net, losses, restarts = train_supernet_ddp(
+            net, losses, accuracies, restarts = train_supernet_ddp(
                 tcfg,
                 paths,
                 data,
@@ -65,9 +66,10 @@ def train_supernet(
                 cfg.choice_affine,
                 cfg.max_failures,
             )
-        return net, losses, {"workers": cfg.train_workers, "restarts": restarts}
+        return net, losses, accuracies, {"workers": cfg.train_workers, "restarts": restarts}
     torch.manual_seed(cfg.seed)
     net = Supernet(space, sharing, choice_affine=cfg.choice_affine)
+    accuracies: list[float] = []
     losses = train(
         net,
         data.train,
@@ -77,5 +79,6 @@ def train_supernet(
         progress=cfg.progress,
         desc="train supernet",
         checkpoint=checkpoint,
+        accuracies=accuracies,
     )
-    return net.cpu().to(memory_format=torch.contiguous_format), losses, {"workers": 1}
+    return net.cpu().to(memory_format=torch.contiguous_format), losses, accuracies, {"workers": 1}

@@ -91,6 +91,7 @@ def train(
     checkpoint: Path | None = None,
     shard: tuple[int, int] = (0, 1),
     averages: WeightAverages | None = None,
+    accuracies: list[float] | None = None,
 ) -> list[float]:
     """Train ``model`` on ``data``: a plain model, or a supernet on the archs that ``paths`` draws each step.
 
@@ -109,6 +110,10 @@ def train(
 
     ``averages``: EMA and SWA weights (:class:`seknet.engine.averaging.WeightAverages`) updated after every step and
     epoch, before ``on_epoch`` runs; they change nothing of the training itself.
+
+    ``accuracies``: when given, each epoch's training top-1 accuracy is appended to it (the step's outputs on its
+    training batch, over every path a supernet step trains, counted over ranks), the epochs a checkpoint restores
+    included (NaN where a checkpoint written before this was kept lacks them).
     """
     device = torch.device(device)
     torch.manual_seed(cfg.seed)
@@ -119,24 +124,29 @@ def train(
     steps = cfg.epochs * -(-len(data) // cfg.batch_size)
     opt, sched = sgd_cosine(model, cfg, steps)
     losses: list[float] = []
+    accs: list[float] = []
     if checkpoint is not None and Path(checkpoint).is_file():
-        losses = load_checkpoint(checkpoint, model, opt, sched, rng, gen)
+        losses, accs = load_checkpoint(checkpoint, model, opt, sched, rng, gen)
     bar = progress_bar(steps, steps * len(losses) // max(cfg.epochs, 1), desc, progress and shard[0] == 0)
     saved = -math.inf  # when the checkpoint was last written (time.monotonic)
     for _ in range(len(losses), cfg.epochs):
-        losses.append(_epoch(model, data, cfg, device, opt, sched, (rng, gen), paths, shard, bar, averages))
+        loss, acc = _epoch(model, data, cfg, device, opt, sched, (rng, gen), paths, shard, bar, averages)
+        losses.append(loss)
+        accs.append(acc)
         bar.epoch_done(len(losses), cfg.epochs, losses[-1])
         if not math.isfinite(losses[-1]):
             bar.close()
             raise FloatingPointError(f"training loss is {losses[-1]} at epoch {len(losses)}")
         if checkpoint is not None and shard[0] == 0 and time.monotonic() - saved >= 60 * cfg.checkpoint_minutes:
-            save_checkpoint(checkpoint, losses, model, opt, sched, rng, gen)
+            save_checkpoint(checkpoint, losses, model, opt, sched, rng, gen, accs)
             saved = time.monotonic()
         if averages is not None:
             averages.epoch_end(model, len(losses))
         if on_epoch is not None:
             on_epoch(len(losses), losses[-1])
     bar.close()
+    if accuracies is not None:
+        accuracies.extend(accs)
     return losses
 
 
@@ -185,11 +195,12 @@ def _epoch(
     shard: tuple[int, int],
     bar,
     averages: WeightAverages | None = None,
-) -> float:
-    """One epoch of :func:`train`; returns its mean loss over the global batches (summed over ranks)."""
+) -> tuple[float, float]:
+    """One epoch of :func:`train`; returns its mean loss and its training top-1 over the global batches (summed over
+    ranks)."""
     rng, gen = rngs
     model.train()
-    total, n = 0.0, 0
+    total, n, correct = 0.0, 0, 0
     for x, y in batches(data, cfg.batch_size, gen):
         x, y = (
             x[shard[0] :: shard[1]],
@@ -200,19 +211,17 @@ def _epoch(
             x = x.contiguous(memory_format=torch.channels_last)
         archs = [None] if paths is None else paths.step(rng)
         average = paths is not None and paths.average
-        total, n = (
-            total + _step(model, opt, cfg, x, y, archs, device, average),
-            n + len(y) * len(archs),
-        )
+        loss_sum, right = _step(model, opt, cfg, x, y, archs, device, average)
+        total, n, correct = total + loss_sum, n + len(y) * len(archs), correct + right
         sched.step()
         if averages is not None:
             averages.step(model)
         bar.update()
     if shard[1] > 1:  # the epoch's loss over the global batches, not this rank's slice
-        sums = torch.tensor([total, float(n)], dtype=torch.float64)
+        sums = torch.tensor([total, float(n), float(correct)], dtype=torch.float64)
         torch.distributed.all_reduce(sums)
-        total, n = float(sums[0]), int(sums[1])
-    return total / max(n, 1)
+        total, n, correct = float(sums[0]), int(sums[1]), int(sums[2])
+    return total / max(n, 1), correct / max(n, 1)
 
 
 def save_checkpoint(
@@ -223,11 +232,14 @@ def save_checkpoint(
     sched,
     rng: random.Random,
     gen: torch.Generator,
+    accuracies: list[float] = (),
 ) -> None:
-    """Everything :func:`train` needs to continue after ``len(losses)`` epochs, written atomically to ``path``."""
+    """Everything :func:`train` needs to continue after ``len(losses)`` epochs (and the epochs' training
+    ``accuracies``), written atomically to ``path``."""
     model = getattr(model, "module", model)  # the supernet inside a DDP wrapper
     state = {
         "losses": losses,
+        "accuracies": list(accuracies),
         "model": model.state_dict(),
         "opt": opt.state_dict(),
         "sched": sched.state_dict(),
@@ -250,6 +262,12 @@ def checkpoint_epochs(path: Path) -> int:
         return 0
 
 
+def checkpoint_accuracies(state: dict) -> list[float]:
+    """The per-epoch training accuracies of a checkpoint's ``state``, NaN for epochs it holds none of."""
+    accs = [float(x) for x in state.get("accuracies", [])]
+    return accs + [math.nan] * (len(state["losses"]) - len(accs))
+
+
 def load_checkpoint(
     path: Path,
     model: nn.Module,
@@ -257,9 +275,10 @@ def load_checkpoint(
     sched,
     rng: random.Random,
     gen: torch.Generator,
-) -> list[float]:
-    """Restore a :func:`save_checkpoint` file into the training state; returns the losses of its finished epochs.
-    A damaged file or one of another model is one ValueError naming it."""
+) -> tuple[list[float], list[float]]:
+    """Restore a :func:`save_checkpoint` file into the training state; returns the losses and training accuracies
+    of its finished epochs (NaN accuracies from a file that lacks them). A damaged file or one of another model is
+    one ValueError naming it."""
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
         getattr(model, "module", model).load_state_dict(state["model"])
@@ -268,7 +287,8 @@ def load_checkpoint(
         rng.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in state["rng"]))
         gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
-        return [float(x) for x in state["losses"]]
+        losses = [float(x) for x in state["losses"]]
+        return losses, checkpoint_accuracies(state)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds on a damaged or foreign file
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
         raise ValueError(
@@ -285,22 +305,23 @@ def _step(
     archs: list,
     device: torch.device,
     average: bool = False,
-) -> float:
+) -> tuple[float, int]:
     """One optimizer step on batch (x, y) over ``archs`` (``[None]``: a plain model), their losses summed (or
-    averaged, ``average``); returns the sum of loss x batch."""
+    averaged, ``average``); returns the sum of loss x batch and the outputs' correct top-1 count, over ``archs``."""
     opt.zero_grad(set_to_none=True)
-    total = 0.0
+    total, correct = 0.0, 0
     for arch in archs:
         with autocast(device):
             out = model(x) if arch is None else model(x, arch)
             loss = F.cross_entropy(out.float(), y)
         (loss / len(archs) if average else loss).backward()
         total += loss.item() * len(y)
+        correct += int((out.detach().argmax(1) == y).sum())
     net = getattr(model, "module", model)  # the supernet inside a DDP wrapper
     frozen = _snapshot_unused(net, opt, archs) if cfg.freeze_unused and archs[0] is not None else []
     opt.step()
     _restore(opt, frozen)
-    return total
+    return total, correct
 
 
 @torch.no_grad()

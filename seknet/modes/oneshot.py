@@ -182,18 +182,19 @@ def run(ctx: RunContext) -> Outcome:
     checkpoint = partial / CHECKPOINT
     resumed = {"resumed_from_epoch": checkpoint_epochs(checkpoint)} if ctx.resumed else {}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    net, losses, trained = train_supernet(cfg, ctx.space, ctx.data, device, checkpoint=checkpoint)
+    net, losses, accuracies, trained = train_supernet(cfg, ctx.space, ctx.data, device, checkpoint=checkpoint)
     buf = io.BytesIO()
     torch.save(net.state_dict(), buf)
     write_atomic(partial / "supernet.pt", buf.getvalue())
     t1 = time.time()
-    write_supernet_curves(partial, losses, cfg.lr, t1 - ctx.started, trained["workers"])
+    write_supernet_curves(partial, losses, accuracies, cfg.lr, t1 - ctx.started, trained["workers"])
     recal = recal_batches(ctx.data, cfg.recal_images, cfg.recal_batch, cfg.seed)
     scores, hits = _score(cfg, ctx.space, net, ctx.archs, ctx.data, recal, ctx.objective.cost, partial / SCORED)
     t2 = time.time()
     rows = score_rows(ctx.archs, scores, ctx.objective.table)
     config = {
         "train_loss": [round(x, 4) for x in losses],
+        "train_accuracy": [round(x, 4) for x in accuracies],
         "device": str(device),
         "training": trained,
         "seconds": {"train": round(t1 - ctx.started, 1), "score": round(t2 - t1, 1)},
