@@ -247,9 +247,12 @@ def route_sequential(
                     break
                 for a, s in batch:
                     runs.setdefault(a, []).append(s)
-            f = factorial.fit(_rows(c, runs, schedule), pairs=False)
+            rows = _rows(c, runs, schedule)
+            f = factorial.fit(rows, pairs=False)
             picks = [d.pick for d in made]
-            score = t.score(units, predictions(f), placement_of(f), picks)
+            level = 1 - (1 - confidence) / decisions.LOOKS  # verify's claims, at its per-look level
+            place = placement_of(f, (len(rows), level, decisions.MARGIN_PP))
+            score = t.score(units, predictions(f), place, picks)
             out.append(dataclasses.replace(score, epsilon=tuple(d.epsilon_pp for d in made), confidence=confidence))
     return out
 
@@ -447,7 +450,7 @@ def table(results: dict[str, list[Score]], markdown: bool) -> str:
         "seeds",
         "trainings",
         "resolved right (mean, worst)",
-        "resolved wrong (total)",
+        "wrong claims: resolved / negligible (of negligible made)",
         "tau (mean, worst)",
         "regret pp 25/50/75 % (mean)",
         "regret worst",
@@ -463,7 +466,7 @@ def table(results: dict[str, list[Score]], markdown: bool) -> str:
             str(len(s)),
             f"{statistics.fmean(x.units for x in s):.1f}",
             f"{statistics.fmean(x.right for x in s):.1f} of {_of(s)} ({min(x.right for x in s)})",
-            str(sum(x.wrong for x in s)),
+            f"{sum(x.wrong for x in s)} / {sum(x.negligible_wrong for x in s)} ({sum(x.negligible for x in s)})",
             f"{statistics.fmean(x.tau for x in s):.2f} ({min(x.tau for x in s):.2f})",
             " / ".join(f"{v:.2f}" for v in reg),
             " / ".join(f"{v:.2f}" for v in worst),

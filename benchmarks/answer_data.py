@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from seknet.core import factorial, read_csv, truth
+from seknet.core import decisions, factorial, read_csv, truth
 
 TRUTH = ROOT / "benchmarks" / "truth" / "truth.csv"
 CURVES = ROOT / "benchmarks" / "truth" / "curves.csv"
@@ -42,6 +42,8 @@ class Score:
     of: int  # the truth's significant effects (9 for truth.csv's; a leave-one-seed-out truth may have others)
     epsilon: tuple[float, ...] = ()  # a route that states decisions: its epsilon (pp) per budget, at ``confidence``
     confidence: float | None = None
+    negligible: int = 0  # contrasts it claims negligible (|delta| below the margin; routes that state claims)
+    negligible_wrong: int = 0  # of the truth's significant effects, those it calls negligible beyond the truth's
 
     def within(self, pp: float = 0.5) -> bool:
         """Epsilon-success: the pick under every budget lies within ``pp`` of the truth's best there."""
@@ -91,7 +93,9 @@ class Truth:
             regret = tuple(
                 100 * (max(self.mean[a] for a in self.in_budget(k)) - self.mean[p]) for k, p in enumerate(picks)
             )
-        return Score(units, len(claims["resolved"]), len(claims["wrong"]), tau, regret, len(self.effects))
+        negligible = sum(p.get("claim") == "negligible" for p in place)
+        score = Score(units, len(claims["resolved"]), len(claims["wrong"]), tau, regret, len(self.effects))
+        return replace(score, negligible=negligible, negligible_wrong=len(claims["negligible_wrong"]))
 
 
 def truth_tau(predicted: dict[str, float], mean: dict[str, float]) -> float:
@@ -114,18 +118,22 @@ def predictions(f: factorial.Fit) -> dict[str, float]:
     return dict(zip(ARCHS, factorial.design_matrix(ARCHS, f) @ f.beta / 100, strict=True))
 
 
-def placement_of(f: factorial.Fit) -> list[dict]:
-    """A fit's effects as the placement rows ``search.py`` writes (fractions, ``significant``)."""
-    return [
-        {
+def placement_of(f: factorial.Fit, decide_by: tuple[int, float, float] | None = None) -> list[dict]:
+    """A fit's effects as the placement rows ``search.py`` writes (fractions, ``significant``). ``decide_by``
+    (trainings, confidence, margin): each row also gets ``run --verify``'s claim (``seknet.core.decisions.claim``)."""
+    out = []
+    for e in factorial.main_effects(f):
+        row = {
             "stage": e.stage,
             "choice": e.a,
             "vs": e.b,
             "delta_accuracy": e.pp / 100,
             "significant": int(e.significant),
         }
-        for e in factorial.main_effects(f)
-    ]
+        if decide_by is not None:
+            row["claim"] = decisions.claim(e.pp, e.se, f.df, *decide_by).kind
+        out.append(row)
+    return out
 
 
 class Curves:

@@ -89,3 +89,19 @@ def test_epsilon_checks_say_whether_each_claim_held_against_the_truth():
     got = truth.epsilon_checks(decisions, truth_means, macs)
     assert [e["held"] for e in got] == [True, False]
     assert [round(e["gap"], 6) for e in got] == [0.3, 0.8]
+
+
+def test_a_negligible_claim_is_wrong_only_where_the_truths_interval_lies_beyond_the_margin():
+    """claims() on two truth effects of +0.6 pp: one measured tightly ([0.4, 0.8], beyond the 0.25 pp margin), one
+    loosely ([0.1, 1.1], the margin inside it). A run that calls both negligible is contradicted on the first only;
+    one that resolves the first with the wrong sign is counted there, not as negligible."""
+    tight = factorial.Effect(1, "se16", "none", 0.6, 0.4, 0.8)
+    loose = factorial.Effect(2, "se16", "none", 0.6, 0.1, 1.1)
+    row = {"choice": "se16", "vs": "none", "delta_accuracy": 0.0005, "claim": "negligible"}
+    place = [row | {"stage": 1}, row | {"stage": 2}]
+    got = truth.claims(place, [tight, loose])
+    assert len(got["negligible_wrong"]) == 1 and "stage 1" in got["negligible_wrong"][0]
+    assert got["resolved"] == [] and got["wrong"] == []
+    flipped = [row | {"stage": 1, "delta_accuracy": -0.006, "claim": "resolved"}]
+    got = truth.claims(flipped, [tight])
+    assert len(got["wrong"]) == 1 and got["negligible_wrong"] == []

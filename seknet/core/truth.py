@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from seknet.core.attention import stage_names
+from seknet.core.decisions import MARGIN_PP
 from seknet.core.factorial import Effect, fit, main_effects
 from seknet.core.stats import one_seed_replication_tau
 
@@ -77,17 +78,21 @@ def _placement_delta(place: Sequence[dict], stage: int, choice: str) -> float | 
     return None if p is None else float(p["delta_accuracy"]) * 100
 
 
-def claims(place: Sequence[dict], effects: Sequence[Effect]) -> dict[str, list[str]]:
+def claims(place: Sequence[dict], effects: Sequence[Effect], margin: float = MARGIN_PP) -> dict[str, list[str]]:
     """Which of the truth's significant ``effects`` the run claims resolved (its ``claim``, or in older files its own
-    interval excluding 0) with the truth's sign (``resolved``) and with the other sign (``wrong``). A run whose
-    placement has no interval for a contrast resolves nothing of it."""
-    out: dict[str, list[str]] = {"resolved": [], "wrong": []}
+    interval excluding 0) with the truth's sign (``resolved``) and with the other sign (``wrong``), and which it
+    claims ``negligible`` (|delta| < ``margin`` pp) although the truth's own 95 % interval lies beyond the margin
+    (``negligible_wrong``). A run whose placement has no interval for a contrast resolves nothing of it."""
+    out: dict[str, list[str]] = {"resolved": [], "wrong": [], "negligible_wrong": []}
     for e in effects:
         p = _placement_row(place, e.stage, e.a, e.b)
-        if p is None or not _resolves(p):
+        if p is None:
             continue
-        d = float(p["delta_accuracy"]) * 100
-        out["resolved" if d * e.pp > 0 else "wrong"].append(f"{e} and the run says {d:+.2f} pp, resolved")
+        d = float(p["delta_accuracy"]) * 100 if p.get("delta_accuracy", "") != "" else float("nan")
+        if p.get("claim") == "negligible" and (e.low > margin or e.high < -margin):
+            out["negligible_wrong"].append(f"{e} but the run says {d:+.2f} pp, negligible (margin {margin:g} pp)")
+        if _resolves(p):
+            out["resolved" if d * e.pp > 0 else "wrong"].append(f"{e} and the run says {d:+.2f} pp, resolved")
     return out
 
 
@@ -159,8 +164,7 @@ def check_run(
         "effects": len(significant),
         "agree": len(significant) - len(wrong),
         "disagreements": wrong,
-        "resolved": claims(place, significant)["resolved"],
-        "wrong": claims(place, significant)["wrong"],
+        **claims(place, significant),
         "tau": tau,
         "archs": len(common),
         "one_seed_tau": one_seed_replication_tau(list(seeds.values())),
@@ -188,14 +192,16 @@ def format_checks(checks: dict[str, dict]) -> str:
             for e in c.get("epsilon", [])
         ]
         lines += [f"    RESOLVED WRONG: {d}" for d in c["wrong"]]
+        lines += [f"    NEGLIGIBLE WRONG: {d}" for d in c.get("negligible_wrong", [])]
     if len(checks) > 1:
         cs = list(checks.values())
         taus, agree = [c["tau"] for c in cs], [c["agree"] for c in cs]
         reg = {q: statistics.fmean(c["regret_pp"][q] for c in cs) for q in cs[0]["regret_pp"]}
         res, wrong = [len(c["resolved"]) for c in cs], [len(c["wrong"]) for c in cs]
+        negligible = sum(len(c.get("negligible_wrong", [])) for c in cs)
         lines.append(
             f"resolved: mean {statistics.fmean(res):.1f} (worst {min(res)}); resolved with the wrong sign: "
-            f"{sum(wrong)} in all"
+            f"{sum(wrong)} in all; called negligible against the truth: {negligible} in all"
         )
         lines.append(
             f"mean over {len(cs)} runs: tau {statistics.fmean(taus):.3f} (worst {min(taus):.3f}); agree "
