@@ -90,19 +90,19 @@ def run_table(cfg: RunConfig, space: Space, kept: Path | None = None) -> dict | 
     ``cfg.latency_table`` checked against the space and device, else one measured now at batch 1."""
     if not needs_table(cfg):
         return None
-    if kept is not None and Path(kept).is_file():
-        return load_table(kept, space, cfg.latency_device)
-    if cfg.latency_table is not None:
-        return load_table(cfg.latency_table, space, cfg.latency_device)
-    if cfg.latency_device == "cuda":
-        import torch
+    path = kept if kept is not None and Path(kept).is_file() else cfg.latency_table
+    if path is None:
+        if cfg.latency_device == "cuda":
+            import torch
 
-        if not torch.cuda.is_available():
-            raise ValueError(
-                "--latency-device cuda: no CUDA device here; measure a table there and pass "
-                "--latency-table F, or use --latency-device cpu"
-            )
-    return latency.measure_table(space, cfg.latency_device, runs=SMOKE_LATENCY_RUNS if cfg.smoke else latency.RUNS)
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    "--latency-device cuda: no CUDA device here; measure a table there and pass "
+                    "--latency-table F, or use --latency-device cpu"
+                )
+        runs = SMOKE_LATENCY_RUNS if cfg.smoke else latency.RUNS
+        return latency.measure_table(space, cfg.latency_device, runs=runs)
+    return load_table(path, space, cfg.latency_device)
 
 
 def prepare(
