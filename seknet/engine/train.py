@@ -95,9 +95,8 @@ def train(
 ) -> list[float]:
     """Train ``model`` on ``data``: a plain model, or a supernet on the archs that ``paths`` draws each step.
 
-    Returns the mean training loss of each epoch. Repeatable on CPU for a fixed ``cfg.seed``.
-    ``on_epoch(epoch, loss)`` runs after each epoch (1-based). A NaN or infinite loss raises
-    ``FloatingPointError`` naming the epoch.
+    Returns the mean training loss of each epoch, repeatable on CPU for a fixed ``cfg.seed``. ``on_epoch(epoch,
+    loss)`` runs after each epoch (1-based). A NaN or infinite loss raises ``FloatingPointError`` naming the epoch.
 
     ``checkpoint``: after every epoch (at most every ``cfg.checkpoint_minutes``), the model, optimizer, scheduler,
     sampler and data-order RNG states and the losses so far are written there atomically; when the file exists at
@@ -105,28 +104,20 @@ def train(
 
     ``shard`` = (rank, world size) for data-parallel training (``model`` wrapped in DDP by the caller, see
     :mod:`seknet.engine.ray_train`): every rank draws the same global batches and archs (same seeds) and trains on its
-    ``rank::world`` slice of each batch, so the global batch and the schedule mean the same for any world size;
-    the epoch losses are summed over ranks, and only rank 0 writes the checkpoint (every rank reads it).
+    ``rank::world`` slice of each, so batch and schedule mean the same for any world size; the epoch losses are
+    summed over ranks, and only rank 0 writes the checkpoint (every rank reads it).
 
-    ``averages``: EMA and SWA weights (:class:`seknet.engine.averaging.WeightAverages`) updated after every step and
-    epoch, before ``on_epoch`` runs; they change nothing of the training itself.
-
-    ``accuracies``: when given, each epoch's training top-1 accuracy is appended to it (the step's outputs on its
-    training batch, over every path a supernet step trains, counted over ranks), the epochs a checkpoint restores
-    included (NaN where a checkpoint written before this was kept lacks them).
+    ``averages``: EMA and SWA weights (:class:`seknet.engine.averaging.WeightAverages`), updated after every step and
+    epoch before ``on_epoch``; they change nothing of the training. ``accuracies``: when given, gets each epoch's
+    training top-1 (over the paths a step trains and over ranks; NaN for restored epochs a checkpoint lacks).
     """
-    device = torch.device(device)
+    device = _to_device(model, device)
     torch.manual_seed(cfg.seed)
     rng, gen = random.Random(cfg.seed), torch.Generator().manual_seed(cfg.seed)
-    model.to(device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
     steps = cfg.epochs * -(-len(data) // cfg.batch_size)
     opt, sched = sgd_cosine(model, cfg, steps)
-    losses: list[float] = []
-    accs: list[float] = []
-    if checkpoint is not None and Path(checkpoint).is_file():
-        losses, accs = load_checkpoint(checkpoint, model, opt, sched, rng, gen)
+    fresh = checkpoint is None or not Path(checkpoint).is_file()
+    losses, accs = ([], []) if fresh else load_checkpoint(checkpoint, model, opt, sched, rng, gen)
     bar = progress_bar(steps, steps * len(losses) // max(cfg.epochs, 1), desc, progress and shard[0] == 0)
     saved = -math.inf  # when the checkpoint was last written (time.monotonic)
     for _ in range(len(losses), cfg.epochs):
@@ -148,6 +139,15 @@ def train(
     if accuracies is not None:
         accuracies.extend(accs)
     return losses
+
+
+def _to_device(model: nn.Module, device: torch.device | str) -> torch.device:
+    """``device`` as a torch.device, ``model`` moved there (channels-last on CUDA)."""
+    device = torch.device(device)
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    return device
 
 
 class _LogLines:
