@@ -13,7 +13,7 @@ import pytest
 
 import search
 from seknet.core import fileio
-from seknet.runs.dashboard import storage_for
+from seknet.runs.dashboard import Follow, storage_for
 from seknet.runs.rows import front_rows
 from seknet.runs.study import STUDY_FILE, add_live_trial, live_curves, trials_of, write_study
 from tests.conftest import ROOT
@@ -108,11 +108,49 @@ def _first_finished(p: subprocess.Popen, live, seconds: float) -> list:
     return []
 
 
+def _api_trials(app) -> list[dict]:
+    """The trials optuna-dashboard's JSON API gives of the only study ``app`` serves, asked in-process (WSGI)."""
+    import json
+    from wsgiref.util import setup_testing_defaults
+
+    def get(path: str) -> dict:
+        env: dict = {"PATH_INFO": path}
+        setup_testing_defaults(env)
+        return json.loads(b"".join(app(env, lambda status, headers, exc_info=None: None)))
+
+    (study,) = get("/api/studies")["study_summaries"]
+    return get(f"/api/studies/{study['study_id']}")["trials"]
+
+
+def test_a_dashboard_on_a_live_run_switches_to_its_recorded_study_once_it_finishes(tmp_path):
+    """Follow serves a run still going from .RUN.partial/study.db and, at the first request after the folder is
+    renamed into place, from RUN/study.db; it builds each app once."""
+    run, partial = tmp_path / "run", tmp_path / ".run.partial"
+    partial.mkdir()
+    (partial / STUDY_FILE).write_bytes(b"")
+    made = []
+
+    def make_app(url: str):
+        made.append(url)
+        return lambda environ, start_response: [url.encode()]
+
+    app = Follow(run, make_app)
+    assert app({}, None) == [f"sqlite:///{(partial / STUDY_FILE).resolve()}".encode()]
+    partial.rename(run)  # what record does last
+    final = f"sqlite:///{(run / STUDY_FILE).resolve()}".encode()
+    assert app({}, None) == [final] and app({}, None) == [final] and len(made) == 2
+    with pytest.raises(ValueError, match="not a run still going"):
+        Follow(tmp_path / "other", make_app)
+
+
 @pytest.mark.slow
 def test_a_multitrial_run_viewed_while_it_runs_shows_its_finished_trials_and_curves(tmp_path):
     """While `search.py run --mode multitrial` runs in a new process, its .partial/study.db gains each finished
-    trial with one accuracy per epoch (the dashboard serves that file for the unfinished run), and the finished
-    run's study keeps every trial's curve, its last point the trial's accuracy."""
+    trial with one accuracy per epoch (the dashboard serves that file for the unfinished run, and the same
+    dashboard app serves the recorded study once the run finishes), and the finished run's study keeps every
+    trial's curve, its last point the trial's accuracy."""
+    import optuna_dashboard
+
     out = tmp_path / "run"
     argv = [sys.executable, "search.py", "run", "--mode", "multitrial", "--smoke", "--no-progress"]
     argv += ["--sampler", "random", "--trials", "4", "--epochs", "2", "--out", str(out)]
@@ -121,10 +159,13 @@ def test_a_multitrial_run_viewed_while_it_runs_shows_its_finished_trials_and_cur
     seen = _first_finished(p, live, 300)
     running = p.poll() is None
     served = storage_for([out], tmp_path) if running else ""
+    app = Follow(out, optuna_dashboard.wsgi) if running else None
+    while_going = _api_trials(app) if running else []
     _, err = p.communicate(timeout=600)
     assert p.returncode == 0, err[-2000:]
     assert running and seen, "no finished trial appeared in the study while the run was going"
     assert served == f"sqlite:///{live.resolve()}"
+    assert 1 <= len(while_going) <= 4 and len(_api_trials(app)) == 4  # the same app, now on the recorded study
     assert sorted(seen[0].intermediate_values) == [1, 2]
     assert seen[0].values[0] == pytest.approx(seen[0].intermediate_values[2], abs=1e-6)
     study = _load(out / STUDY_FILE, "run")

@@ -2,9 +2,10 @@
 
 A run made before study.db existed gets one built from its files (nothing else is written into the run); several
 runs are served from one temporary storage holding a study per run. A run that is still going (only its
-``.RUN.partial`` folder exists) is served live from the study.db its trials are written into as they finish. A
-missing or damaged run, a port in use, or optuna-dashboard not installed is one line (exit 2), and nothing is
-written.
+``.RUN.partial`` folder exists) is served live from the study.db its trials are written into as they finish, and
+from the finished run's study.db from the first request after it is recorded (:class:`Follow`: same port, same
+URL). A missing or damaged run, a port in use, or optuna-dashboard not installed is one line (exit 2), and nothing
+is written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import signal
 import socket
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from seknet.runs.folder import RunFolder
@@ -25,6 +26,25 @@ def live_study(run: Path) -> Path | None:
     finished or never wrote one."""
     path = RunFolder(Path(run)).partial / STUDY_FILE
     return path if not Path(run).exists() and path.is_file() else None
+
+
+class Follow:
+    """The WSGI app of a run still going: ``make_app(storage URL)`` over its live study.db, rebuilt once over the
+    finished run's study.db at the first request after the run is recorded (its folder renamed into place)."""
+
+    def __init__(self, run: Path, make_app: Callable[[str], Callable]) -> None:
+        live = live_study(run)
+        if live is None:
+            raise ValueError(f"{run}: not a run still going (no .{Path(run).name}.partial/{STUDY_FILE})")
+        self.run, self.make_app, self.live = Path(run), make_app, True
+        self.app = make_app(f"sqlite:///{live.resolve()}")
+
+    def __call__(self, environ: dict, start_response: Callable):
+        final = self.run / STUDY_FILE
+        if self.live and final.is_file() and live_study(self.run) is None:
+            self.app, self.live = self.make_app(f"sqlite:///{final.resolve()}"), False
+            print(f"{self.run} finished: serving its recorded {final}", flush=True)
+        return self.app(environ, start_response)
 
 
 def check_port(host: str, port: int) -> None:
@@ -66,7 +86,9 @@ def serve(runs: Sequence[Path], port: int = 8080, host: str = "127.0.0.1") -> No
 
     check_port(host, port)
     with tempfile.TemporaryDirectory(prefix="seknet-dashboard-") as scratch:
-        app = optuna_dashboard.wsgi(storage_for(runs, Path(scratch)))
+        url = storage_for(runs, Path(scratch))
+        going = len(runs) == 1 and live_study(Path(runs[0])) is not None
+        app = Follow(Path(runs[0]), optuna_dashboard.wsgi) if going else optuna_dashboard.wsgi(url)
 
         class Quiet(WSGIRequestHandler):
             def log_message(self, *args) -> None:  # one line per request would bury the URL
