@@ -171,3 +171,48 @@ def test_pooled_sd_of_planted_replicates():
     nb = _load("noise_bound")
     rows = [{"arch": a, "accuracy": v / 100} for a, vs in (("x", (90, 91)), ("y", (80, 82, 84))) for v in vs]
     assert nb.pooled_sd(rows) == pytest.approx(((0.5 + 8) / 3) ** 0.5)
+
+
+def test_curves_append_a_finished_trials_rows_at_once_and_skip_a_failed_one(tmp_path, capsys):
+    """append_rows (the curves' trial callback) appends the rows a trial reported, with the commit, under the
+    table's columns; a failed trial writes nothing and is printed."""
+    import json
+
+    curves = _load("truth.curves")
+    table = tmp_path / "c.csv"
+    columns = ["arch", "seed", "epochs", "epoch", "val_correct", "val_n", "test_correct", "test_n", "git_commit"]
+    table.write_text(",".join(columns) + "\n")
+    rows = [
+        {"arch": "a", "seed": 3, "epochs": 2, "epoch": e, "val_correct": 5 + e, "val_n": 9, "test_correct": ""}
+        | {"test_n": 9, "seconds": 1.0}
+        for e in (1, 2)
+    ]
+    job = {"arch": "a", "seed": 3, "epochs": 2}
+    curves.append_rows(table, columns, "abc1234", tmp_path, job, {"rows": json.dumps(rows)}, {}, None)
+    curves.append_rows(table, columns, "abc1234", tmp_path, job | {"arch": "b"}, {}, {}, "RuntimeError: boom")
+    got = curves.read_curves(table)
+    assert [(r["arch"], r["epoch"], r["val_correct"], r["git_commit"]) for r in got] == [
+        ("a", "1", "6", "abc1234"),
+        ("a", "2", "7", "abc1234"),
+    ]
+    assert "b seed 3: failed (RuntimeError: boom)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_curves_train_through_the_shared_runner_and_a_rerun_trains_nothing(tmp_path):
+    """python -m benchmarks.truth.curves on 2 archs x 1 epoch: one row each, with the EMA and SWA counts, its ledger
+    beside the table (the runner's: 2 complete trainings); run again, it trains nothing."""
+    from seknet.core import read_csv
+
+    table = tmp_path / "c.csv"
+    argv = [sys.executable, "-m", "benchmarks.truth.curves", "--seeds", "7", "--epochs", "1", "--workers", "2"]
+    argv += ["--archs", "none-none-none-none", "se16-none-none-none", "--table", str(table)]
+    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = read_csv(table)
+    assert sorted(r["arch"] for r in rows) == ["none-none-none-none", "se16-none-none-none"]
+    assert all(int(r["val_n"]) == 8616 and r["swa_test_correct"] and r["ema_val_correct"] for r in rows)
+    ledger = read_csv(tmp_path / ".tune" / "c" / "trainings.csv")
+    assert sorted(r["status"] for r in ledger) == ["complete", "complete"]
+    again = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "2 of 2 trainings already in c.csv; training 0" in again.stdout and len(read_csv(table)) == 2

@@ -22,8 +22,11 @@ over the last quarter of the epochs (``swa_*``, at the last epoch), on the same 
 
 The truth's seeds are 0 and 1, so the curves use seeds 2, 3, 4: a route replayed on them is independent of the
 truth it is scored against. Jobs go seed by seed (seed 2 of every arch first), so a half-finished table is
-balanced. Resumable: every finished training appends its ``--epochs`` rows at once (flushed, fsynced); a rerun
-skips every (arch, seed, epochs) that is complete, and a torn training (fewer rows) is trained again.
+balanced. The trainings run as Ray Tune trials through the project's one runner
+(``seknet.engine.ray_trials.train_jobs``; one CPU and one thread each, ``--workers`` at once; its ledger in
+``benchmarks/truth/.tune/<table>/``). Resumable: every finished training appends its ``--epochs`` rows at once, as it
+finishes (flushed, fsynced); a rerun skips every (arch, seed, epochs) that is complete in the table or the ledger,
+and a torn training (fewer rows) is trained again.
 
 Warm starts (``--init RUN [RUN ...] --lr LR --table benchmarks/truth/warm.csv``): each arch starts from the weights
 of a one-shot run's supernet (``Supernet.extract``, what ``run --mode multitrial --init supernet`` trains from)
@@ -37,7 +40,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import multiprocessing as mp
+import functools
+import json
 import os
 import time
 from pathlib import Path
@@ -49,6 +53,7 @@ import torch
 from seknet.core import load_space
 from seknet.data import load_digits
 from seknet.engine import TrainConfig, WeightAverages, evaluate, initial_model, train_standalone
+from seknet.engine.ray_trials import job_of, train_jobs, trial_callback, trial_resources
 from seknet.nn import Supernet
 from seknet.runs import load_state_dict
 
@@ -102,8 +107,11 @@ def done(table: Path) -> set[tuple[str, int, int]]:
 _VAL, _TEST, _TRAIN = None, None, None
 
 
-def _init_worker() -> None:
+def _load() -> None:
+    """The trial process's images, once: the truth's training and test images and the larger validation draw."""
     global _VAL, _TEST, _TRAIN
+    if _VAL is not None:
+        return
     torch.set_num_threads(1)
     truth_data = load_digits(DATA_SEED, test_variants=TEST_VARIANTS)  # the truth's train and test images
     _TRAIN, _TEST = truth_data.train, truth_data.test
@@ -189,23 +197,59 @@ def main(argv: list[str] | None = None) -> None:
     if not todo:
         return
     commit, new = git_commit(), not args.table.is_file() or args.table.stat().st_size == 0
-    with (
-        open(args.table, "a", newline="") as f,
-        mp.get_context("spawn").Pool(args.workers, _init_worker) as pool,
-    ):
-        w = csv.DictWriter(f, _columns(args.table, args.init), extrasaction="ignore", lineterminator="\n")
-        if new:
-            w.writeheader()
-        for k, rows in enumerate(pool.imap_unordered(_train, todo), 1):
-            w.writerows(r | {"git_commit": commit} for r in rows)
-            f.flush()
-            os.fsync(f.fileno())
-            last = rows[-1]
-            print(
-                f"[{k}/{len(todo)}] {last['arch']} seed {last['seed']}: val {last['val_correct']}/{last['val_n']}, "
-                f"test {last['test_correct']}/{last['test_n']} ({last['seconds']} s)",
-                flush=True,
-            )
+    columns = _columns(args.table, bool(args.init))
+    if new:
+        with open(args.table, "w", newline="") as f:
+            csv.DictWriter(f, columns, lineterminator="\n").writeheader()
+    from benchmarks.truth import curves  # this file as its package's module: Ray pickles the trial by reference
+
+    inits = {j[1]: (j[3], j[4]) for j in todo if len(j) > 3}  # warm starts: the supernet run of each seed
+    append = trial_callback(functools.partial(curves.append_rows, args.table, columns, commit))
+    n_val = len(load_digits(DATA_SEED, eval_variants=VAL_VARIANTS).val)
+    jobs_ = [{"arch": a, "seed": s, "epochs": e} for a, s, e, *_ in todo]
+    folder = args.table.parent / ".tune" / args.table.stem  # the runner's ledger and Tune state, beside the table
+    train_jobs(jobs_, curves.trainable(inits), folder, n_val, restore=False, num_cpus=args.workers, callbacks=(append,))
+
+
+def curve_trial(config: dict, inits: dict[int, tuple[str, float]]) -> None:
+    """One Ray Tune trial: :func:`_train` of its job (warm from ``inits[seed]`` = (run, lr) where given); reports the
+    job's rows, one per epoch, with its last epoch's validation count (what the runner's ledger keeps)."""
+    from ray import tune
+
+    _load()
+    job = job_of(config)
+    seed, epochs = int(job["seed"]), int(job["epochs"])
+    rows = _train((job["arch"], seed, epochs, *inits.get(seed, ())))
+    last = rows[-1]
+    correct, n = int(last["val_correct"]), int(last["val_n"])
+    tune.report({"correct": correct, "n_eval": n, "accuracy": correct / n, "epoch": epochs, "rows": json.dumps(rows)})
+
+
+def trainable(inits: dict[int, tuple[str, float]]):
+    """:func:`curve_trial` bound to its warm starts, one CPU (and one thread) a trial."""
+    from ray import tune
+
+    return tune.with_resources(tune.with_parameters(curve_trial, inits=inits), trial_resources())
+
+
+def append_rows(table: Path, columns: list[str], commit: str, folder, job, metrics: dict, curve, error) -> None:
+    """A finished trial's rows (:func:`curve_trial`'s report), appended to ``table`` at once (flushed, fsynced), as
+    the runner's trial callback; a failed trial is printed."""
+    if error is not None or "rows" not in metrics:
+        print(f"{job['arch']} seed {job['seed']}: failed ({error})", flush=True)
+        return
+    rows = json.loads(metrics["rows"])
+    with open(table, "a", newline="") as f:
+        w = csv.DictWriter(f, columns, extrasaction="ignore", lineterminator="\n")
+        w.writerows(r | {"git_commit": commit} for r in rows)
+        f.flush()
+        os.fsync(f.fileno())
+    last = rows[-1]
+    print(
+        f"{last['arch']} seed {last['seed']}: val {last['val_correct']}/{last['val_n']}, "
+        f"test {last['test_correct']}/{last['test_n']} ({last['seconds']} s)",
+        flush=True,
+    )
 
 
 def _columns(table: Path, warm: bool) -> list[str]:
