@@ -206,9 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     inits = {j[1]: (j[3], j[4]) for j in todo if len(j) > 3}  # warm starts: the supernet run of each seed
     append = trial_callback(functools.partial(curves.append_rows, args.table, columns, commit))
     n_val = len(load_digits(DATA_SEED, eval_variants=VAL_VARIANTS).val)
-    jobs_ = [{"arch": a, "seed": s, "epochs": e} for a, s, e, *_ in todo]
+    keyed = [{"arch": a, "seed": s, "epochs": e} for a, s, e, *_ in todo]  # the runner's jobs
     folder = args.table.parent / ".tune" / args.table.stem  # the runner's ledger and Tune state, beside the table
-    train_jobs(jobs_, curves.trainable(inits), folder, n_val, restore=False, num_cpus=args.workers, callbacks=(append,))
+    train_jobs(keyed, curves.trainable(inits), folder, n_val, restore=False, num_cpus=args.workers, callbacks=(append,))
 
 
 def curve_trial(config: dict, inits: dict[int, tuple[str, float]]) -> None:
