@@ -84,7 +84,9 @@ def test_pick_takes_the_front_of_the_runs_objective():
 
 @pytest.mark.slow
 def test_retrain_smoke(tmp_path):
-    """retrain on a smoke run writes retrain.csv/.yaml/.png with tau, rho and the seed-vs-seed ceiling."""
+    """retrain on a smoke run writes retrain.csv/.yaml/.png with tau, rho and the seed-vs-seed ceiling, and the run's
+    study.db then holds each retrained arch's stand-alone mean over its 2 seeds with its interval (read by Optuna);
+    the study's other trials and its best trials are unchanged."""
     run = tmp_path / "run"
     assert search.main(["--smoke", "--no-progress", "--out", str(run), "--max-macs", "5.96M"]) == 0
     argv = [
@@ -112,6 +114,39 @@ def test_retrain_smoke(tmp_path):
     n_test = len(load_digits(0, 1, 1).test)  # smoke data; stand-alone accuracy is taken on the test split
     assert s["evaluated_on"] == f"test split, {n_test} images" and {r["n_eval"] for r in rows} == {str(n_test)}
     assert (run / "retrain.png").read_bytes()[:4] == b"\x89PNG"
+    import optuna
+
+    study = optuna.load_study(study_name=run.name, storage=f"sqlite:///{run / 'study.db'}")
+    by_arch = {t.user_attrs["arch"]: t.user_attrs for t in study.trials}
+    for arch in {r["arch"] for r in rows}:
+        accs = [float(r["accuracy"]) for r in rows if r["arch"] == arch]
+        got = by_arch[arch]
+        assert got["standalone_accuracy"] == pytest.approx(sum(accs) / 2, abs=1e-6) and got["standalone_seeds"] == 2
+        assert got["standalone_low"] <= got["standalone_accuracy"] <= got["standalone_high"]
+    assert sum("standalone_accuracy" in a for a in by_arch.values()) == 4
+    pareto = {(float(r["accuracy"]), float(r["macs"])) for r in fileio.read_csv(run / "pareto.csv")}
+    assert {tuple(t.values) for t in study.best_trials} == pareto
+
+
+def test_standalone_evidence_is_a_seed_t_interval_or_one_seeds_wilson_interval():
+    """standalone_evidence of retrain.csv rows: 2 seeds at 0.80 and 0.90 give the mean 0.85 and mean +- t(0.975, 1)
+    x sd / sqrt(2) = 0.85 +- 0.635; one seed at 0.9 of 1,000 images gives the Wilson interval of 900 / 1,000; a
+    failed row counts for nothing."""
+    from seknet.core.stats import wilson_interval
+    from seknet.runs.study import standalone_evidence
+
+    rows = [
+        {"arch": "a", "accuracy": 0.8, "n_eval": 1000, "status": "complete"},
+        {"arch": "a", "accuracy": 0.9, "n_eval": 1000, "status": "complete"},
+        {"arch": "b", "accuracy": 0.9, "n_eval": 1000, "status": "complete"},
+        {"arch": "b", "accuracy": "", "n_eval": "", "status": "failed"},
+    ]
+    got = standalone_evidence(rows)
+    assert got["a"]["standalone_accuracy"] == pytest.approx(0.85)
+    assert got["a"]["standalone_high"] - 0.85 == pytest.approx(12.7062 * 0.0707107 / 2**0.5 * 1, abs=1e-3)
+    assert got["a"]["standalone_interval"] == "seeds (t, 95 %)" and got["b"]["standalone_seeds"] == 1
+    low, high = wilson_interval(900, 1000)
+    assert (got["b"]["standalone_low"], got["b"]["standalone_high"]) == pytest.approx((low, high), abs=1e-6)
 
 
 @pytest.mark.slow

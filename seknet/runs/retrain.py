@@ -30,6 +30,7 @@ from seknet.engine.train import TrainConfig
 from seknet.runs.files import RETRAIN_TYPES, load_run, read_table
 from seknet.runs.objective import column
 from seknet.runs.rows import comparable_rows, front_rows
+from seknet.runs.study import STUDY_FILE, run_study, write_study
 
 RETRAIN_COLUMNS = [
     "arch",
@@ -70,7 +71,8 @@ def retrain(
     test_variants: int = TEST_VARIANTS,
     address: str | None = None,
 ) -> dict:
-    """Retrain the picked archs of ``run`` under ``seeds`` seeds; write retrain.csv/.yaml/.png into ``run``.
+    """Retrain the picked archs of ``run`` under ``seeds`` seeds; write retrain.csv/.yaml/.png into ``run``, and its
+    study.db anew, each retrained arch's trial with its stand-alone accuracy and interval (``seknet.runs.study``).
 
     Stand-alone accuracy is taken on the test split, on digits drawn ``test_variants`` times per source.
     ``address``: train on this Ray cluster instead of a local Ray.
@@ -113,7 +115,10 @@ def retrain(
         (r | {"seed": k[1]} for k, r in done.items() if k not in asked),
         key=lambda r: (r["arch"], r["seed"]),
     )
-    return _summarise(run, rows, seed_list, epochs, n_test=len(data.test), kept=kept)
+    summary = _summarise(run, rows, seed_list, epochs, n_test=len(data.test), kept=kept)
+    write_study(run / STUDY_FILE, {Path(run).resolve().name: run_study(run)})  # its trials gain the stand-alone means
+    print(f"updated {run}/{STUDY_FILE}: each retrained arch's trial holds its stand-alone accuracy and interval")
+    return summary
 
 
 def _retrain_rows(trained: list[dict], picked: list[tuple[dict, str]]) -> list[dict]:

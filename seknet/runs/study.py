@@ -12,8 +12,9 @@ run's cost, MACs or latency_ms: minimize). Each evaluated arch is a trial whose 
 - FAIL: a failed trial, its reason in the ``error`` attribute.
 
 User attributes carry the arch, the accuracy interval, the evaluation size, params, MACs, attention ops, latency
-where known, --verify's stand-alone evidence (measured_accuracy, trainings), whether it is on the front, and the
-budgets under which it is the pick or in the pick's indifference set (decisions.csv).
+where known, --verify's stand-alone evidence (measured_accuracy, trainings), ``retrain``'s (standalone_accuracy over
+its seeds with a 95 % interval, :func:`standalone_evidence`), whether it is on the front, and the budgets under
+which it is the pick or in the pick's indifference set (decisions.csv).
 
 Optuna's ``add_trials`` commits every trial on its own (about 8 ms a trial in SQLite, half a minute for 4,096);
 :func:`write_study` instead inserts every row of a new study in one transaction through Optuna's own table models,
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seknet.core.attention import stage_names
+from seknet.core.stats import wilson_interval
 from seknet.runs.rows import tune_row
 
 if TYPE_CHECKING:
@@ -49,10 +52,15 @@ ATTRS += ("slice_accuracy", "measured_accuracy", "trainings", "epochs_trained", 
 
 
 def trials_of(
-    rows: Sequence[dict], cost: str, decisions: Sequence[dict] = (), curves: dict[str, dict[int, float]] | None = None
+    rows: Sequence[dict],
+    cost: str,
+    decisions: Sequence[dict] = (),
+    curves: dict[str, dict[int, float]] | None = None,
+    standalone: dict[str, dict] | None = None,
 ) -> list[dict]:
     """{state, values, params, attrs, intermediate} of each evaluations.csv row (see the module doc); ``curves``:
-    the per-epoch accuracy of a row's ``trial_id`` (:func:`live_curves`), its intermediate values."""
+    the per-epoch accuracy of a row's ``trial_id`` (:func:`live_curves`), its intermediate values; ``standalone``:
+    retrain's attributes of an arch (:func:`standalone_evidence`)."""
     done = [r for r in rows if r.get("status", "complete") == "complete" and r.get("accuracy", "") != ""]
     n_full = max((int(r["n_eval"]) for r in done), default=0)
     picks: dict[str, list[float]] = {}
@@ -68,6 +76,7 @@ def trials_of(
         state = "COMPLETE" if full else "FAIL" if status == "failed" else "PRUNED"
         attrs = {k: _plain(r[k]) for k in ATTRS if r.get(k, "") != ""}
         attrs |= {"pick_under": picks.get(r["arch"], []), "indifferent_under": tied.get(r["arch"], [])}
+        attrs |= (standalone or {}).get(r.get("arch", ""), {})
         params = dict(enumerate(stage_names(r["arch"]))) if r.get("arch") else {}  # a trial that failed before its arch
         trial = {"state": state, "params": params, "attrs": attrs}
         if full:
@@ -251,15 +260,49 @@ def _plain(value: str) -> object:
 
 def run_study(run: Path) -> tuple[list[dict], str, Sequence[str]]:
     """(trials, cost, choices) of a finished run folder, read from its files (evaluations.csv, config.yaml and, where
-    it has one, decisions.csv): what :func:`write_study` writes for it. A damaged file is one ValueError naming it."""
-    from seknet.runs.files import load_run, read_table
+    it has them, decisions.csv, retrain.csv and the learning curves of its study.db): what :func:`write_study` writes
+    for it. A damaged file is one ValueError naming it."""
+    from seknet.runs.files import RETRAIN_TYPES, load_run, read_table
     from seknet.runs.objective import column
 
     done = load_run(run)
     cost = column(done.config["config"].get("objective", "macs"))
-    file = Path(run) / "decisions.csv"
+    file, retrained = Path(run) / "decisions.csv", Path(run) / "retrain.csv"
     decisions = read_table(file, {"budget": (float, False), "pick": (str, False)}) if file.is_file() else []
-    return trials_of(done.rows, cost, decisions), cost, done.space.choices
+    standalone = standalone_evidence(read_table(retrained, RETRAIN_TYPES)) if retrained.is_file() else {}
+    curves = live_curves(Path(run) / STUDY_FILE)
+    return trials_of(done.rows, cost, decisions, curves, standalone), cost, done.space.choices
+
+
+def standalone_evidence(retrained: Sequence[dict]) -> dict[str, dict]:
+    """{arch: study attributes} of retrain.csv's complete rows: ``standalone_accuracy`` (the mean over its seeds),
+    ``standalone_low`` / ``standalone_high`` (95 %: a t interval over the seeds; with one seed, the Wilson interval of
+    its test count, image noise only), ``standalone_seeds`` and ``standalone_interval`` (which of the two)."""
+    from scipy.stats import t
+
+    per: dict[str, list[dict]] = {}
+    for r in retrained:
+        if r["status"] == "complete":
+            per.setdefault(r["arch"], []).append(r)
+    out = {}
+    for arch, rs in per.items():
+        accs = [float(r["accuracy"]) for r in rs]
+        mean = statistics.fmean(accs)
+        if len(accs) > 1:
+            half = float(t.ppf(0.975, len(accs) - 1)) * statistics.stdev(accs) / len(accs) ** 0.5
+            low, high, how = mean - half, mean + half, "seeds (t, 95 %)"
+        else:
+            n = int(rs[0]["n_eval"])
+            low, high = wilson_interval(round(accs[0] * n), n)
+            how = "images (Wilson, 95 %)"
+        out[arch] = {
+            "standalone_accuracy": round(mean, 6),
+            "standalone_low": round(low, 6),
+            "standalone_high": round(high, 6),
+            "standalone_seeds": len(accs),
+            "standalone_interval": how,
+        }
+    return out
 
 
 def importances(path: Path, name: str, cost: str) -> dict[str, dict[str, float]]:
