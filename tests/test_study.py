@@ -13,7 +13,7 @@ import pytest
 
 import search
 from seknet.core import fileio
-from seknet.runs.dashboard import Follow, storage_for
+from seknet.runs.dashboard import Follow, storage_for, viewer
 from seknet.runs.rows import front_rows
 from seknet.runs.study import STUDY_FILE, add_live_trial, live_curves, trials_of, write_study
 from tests.conftest import ROOT
@@ -149,8 +149,6 @@ def test_a_multitrial_run_viewed_while_it_runs_shows_its_finished_trials_and_cur
     trial with one accuracy per epoch (the dashboard serves that file for the unfinished run, and the same
     dashboard app serves the recorded study once the run finishes), and the finished run's study keeps every
     trial's curve, its last point the trial's accuracy."""
-    import optuna_dashboard
-
     out = tmp_path / "run"
     argv = [sys.executable, "search.py", "run", "--mode", "multitrial", "--smoke", "--no-progress"]
     argv += ["--sampler", "random", "--trials", "4", "--epochs", "2", "--out", str(out)]
@@ -159,10 +157,11 @@ def test_a_multitrial_run_viewed_while_it_runs_shows_its_finished_trials_and_cur
     seen = _first_finished(p, live, 300)
     running = p.poll() is None
     served = storage_for([out], tmp_path) if running else ""
-    app = Follow(out, optuna_dashboard.wsgi) if running else None
+    app = Follow(out, viewer) if running else None
     while_going = _api_trials(app) if running else []
-    _, err = p.communicate(timeout=600)
+    said, err = p.communicate(timeout=600)
     assert p.returncode == 0, err[-2000:]
+    assert "not added to the live study" not in said, said[-2000:]  # the dashboard's reads made no write fail
     assert running and seen, "no finished trial appeared in the study while the run was going"
     assert served == f"sqlite:///{live.resolve()}"
     assert 1 <= len(while_going) <= 4 and len(_api_trials(app)) == 4  # the same app, now on the recorded study

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from seknet.runs.folder import RunFolder
-from seknet.runs.study import STUDY_FILE, run_study, write_study
+from seknet.runs.study import STUDY_FILE, run_study, sqlite_storage, write_study
 
 
 def live_study(run: Path) -> Path | None:
@@ -45,6 +45,15 @@ class Follow:
             self.app, self.live = self.make_app(f"sqlite:///{final.resolve()}"), False
             print(f"{self.run} finished: serving its recorded {final}", flush=True)
         return self.app(environ, start_response)
+
+
+def viewer(url: str):
+    """optuna-dashboard's WSGI app over the SQLite storage at ``url``, as a viewer: it creates no tables, and it
+    waits for a running run's write instead of failing, and so never makes that write fail."""
+    import optuna_dashboard
+
+    path = Path(url.removeprefix("sqlite:///"))
+    return optuna_dashboard.wsgi(sqlite_storage(path, skip_table_creation=True, skip_compatibility_check=True))
 
 
 def check_port(host: str, port: int) -> None:
@@ -78,7 +87,7 @@ def storage_for(runs: Sequence[Path], scratch: Path) -> str:
 def serve(runs: Sequence[Path], port: int = 8080, host: str = "127.0.0.1") -> None:
     """Serve ``runs`` in optuna-dashboard on ``host:port`` until Ctrl-C (or SIGTERM), which stops it cleanly."""
     try:
-        import optuna_dashboard
+        import optuna_dashboard  # noqa: F401 - checked here, used by viewer()
     except ImportError as e:
         fix = "install it with: pip install -e '.[dashboard]'"
         raise ValueError(f"dashboard needs optuna-dashboard ({e}); {fix}") from None
@@ -88,7 +97,7 @@ def serve(runs: Sequence[Path], port: int = 8080, host: str = "127.0.0.1") -> No
     with tempfile.TemporaryDirectory(prefix="seknet-dashboard-") as scratch:
         url = storage_for(runs, Path(scratch))
         going = len(runs) == 1 and live_study(Path(runs[0])) is not None
-        app = Follow(Path(runs[0]), optuna_dashboard.wsgi) if going else optuna_dashboard.wsgi(url)
+        app = Follow(Path(runs[0]), viewer) if going else viewer(url)
 
         class Quiet(WSGIRequestHandler):
             def log_message(self, *args) -> None:  # one line per request would bury the URL

@@ -164,6 +164,18 @@ def _add_rows(rows: dict[str, list[dict]], study_id: int, trials: list[dict], ch
             )
 
 
+SQLITE_WAIT_S = 60.0  # how long a write or read of study.db waits for another process's lock (a dashboard's read)
+
+
+def sqlite_storage(path: Path, **kwargs):
+    """Optuna's RDB storage of the SQLite file ``path``, whose statements wait up to ``SQLITE_WAIT_S`` for another
+    process's lock (a dashboard reading a live run, the run writing a trial) instead of failing at once."""
+    import optuna
+
+    engine = {"connect_args": {"timeout": SQLITE_WAIT_S}}
+    return optuna.storages.RDBStorage(f"sqlite:///{Path(path).resolve()}", engine_kwargs=engine, **kwargs)
+
+
 def add_live_trial(path: Path, name: str, cost: str, choices: Sequence[str], trial: dict) -> bool:
     """Add one finished ``trial`` (of :func:`trials_of`) to study ``name`` in the SQLite storage ``path`` (created
     with the run's directions on first use), unless a trial with its ``trial_id`` attribute is there already (a
@@ -172,7 +184,7 @@ def add_live_trial(path: Path, name: str, cost: str, choices: Sequence[str], tri
     from optuna.distributions import CategoricalDistribution
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{Path(path).resolve()}")
+    storage = sqlite_storage(path)
     try:
         study = optuna.create_study(
             storage=storage, study_name=name, directions=["maximize", "minimize"], load_if_exists=True
@@ -229,7 +241,7 @@ def live_curves(path: Path) -> dict[str, dict[int, float]]:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        storage = optuna.storages.RDBStorage(f"sqlite:///{Path(path).resolve()}")
+        storage = sqlite_storage(path)
     except Exception:  # noqa: BLE001 - sqlalchemy and optuna raise many kinds on a damaged file
         return {}
     try:
