@@ -15,7 +15,7 @@ import search
 from seknet.core import fileio
 from seknet.runs.dashboard import Follow, storage_for, viewer
 from seknet.runs.rows import front_rows
-from seknet.runs.study import STUDY_FILE, add_live_trial, live_curves, trials_of, write_study
+from seknet.runs.study import STUDY_FILE, add_live_trial, live_curves, sqlite_storage, trials_of, write_study
 from tests.conftest import ROOT
 
 CHOICES = ["none", "se16", "sk2"]
@@ -36,6 +36,11 @@ def _rows() -> list[dict]:
 
 def _load(path, name="run") -> optuna.Study:
     return optuna.load_study(study_name=name, storage=f"sqlite:///{path}")
+
+
+def _view(path, name="run") -> optuna.Study:
+    """Study ``name`` of ``path`` read as the dashboard reads it (no table creation), as a running run writes it."""
+    return optuna.load_study(study_name=name, storage=sqlite_storage(path, skip_table_creation=True))
 
 
 def test_a_study_holds_every_row_with_its_state_and_best_trials_are_the_front(tmp_path):
@@ -99,7 +104,7 @@ def _first_finished(p: subprocess.Popen, live, seconds: float) -> list:
     deadline = time.time() + seconds
     while time.time() < deadline and p.poll() is None:
         try:
-            done = [t for t in _load(live, "run").trials if t.state.name == "COMPLETE"] if live.is_file() else []
+            done = [t for t in _view(live).trials if t.state.name == "COMPLETE"] if live.is_file() else []
         except KeyError:  # the file is there, its study not yet: the first trial is being added
             done = []
         if done:
@@ -120,6 +125,42 @@ def _api_trials(app) -> list[dict]:
 
     (study,) = get("/api/studies")["study_summaries"]
     return get(f"/api/studies/{study['study_id']}")["trials"]
+
+
+def _open_while_absent_then_present(path, stop) -> None:
+    """Open ``path`` as Optuna's default storage (which creates missing tables) over and over until ``stop``."""
+    while not stop.is_set():
+        if path.is_file():
+            try:
+                storage = optuna.storages.RDBStorage(f"sqlite:///{path}")
+                storage.engine.dispose()
+            except Exception:  # noqa: BLE001 - the reader's own failure is not what this test is about
+                pass
+
+
+def test_a_live_study_appears_whole_so_a_reader_opening_it_never_breaks_the_first_write(tmp_path):
+    """A reader (a dashboard, a test) that opens the live study.db while the run creates it cannot make the run's
+    first write fail: the file appears with its tables, its study and metric names at once, and no build file is
+    left beside it. (Optuna builds its tables in several transactions; a reader that saw the file half made tried to
+    build them too, and in 16 of 30 such races one of the two failed.)"""
+    import multiprocessing
+
+    row = {"arch": "se16-none", "accuracy": "0.8", "macs": "100", "n_eval": "50", "status": "complete"}
+    trial = trials_of([row | {"trial_id": "1", "error": ""}], "macs")[0]
+    ctx = multiprocessing.get_context("fork")
+    for i in range(8):
+        path = tmp_path / str(i) / STUDY_FILE
+        path.parent.mkdir()
+        stop = ctx.Event()
+        reader = ctx.Process(target=_open_while_absent_then_present, args=(path, stop))
+        reader.start()
+        try:
+            assert add_live_trial(path, "run", "macs", CHOICES, trial)
+        finally:
+            stop.set()
+            reader.join()
+        assert [p.name for p in path.parent.iterdir()] == [STUDY_FILE]
+        assert len(_load(path).trials) == 1 and _load(path).metric_names == ["accuracy", "macs"]
 
 
 def test_a_dashboard_on_a_live_run_switches_to_its_recorded_study_once_it_finishes(tmp_path):

@@ -176,6 +176,31 @@ def sqlite_storage(path: Path, **kwargs):
     return optuna.storages.RDBStorage(f"sqlite:///{Path(path).resolve()}", engine_kwargs=engine, **kwargs)
 
 
+def _create_live_study(path: Path, name: str, cost: str) -> None:
+    """Create the SQLite storage ``path`` holding the empty study ``name`` whole, or leave the one another process
+    made first: Optuna creates its tables in several transactions, so a reader (a dashboard, a test) that opened the
+    file half made would try to create them too and one of the two would fail. The file is built beside ``path``
+    and linked into place, which fails when ``path`` exists."""
+    import optuna
+
+    part = path.with_name(f".{path.name}.{os.getpid()}.new")
+    part.unlink(missing_ok=True)
+    storage = sqlite_storage(part)
+    try:
+        study = optuna.create_study(storage=storage, study_name=name, directions=["maximize", "minimize"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # set_metric_names is marked experimental
+            study.set_metric_names(["accuracy", cost])
+    finally:
+        storage.engine.dispose()
+    try:
+        os.link(part, path)
+    except FileExistsError:
+        pass
+    finally:
+        part.unlink()
+
+
 def add_live_trial(path: Path, name: str, cost: str, choices: Sequence[str], trial: dict) -> bool:
     """Add one finished ``trial`` (of :func:`trials_of`) to study ``name`` in the SQLite storage ``path`` (created
     with the run's directions on first use), unless a trial with its ``trial_id`` attribute is there already (a
@@ -184,7 +209,9 @@ def add_live_trial(path: Path, name: str, cost: str, choices: Sequence[str], tri
     from optuna.distributions import CategoricalDistribution
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = sqlite_storage(path)
+    if not Path(path).is_file():
+        _create_live_study(Path(path), name, cost)
+    storage = sqlite_storage(path, skip_table_creation=True)
     try:
         study = optuna.create_study(
             storage=storage, study_name=name, directions=["maximize", "minimize"], load_if_exists=True
@@ -241,7 +268,7 @@ def live_curves(path: Path) -> dict[str, dict[int, float]]:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        storage = sqlite_storage(path)
+        storage = sqlite_storage(path, skip_table_creation=True)
     except Exception:  # noqa: BLE001 - sqlalchemy and optuna raise many kinds on a damaged file
         return {}
     try:
