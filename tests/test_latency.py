@@ -32,14 +32,14 @@ def test_prediction_is_the_sum_of_the_parts(table, digits):
 
 def test_stage_inputs_are_the_shapes_a_whole_model_feeds(digits):
     """Each stage is timed on the input shape it gets in a whole model (digits: 16, 16, 8, 4 pixels)."""
-    assert latency.stage_inputs(digits, 2) == [
+    assert latency.stage_inputs(digits.plan(), 2) == [
         (2, 32, 16, 16),
         (2, 32, 16, 16),
         (2, 48, 8, 8),
         (2, 64, 4, 4),
     ]
     r50 = space_named("imagenet_resnet50")
-    assert [s[2] for s in latency.stage_inputs(r50, 1)] == [56, 56, 28, 14]
+    assert [s[2] for s in latency.stage_inputs(r50.plan(), 1)] == [56, 56, 28, 14]
 
 
 def test_table_round_trips_through_yaml(table, digits, tmp_path):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seknet.core.attention import KINDS, Choice, SlotShape
-from seknet.core.space import Arch, Space
+from seknet.core.space import Arch, Space, conv_side
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,6 @@ class Count:
 
     def __add__(self, other: Count) -> Count:
         return Count(self.params + other.params, self.macs + other.macs, self.attn_ops + other.attn_ops)
-
-
-def _out(size: int, stride: int) -> int:
-    """Output side of every conv/pool here: padding keeps 'same' size, the stride floors up."""
-    return (size - 1) // stride + 1
 
 
 def conv_bn(cin: int, cout: int, k: int, hw_out: int, groups: int = 1) -> Count:
@@ -79,9 +74,9 @@ def _conv_slot(space: Space, shape: SlotShape, hw: int, choice: Choice) -> Count
     return conv_bn(shape.in_channels, shape.out_channels, 3, hw, shape.groups)
 
 
-def _attn_slot(space: Space, c: int, hw: int, choice: Choice) -> Count:
+def _attn_slot(space: Space, shape: SlotShape, hw: int, choice: Choice) -> Count:
     if choice.slot == "attn":
-        return KINDS[choice.kind].part("count")(space, choice.value, SlotShape(c, c), hw)
+        return KINDS[choice.kind].part("count")(space, choice.value, shape, hw)
     return Count()
 
 
@@ -89,7 +84,7 @@ def trunk_count(space: Space) -> Count:
     """Stem and classifier: the part of every arch that no choice touches."""
     size = space.input_size
     if space.stem == "imagenet":
-        stem = conv_bn(space.in_channels, space.stem_width, 7, _out(size, 2) ** 2)
+        stem = conv_bn(space.in_channels, space.stem_width, 7, conv_side(size, 2) ** 2)
     else:
         stem = conv_bn(space.in_channels, space.stem_width, 3, size * size)
     return stem + linear(space.channels(len(space.stages) - 1)[1], space.num_classes, True)
@@ -97,25 +92,20 @@ def trunk_count(space: Space) -> Count:
 
 def stage_count(space: Space, stage: int, choice: Choice) -> Count:
     """All blocks of stage ``stage`` with ``choice``; independent of the other stages' choices."""
-    size = _out(_out(space.input_size, 2), 2) if space.stem == "imagenet" else space.input_size
-    s = space.stages[stage]
-    conv_c, out_c = space.channels(stage)
     total = Count()
-    for i, cin, stride in space.blocks():
-        hw_in = size * size
-        size = _out(size, stride)
-        if i != stage:
+    for b in space.plan():
+        if b.stage != stage:
             continue
-        hw = size * size
-        if s.block == "basic":
-            total += _conv_slot(space, SlotShape(cin, conv_c, stride), hw, choice) + conv_bn(conv_c, out_c, 3, hw)
+        hw_in, hw, out_c = b.side_in**2, b.side**2, b.attn.out_channels
+        if b.block == "basic":
+            total += _conv_slot(space, b.conv, hw, choice) + conv_bn(b.conv.out_channels, out_c, 3, hw)
         else:
-            total += conv_bn(cin, conv_c, 1, hw_in)  # 1x1 reduce, before the strided 3x3
-            total += _conv_slot(space, SlotShape(conv_c, conv_c, stride, s.groups), hw, choice)
-            total += conv_bn(conv_c, out_c, 1, hw)
-        total += _attn_slot(space, out_c, hw, choice)
-        if stride != 1 or cin != out_c:
-            total += conv_bn(cin, out_c, 1, hw)  # projection shortcut
+            total += conv_bn(b.in_channels, b.conv.in_channels, 1, hw_in)  # 1x1 reduce, before the strided 3x3
+            total += _conv_slot(space, b.conv, hw, choice)
+            total += conv_bn(b.conv.out_channels, out_c, 1, hw)
+        total += _attn_slot(space, b.attn, hw, choice)
+        if b.conv.stride != 1 or b.in_channels != out_c:
+            total += conv_bn(b.in_channels, out_c, 1, hw)  # projection shortcut
     return total
 
 

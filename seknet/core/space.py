@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from seknet.core.attention import ALL_CHOICES, KINDS, Choice
+from seknet.core.attention import ALL_CHOICES, KINDS, Choice, SlotShape
 from seknet.core.fileio import parse_yaml, read_yaml
 
 BLOCKS = ("basic", "bottleneck")
@@ -123,13 +123,45 @@ class Space:
         if why:
             raise ValueError(f"{where}: {choice} {why}")
 
-    def blocks(self):
-        """Yield (stage index, block in channels, stride) for every block, in order."""
-        in_c = self.stem_width
+    def stem_side(self) -> int:
+        """Side of the stem's output, the first stage's input (the ImageNet stem's conv and pool each halve it)."""
+        return conv_side(conv_side(self.input_size, 2), 2) if self.stem == "imagenet" else self.input_size
+
+    def plan(self) -> tuple[BlockPlan, ...]:
+        """Every residual block as it is built, in order: the one place a block's widths, strides and sides are
+        worked out (the builders in ``seknet.nn``, the counts and the latency tables read them from here)."""
+        plans, in_c, side = [], self.stem_width, self.stem_side()
         for i, s in enumerate(self.stages):
+            conv_c, out_c = self.channels(i)
             for j in range(s.depth):
-                yield i, in_c, s.stride if j == 0 else 1
-                in_c = s.width * (4 if s.block == "bottleneck" else 1)
+                stride = s.stride if j == 0 else 1
+                conv_in = in_c if s.block == "basic" else conv_c
+                conv = SlotShape(conv_in, conv_c, stride, 1 if s.block == "basic" else s.groups)
+                out_side = conv_side(side, stride)
+                plans.append(BlockPlan(i, s.block, in_c, s.width, conv, SlotShape(out_c, out_c), side, out_side))
+                in_c, side = out_c, out_side
+        return tuple(plans)
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    """One residual block where it sits: its stage, block kind, input channels and torchvision's ``planes``
+    (``width``), the shapes of its conv slot (which carries the stride) and attention slot, and the side of its
+    input and output feature maps."""
+
+    stage: int
+    block: str  # "basic" or "bottleneck"
+    in_channels: int
+    width: int
+    conv: SlotShape
+    attn: SlotShape  # in == out == the block's output channels
+    side_in: int
+    side: int
+
+
+def conv_side(size: int, stride: int) -> int:
+    """Output side of every conv and pool of these backbones: padding keeps 'same' size, the stride rounds up."""
+    return (size - 1) // stride + 1
 
 
 def check_se(space: Space, i: int, r: int) -> str | None:

@@ -17,16 +17,15 @@ import contextlib
 import os
 import platform
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
 
-from seknet.core.attention import Choice
 from seknet.core.latency_table import predict
-from seknet.core.space import Arch, Space
+from seknet.core.space import Arch, BlockPlan, Space
 from seknet.core.stats import p90
-from seknet.nn.backbone import build_model, head, plain_slots, stage_blocks, stem
+from seknet.nn.backbone import build_model
 
 RUNS = 30  # timed runs per part; the median is kept
 
@@ -92,16 +91,12 @@ def _paired_ms(fa, fb, runs: int) -> tuple[float, float]:
     return 1e3 * statistics.median(a), 1e3 * statistics.median(d)
 
 
-def stage_inputs(space: Space, batch: int) -> list[tuple[int, int, int, int]]:
-    """The input shape (B, C, H, W) each stage is fed in a whole model."""
-    side = space.input_size // (4 if space.stem == "imagenet" else 1)
-    shapes, seen = [], set()
-    for i, in_c, stride in space.blocks():
-        if i not in seen:
-            seen.add(i)
-            shapes.append((batch, in_c, side, side))
-        side = (side + stride - 1) // stride if stride > 1 else side
-    return shapes
+def stage_inputs(plans: Sequence[BlockPlan], batch: int) -> list[tuple[int, int, int, int]]:
+    """The input shape (B, C, H, W) each stage is fed in a whole model, from its blocks' plans (``Space.plan``)."""
+    firsts: dict[int, BlockPlan] = {}
+    for b in plans:
+        firsts.setdefault(b.stage, b)
+    return [(batch, b.in_channels, b.side_in, b.side_in) for b in firsts.values()]
 
 
 def measure_table(
@@ -122,18 +117,23 @@ def measure_table(
 
 def _measure(space: Space, device: str, batch: int, runs: int) -> dict:
     """:func:`measure_table`'s timings, in the current threads."""
-    torch.manual_seed(0)
-    alone = _parts_alone(space, device, batch, runs)
     n = len(space.stages)
+    none = space.parse("-".join(["none"] * n))
+    varied = {  # (stage, choice) -> that choice in that stage, none elsewhere
+        (i, c): space.parse("-".join(c if j == i else "none" for j in range(n)))
+        for i in range(n)
+        for c in space.choices
+        if c != "none"
+    }
+    plans = space.plan()
+    torch.manual_seed(0)
+    alone = _parts_alone(none, plans, device, batch, runs)
     x = torch.randn(batch, space.in_channels, space.input_size, space.input_size)
-    run_base = _arch_runner(space.parse("-".join(["none"] * n)), x, device)
+    run_base = _arch_runner(none, x, device)
     bases, deltas = [], {}
-    for i in range(n):
-        for c in space.choices:
-            if c != "none":
-                varied = _arch_runner(space.parse("-".join(c if j == i else "none" for j in range(n))), x, device)
-                b, deltas[(i, c)] = _paired_ms(run_base, varied, runs)
-                bases.append(b)
+    for key, arch in varied.items():
+        b, deltas[key] = _paired_ms(run_base, _arch_runner(arch, x, device), runs)
+        bases.append(b)
     base = statistics.median(bases)
     scale = base / (alone["stem"] + alone["head"] + sum(alone["stages"]))
     stages = []
@@ -157,21 +157,15 @@ def _measure(space: Space, device: str, batch: int, runs: int) -> dict:
     }
 
 
-def _parts_alone(space: Space, device: str, batch: int, runs: int) -> dict:
-    """The stem, every stage at ``none`` and the head, each timed alone on its real input shape (ms)."""
-    x = torch.randn(batch, space.in_channels, space.input_size, space.input_size)
-    stem_ms = _timed(stem(space), x, runs, device)
-    none = plain_slots(space, [Choice.parse("none")] * len(space.stages))
-    stages = [
-        _timed(stage_blocks(space, i, none), torch.randn(shape), runs, device)
-        for i, shape in enumerate(stage_inputs(space, batch))
-    ]
-    last = space.channels(len(space.stages) - 1)[1]
-    pooled_head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), head(space))
-    side = space.input_size // (4 if space.stem == "imagenet" else 1)
-    for s in space.stages:
-        side = (side + s.stride - 1) // s.stride
-    head_ms = _timed(pooled_head, torch.randn(batch, last, side, side), runs, device)
+def _parts_alone(none: Arch, plans: Sequence[BlockPlan], device: str, batch: int, runs: int) -> dict:
+    """The stem, every stage and the head of the all-``none`` model, each timed alone on its real input shape (ms)."""
+    base, s, last = build_model(none), none.space, plans[-1]
+    x = torch.randn(batch, s.in_channels, s.input_size, s.input_size)
+    stem_ms = _timed(base.stem, x, runs, device)
+    inputs = stage_inputs(plans, batch)
+    stages = [_timed(stage, torch.randn(shape), runs, device) for stage, shape in zip(base.stages, inputs, strict=True)]
+    pooled_head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), base.fc)
+    head_ms = _timed(pooled_head, torch.randn(batch, last.attn.out_channels, last.side, last.side), runs, device)
     return {"stem": stem_ms, "stages": stages, "head": head_ms}
 
 

@@ -76,13 +76,13 @@ class AttentionSpace(ModelSpace):
     def __init__(self, space_file: str) -> None:
         super().__init__()
         space = load_space(space_file)
-        n = len(space.stages)
-        self.stem, self.fc = init_weights(stem(space)), head(space)
+        n, plans = len(space.stages), space.plan()
+        self.stem, self.fc = init_weights(stem(space)), head(plans[-1].attn.out_channels, space.num_classes)
 
         def candidates(i: int) -> dict[str, nn.Module]:
+            blocks = [b for b in plans if b.stage == i]
             return {
-                c: init_weights(stage_blocks(space, i, plain_slots(space, (Choice.parse(c),) * n)))
-                for c in space.choices
+                c: init_weights(stage_blocks(blocks, plain_slots(space, (Choice.parse(c),) * n))) for c in space.choices
             }
 
         self.stages = nn.ModuleList(LayerChoice(candidates(i), label=f"stage{i}") for i in range(n))

@@ -7,13 +7,13 @@ from collections.abc import Callable, Sequence
 from torch import Tensor, nn
 
 from seknet.core.attention import Choice, SlotShape
-from seknet.core.space import Arch, Space
+from seknet.core.space import Arch, BlockPlan, Space
 from seknet.nn.blocks import BasicBlock, Bottleneck
 from seknet.nn.layers import ConvBnAct
 from seknet.nn.slots import attn_slot, conv_slot
 
-# (stage index, the conv slot's shape) -> (conv slot, attn slot)
-SlotFactory = Callable[[int, SlotShape], tuple[nn.Module, nn.Module]]
+# (stage index, the conv slot's shape, the attention slot's shape) -> (conv slot, attn slot)
+SlotFactory = Callable[[int, SlotShape, SlotShape], tuple[nn.Module, nn.Module]]
 
 
 def stem(space: Space) -> nn.Module:
@@ -23,9 +23,9 @@ def stem(space: Space) -> nn.Module:
     return ConvBnAct(space.in_channels, space.stem_width, 3)
 
 
-def head(space: Space) -> nn.Linear:
+def head(in_features: int, num_classes: int) -> nn.Linear:
     """The classifier on the globally pooled last stage."""
-    return nn.Linear(space.channels(len(space.stages) - 1)[1], space.num_classes)
+    return nn.Linear(in_features, num_classes)
 
 
 class Stage(nn.ModuleList):
@@ -37,19 +37,15 @@ class Stage(nn.ModuleList):
         return x
 
 
-def stage_blocks(space: Space, i: int, slots: SlotFactory) -> Stage:
-    """Stage ``i`` of ``space``, each block's conv and attention slots made by ``slots``."""
-    s, (conv_c, _) = space.stages[i], space.channels(i)
+def stage_blocks(plans: Sequence[BlockPlan], slots: SlotFactory) -> Stage:
+    """The blocks ``plans`` (one stage's, of ``Space.plan``), each one's conv and attention slots made by ``slots``."""
     blocks = Stage()
-    for j, in_c, stride in space.blocks():
-        if j != i:
-            continue
-        if s.block == "basic":
-            cs, at = slots(i, SlotShape(in_c, conv_c, stride))
-            blocks.append(BasicBlock(in_c, s.width, stride, cs, at))
+    for b in plans:
+        cs, at = slots(b.stage, b.conv, b.attn)
+        if b.block == "basic":
+            blocks.append(BasicBlock(b.in_channels, b.width, b.conv.stride, cs, at))
         else:
-            cs, at = slots(i, SlotShape(conv_c, conv_c, stride, s.groups))
-            blocks.append(Bottleneck(in_c, s.width, stride, cs, at, inner=conv_c))
+            blocks.append(Bottleneck(b.in_channels, b.width, b.conv.stride, cs, at, inner=b.conv.out_channels))
     return blocks
 
 
@@ -64,10 +60,9 @@ def init_weights(module: nn.Module) -> nn.Module:
 def plain_slots(space: Space, choices: Sequence[Choice]) -> SlotFactory:
     """The slots of a stand-alone model: stage i's blocks get exactly ``choices[i]``."""
 
-    def slots(i: int, shape: SlotShape) -> tuple[nn.Module, nn.Module]:
-        attn_c = space.channels(i)[1]
-        cs = conv_slot(space, choices[i], shape)  # built first: the weights drawn keep their order
-        return cs, attn_slot(space, choices[i], SlotShape(attn_c, attn_c))
+    def slots(i: int, conv: SlotShape, attn: SlotShape) -> tuple[nn.Module, nn.Module]:
+        cs = conv_slot(space, choices[i], conv)  # built first: the weights drawn keep their order
+        return cs, attn_slot(space, choices[i], attn)
 
     return slots
 
@@ -82,9 +77,12 @@ class ResNet(nn.Module):
     def __init__(self, space: Space, slots: SlotFactory) -> None:
         super().__init__()
         self.space = space
+        plans = space.plan()
         self.stem = stem(space)
-        self.stages = nn.ModuleList(stage_blocks(space, i, slots) for i in range(len(space.stages)))
-        self.fc = head(space)
+        self.stages = nn.ModuleList(
+            stage_blocks([b for b in plans if b.stage == i], slots) for i in range(len(space.stages))
+        )
+        self.fc = head(plans[-1].attn.out_channels, space.num_classes)
         init_weights(self)
 
     def forward(self, x: Tensor, arch: Arch | None = None) -> Tensor:

@@ -126,8 +126,8 @@ class Supernet(ResNet):
         if choice_affine and sharing != "sliced":
             raise ValueError("choice_affine needs sharing='sliced'")
 
-        def slots(i: int, shape: SlotShape) -> tuple[nn.Module, nn.Module]:
-            c = space.channels(i)[1]
+        def slots(i: int, shape: SlotShape, attn_shape: SlotShape) -> tuple[nn.Module, nn.Module]:
+            c = attn_shape.out_channels
             if sharing == "separate":
                 conv = SuperConvSlot(space, shape, sharing)
                 return conv, SuperAttnSlot(space, c, sharing)
