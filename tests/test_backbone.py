@@ -63,3 +63,24 @@ def test_model_is_plain(digits):
     a.eval(), b.eval()
     x = torch.randn(2, 1, 16, 16)
     torch.testing.assert_close(a(x), b(x))
+
+
+@pytest.mark.parametrize("name", ["digits", "imagenet_resnext50"])
+def test_each_blocks_plan_is_what_the_built_model_feeds_and_returns(name):
+    """Space.plan gives every block's input channels and side, output channels and side, and conv-slot stride
+    exactly as the built model runs them (forward hooks on each block), for basic and bottleneck (ResNeXt) blocks."""
+    from tests.conftest import space_named
+
+    space = space_named(name)
+    model = seknet.build_model(space.parse("-".join(["sk2"] * len(space.stages))))
+    seen = []
+    for block in (b for stage in model.stages for b in stage):
+        block.register_forward_hook(lambda m, args, out: seen.append((tuple(args[0].shape[1:]), tuple(out.shape[1:]))))
+    with torch.no_grad():
+        model.eval()(torch.randn(1, space.in_channels, space.input_size, space.input_size))
+    plans = space.plan()
+    assert len(plans) == len(seen) == sum(s.depth for s in space.stages)
+    for b, (x, y) in zip(plans, seen, strict=True):
+        assert x == (b.in_channels, b.side_in, b.side_in)
+        assert y == (b.attn.out_channels, b.side, b.side)
+        assert b.side == -(-b.side_in // b.conv.stride)  # the stride rounds up
