@@ -173,6 +173,28 @@ def test_pooled_sd_of_planted_replicates():
     assert nb.pooled_sd(rows) == pytest.approx(((0.5 + 8) / 3) ** 0.5)
 
 
+def test_supernet_budget_averages_only_runs_of_the_same_epochs_and_judges_them_against_the_truth(tmp_path):
+    """routes() keeps every run alone and adds the arch-by-arch mean of each two runs with the same supernet epochs
+    (their seconds summed), never of runs with different epochs; judged() gives tau 1 and zero regret to scores
+    ordered as the truth is, and the pp it loses where a score puts a worse arch first under a budget."""
+    sb = _load("supernet_budget")
+    runs = {
+        "a": (15, 10.0, {"x": 0.9, "y": 0.8}),
+        "b": (15, 12.0, {"x": 0.7, "y": 0.8}),
+        "c": (30, 20.0, {"x": 0.5, "y": 0.5}),
+    }
+    out = {name: (e, n, s, sc) for name, e, n, s, sc in sb.routes(runs)}
+    assert set(out) == {"a", "b", "c", "a + b"}
+    assert out["a + b"][:3] == (15, 2, 22.0) and out["a + b"][3] == pytest.approx({"x": 0.8, "y": 0.8})
+    t = _load("answer_data").Truth()
+    mean = dict(t.mean)
+    tau, regret = sb.judged(mean, mean, t)
+    assert tau == pytest.approx(1.0) and regret == [0.0, 0.0, 0.0]
+    worst = min(t.in_budget(0), key=mean.get)
+    tau, regret = sb.judged(mean | {worst: 2.0}, mean, t)  # the worst arch under the first budget scored first
+    assert regret[0] == pytest.approx(100 * (max(mean[a] for a in t.in_budget(0)) - mean[worst]))
+
+
 def test_curves_append_a_finished_trials_rows_at_once_and_skip_a_failed_one(tmp_path, capsys):
     """append_rows (the curves' trial callback) appends the rows a trial reported, with the commit, under the
     table's columns; a failed trial writes nothing and is printed."""
