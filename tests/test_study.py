@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -171,14 +172,14 @@ def test_a_dashboard_on_a_live_run_switches_to_its_recorded_study_once_it_finish
     (partial / STUDY_FILE).write_bytes(b"")
     made = []
 
-    def make_app(url: str):
-        made.append(url)
-        return lambda environ, start_response: [url.encode()]
+    def make_app(path: Path):
+        made.append(path)
+        return lambda environ, start_response: [str(path).encode()]
 
     app = Follow(run, make_app)
-    assert app({}, None) == [f"sqlite:///{(partial / STUDY_FILE).resolve()}".encode()]
+    assert app({}, None) == [str((partial / STUDY_FILE).resolve()).encode()]
     partial.rename(run)  # what record does last
-    final = f"sqlite:///{(run / STUDY_FILE).resolve()}".encode()
+    final = str((run / STUDY_FILE).resolve()).encode()
     assert app({}, None) == [final] and app({}, None) == [final] and len(made) == 2
     with pytest.raises(ValueError, match="not a run still going"):
         Follow(tmp_path / "other", make_app)
@@ -204,7 +205,7 @@ def test_a_multitrial_run_viewed_while_it_runs_shows_its_finished_trials_and_cur
     assert p.returncode == 0, err[-2000:]
     assert "not added to the live study" not in said, said[-2000:]  # the dashboard's reads made no write fail
     assert running and seen, "no finished trial appeared in the study while the run was going"
-    assert served == f"sqlite:///{live.resolve()}"
+    assert served == live.resolve()
     assert 1 <= len(while_going) <= 4 and len(_api_trials(app)) == 4  # the same app, now on the recorded study
     assert sorted(seen[0].intermediate_values) == [1, 2]
     assert seen[0].values[0] == pytest.approx(seen[0].intermediate_values[2], abs=1e-6)

@@ -29,30 +29,29 @@ def live_study(run: Path) -> Path | None:
 
 
 class Follow:
-    """The WSGI app of a run still going: ``make_app(storage URL)`` over its live study.db, rebuilt once over the
+    """The WSGI app of a run still going: ``make_app(study.db path)`` over its live study.db, rebuilt once over the
     finished run's study.db at the first request after the run is recorded (its folder renamed into place)."""
 
-    def __init__(self, run: Path, make_app: Callable[[str], Callable]) -> None:
+    def __init__(self, run: Path, make_app: Callable[[Path], Callable]) -> None:
         live = live_study(run)
         if live is None:
             raise ValueError(f"{run}: not a run still going (no .{Path(run).name}.partial/{STUDY_FILE})")
         self.run, self.make_app, self.live = Path(run), make_app, True
-        self.app = make_app(f"sqlite:///{live.resolve()}")
+        self.app = make_app(live.resolve())
 
     def __call__(self, environ: dict, start_response: Callable):
         final = self.run / STUDY_FILE
         if self.live and final.is_file() and live_study(self.run) is None:
-            self.app, self.live = self.make_app(f"sqlite:///{final.resolve()}"), False
+            self.app, self.live = self.make_app(final.resolve()), False
             print(f"{self.run} finished: serving its recorded {final}", flush=True)
         return self.app(environ, start_response)
 
 
-def viewer(url: str):
-    """optuna-dashboard's WSGI app over the SQLite storage at ``url``, as a viewer: it creates no tables, and it
-    waits for a running run's write instead of failing, and so never makes that write fail."""
+def viewer(path: Path):
+    """optuna-dashboard's WSGI app over the SQLite storage ``path``, as a viewer: it creates no tables, and it waits
+    for a running run's write instead of failing, and so never makes that write fail."""
     import optuna_dashboard
 
-    path = Path(url.removeprefix("sqlite:///"))
     return optuna_dashboard.wsgi(sqlite_storage(path, skip_table_creation=True, skip_compatibility_check=True))
 
 
@@ -67,21 +66,21 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def storage_for(runs: Sequence[Path], scratch: Path) -> str:
-    """The storage URL that holds the ``runs``: a single run's study.db (built from its files when missing; the live
+def storage_for(runs: Sequence[Path], scratch: Path) -> Path:
+    """The SQLite storage that holds the ``runs``: a single run's study.db (built from its files when missing; the live
     one of a run still going), or a storage in ``scratch`` with one study per run. Every run is read (and refused in
     one line) before anything is written."""
     if len(runs) == 1 and (live := live_study(Path(runs[0]))) is not None:
-        return f"sqlite:///{live.resolve()}"
+        return live.resolve()
     studies = {Path(r).resolve().name: run_study(Path(r)) for r in runs}
     if len(runs) == 1:
         path = Path(runs[0]) / STUDY_FILE
         if not path.is_file():
             write_study(path, studies)
-        return f"sqlite:///{path.resolve()}"
+        return path.resolve()
     if len(studies) < len(runs):
         raise ValueError("two runs share a folder name; a study is named after its run folder")
-    return f"sqlite:///{write_study(scratch / 'runs.db', studies)}"
+    return write_study(scratch / "runs.db", studies).resolve()
 
 
 def serve(runs: Sequence[Path], port: int = 8080, host: str = "127.0.0.1") -> None:
@@ -95,9 +94,9 @@ def serve(runs: Sequence[Path], port: int = 8080, host: str = "127.0.0.1") -> No
 
     check_port(host, port)
     with tempfile.TemporaryDirectory(prefix="seknet-dashboard-") as scratch:
-        url = storage_for(runs, Path(scratch))
+        storage = storage_for(runs, Path(scratch))
         going = len(runs) == 1 and live_study(Path(runs[0])) is not None
-        app = Follow(Path(runs[0]), viewer) if going else viewer(url)
+        app = Follow(Path(runs[0]), viewer) if going else viewer(storage)
 
         class Quiet(WSGIRequestHandler):
             def log_message(self, *args) -> None:  # one line per request would bury the URL
