@@ -176,21 +176,32 @@ def sqlite_storage(path: Path, **kwargs):
     return optuna.storages.RDBStorage(f"sqlite:///{Path(path).resolve()}", engine_kwargs=engine, **kwargs)
 
 
+def _live_study(storage, name: str, cost: str):
+    """Study ``name`` of ``storage`` with the run's directions and metric names (accuracy, ``cost``), made when
+    missing."""
+    import optuna
+
+    study = optuna.create_study(
+        storage=storage, study_name=name, directions=["maximize", "minimize"], load_if_exists=True
+    )
+    if study.metric_names is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # set_metric_names is marked experimental
+            study.set_metric_names(["accuracy", cost])
+    return study
+
+
 def _create_live_study(path: Path, name: str, cost: str) -> None:
     """Create the SQLite storage ``path`` holding the empty study ``name`` whole, or leave the one another process
     made first: Optuna creates its tables in several transactions, so a reader (a dashboard, a test) that opened the
     file half made would try to create them too and one of the two would fail. The file is built beside ``path``
     and linked into place, which fails when ``path`` exists."""
-    import optuna
 
     part = path.with_name(f".{path.name}.{os.getpid()}.new")
     part.unlink(missing_ok=True)
     storage = sqlite_storage(part)
     try:
-        study = optuna.create_study(storage=storage, study_name=name, directions=["maximize", "minimize"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # set_metric_names is marked experimental
-            study.set_metric_names(["accuracy", cost])
+        _live_study(storage, name, cost)
     finally:
         storage.engine.dispose()
     try:
@@ -213,13 +224,7 @@ def add_live_trial(path: Path, name: str, cost: str, choices: Sequence[str], tri
         _create_live_study(Path(path), name, cost)
     storage = sqlite_storage(path, skip_table_creation=True)
     try:
-        study = optuna.create_study(
-            storage=storage, study_name=name, directions=["maximize", "minimize"], load_if_exists=True
-        )
-        if study.metric_names is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # set_metric_names is marked experimental
-                study.set_metric_names(["accuracy", cost])
+        study = _live_study(storage, name, cost)
         key = trial["attrs"].get("trial_id")
         if key is not None and any(t.user_attrs.get("trial_id") == key for t in study.get_trials(deepcopy=False)):
             return False
