@@ -91,6 +91,8 @@ def test_a_live_trial_is_added_once_with_its_curve_and_the_final_write_keeps_the
     assert not add_live_trial(path, "run", "macs", CHOICES, trial)
     (live,) = _load(path).trials
     assert live.state.name == "COMPLETE" and live.values == [0.8, 100.0]
+    for tune_id in ("67393770", "12e45678", "12345_00001"):  # ids a searcher or a grid gives: never numbers
+        assert trials_of([row | {"trial_id": tune_id}], "macs")[0]["attrs"]["trial_id"] == tune_id
     assert live.intermediate_values == {1: 0.5, 2: 0.8} and live.user_attrs["trial_id"] == "12345_00001"
     assert _load(path).metric_names == ["accuracy", "macs"]
     curves = live_curves(path)

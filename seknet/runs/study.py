@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 STUDY_FILE = "study.db"
 ATTRS = ("arch", "acc_low", "acc_high", "n_eval", "params", "macs", "attn_ops", "latency_ms", "on_front")
 ATTRS += ("slice_accuracy", "measured_accuracy", "trainings", "epochs_trained", "status", "error", "trial_id")
+TEXT_ATTRS = ("arch", "status", "error", "trial_id")  # kept as written: a Tune id such as 67393770 is no number
 
 
 def trials_of(
@@ -74,7 +75,7 @@ def trials_of(
         status = r.get("status", "complete")
         full = status == "complete" and r.get("accuracy", "") != "" and int(r["n_eval"]) == n_full
         state = "COMPLETE" if full else "FAIL" if status == "failed" else "PRUNED"
-        attrs = {k: _plain(r[k]) for k in ATTRS if r.get(k, "") != ""}
+        attrs = {k: r[k] if k in TEXT_ATTRS else _plain(r[k]) for k in ATTRS if r.get(k, "") != ""}
         attrs |= {"pick_under": picks.get(r["arch"], []), "indifferent_under": tied.get(r["arch"], [])}
         attrs |= (standalone or {}).get(r.get("arch", ""), {})
         params = dict(enumerate(stage_names(r["arch"]))) if r.get("arch") else {}  # a trial that failed before its arch
@@ -290,10 +291,8 @@ def live_curves(path: Path) -> dict[str, dict[int, float]]:
 
 
 def _plain(value: str) -> object:
-    """A CSV cell as the JSON value a dashboard sorts by: a number where it is one, else the text (an id such as
-    Tune's ``12345_00001`` stays text, though Python's int() would read it)."""
-    if "_" in str(value):
-        return value
+    """A CSV cell of a numeric column as the JSON value a dashboard sorts by: a number where it is one, else the text
+    (the text columns, ``TEXT_ATTRS``, are never passed here)."""
     for kind in (int, float):
         try:
             return kind(value)
