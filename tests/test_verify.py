@@ -4,12 +4,14 @@ truth check's resolved / wrong counts (seknet.core.truth.claims)."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pytest
 import yaml
@@ -144,6 +146,19 @@ def _finished(tune_dir) -> dict[str, str]:
     }
 
 
+def _final_reports(tune_dir) -> Counter:
+    """How many times each (arch, seed, epochs) reported its last epoch, over every trial folder of every
+    experiment in ``tune_dir``: a job trained twice counts 2, even when its second training wrote a new folder."""
+    reports = Counter()
+    for text in _finished(tune_dir).values():
+        for line in text.splitlines():
+            r = json.loads(line)
+            job = r["config"]["job"]
+            if r["epoch"] == job["epochs"]:
+                reports[(job["arch"], job["seed"], job["epochs"])] += 1
+    return reports
+
+
 @pytest.mark.slow
 def test_verify_resumes_after_kill_minus_9_without_training_anything_twice(tiny_space, tmp_path):
     """kill -9 amid the verification trainings, then --resume: the supernet is not trained again, no finished
@@ -178,6 +193,8 @@ def test_verify_resumes_after_kill_minus_9_without_training_anything_twice(tiny_
     assert search.main(["run", "--resume", str(out)]) == 0
     after = _finished(out / "verify" / "tune")
     assert all(after[name] == text for name, text in before.items()), "a finished training ran again"
+    reports = _final_reports(out / "verify" / "tune")
+    assert len(reports) == 9 and set(reports.values()) == {1}, f"a training ran twice: {reports}"
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["resumed_from_epoch"] == cfg["config"]["epochs"]  # the supernet's training was not run again
     trained = read_csv(out / "verify" / "trainings.csv")

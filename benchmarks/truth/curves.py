@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     n_val = len(load_digits(DATA_SEED, eval_variants=VAL_VARIANTS).val)
     keyed = [{"arch": a, "seed": s, "epochs": e} for a, s, e, *_ in todo]  # the runner's jobs
     folder = args.table.parent / ".tune" / args.table.stem  # the runner's ledger and Tune state, beside the table
-    train_jobs(keyed, curves.trainable(inits), folder, n_val, restore=False, num_cpus=args.workers, callbacks=(append,))
+    train_jobs(keyed, curves.trainable(inits), folder, n_val, num_cpus=args.workers, callbacks=(append,))
 
 
 def curve_trial(config: dict, inits: dict[int, tuple[str, float]]) -> None:

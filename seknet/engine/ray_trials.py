@@ -9,8 +9,8 @@ NaN loss fails the trial, and Tune records why (``error_line``). Ray is imported
 only.
 
 :func:`train_jobs` runs a list of jobs as one grid experiment and keeps every finished one in a ledger CSV
-(``LEDGER`` columns), so that no (arch, seed, epochs) evaluated on the same images is ever trained twice, resumes
-included.
+(``LEDGER`` columns, :class:`Ledger`), so that no (arch, seed, epochs) evaluated on the same images is ever trained
+twice, resumes included.
 """
 
 from __future__ import annotations
@@ -180,18 +180,15 @@ def job_key(row: dict) -> tuple[str, int, int]:
     return row["arch"], int(row["seed"]), int(row["epochs"])
 
 
-def ledger_row(result, epochs: int | None = None) -> dict:
-    """The ledger row of one finished Tune trial: complete with its correct count, or failed with the reason (a
-    crash, no result, or, when ``epochs`` is given, a trial that stopped before it)."""
-    job, m = job_of(result.config), result.metrics or {}
+def ledger_row(job: dict, metrics: dict | None, error: str | None = None, epochs: int | None = None) -> dict:
+    """The ledger row of one Tune trial of ``job`` from its last reported ``metrics``: complete with its correct
+    count, or failed with the reason (``error``, no result, or, when ``epochs`` is given, a trial that stopped
+    before it)."""
+    m = metrics or {}
     row = {"arch": job["arch"], "seed": job["seed"], "epochs": job.get("epochs", epochs)}
     stopped = epochs is not None and m.get("epoch") != epochs
-    if result.error is not None or "correct" not in m or stopped:
-        why = "no result"
-        if result.error is not None:
-            why = error_line(result.error)
-        elif stopped:
-            why = f"stopped after {m.get('epoch', 0)} epochs"
+    if error is not None or "correct" not in m or stopped:
+        why = error or (f"stopped after {m.get('epoch', 0)} epochs" if stopped else "no result")
         return row | {"correct": "", "n_eval": "", "accuracy": "", "status": "failed", "error": why, "seconds": ""}
     acc = int(m["correct"]) / int(m["n_eval"])
     return row | {
@@ -204,6 +201,59 @@ def ledger_row(result, epochs: int | None = None) -> dict:
     }
 
 
+class Ledger:
+    """The ledger CSV of stand-alone trainings (``LEDGER`` columns, one row per (arch, seed, epochs)), held by the
+    driver and rewritten whole (atomically) at every change, so that a kill -9 at any moment leaves the ledger as it
+    was before or after one row.
+
+    ``counted`` are the keys that count as done for an evaluation on ``n_eval`` images: complete on ``n_eval``
+    images, or failed (unless ``retry_failed``). A complete row replaces any row of its key; a failed one only a row
+    that does not count."""
+
+    def __init__(self, path: Path, n_eval: int, retry_failed: bool = False) -> None:
+        self.path = Path(path)
+        self.rows = {job_key(r): r for r in (read_csv(self.path) if self.path.is_file() else [])}
+        self.counted = {k for k, r in self.rows.items() if _counts(r, n_eval, retry_failed)}
+
+    def add(self, row: dict) -> None:
+        key = job_key(row)
+        if row["status"] == "complete" or key not in self.counted:
+            self.rows[key] = row
+            self.counted.add(key)
+            write_csv(self.path, sorted(self.rows.values(), key=job_key), LEDGER)
+
+    def done(self, jobs: list[dict]) -> list[dict]:
+        """The rows of ``jobs`` that count as done, in their order."""
+        return [self.rows[job_key(j)] for j in jobs if job_key(j) in self.counted]
+
+
+def ledger_callback(ledger: Ledger):
+    """A Ray Tune callback that adds each trial to ``ledger`` in the driver: complete as soon as its last epoch is
+    reported, before Tune writes that result to the trial's result.json (Tune calls user callbacks before its
+    loggers), so a run killed between the report and the trial's end does not train it again; failed (or stopped
+    short) when the trial ends without it."""
+    from ray.tune import Callback
+
+    class Recorder(Callback):
+        def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+            job = job_of(trial.config)
+            if result.get("epoch") == int(job["epochs"]) and "correct" in result:
+                ledger.add(ledger_row(job, result, None, int(job["epochs"])))
+
+        def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+            self._ended(trial, None)
+
+        def on_trial_error(self, iteration, trials, trial, **info) -> None:
+            error = trial.get_error()
+            self._ended(trial, error_line(error) if error is not None else "failed")
+
+        def _ended(self, trial, error: str | None) -> None:
+            job = job_of(trial.config)
+            ledger.add(ledger_row(job, trial.last_result, error, int(job["epochs"])))
+
+    return Recorder()
+
+
 def train_jobs(
     jobs: list[dict],
     trainable,
@@ -212,7 +262,6 @@ def train_jobs(
     progress: bool = False,
     address: str | None = None,
     gpus: int | None = None,
-    restore: bool = True,
     retry_failed: bool = False,
     ledger: Path | None = None,
     num_cpus: int | None = None,
@@ -222,34 +271,31 @@ def train_jobs(
     ``trainable`` (see :func:`standalone_trainable`); returns the ledger rows of ``jobs``, in their order.
 
     A ledger row counts as done when it was evaluated on ``n_eval`` images (complete), or failed (unless
-    ``retry_failed``); every finished trial is added to the ledger. ``restore``: an interrupted experiment in
-    ``folder``/tune is restored, keeping its finished trials (a run's resume); else a new one is started beside it.
+    ``retry_failed``). Each trial is added to the ledger by the driver as it reports its last epoch
+    (:func:`ledger_callback`), so an interrupted run resumes by calling this again: a new experiment in
+    ``folder``/tune trains only the jobs the ledger lacks (an interrupted Tune experiment is never restored, since
+    Tune would train again a trial that had reported but not yet ended).
     ``gpus``: what a local Ray is started with (:func:`local_gpus`); ``address`` joins a cluster instead.
     ``ledger``: the ledger file, when several experiment folders share one (default ``folder``/trainings.csv).
     ``num_cpus``: the CPUs a local Ray is started with (trials at once, one CPU each; default all).
-    ``callbacks``: Tune callbacks of a new experiment (e.g. :func:`trial_callback`).
+    ``callbacks``: more Tune callbacks (e.g. :func:`trial_callback`).
     """
     from ray import tune
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    ledger = Path(ledger) if ledger is not None else folder / "trainings.csv"
-    rows = read_csv(ledger) if ledger.is_file() else []
-    done = {job_key(r): r for r in rows if _counts(r, n_eval, retry_failed)}
-    todo = [j for j in dict.fromkeys(map(job_key, jobs)) if j not in done]
+    book = Ledger(ledger if ledger is not None else folder / "trainings.csv", n_eval, retry_failed)
+    todo = [j for j in dict.fromkeys(map(job_key, jobs)) if j not in book.counted]
     if todo:
         grid = {"job": tune.grid_search([{"arch": a, "seed": s, "epochs": e} for a, s, e in todo])}
-        restore = restore and (folder / "tune").is_dir()
-        what = f"remove {folder}/tune to train the missing ones again"
         with tune_settings(), ray_session(address, num_cpus=num_cpus, num_gpus=gpus):
-            tuner = experiment(trainable, folder, progress, restore, what, callbacks, param_space=grid)
-            for result in tuner.fit():
-                row = ledger_row(result, int(job_of(result.config)["epochs"]))
-                if row["status"] == "complete" or job_key(row) not in done:
-                    done[job_key(row)] = row
-        kept = [r for r in rows if job_key(r) not in done]  # rows of other evaluations stay in the ledger
-        write_csv(ledger, sorted([*kept, *done.values()], key=job_key), LEDGER)
-    return [done[job_key(j)] for j in jobs if job_key(j) in done]
+            callbacks = (ledger_callback(book), *callbacks)
+            tuner = experiment(trainable, folder, progress, False, "", callbacks, param_space=grid)
+            for result in tuner.fit():  # what the callback may have missed: a trial that never started
+                job = job_of(result.config)
+                error = error_line(result.error) if result.error is not None else None
+                book.add(ledger_row(job, result.metrics, error, int(job["epochs"])))
+    return book.done(jobs)
 
 
 def _counts(row: dict, n_eval: int, retry_failed: bool) -> bool:

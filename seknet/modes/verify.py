@@ -105,8 +105,8 @@ def verify_data(ctx: RunContext) -> Data:
 
 
 def train_jobs(ctx: RunContext, jobs: list[dict], look: int = 0, data: Data | None = None) -> list[dict]:
-    """Train the ``jobs`` not yet in the run's ledger (``verify/trainings.csv``) as Ray Tune trials; an interrupted
-    experiment is restored, so its finished trials are kept. Returns every ledger row of ``jobs``. ``look`` > 0: a
+    """Train the ``jobs`` not yet in the run's ledger (``verify/trainings.csv``) as Ray Tune trials; a resumed run
+    trains only the jobs the ledger lacks. Returns every ledger row of ``jobs``. ``look`` > 0: a
     round of sequential verification, its own experiment in ``verify/look-K``. ``data``: :func:`verify_data`, when
     the caller has it already (a sequential run trains at every look). Each finished training is added to the run's
     study.db as it finishes (``seknet.runs.study.live_trial``), so the dashboard shows them while the run goes on."""

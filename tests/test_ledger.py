@@ -1,0 +1,91 @@
+"""The stand-alone runner's ledger (seknet.engine.ray_trials.train_jobs): a job is trained once, whatever moment the
+driver is killed at."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from seknet.core.fileio import read_csv
+from seknet.engine.ray_trials import Ledger, ledger_row
+from tests.conftest import ROOT
+
+# A driver running train_jobs over two jobs whose trials report their last epoch and then, for "hang", do not end;
+# each training leaves a file named after its job, so a second training of a job shows.
+DRIVER = textwrap.dedent(
+    """
+    import sys
+    import time
+    from pathlib import Path
+    from ray import tune
+    from seknet.engine.ray_trials import train_jobs
+
+    folder, mode = Path(sys.argv[1]), sys.argv[2]  # globals of trial: Ray ships them with it to its worker
+
+    def trial(config):
+        job = config["job"]
+        with open(folder / f"trained-{job['arch']}", "a") as f:
+            f.write("once\\n")
+        tune.report({"correct": 7, "n_eval": 10, "accuracy": 0.7, "epoch": job["epochs"]})
+        if job["arch"] == "hang" and mode == "hang":
+            time.sleep(600)
+
+    jobs = [{"arch": a, "seed": 0, "epochs": 1} for a in ("quick", "hang")]
+    trainable = tune.with_resources(trial, {"cpu": 1})
+    rows = train_jobs(jobs, trainable, folder, 10, num_cpus=2)
+    print([r["status"] for r in rows])
+    """
+)
+
+
+def test_a_run_killed_after_a_trial_reported_its_last_epoch_does_not_train_it_again(tmp_path):
+    """kill -9 of the driver while a trial has reported its last epoch but not yet ended (Tune has written its
+    result.json): the ledger already holds it, so the next call trains neither job again and returns both."""
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-c", DRIVER, str(folder)]
+    proc = subprocess.Popen(
+        [*argv, "hang"], cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.time() + 120
+        reported = []
+        while time.time() < deadline and len(reported) < 2:
+            reported = [p for p in (folder / "tune").glob("*/result.json") if p.stat().st_size]
+            time.sleep(0.2)
+        assert len(reported) == 2, proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "no report"
+        assert proc.poll() is None, "the hanging trial must still be running when the driver is killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run([*argv, "end"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['complete', 'complete']"
+    for arch in ("quick", "hang"):
+        assert (folder / f"trained-{arch}").read_text() == "once\n", f"{arch} was trained again"
+    rows = read_csv(folder / "trainings.csv")
+    assert [(r["arch"], r["correct"], r["status"]) for r in rows] == [
+        ("hang", "7", "complete"),
+        ("quick", "7", "complete"),
+    ]
+
+
+def test_a_complete_row_replaces_a_failed_one_but_a_failure_never_replaces_a_result(tmp_path):
+    """The ledger keeps one row per (arch, seed, epochs): a later success replaces a failure, a later failure of a
+    job already complete on the same images is dropped, and every change is on disk at once."""
+    path = tmp_path / "trainings.csv"
+    job = {"arch": "se16-sk2", "seed": 1, "epochs": 2}
+    book = Ledger(path, n_eval=10)
+    book.add(ledger_row(job, {"epoch": 1, "correct": 3, "n_eval": 10}, None, 2))
+    assert [r["error"] for r in read_csv(path)] == ["stopped after 1 epochs"]
+    book.add(ledger_row(job, {"epoch": 2, "correct": 6, "n_eval": 10, "time_total_s": 4.04}, None, 2))
+    book.add(ledger_row(job, None, "RuntimeError: boom", 2))
+    rows = read_csv(path)
+    assert [(r["status"], r["correct"], r["seconds"]) for r in rows] == [("complete", "6", "4.0")]
+    assert Ledger(path, n_eval=10).done([job]) == rows
+    assert Ledger(path, n_eval=11).done([job]) == [], "a result on other images does not count"
