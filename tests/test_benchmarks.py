@@ -115,6 +115,69 @@ def test_a_replicated_route_on_noisy_curves_is_scored_against_the_truth_not_itse
     assert own.regret == route_oracle(t)[0].regret and own.tau == route_oracle(t)[0].tau
 
 
+def _curves_with_tests(rows: list[dict]):
+    """A curves table of 16-epoch trainings whose validation and test accuracies are the rows' accuracies."""
+    from benchmarks.answer_data import Curves
+
+    c = Curves(None)
+    c.acc = {(r["arch"], r["seed"], 16): {16: r["accuracy"]} for r in rows}
+    c.test = {(r["arch"], r["seed"], 16): r["accuracy"] for r in rows}
+    return c
+
+
+def test_each_fold_judges_one_complete_seed_against_all_the_others_and_skips_an_incomplete_one():
+    """folds over truth seeds 0, 1 and curves seeds 2, 3 (complete) and 4 (one arch short): four folds; each route
+    reads only its own seed, and each judge is the other three seeds' mean; pooled() is all four."""
+    from benchmarks.answer_data import ARCHS, Truth, folds, pooled
+
+    t = Truth(_synthetic(0.3, (0, 1)))
+    curves = _synthetic(0.3, (2, 3, 4), seed=1)
+    c = _curves_with_tests([r for r in curves if not (r["seed"] == 4 and r["arch"] == ARCHS[0])])
+    out = folds(t, c)
+    assert [s for s, _, _ in out] == [0, 1, 2, 3]
+    acc = {(r["arch"], int(r["seed"])): float(r["accuracy"]) for r in t.rows} | {
+        (r["arch"], r["seed"]): r["accuracy"] for r in curves
+    }
+    for s, judge, data in out:
+        others = [u for u in (0, 1, 2, 3) if u != s]
+        assert sorted({int(r["seed"]) for r in judge.rows}) == others
+        assert judge.mean[ARCHS[5]] == pytest.approx(sum(acc[(ARCHS[5], u)] for u in others) / 3)
+        assert {k[1] for k in data.acc} == {s} and data.at(ARCHS[5], s, 16) == pytest.approx(acc[(ARCHS[5], s)])
+        assert judge.epoch_cost == t.epoch_cost
+    assert sorted({int(r["seed"]) for r in pooled(t, c).rows}) == [0, 1, 2, 3]
+    assert folds(t, _curves_with_tests([])) == [], "two seeds leave no fold a truth of two"
+
+
+def test_a_real_runs_stated_epsilons_are_held_against_the_truth_at_its_own_picks(tmp_path):
+    """route_runs on a run folder whose decisions.csv decides the truth's three budgets: scored by the run's own
+    picks (not its best predicted arch), with its stated epsilons and confidence; a stated epsilon holds where the
+    pick's regret is within it."""
+    from benchmarks.answer_curve import route_runs
+    from benchmarks.answer_data import Truth
+    from seknet.core.fileio import write_csv
+
+    t = Truth(_synthetic(0.0, (0, 1)))
+    best = [max(t.in_budget(k), key=t.mean.get) for k in range(3)]
+    worst = [min(t.in_budget(k), key=t.mean.get) for k in range(3)]
+    picks = [best[0], worst[1], best[2]]
+    gap = 100 * (t.mean[best[1]] - t.mean[worst[1]])
+    run = tmp_path / "run"
+    run.mkdir()
+    write_csv(run / "evaluations.csv", [{"arch": a, "accuracy": t.mean[a]} for a in t.mean], ["arch", "accuracy"])
+    write_csv(run / "placement.csv", [], ["stage", "choice", "vs"])
+    cols = ["budget", "pick", "epsilon_pp", "confidence"]
+    made = [
+        {"budget": b, "pick": p, "epsilon_pp": 0.1, "confidence": 0.9} for b, p in zip(t.budgets, picks, strict=True)
+    ]
+    write_csv(run / "decisions.csv", made, cols)
+    (score,) = route_runs(t, [run], False)
+    assert score.regret[0] == 0.0 and score.regret[1] == pytest.approx(gap) and gap > 0.1
+    assert score.epsilon == (0.1, 0.1, 0.1) and score.confidence == 0.9 and score.held() == [True, False, True]
+    write_csv(run / "decisions.csv", [m | {"budget": 7} for m in made], cols)
+    (other,) = route_runs(t, [run], False)
+    assert other.epsilon == () and other.regret == (0.0, 0.0, 0.0), "other budgets: scored by its best predicted"
+
+
 def test_the_three_fractions_partition_the_81_archs():
     """answer_data.fraction(k), k = 0, 1, 2: three disjoint 27-arch fractions that together are the 81 archs."""
     from benchmarks.answer_data import ARCHS, fraction
