@@ -106,10 +106,8 @@ def retrain(
     ]
     trainable = standalone_trainable(space, data, TrainConfig(epochs), gpus_per_trial=gpus_per_trial)
     jobs_ = [{"arch": a, "seed": s, "epochs": epochs} for a, s in jobs]
-    folder, gpus = run / "retrain_tune", local_gpus(gpus_per_trial, address)
-    trained = []
-    if jobs:
-        trained = train_jobs(jobs_, trainable, folder, len(data.val), progress, address, gpus, retry_failed=True)
+    folder, gpus, n_val = run / "retrain_tune", local_gpus(gpus_per_trial, address), len(data.val)
+    trained = train_jobs(jobs_, trainable, folder, n_val, progress, address, gpus, retry_failed=True) if jobs else []
     rows += _retrain_rows(trained, picked)
     rows.sort(key=lambda r: (r["arch"], r["seed"]))
     asked = {(r["arch"], r["seed"]) for r in rows}
