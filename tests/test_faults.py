@@ -326,6 +326,15 @@ CASES = [
         "seed is 'x', not an integer",
     ),
     (
+        "retrain-ledger-damaged",
+        lambda t, r: (
+            (r / "retrain_tune").mkdir()
+            or (r / "retrain_tune" / "trainings.csv").write_text("arch,seed,epochs\nnone-none-none-none,0,x\n")
+            and ["retrain", str(r), "--epochs", "1", "--seeds", "1"]
+        ),
+        "trainings.csv: damaged ledger of trainings",
+    ),
+    (
         "retrain-yaml-damaged",
         lambda t, r: (
             _retrain_files(r, "arch\n", yaml_text="epochs: [1\n")

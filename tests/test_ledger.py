@@ -10,6 +10,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from seknet.core.fileio import read_csv
 from seknet.engine.ray_trials import Ledger, ledger_row
 from tests.conftest import ROOT
@@ -89,3 +91,12 @@ def test_a_complete_row_replaces_a_failed_one_but_a_failure_never_replaces_a_res
     assert [(r["status"], r["correct"], r["seconds"]) for r in rows] == [("complete", "6", "4.0")]
     assert Ledger(path, n_eval=10).done([job]) == rows
     assert Ledger(path, n_eval=11).done([job]) == [], "a result on other images does not count"
+
+
+def test_a_damaged_ledger_is_one_error_naming_it(tmp_path):
+    """A ledger with a missing column or a seed that is no integer: one ValueError naming the file and the fix."""
+    path = tmp_path / "trainings.csv"
+    for text in ("arch,seed,epochs\nnone-sk2,x,2\n", "arch,epochs\nnone-sk2,2\n"):
+        path.write_text(text)
+        with pytest.raises(ValueError, match=f"{path}: damaged ledger of trainings .*; remove it"):
+            Ledger(path, n_eval=10)

@@ -15,6 +15,7 @@ twice, resumes included.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
 from pathlib import Path
 
@@ -211,9 +212,16 @@ class Ledger:
     that does not count."""
 
     def __init__(self, path: Path, n_eval: int, retry_failed: bool = False) -> None:
+        """The ledger at ``path`` (empty when there is none); a damaged one is a ValueError naming it."""
         self.path = Path(path)
-        self.rows = {job_key(r): r for r in (read_csv(self.path) if self.path.is_file() else [])}
-        self.counted = {k for k, r in self.rows.items() if _counts(r, n_eval, retry_failed)}
+        try:
+            self.rows = {job_key(r): r for r in (read_csv(self.path) if self.path.is_file() else [])}
+            self.counted = {k for k, r in self.rows.items() if _counts(r, n_eval, retry_failed)}
+        except (KeyError, TypeError, ValueError, csv.Error, UnicodeDecodeError) as e:
+            why = f"no {e} column" if isinstance(e, KeyError) else str(e).splitlines()[0]
+            raise ValueError(
+                f"{self.path}: damaged ledger of trainings ({why}); remove it and its trainings are run again"
+            ) from None
 
     def add(self, row: dict) -> None:
         key = job_key(row)
