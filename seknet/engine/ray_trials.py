@@ -78,7 +78,9 @@ def standalone_trial(
     train_standalone(arch, data.train, tcfg, device, model=model, on_epoch=on_epoch)
 
 
-def experiment(trainable, folder: Path, progress: bool, restore: bool, what: str, callbacks: tuple = (), **tune_config):
+def experiment(
+    trainable, folder: Path, progress: bool, restore: bool = False, what: str = "", callbacks: tuple = (), **tune_config
+):
     """The Ray Tune experiment ``folder``/tune: restored (its finished trials kept, the rest run) when ``restore``,
     else a new one over ``trainable`` with ``tune_config`` (``param_space``, ``tune_config``) and Tune
     ``callbacks`` (a restored experiment keeps its own); a trial that fails is recorded and the others go on. A
@@ -298,7 +300,7 @@ def train_jobs(
         grid = {"job": tune.grid_search([{"arch": a, "seed": s, "epochs": e} for a, s, e in todo])}
         with tune_settings(), ray_session(address, num_cpus=num_cpus, num_gpus=gpus):
             callbacks = (ledger_callback(book), *callbacks)
-            tuner = experiment(trainable, folder, progress, False, "", callbacks, param_space=grid)
+            tuner = experiment(trainable, folder, progress, callbacks=callbacks, param_space=grid)
             for result in tuner.fit():  # what the callback may have missed: a trial that never started
                 job = job_of(result.config)
                 error = error_line(result.error) if result.error is not None else None

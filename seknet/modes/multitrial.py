@@ -130,4 +130,4 @@ def _tuner(ctx: RunContext, trainable):
         )
     searcher, samples = ProposerSearcher(proposer, cost), min(cfg.trials, len(allowed))
     config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples)
-    return experiment(trainable, ctx.partial, cfg.progress, False, "", (live,), tune_config=config)
+    return experiment(trainable, ctx.partial, cfg.progress, callbacks=(live,), tune_config=config)
