@@ -125,8 +125,7 @@ def trial_callback(on_trial):
             self._done(trial, None)
 
         def on_trial_error(self, iteration, trials, trial, **info) -> None:
-            error = trial.get_error()
-            self._done(trial, error_line(error) if error is not None else "failed")
+            self._done(trial, trial_error(trial))
 
         def _done(self, trial, error: str | None) -> None:
             metrics = dict(trial.last_result or {}) | {"trial_id": trial.trial_id}
@@ -134,6 +133,12 @@ def trial_callback(on_trial):
             self.on_trial(folder, job_of(trial.config), metrics, self.curves.pop(trial.trial_id, {}), error)
 
     return Finished()
+
+
+def trial_error(trial) -> str:
+    """Why a failed Tune trial failed: its error's last line, or "failed" when Tune kept none."""
+    error = trial.get_error()
+    return error_line(error) if error is not None else "failed"
 
 
 def error_line(error: BaseException) -> str:
@@ -226,7 +231,11 @@ class Ledger:
             ) from None
 
     def add(self, row: dict) -> None:
+        """Add ``row`` (a :func:`ledger_row`) and rewrite the file, unless it changes nothing: a trial's row comes at
+        its last report, at its end and after the experiment, and the file is written once."""
         key = job_key(row)
+        if self.rows.get(key) == row and key in self.counted:
+            return
         if row["status"] == "complete" or key not in self.counted:
             self.rows[key] = row
             self.counted.add(key)
@@ -254,8 +263,7 @@ def ledger_callback(ledger: Ledger):
             self._ended(trial, None)
 
         def on_trial_error(self, iteration, trials, trial, **info) -> None:
-            error = trial.get_error()
-            self._ended(trial, error_line(error) if error is not None else "failed")
+            self._ended(trial, trial_error(trial))
 
         def _ended(self, trial, error: str | None) -> None:
             job = job_of(trial.config)
