@@ -329,12 +329,13 @@ def route_runs(t: Truth, runs: list[Path], screening: bool) -> list[Score]:
         unit = read_yaml(run / "unit.yaml", "run benchmarks/verify_run.py") if (run / "unit.yaml").is_file() else {}
         units = unit.get("screening_units" if screening else "units", float("nan"))
         made = read_csv(run / "decisions.csv") if (run / "decisions.csv").is_file() and not screening else []
+        place = read_csv(run / name)
         if [int(float(d["budget"])) for d in made] == t.budgets:
-            score = t.score(units, pred, read_csv(run / name), [d["pick"] for d in made])
+            score = t.score(units, pred, place, [d["pick"] for d in made])
             eps = tuple(float(d["epsilon_pp"]) for d in made)
             out.append(dataclasses.replace(score, epsilon=eps, confidence=float(made[0]["confidence"])))
         else:
-            out.append(t.score(units, pred, read_csv(run / name)))
+            out.append(t.score(units, pred, place))
     return out
 
 
@@ -363,17 +364,24 @@ def sequential_routes(t: Truth, c: Curves) -> dict[str, list[Score]]:
     return r
 
 
+def real_routes(t: Truth, args: argparse.Namespace) -> dict[str, list[Score]]:
+    """The runs made for real (``--default-runs``, ``--runs``), scored against ``t``, by name."""
+    r = {}
+    if args.default_runs:
+        r["default one-shot run (python search.py, 4,096-arch space)"] = route_runs(t, args.default_runs, False)
+    if args.runs:
+        r["one-shot run, 81-arch space: the screening alone"] = route_runs(t, args.runs, True)
+        r["run --verify, 81-arch space"] = route_runs(t, args.runs, False)
+    return r
+
+
 def routes(
     t: Truth, c: Curves, w: Curves, loo: list[tuple[int, Truth, Curves]], args: argparse.Namespace
 ) -> dict[str, list[Score]]:
     """Every route with the data there is for it, by name; ``loo``: the leave-one-seed-out folds (``folds``)."""
     r: dict[str, list[Score]] = {}
     all81, two = (lambda k: ARCHS), (lambda k: fraction(k) + fraction((k + 1) % 3))
-    if args.default_runs:
-        r["default one-shot run (python search.py, 4,096-arch space)"] = route_runs(t, args.default_runs, False)
-    if args.runs:
-        r["one-shot run, 81-arch space: the screening alone"] = route_runs(t, args.runs, True)
-        r["run --verify, 81-arch space"] = route_runs(t, args.runs, False)
+    r |= real_routes(t, args)
     for e in (4, 8):
         r[f"81 archs x {e} epochs (complete schedule)"] = route_factorial(t, c, e, None, all81)
         r[f"54 archs (two fractions) x {e} epochs"] = route_factorial(t, c, e, None, two, 3)
@@ -547,13 +555,7 @@ def main() -> None:
         judge = pooled(t, c16)
         seeds = sorted({int(r["seed"]) for r in judge.rows})
         print(f"\nthe real runs against the truth of every complete 16-epoch seed {seeds}")
-        real = {}
-        if args.default_runs:
-            real["default one-shot run (4,096-arch space)"] = route_runs(judge, args.default_runs, False)
-        if args.runs:
-            real["one-shot run, 81-arch space: the screening alone"] = route_runs(judge, args.runs, True)
-            real["run --verify, 81-arch space"] = route_runs(judge, args.runs, False)
-        print(table(real, args.markdown))
+        print(table(real_routes(judge, args), args.markdown))
     for schedule in (4, 8, 16):
         by_fold = schedule == 16 and bool(loo)
         data = [(tf, cf) for _, tf, cf in loo] if by_fold else [(t, c)]

@@ -328,9 +328,8 @@ CASES = [
     (
         "retrain-ledger-damaged",
         lambda t, r: (
-            (r / "retrain_tune").mkdir()
-            or (r / "retrain_tune" / "trainings.csv").write_text("arch,seed,epochs\nnone-none-none-none,0,x\n")
-            and ["retrain", str(r), "--epochs", "1", "--seeds", "1"]
+            _retrain_ledger(r, "arch,seed,epochs\nnone-none-none-none,0,x\n")
+            or ["retrain", str(r), "--epochs", "1", "--seeds", "1"]
         ),
         "trainings.csv: damaged ledger of trainings",
     ),
@@ -358,6 +357,11 @@ def _other_space_weights(run: Path) -> None:
 
     net = Supernet(seknet.load_space(ROOT / "search_space" / "cifar10.yaml"))
     torch.save(net.state_dict(), run / "supernet.pt")
+
+
+def _retrain_ledger(run: Path, csv_text: str) -> None:
+    (run / "retrain_tune").mkdir()
+    (run / "retrain_tune" / "trainings.csv").write_text(csv_text)
 
 
 def _retrain_files(run: Path, csv_text: str, yaml_text: str = "epochs: 1\n") -> None:
