@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,21 @@ import seknet
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = sorted((ROOT / "search_space").glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _log_handlers_outlive_captured_streams():
+    """A log handler made during one test (Ray's, at its first ``ray.init``) keeps that test's captured stderr, which
+    pytest closes after it; its next record would print "--- Logging error ---" into a later test's stderr. After
+    each test, such a handler is pointed at the stderr of the session (pytest-dev/pytest#5743)."""
+    yield
+    loggers = [
+        logging.getLogger(),
+        *(v for v in logging.root.manager.loggerDict.values() if isinstance(v, logging.Logger)),
+    ]
+    for handler in (h for lg in loggers for h in lg.handlers):
+        if not isinstance(handler, logging.FileHandler) and getattr(getattr(handler, "stream", None), "closed", False):
+            handler.stream = sys.stderr  # not setStream(): it would flush the closed stream
 
 
 @pytest.fixture(scope="session")
