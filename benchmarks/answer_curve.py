@@ -339,6 +339,22 @@ def route_runs(t: Truth, runs: list[Path], screening: bool) -> list[Score]:
     return out
 
 
+def route_random(t: Truth, draws: int = 2000, seed: int = 0) -> list[Score]:
+    """The reference every pick must beat: an arch drawn at random under each budget, at no compute (``draws``
+    draws of the three picks; the mean regret is a random pick's expected regret)."""
+    rng = np.random.default_rng(seed)
+    best = [max(t.mean[a] for a in t.in_budget(k)) for k in range(3)]
+    out = []
+    for _ in range(draws):
+        picks = [t.in_budget(k)[rng.integers(len(t.in_budget(k)))] for k in range(3)]
+        out.append(
+            Score(
+                0.0, 0, 0, 0.0, tuple(100 * (b - t.mean[p]) for b, p in zip(best, picks, strict=True)), len(t.effects)
+            )
+        )
+    return out
+
+
 def screening_units(runs: list[Path]) -> dict[int, float]:
     """{seed: the screening's compute} of one-shot run folders measured by verify_run.py."""
     out = {}
@@ -372,6 +388,8 @@ def real_routes(t: Truth, args: argparse.Namespace) -> dict[str, list[Score]]:
     if args.runs:
         r["one-shot run, 81-arch space: the screening alone"] = route_runs(t, args.runs, True)
         r["run --verify, 81-arch space"] = route_runs(t, args.runs, False)
+    if r:
+        r["reference: a random pick under each budget (2,000 draws)"] = route_random(t)
     return r
 
 

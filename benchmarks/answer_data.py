@@ -197,8 +197,10 @@ def seed_rows(t: Truth, c: Curves) -> dict[int, list[dict]]:
     """{seed: 81 truth rows} of every seed under which all 81 archs were trained on the truth's recipe (16 epochs) and
     tested on its 8,640 test images: truth.csv's 0 and 1, then the curves' (2 in curves.csv, 3 and 4 in
     curves-s34.csv, each once all 81 are there). Rows have truth.csv's shape; the curves' seeds borrow seed 0's
-    seconds (every fold keeps truth.csv's compute model anyway)."""
+    seconds (every fold keeps truth.csv's compute model anyway). A seed of which truth.csv holds only some archs
+    (its seed 2: 3 re-trained archs) is no seed of this truth: the curves' complete seed of that number is."""
     by_seed = {s: [r for r in t.rows if int(r["seed"]) == s] for s in sorted({int(r["seed"]) for r in t.rows})}
+    by_seed = {s: rows for s, rows in by_seed.items() if {r["arch"] for r in rows} >= set(ARCHS)}
     base = by_seed[min(by_seed)]
     for s in sorted({s for _, s, e in c.test if e == 16} - set(by_seed)):
         if all((a, s, 16) in c.test for a in ARCHS):

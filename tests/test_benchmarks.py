@@ -127,10 +127,12 @@ def _curves_with_tests(rows: list[dict]):
 
 def test_each_fold_judges_one_complete_seed_against_all_the_others_and_skips_an_incomplete_one():
     """folds over truth seeds 0, 1 and curves seeds 2, 3 (complete) and 4 (one arch short): four folds; each route
-    reads only its own seed, and each judge is the other three seeds' mean; pooled() is all four."""
+    reads only its own seed, and each judge is the other three seeds' mean; pooled() is all four. The truth's own
+    partial seed 2 (3 archs, as truth.csv's) neither shadows the curves' complete seed 2 nor enters a judge."""
     from benchmarks.answer_data import ARCHS, Truth, folds, pooled
 
-    t = Truth(_synthetic(0.3, (0, 1)))
+    partial = [dict(r, seed="2", accuracy="0.5") for r in _synthetic(0.3, (0,)) if r["arch"] in ARCHS[:3]]
+    t = Truth(_synthetic(0.3, (0, 1)) + partial)
     curves = _synthetic(0.3, (2, 3, 4), seed=1)
     c = _curves_with_tests([r for r in curves if not (r["seed"] == 4 and r["arch"] == ARCHS[0])])
     out = folds(t, c)
@@ -301,3 +303,20 @@ def test_curves_train_through_the_shared_runner_and_a_rerun_trains_nothing(tmp_p
     assert sorted(r["status"] for r in ledger) == ["complete", "complete"]
     again = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert "2 of 2 trainings already in c.csv; training 0" in again.stdout and len(read_csv(table)) == 2
+
+
+def test_a_random_pick_has_the_expected_regret_of_a_uniform_draw_under_each_budget():
+    """route_random, the reference row of the real runs' table: its mean regret under each budget is the mean gap
+    between the budget's best arch and its archs (a uniform draw's expectation), and no draw beats the best."""
+    import statistics
+
+    from benchmarks.answer_curve import route_random
+    from benchmarks.answer_data import Truth
+
+    t = Truth(_synthetic(0.3, (0, 1)))
+    draws = route_random(t, draws=4000)
+    for k in range(3):
+        best = max(t.mean[a] for a in t.in_budget(k))
+        expected = statistics.fmean(100 * (best - t.mean[a]) for a in t.in_budget(k))
+        assert statistics.fmean(d.regret[k] for d in draws) == pytest.approx(expected, abs=0.05)
+        assert min(d.regret[k] for d in draws) == 0.0 and all(d.regret[k] >= 0 for d in draws)
