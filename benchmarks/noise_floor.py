@@ -104,6 +104,74 @@ def averaging_gain(path: Path = HERE / "curves-s34.csv") -> list[tuple[str, int,
     return out
 
 
+def read_noise(reads: dict[str, float], judge: dict[str, list[float]]) -> dict[str, float]:
+    """How noisy one training's read of an arch is, in pp of the truth (the 16-epoch accuracy).
+
+    ``reads``: {arch: one training's read (pp)}, e.g. the EMA at epoch 8 of 16; ``judge``: {arch: the truth's
+    16-epoch accuracies (pp) under other seeds}. The reads are regressed on the judge's arch means x = mu + u, whose
+    own noise (Var u = se^2, from the judge's seeds) is taken out (errors in variables: lambda = 1 - se^2 / Var x,
+    true slope b = beta / lambda, sigma^2 = r^2 - beta^2 se^2 / lambda, with beta and r^2 the fitted slope and residual
+    variance). ``sigma_eff`` = sigma / b is what a contrast read this way sees per training, on the truth's scale;
+    it counts an arch's systematic departure (a fast starter) as noise, so it is an upper bound on the seed noise."""
+    archs = sorted(a for a in reads if len(judge.get(a, ())) >= 2)
+    x = np.array([statistics.fmean(judge[a]) for a in archs])
+    y = np.array([reads[a] for a in archs])
+    se2 = statistics.fmean(statistics.variance(judge[a]) / len(judge[a]) for a in archs)
+    lam = 1 - se2 / x.var(ddof=1)
+    beta, alpha = np.polyfit(x, y, 1)
+    r2 = float(((y - alpha - beta * x) ** 2).sum()) / (len(archs) - 2)
+    b = beta / lam
+    sigma = math.sqrt(max(r2 - beta**2 * se2 / lam, 0.0))
+    return {"archs": len(archs), "slope": float(b), "sigma": sigma, "sigma_eff": sigma / b if b > 0 else math.inf}
+
+
+def early_reads(
+    path: Path = HERE / "curves-s34.csv", short: Path = HERE / "curves.csv", judge_seeds: tuple[int, ...] = (0, 1, 2)
+) -> list[dict]:
+    """A third lever: stop the 16-epoch recipe early and read the EMA (or the plain weights) there, against a
+    complete short schedule. Per read: sigma_eff (:func:`read_noise`, each data seed of curves-s34.csv against the
+    16-epoch truth of ``judge_seeds``, averaged over data seeds), its compute in 16-epoch trainings, and the
+    trainings-compute a contrast needs against the plain weights at epoch 16 (sigma_eff^2 x compute); and, where
+    seeds 3 and 4 both trained an arch, the seed-to-seed noise of the read alone (pairs: sigma_seed / slope)."""
+    from benchmarks.answer_data import CURVES, CURVES_S34, Curves, Truth, seed_rows
+
+    judge: dict[str, list[float]] = {}
+    for s, rows in seed_rows(Truth(), Curves.merged(CURVES, CURVES_S34)).items():
+        for r in rows if s in judge_seeds else []:
+            judge.setdefault(r["arch"], []).append(100 * float(r["accuracy"]))
+    reads: dict[tuple[str, int, int], dict[tuple[str, int], float]] = {}  # (metric, schedule, epoch) -> {(arch, seed)}
+    for src, schedule in ((path, 16), (short, 4)):
+        for r in read_csv(src) if src.is_file() else []:
+            if int(r["epochs"]) != schedule or int(r["seed"]) in judge_seeds:
+                continue
+            for name, col in METRICS.items():
+                if name != "SWA" and r.get(col):
+                    key = (name, schedule, int(r["epoch"]))
+                    reads.setdefault(key, {})[(r["arch"], int(r["seed"]))] = 100 * int(r[col]) / int(r["test_n"])
+    out = []
+    for (name, schedule, epoch), got in sorted(reads.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
+        seeds = sorted({s for _, s in got if sum(u == s for _, u in got) == 81})
+        if not seeds:
+            continue
+        fits = [read_noise({a: v for (a, u), v in got.items() if u == s}, judge) for s in seeds]
+        row = {
+            "read": f"{name}, epoch {epoch} of {schedule}",
+            "seeds": seeds,
+            "slope": statistics.fmean(f["slope"] for f in fits),
+            "sigma_eff": math.sqrt(statistics.fmean(f["sigma_eff"] ** 2 for f in fits)),
+            "compute": epoch / 16,
+        }
+        pairs = [(v, got[(a, 4)]) for (a, u), v in got.items() if u == 3 and (a, 4) in got]
+        if len(pairs) >= 3 and row["slope"] > 0:
+            row["pairs"] = len(pairs)
+            row["sigma_seed_eff"] = math.sqrt(statistics.fmean((p - q) ** 2 / 2 for p, q in pairs)) / row["slope"]
+        out.append(row)
+    ref = next((r for r in out if r["read"] == "plain, epoch 16 of 16"), None)
+    for r in out:
+        r["vs_plain16"] = r["sigma_eff"] ** 2 * r["compute"] / (ref["sigma_eff"] ** 2) if ref else math.nan
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--markdown", action="store_true")
@@ -128,6 +196,17 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{bar}{name}: {m['trainings']} trainings, mean {m['mean']:.2f} %, sigma {m['sigma']:.3f} pp ({m['how']});"
             f" trainings needed vs plain x {ratio:.2f}"
+        )
+    print(f"{bar}early reads against the 16-epoch truth of seeds 0, 1, 2 (errors in variables):")
+    for r in early_reads():
+        if r["slope"] <= 0.1:
+            print(f"{bar}{r['read']} (seeds {r['seeds']}): slope {r['slope']:.2f}: it reads no ranking")
+            continue
+        pairs = f"; seed pairs ({r['pairs']}): {r['sigma_seed_eff']:.3f} pp" if "pairs" in r else ""
+        print(
+            f"{bar}{r['read']} (seeds {r['seeds']}): slope {r['slope']:.2f}, sigma_eff {r['sigma_eff']:.3f} pp at"
+            f" {r['compute']:.2f} of a 16-epoch training: a contrast needs x {r['vs_plain16']:.2f} the compute of"
+            f" plain weights at epoch 16{pairs}"
         )
 
 

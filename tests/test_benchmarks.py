@@ -51,6 +51,24 @@ def test_noise_floor_recovers_a_planted_seed_effect_and_its_paired_saving():
         assert c["trainings_ratio"] == pytest.approx(want, abs=0.15)
 
 
+def test_read_noise_takes_the_judges_own_noise_out_of_slope_and_sigma():
+    """read_noise on 3,000 archs: reads = 50 + 1.5 mu + N(0, 0.6) against a judge of 3 seeds of mu + N(0, 0.45) gives
+    slope 1.5 and sigma 0.6 (sigma_eff 0.4); regressing on the judge's means without the correction would give
+    about 1.41 and 0.71."""
+    import numpy as np
+
+    noise_floor = _load("noise_floor")
+    rng = np.random.default_rng(0)
+    mu = rng.normal(90, 1, 3000)
+    judge = {f"a{i}": list(m + 0.45 * rng.standard_normal(3)) for i, m in enumerate(mu)}
+    reads = {f"a{i}": 50 + 1.5 * m + 0.6 * rng.standard_normal() for i, m in enumerate(mu)}
+    got = noise_floor.read_noise(reads, judge)
+    assert got["archs"] == 3000
+    assert got["slope"] == pytest.approx(1.5, abs=0.04)
+    assert got["sigma"] == pytest.approx(0.6, abs=0.04)
+    assert got["sigma_eff"] == pytest.approx(0.4, abs=0.03)
+
+
 # pp over none per (stage, choice): se16 one and sk2 two units of 0.05 x 3^stage, stage 2's negative, so that every
 # arch's sum is distinct (a base-3 number) and the truth's ranking has no ties
 PLANTED = {(i, c): (-1 if i == 2 else 1) * k * 0.05 * 3**i for i in range(4) for c, k in (("se16", 1), ("sk2", 2))}
