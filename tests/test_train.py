@@ -277,3 +277,31 @@ def test_checkpoint_minutes_limits_how_often_the_checkpoint_is_written(digits, t
         assert written == want and checkpoint_epochs(ck) == want[-1]
     with pytest.raises(ValueError, match="checkpoint_minutes must be >= 0"):
         TrainConfig(checkpoint_minutes=-1)
+
+
+def test_a_training_stopped_early_has_the_first_epochs_of_its_whole_schedule_and_not_a_shorter_one(digits, tiny):
+    """stop_epoch 2 of a 4-epoch schedule: the losses and bit-identical weights the 4-epoch training had after its
+    epoch 2 (the learning rate still at half its peak), not those of a complete 2-epoch schedule; a stop past the
+    schedule is refused."""
+    import copy
+
+    arch = digits.parse("se4-none-sk2-none")
+
+    def run(**kw):
+        torch.manual_seed(0)
+        model, at = seknet.build_model(arch), {}
+
+        def keep(epoch, _):
+            at[epoch] = copy.deepcopy(model.state_dict())
+
+        losses = train(model, tiny, TrainConfig(batch_size=16, seed=1, **kw), progress=False, on_epoch=keep)
+        return model.state_dict(), losses, at
+
+    _, whole_losses, whole_at = run(epochs=4)
+    stopped, losses, at = run(epochs=4, stop_epoch=2)
+    short, short_losses, _ = run(epochs=2)
+    assert sorted(at) == [1, 2] and losses == whole_losses[:2] != short_losses
+    assert all(torch.equal(stopped[k], v) for k, v in whole_at[2].items())
+    assert any(not torch.equal(stopped[k], v) for k, v in short.items() if v.is_floating_point())
+    with pytest.raises(ValueError, match="stop_epoch must be in 0..epochs"):
+        TrainConfig(epochs=2, stop_epoch=3)

@@ -128,6 +128,7 @@ def test_verify_smoke_writes_the_verified_answer(tiny_space, tmp_path):
     assert contrasts == {(s, c, v) for s in "01" for c, v in (("se16", "none"), ("sk2", "none"), ("sk2", "se16"))}
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["verify"]["trainings"] == 9 and cfg["verify"]["levels"] == [TINY["choices"]] * 2
+    assert cfg["metric"]["weights"] == "EMA of the weights after epoch 1 of a 2-epoch cosine schedule (the early read)"
     assert not (out / "checkpoint.pt").exists() and not (out / "scored").exists()
     import optuna
 
@@ -135,6 +136,42 @@ def test_verify_smoke_writes_the_verified_answer(tiny_space, tmp_path):
     pareto = {(float(r["accuracy"]), float(r["macs"])) for r in read_csv(out / "pareto.csv")}
     assert {tuple(t.values) for t in study.best_trials} == pareto and len(study.trials) == 9
     assert search.main(["export", str(out), "--max-macs", "100M", "--out", str(tmp_path / "best.yaml")]) == 0
+
+
+def test_a_job_stopped_before_its_schedule_ends_reports_the_ema_of_its_weights(digits, monkeypatch):
+    """standalone_trial on {"epochs": 2, "schedule": 4}: it trains 2 epochs of the 4-epoch schedule and reports the
+    correct count of the EMA weights there (as seknet.engine.averaging computes it beside the same training); a
+    job without a schedule reports its plain weights after a complete one."""
+    import ray
+    import torch
+    from ray import tune
+
+    from seknet.data.split import Data, Split
+    from seknet.engine.averaging import WeightAverages
+    from seknet.engine.ray_trials import job_config, standalone_trial
+    from seknet.engine.standalone import train_standalone
+    from seknet.engine.train import TrainConfig, evaluate
+
+    g = torch.Generator().manual_seed(0)
+    split = lambda n: Split(torch.randn(n, 1, 16, 16, generator=g), torch.randint(0, 10, (n,), generator=g))  # noqa: E731
+    data = Data("toy", split(64), split(200), split(8), 10)
+    reports = []
+    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [])
+    monkeypatch.setattr(tune, "report", reports.append)
+    tcfg = TrainConfig(epochs=9, batch_size=16)
+    arch = "se4-none-sk2-none"
+    for job in ({"arch": arch, "seed": 3, "epochs": 2, "schedule": 4}, {"arch": arch, "seed": 3, "epochs": 2}):
+        reports.clear()
+        standalone_trial({"job": job}, digits, data, tcfg)
+        cfg = job_config(tcfg, job)
+        averages = WeightAverages(cfg.epochs) if "schedule" in job else None
+        model = train_standalone(digits.parse(arch), data.train, cfg, averages=averages)
+        read = averages.ema_model(model) if averages else model
+        assert [r["epoch"] for r in reports] == [2]
+        assert reports[0]["correct"] == evaluate(read, data.val, "cpu")
+    assert job_config(tcfg, {"arch": arch, "epochs": 2, "schedule": 4}).stop_epoch == 2
+    with pytest.raises(ValueError, match="shorter than the epochs it trains"):
+        job_config(tcfg, {"arch": arch, "epochs": 4, "schedule": 2})
 
 
 def _finished(tune_dir) -> dict[str, str]:
@@ -281,3 +318,24 @@ def test_sequential_verify_refuses_a_budget_below_its_first_design(tiny_space, t
     argv = ["--smoke", "--no-progress", "--space", str(tiny_space), "--verify", "--out", str(out)]
     assert search.main([*argv, "--budget-units", "0.01"]) == 2
     assert "less than the first design" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_run_saved_before_verify_schedule_existed_resumes_with_complete_schedules(tmp_path):
+    """config_from on a config.yaml written before --verify-schedule: the run goes on as it began (complete
+    schedules of --verify-epochs, plain weights), while a new run's unset schedule is twice --verify-epochs; a
+    schedule shorter than the epochs is one line naming both flags."""
+    from seknet.core.config import OneShotConfig
+    from seknet.modes.verify import job, schedule
+    from seknet.runs.files import config_from
+
+    old = config_from(OneShotConfig, {"verify": True, "verify_epochs": 3}, tmp_path / "config.yaml")
+    new = config_from(OneShotConfig, {"verify": True, "verify_epochs": 3, "verify_schedule": None}, tmp_path)
+    assert schedule(old) == 3 and job(old, "none-none", 0) == {
+        "arch": "none-none",
+        "seed": 0,
+        "epochs": 3,
+        "schedule": 3,
+    }
+    assert schedule(new) == 6 and schedule(OneShotConfig(verify=True)) == 16
+    with pytest.raises(ValueError, match="--verify-schedule 2 is shorter than --verify-epochs 3"):
+        OneShotConfig(verify=True, verify_epochs=3, verify_schedule=2)

@@ -190,7 +190,15 @@ class OneShotConfig(RunConfig):
         "after the screening, train the reduced factorial stand-alone (Ray Tune trials): "
         "placement and front from stand-alone evidence (seknet.modes.verify)",
     )
-    verify_epochs: int = opt(8, "--verify: epochs of each stand-alone training (a complete cosine schedule)", low=1)
+    verify_epochs: int = opt(8, "--verify: epochs each stand-alone training runs (what it costs)", low=1)
+    verify_schedule: int | None = opt(
+        None,
+        "--verify: epochs of the cosine schedule each training follows; longer than --verify-epochs, it stops there "
+        "and is read with the EMA of its weights (the early read); equal, a complete schedule read with the plain "
+        "weights (the rule before); unset: twice --verify-epochs, the early read that needs the least compute per "
+        "contrast (benchmarks/README.md, 'Noise floor')",
+        low=1,
+    )
     verify_seeds: int = opt(1, "--verify: seeds per verified arch", low=1)
     verify_archs: int | None = opt(
         27,
@@ -212,6 +220,17 @@ class OneShotConfig(RunConfig):
         super().__post_init__()
         if self.train_workers > 1:
             check_sampler(self.sampler)
+        if self.verify_schedule is not None and self.verify_schedule < self.verify_epochs:
+            raise ValueError(
+                f"--verify-schedule {self.verify_schedule} is shorter than --verify-epochs {self.verify_epochs}: a "
+                "training cannot run past its schedule; raise it, or leave it unset (twice --verify-epochs)"
+            )
+
+    @staticmethod
+    def as_before(saved: dict) -> dict:
+        """The settings a run saved before they existed, as that run had them (a resumed or extended run goes on as
+        it began): a verification saved without ``verify_schedule`` trained complete schedules."""
+        return {"verify_schedule": saved.get("verify_epochs", 8)} if "verify_schedule" not in saved else {}
 
 
 SearchConfig = OneShotConfig  # the name before the config family; kept for scripts that use it

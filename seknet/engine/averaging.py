@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from seknet.data.split import Split, batches
-from seknet.nn.supernet import recalibrate_bn
+from seknet.nn.layers import recalibrate_bn
 
 EMA_DECAY = 0.998  # per step; with the warm-up, the effective decay is 1 - 9 / (10 + t) until t ~ 4,500 steps
 SWA_FRACTION = 0.25  # SWA averages the ends of the last quarter of the epochs

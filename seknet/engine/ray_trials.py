@@ -4,7 +4,9 @@ multi-trial search, verification, retrain and the truth benchmarks share.
 A trial's config names its job: ``arch`` (and optionally ``seed`` and ``epochs``; else the run's), either at the
 top level (a searcher's suggestion) or under ``job`` (a grid of jobs). The trial trains the arch stand-alone
 (``seknet.engine.standalone``: from ``build_model(arch)``'s seeded weights, or from a supernet's) and reports its
-correct count on ``data.val`` after the last epoch, or after every epoch for a scheduler such as ASHA. A crash or a
+correct count on ``data.val`` after the last epoch, or after every epoch for a scheduler such as ASHA. A job may
+name a longer cosine ``schedule`` than its ``epochs``: it then stops after ``epochs`` and reports the EMA of its
+weights (the early read, benchmarks/README.md "Noise floor"; mid-schedule the plain weights rank nothing). A crash or a
 NaN loss fails the trial, and Tune records why (``error_line``). Ray is imported here and in the other Ray adapters
 only.
 
@@ -24,6 +26,7 @@ import torch
 from seknet.core.fileio import read_csv, write_csv
 from seknet.core.space import Space
 from seknet.data.split import Data
+from seknet.engine.averaging import WeightAverages
 from seknet.engine.ray_session import ray_session, tune_settings
 from seknet.engine.standalone import initial_model, train_standalone
 from seknet.engine.train import TrainConfig, evaluate
@@ -33,8 +36,19 @@ LEDGER = ["arch", "seed", "epochs", "correct", "n_eval", "accuracy", "status", "
 
 
 def job_of(config: dict) -> dict:
-    """The job a trial's config names: {"arch": ..., optionally "seed" and "epochs"}."""
+    """The job a trial's config names: {"arch": ..., optionally "seed", "epochs" and "schedule"}."""
     return config.get("job", config)
+
+
+def job_config(tcfg: TrainConfig, job: dict) -> TrainConfig:
+    """The recipe of one job: ``tcfg`` with the job's seed, and its ``epochs`` trained of a cosine ``schedule``
+    (default: the same epochs, a complete schedule; longer: it stops after ``epochs``, see ``stop_epoch``)."""
+    epochs = int(job.get("epochs", tcfg.epochs))
+    schedule = int(job.get("schedule", epochs))
+    if schedule < epochs:
+        raise ValueError(f"job {job}: its schedule ({schedule} epochs) is shorter than the epochs it trains")
+    seed = int(job.get("seed", tcfg.seed))
+    return replace(tcfg, seed=seed, epochs=schedule, stop_epoch=epochs if schedule > epochs else 0)
 
 
 def standalone_trial(
@@ -53,7 +67,8 @@ def standalone_trial(
 
     job = job_of(config)
     arch = space.parse(job["arch"])
-    tcfg = replace(tcfg, seed=int(job.get("seed", tcfg.seed)), epochs=int(job.get("epochs", tcfg.epochs)))
+    tcfg = job_config(tcfg, job)
+    averages = WeightAverages(tcfg.epochs) if tcfg.stop_epoch else None  # an early stop is read with the EMA
     torch.set_num_threads(max(1, threads))
     # built before training: on_epoch evaluates it
     if init_state is None:
@@ -63,8 +78,9 @@ def standalone_trial(
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
 
     def on_epoch(epoch: int, loss: float) -> None:
-        if every_epoch or epoch == tcfg.epochs:
-            correct, n = evaluate(model, data.val, device), len(data.val)
+        if every_epoch or epoch == tcfg.trained_epochs:
+            read = averages.ema_model(model) if averages is not None else model
+            correct, n = evaluate(read, data.val, device), len(data.val)
             tune.report(
                 {
                     "accuracy": correct / n,
@@ -75,7 +91,7 @@ def standalone_trial(
                 }
             )
 
-    train_standalone(arch, data.train, tcfg, device, model=model, on_epoch=on_epoch)
+    train_standalone(arch, data.train, tcfg, device, model=model, on_epoch=on_epoch, averages=averages)
 
 
 def experiment(

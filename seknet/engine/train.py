@@ -54,10 +54,18 @@ class TrainConfig:
     freeze_unused: bool = False  # supernet: weight decay and momentum leave sliced rows no arch of the step used
     seed: int = 0
     checkpoint_minutes: float = 0.0  # write the epoch checkpoint at most this often (0: after every epoch)
+    stop_epoch: int = 0  # stop after this epoch of the `epochs`-epoch schedule (0: train it to the end)
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size < 1 or self.checkpoint_minutes < 0:
             raise ValueError("epochs and checkpoint_minutes must be >= 0, and batch_size >= 1")
+        if not 0 <= self.stop_epoch <= self.epochs:
+            raise ValueError(f"stop_epoch must be in 0..epochs ({self.epochs}); got {self.stop_epoch}")
+
+    @property
+    def trained_epochs(self) -> int:
+        """The epochs a training runs: the schedule's, or fewer when it stops early (``stop_epoch``)."""
+        return self.stop_epoch or self.epochs
 
 
 def autocast(device: torch.device):
@@ -95,12 +103,12 @@ def train(
 ) -> list[float]:
     """Train ``model`` on ``data``: a plain model, or a supernet on the archs that ``paths`` draws each step.
 
-    Returns the mean training loss of each epoch, repeatable on CPU for a fixed ``cfg.seed``. ``on_epoch(epoch,
-    loss)`` runs after each epoch (1-based). A NaN or infinite loss raises ``FloatingPointError`` naming the epoch.
-
-    ``checkpoint``: after every epoch (at most every ``cfg.checkpoint_minutes``), the model, optimizer, scheduler,
-    sampler and data-order RNG states and the losses so far are written there atomically; when the file exists at
-    the start, training continues after its epoch, and on CPU ends with exactly the weights of an uninterrupted run.
+    Returns the mean training loss of each epoch, repeatable on CPU for a fixed ``cfg.seed``; with ``cfg.stop_epoch``,
+    of the schedule's first epochs only. ``on_epoch(epoch, loss)`` runs after each epoch (1-based). A NaN or infinite
+    loss raises ``FloatingPointError`` naming the epoch. ``checkpoint``: after every epoch (at most every
+    ``cfg.checkpoint_minutes``), the model, optimizer, scheduler, sampler and data-order RNG states and the losses so
+    far are written there atomically; when the file exists at the start, training continues after its epoch, and on
+    CPU ends with exactly the weights of an uninterrupted run.
 
     ``shard`` = (rank, world size) for data-parallel training (``model`` wrapped in DDP by the caller, see
     :mod:`seknet.engine.ray_train`): every rank draws the same global batches and archs (same seeds) and trains on its
@@ -120,7 +128,7 @@ def train(
     losses, accs = ([], []) if fresh else load_checkpoint(checkpoint, model, opt, sched, rng, gen)
     bar = progress_bar(steps, steps * len(losses) // max(cfg.epochs, 1), desc, progress and shard[0] == 0)
     saved = -math.inf  # when the checkpoint was last written (time.monotonic)
-    for _ in range(len(losses), cfg.epochs):
+    for _ in range(len(losses), cfg.trained_epochs):
         loss, acc = _epoch(model, data, cfg, device, opt, sched, (rng, gen), paths, shard, bar, averages)
         losses.append(loss)
         accs.append(acc)

@@ -6,8 +6,10 @@ so the screening only narrows the question, and stand-alone trainings answer it:
 1. **Reduce.** Per stage keep ``none`` and, of each attention kind, the value the screening scored best (the truth's
    r / M axes show the differences between r, and between M, within noise): a factorial of at most 3 levels per
    stage (81 archs on 4 stages), the archs over the run's budget left out.
-2. **Train.** Every arch of that factorial (or a fraction of it, ``--verify-archs``) stand-alone, a complete cosine
-   schedule of ``--verify-epochs`` epochs, under ``--verify-seeds`` seeds: Ray Tune trials, one per CPU worker or
+2. **Train.** Every arch of that factorial (or a fraction of it, ``--verify-archs``) stand-alone for
+   ``--verify-epochs`` epochs of a cosine schedule twice as long (``--verify-schedule``), read with the EMA of its
+   weights where it stops (the early read: per unit of compute the least noisy read measured, benchmarks/README.md
+   "Noise floor"), under ``--verify-seeds`` seeds: Ray Tune trials, one per CPU worker or
    GPU share, or on a cluster (``--address``). Each finished (arch, seed, epochs) is kept in
    ``verify/trainings.csv``, and a resumed run trains only the rest. On digits the trainings are scored on a larger
    draw of the validation sources (24 per source), as the stand-alone noise needs.
@@ -50,7 +52,7 @@ from seknet.runs.folder import REOPENED
 from seknet.runs.placement import COLUMNS as PLACEMENT_COLUMNS
 from seknet.runs.placement import placement
 from seknet.runs.rows import EVAL_COLUMNS, VERIFY_COLUMNS
-from seknet.runs.spine import Outcome
+from seknet.runs.spine import METRIC, Outcome
 from seknet.runs.study import live_trial
 
 if TYPE_CHECKING:
@@ -93,8 +95,28 @@ def cells_in_budget(ctx: RunContext, lv: list[list[str]]) -> list[str]:
 def jobs_of(ctx: RunContext, archs: list[str]) -> list[dict]:
     """Every (arch, seed, epochs) the stage trains: each arch under --verify-seeds seeds from the run's seed."""
     cfg = ctx.cfg
-    seeds = range(cfg.seed, cfg.seed + cfg.verify_seeds)
-    return [{"arch": a, "seed": s, "epochs": cfg.verify_epochs} for s in seeds for a in archs]
+    return [job(cfg, a, s) for s in range(cfg.seed, cfg.seed + cfg.verify_seeds) for a in archs]
+
+
+def schedule(cfg) -> int:
+    """The cosine schedule (epochs) a verify training follows: ``--verify-schedule``, else twice ``--verify-epochs``."""
+    return cfg.verify_schedule or 2 * cfg.verify_epochs
+
+
+def job(cfg, arch: str, seed: int) -> dict:
+    """One training: ``arch`` under ``seed`` for ``--verify-epochs`` epochs of its :func:`schedule`."""
+    return {"arch": arch, "seed": seed, "epochs": cfg.verify_epochs, "schedule": schedule(cfg)}
+
+
+def metric(cfg) -> dict:
+    """What a verify training's accuracy measures (config.yaml's ``metric``)."""
+    epochs, of = cfg.verify_epochs, schedule(cfg)
+    weights = (
+        f"EMA of the weights after epoch {epochs} of a {of}-epoch cosine schedule (the early read)"
+        if of > epochs
+        else f"final: the plain weights after a complete {epochs}-epoch cosine schedule"
+    )
+    return METRIC | {"weights": weights}
 
 
 def verify_data(ctx: RunContext) -> Data:
@@ -165,7 +187,7 @@ def sequential(
         batch = []
         for a in sorted(hinge, key=lambda a: (runs[a], a)):
             if spent + unit[a] <= cfg.budget_units + 1e-9:
-                batch.append({"arch": a, "seed": cfg.seed + runs[a], "epochs": cfg.verify_epochs})
+                batch.append(job(cfg, a, cfg.seed + runs[a]))
                 spent += unit[a]
         if not batch:
             stopped = "units"
@@ -373,6 +395,7 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
         write_screening(ctx, screening)
     epochs = sum(int(r["epochs"]) for r in trained)
     config = screening.config | {
+        "metric": metric(ctx.cfg),
         "verify": {
             "levels": lv,
             "archs_trained": len({r["arch"] for r in ok}),
@@ -381,12 +404,12 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
             "epochs": epochs,
             "seconds": round(time.time() - t0, 1),
         }
-        | ({"sequential": rounds} if rounds else {})
+        | ({"sequential": rounds} if rounds else {}),
     }
     notes = [
         f"Verified stand-alone: {len(ok)} trainings of {len({r['arch'] for r in ok})} archs, "
-        f"{ctx.cfg.verify_epochs} epochs each ({epochs} epochs in all); levels per stage: "
-        + "; ".join("/".join(x) for x in lv)
+        f"{ctx.cfg.verify_epochs} epochs each of a {schedule(ctx.cfg)}-epoch schedule ({epochs} epochs in all); "
+        "levels per stage: " + "; ".join("/".join(x) for x in lv)
     ]
     notes += [f"  failed {r['arch']} seed {r['seed']}: {r['error']}" for r in failed]
     title = f"verified {len(rows)} archs ({ctx.data.name}), stand-alone additive model"

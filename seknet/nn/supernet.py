@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from seknet.core.attention import KINDS, Choice, SlotShape
 from seknet.core.space import Arch, Space
 from seknet.nn.backbone import ResNet, build_model
-from seknet.nn.layers import ConvBnAct
+from seknet.nn.layers import ConvBnAct, recalibrate_bn  # noqa: F401 - recalibrate_bn: its old home
 
 SHARING = ("sliced", "separate")
 
@@ -219,20 +219,3 @@ class Supernet(ResNet):
 def _last_bn(space: Space, i: int) -> str:
     """The name, inside a block of stage ``i``, of the BN that the attention slot follows."""
     return "conv2.bn" if space.stages[i].block == "basic" else "conv3.bn"
-
-
-def recalibrate_bn(model: nn.Module, batches, arch: Arch | None = None) -> nn.Module:
-    """Re-estimate every BN's running statistics as the plain average over ``batches`` of images.
-
-    Inherited statistics are wrong for any one sub-net (SPOS); run this before scoring. ``arch`` is
-    passed on for a supernet. Leaves the model in eval mode.
-    """
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average
-    model.train()
-    with torch.no_grad():
-        for x in batches:
-            model(x) if arch is None else model(x, arch)
-    return model.eval()

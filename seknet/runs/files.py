@@ -138,10 +138,13 @@ def read_run_config(path: Path) -> dict:
 
 def config_from(cls: type, saved: Mapping[str, Any], path: Path, keep: tuple[str, ...] | None = None) -> Any:
     """``cls(**saved)`` (a config dataclass) from a saved mapping; unknown or bad fields give one line naming ``path``.
+    A setting the run was saved without takes the value that run had (``cls.as_before``), not today's default.
 
     ``keep``: take only these keys of ``saved`` (e.g. the data settings of another mode's config).
     """
     known = {f.name for f in fields(cls)}
+    if keep is None and hasattr(cls, "as_before"):  # settings this run was saved without, as it had them
+        saved = {**cls.as_before(saved), **saved}
     items = {k: v for k, v in saved.items() if keep is None or k in keep}
     unknown = sorted(set(items) - known)
     if unknown:

@@ -37,8 +37,9 @@ from seknet.runs.rows import front_rows, write_best
 from seknet.runs.study import STUDY_FILE, importance_lines, importances, live_curves, trials_of, write_study
 from seknet.runs.summary import summary
 
-# What every accuracy of a run measures (issue 31 measured the variance-reduction levers: neither weight averaging
-# nor paired seeds lowered the noise per training on digits, benchmarks/README.md "Noise floor", so none is adopted)
+# What every accuracy of a run measures (issue 31 measured the variance-reduction levers, benchmarks/README.md "Noise
+# floor": at the end of a schedule neither weight averaging nor paired seeds lowered the noise per training on
+# digits; stopping a longer schedule early and reading its EMA did, and --verify adopts it: seknet.modes.verify.metric)
 METRIC = {
     "accuracy": "top-1 on the run's validation images (n_eval of them)",
     "weights": "final: the plain weights after the last epoch (not an EMA or SWA average)",
