@@ -377,6 +377,15 @@ def sequential_routes(t: Truth, c: Curves) -> dict[str, list[Score]]:
         r[f"run --verify --budget-units 20 replayed ({how}), 16-epoch trainings, seeds 2/3/4"] = route_sequential(
             t, c16, 16, cap=20.0, departures=departures
         )
+    judge = pooled(t, c16, leave_out=(3, 4))  # seeds 0-2: none of the seeds the early reads were trained under
+    for epoch, column, what in (
+        (8, "ema_val_correct", "EMA"),
+        (8, "val_correct", "plain weights"),
+        (4, "ema_val_correct", "EMA"),
+    ):
+        early = Curves.early(CURVES_S34, epoch, column)
+        name = f"run --verify --budget-units {CAP:g} replayed (its own rule), {what} at epoch {epoch} of 16"
+        r[name + ", seeds 3/4, vs seeds 0-2"] = route_sequential(judge, early, epoch)
     return r
 
 

@@ -174,6 +174,19 @@ class Curves:
         c.acc = {(a, seed, schedule): {schedule: v} for a, v in accuracy.items()}
         return c
 
+    @classmethod
+    def early(cls, path: Path, epoch: int, column: str = "ema_val_correct", schedule: int = 16) -> Curves:
+        """The ``epoch``-th epoch's read (``column``: the EMA's validation accuracy, or ``val_correct`` for the
+        plain weights) of every complete ``schedule``-epoch training of ``path``, as trainings of an ``epoch``-epoch
+        schedule: a route replayed on it stops the long recipe at ``epoch`` and pays for ``epoch`` epochs."""
+        c, rows = cls(None), read_csv(path) if path.is_file() else []
+        done = {(r["arch"], int(r["seed"])) for r in rows if r["epoch"] == r["epochs"] == str(schedule)}
+        for r in rows:
+            key = (r["arch"], int(r["seed"]))
+            if int(r["epochs"]) == schedule and int(r["epoch"]) == epoch and r[column] and key in done:
+                c.acc[(*key, epoch)] = {epoch: int(r[column]) / int(r["val_n"])}
+        return c
+
     def seeds(self, schedule: int) -> list[int]:
         """The seeds under which all 81 archs were trained on a ``schedule``-epoch schedule."""
         found = sorted({s for _, s, e in self.acc if e == schedule})
