@@ -338,3 +338,31 @@ def test_a_random_pick_has_the_expected_regret_of_a_uniform_draw_under_each_budg
         expected = statistics.fmean(100 * (best - t.mean[a]) for a in t.in_budget(k))
         assert statistics.fmean(d.regret[k] for d in draws) == pytest.approx(expected, abs=0.05)
         assert min(d.regret[k] for d in draws) == 0.0 and all(d.regret[k] >= 0 for d in draws)
+
+
+def test_early_reads_are_the_epochs_ema_of_complete_long_trainings_priced_as_that_many_epochs(tmp_path):
+    """Curves.early(path, 8): each complete 16-epoch training's EMA validation accuracy at epoch 8, as a training of an
+    8-epoch schedule (what a route pays); a training that never reached epoch 16 is left out, and the plain weights'
+    column reads the plain accuracy."""
+    from benchmarks.answer_data import Curves
+    from seknet.core.fileio import write_csv
+
+    cols = ["arch", "seed", "epochs", "epoch", "val_correct", "val_n", "ema_val_correct"]
+    rows = [
+        {
+            "arch": a,
+            "seed": 3,
+            "epochs": 16,
+            "epoch": e,
+            "val_correct": 10 * e,
+            "val_n": 200,
+            "ema_val_correct": 5 * e if e in (4, 8) else "",
+        }
+        for a, last in (("none-none-none-none", 16), ("se16-none-none-none", 12))
+        for e in range(1, last + 1)
+    ]
+    write_csv(tmp_path / "c.csv", rows, cols)
+    ema, plain = Curves.early(tmp_path / "c.csv", 8), Curves.early(tmp_path / "c.csv", 8, "val_correct")
+    assert ema.acc == {("none-none-none-none", 3, 8): {8: 40 / 200}}
+    assert plain.at("none-none-none-none", 3, 8) == 80 / 200
+    assert Curves.early(tmp_path / "c.csv", 12).acc == {}  # no EMA recorded at epoch 12
