@@ -10,7 +10,8 @@ Routes replayed from stand-alone tables trained under seeds 2, 3, 4, independent
 images (complete 4-, 8- and 16-epoch schedules), and warm starts from the 81-arch space's supernets
 (``truth/warm.csv``). Routes that read only a 16-epoch end are replayed on each of the three 16-epoch seeds there
 are (truth.csv's 0 and 1, the curves' 2, 3 and 4 as far as complete), each scored against a truth of all the others
-(``folds``). Each route's
+(``folds``). ``run --verify``'s own rule is also replayed on early reads of the 16-epoch trainings of seeds 3 and 4
+(the EMA or the plain weights at epoch 4 or 8, ``Curves.early``), judged by seeds 0-2. Each route's
 estimate is the additive model (main effects, as the truth's) fitted to its trainings; its intervals are that fit's.
 Compute of a replayed route is the sum over its trainings of epochs x the arch's seconds per epoch (median of its
 trainings in truth.csv) / (30 x the median-MAC arch's). Routes run for real (``--runs``: ``search.py run --space

@@ -1,6 +1,6 @@
 """The noise floor of a stand-alone training, and what lowers it (issue 31, "lower the noise floor").
 
-The trainings a decision needs grow as sigma^2. Two levers are measured here, each at no extra training compute:
+The trainings a decision needs grow as sigma^2. Three levers are measured here, each at no extra training compute:
 
 1. **Common random numbers (paired seeds).** Every arch of a replicate is trained under the same seed (the same data
    order; initial weights drawn from the same stream). If a seed's luck is partly shared by all archs, a contrast
@@ -11,6 +11,9 @@ The trainings a decision needs grow as sigma^2. Two levers are measured here, ea
    weights, of their EMA and of SWA over the last quarter of the epochs (``seknet.engine.averaging``). With two
    seeds of an arch, sigma comes from the seed-to-seed differences (paired by arch); with one, from the residual of
    the additive factorial fit over the archs trained so far (the answer curve's sigma).
+
+3. **Early reads.** Stop the 16-epoch recipe at epoch 4, 8 or 12 and read its EMA (or its plain weights); against
+   a complete 4-epoch schedule. sigma per unit of compute on the truth's scale (:func:`early_reads`).
 
     python -m benchmarks.noise_floor [--markdown]
 """
