@@ -44,6 +44,57 @@ DRIVER = textwrap.dedent(
 )
 
 
+# A driver whose trials write the job they were given: what a job names beyond its key must reach its trial.
+JOBS_DRIVER = textwrap.dedent(
+    """
+    import json
+    import sys
+    from pathlib import Path
+    from ray import tune
+    from seknet.engine.ray_trials import train_jobs
+
+    folder = Path(sys.argv[1])
+
+    def trial(config):
+        job = config["job"]
+        (folder / f"job-{job['arch']}.json").write_text(json.dumps(job, sort_keys=True))
+        tune.report({"correct": 7, "n_eval": 10, "accuracy": 0.7, "epoch": job["epochs"]})
+
+    early = {"arch": "early", "seed": "0", "epochs": 1, "schedule": 2}
+    jobs = [early, dict(early), {"arch": "whole", "seed": 1, "epochs": 1}]
+    rows = train_jobs(jobs, tune.with_resources(trial, {"cpu": 1}), folder, 10, num_cpus=2)
+    print(len(list((folder / "tune").glob("*/result.json"))))
+    """
+)
+
+
+def test_a_jobs_schedule_reaches_its_trial_and_a_job_named_twice_is_trained_once(tmp_path):
+    """train_jobs passes each job whole to its trial (a verify training's schedule, which makes it stop early and
+    read its EMA), with its key normalised (seed "0" -> 0); the same job named twice is one trial."""
+    import json
+
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", JOBS_DRIVER, str(folder)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "2"
+    assert json.loads((folder / "job-early.json").read_text()) == {
+        "arch": "early",
+        "seed": 0,
+        "epochs": 1,
+        "schedule": 2,
+    }
+    assert json.loads((folder / "job-whole.json").read_text()) == {"arch": "whole", "seed": 1, "epochs": 1}
+
+
 def test_a_run_killed_after_a_trial_reported_its_last_epoch_does_not_train_it_again(tmp_path):
     """kill -9 of the driver while a trial has reported its last epoch but not yet ended (Tune has written its
     result.json): the ledger already holds it, so the next call trains neither job again and returns both."""

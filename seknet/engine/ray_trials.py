@@ -301,8 +301,9 @@ def train_jobs(
     num_cpus: int | None = None,
     callbacks: tuple = (),
 ) -> list[dict]:
-    """Train every job ({"arch", "seed", "epochs"}) not yet in ``folder``/trainings.csv as one Ray Tune grid over
-    ``trainable`` (see :func:`standalone_trainable`); returns the ledger rows of ``jobs``, in their order.
+    """Train every job ({"arch", "seed", "epochs"}, optionally "schedule") not yet in ``folder``/trainings.csv as one
+    Ray Tune grid over ``trainable`` (see :func:`standalone_trainable`); returns the ledger rows of ``jobs``, in their
+    order. Each trial gets its job whole; the same (arch, seed, epochs) named twice is one trial.
 
     A ledger row counts as done when it was evaluated on ``n_eval`` images (complete), or failed (unless
     ``retry_failed``). Each trial is added to the ledger by the driver as it reports its last epoch
@@ -319,9 +320,14 @@ def train_jobs(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     book = Ledger(ledger if ledger is not None else folder / "trainings.csv", n_eval, retry_failed)
-    todo = [j for j in dict.fromkeys(map(job_key, jobs)) if j not in book.counted]
+    first: dict[tuple[str, int, int], dict] = {}
+    for j in jobs:  # a job named twice is trained once; what else it names (its schedule) goes to its trial
+        first.setdefault(job_key(j), j)
+    todo = [
+        j | dict(zip(("arch", "seed", "epochs"), k, strict=True)) for k, j in first.items() if k not in book.counted
+    ]
     if todo:
-        grid = {"job": tune.grid_search([{"arch": a, "seed": s, "epochs": e} for a, s, e in todo])}
+        grid = {"job": tune.grid_search(todo)}
         with tune_settings(), ray_session(address, num_cpus=num_cpus, num_gpus=gpus):
             callbacks = (ledger_callback(book), *callbacks)
             tuner = experiment(trainable, folder, progress, callbacks=callbacks, param_space=grid)
