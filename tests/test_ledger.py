@@ -76,14 +76,8 @@ def test_a_jobs_schedule_reaches_its_trial_and_a_job_named_twice_is_trained_once
     folder = tmp_path / "jobs"
     folder.mkdir()
     env = os.environ | {"PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", JOBS_DRIVER, str(folder)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    argv = [sys.executable, "-c", JOBS_DRIVER, str(folder)]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "2"
     assert json.loads((folder / "job-early.json").read_text()) == {
