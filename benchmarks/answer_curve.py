@@ -348,11 +348,8 @@ def route_random(t: Truth, draws: int = 2000, seed: int = 0) -> list[Score]:
     out = []
     for _ in range(draws):
         picks = [t.in_budget(k)[rng.integers(len(t.in_budget(k)))] for k in range(3)]
-        out.append(
-            Score(
-                0.0, 0, 0, 0.0, tuple(100 * (b - t.mean[p]) for b, p in zip(best, picks, strict=True)), len(t.effects)
-            )
-        )
+        regret = tuple(100 * (b - t.mean[p]) for b, p in zip(best, picks, strict=True))
+        out.append(Score(units=0.0, right=0, wrong=0, tau=0.0, regret=regret, of=len(t.effects)))
     return out
 
 

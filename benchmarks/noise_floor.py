@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +137,7 @@ def early_reads(
     16-epoch truth of ``judge_seeds``, averaged over data seeds), its compute in 16-epoch trainings, and the
     trainings-compute a contrast needs against the plain weights at epoch 16 (sigma_eff^2 x compute); and, where
     seeds 3 and 4 both trained an arch, the seed-to-seed noise of the read alone (pairs: sigma_seed / slope)."""
-    from benchmarks.answer_data import CURVES, CURVES_S34, Curves, Truth, seed_rows
+    from benchmarks.answer_data import ARCHS, CURVES, CURVES_S34, Curves, Truth, seed_rows
 
     judge: dict[str, list[float]] = {}
     for s, rows in seed_rows(Truth(), Curves.merged(CURVES, CURVES_S34)).items():
@@ -153,7 +154,7 @@ def early_reads(
                     reads.setdefault(key, {})[(r["arch"], int(r["seed"]))] = 100 * int(r[col]) / int(r["test_n"])
     out = []
     for (name, schedule, epoch), got in sorted(reads.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
-        seeds = sorted({s for _, s in got if sum(u == s for _, u in got) == 81})
+        seeds = sorted(s for s, n in Counter(s for _, s in got).items() if n == len(ARCHS))  # seeds with every arch
         if not seeds:
             continue
         fits = [read_noise({a: v for (a, u), v in got.items() if u == s}, judge) for s in seeds]
