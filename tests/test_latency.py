@@ -123,3 +123,17 @@ def test_in_context_table_is_exact_when_costs_add_up_and_every_call_has_an_overh
     for arch in random.Random(0).sample(digits.archs(), 20):
         whole = fake_timed(latency.build_model(arch), torch.zeros(1), 1, "cpu")
         assert latency_table.predict(table, arch) == pytest.approx(whole, abs=1e-4), str(arch)
+
+
+@pytest.mark.parametrize(
+    "argv", [["latency", "--device", "cuda"], ["run", "--smoke", "--objective", "latency", "--latency-device", "cuda"]]
+)
+def test_cuda_latency_without_a_cuda_device_is_one_line_and_exit_2(argv, tmp_path, capsys, monkeypatch):
+    """Both ways of measuring a table on cuda (the latency command, a run that measures its own) refuse a machine
+    without one in one line that names the way out, before anything is written."""
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    out = tmp_path / "out"
+    assert search.main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no CUDA device here" in err[0] and "--latency-table" in err[0]
+    assert not out.exists()

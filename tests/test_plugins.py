@@ -8,7 +8,7 @@ import pytest
 import search
 import seknet
 from seknet.core import fileio
-from seknet.core.plugins import DATASETS, FORMATS, MODES, PROPOSERS, SAMPLERS, Registry
+from seknet.core.plugins import DATASETS, DEVICES, FORMATS, MODES, PROPOSERS, SAMPLERS, Registry
 from tests.conftest import run_flag_actions
 
 SMALL = "6.0M"  # a few digits archs fit
@@ -86,6 +86,20 @@ def test_a_toy_export_format_is_one_module_and_one_line(registered, smoke_run, t
     assert search.main(["export", str(smoke_run), "--max-macs", "6.3M", "--out", str(out), "--format", "state"]) == 0
     assert out.with_suffix(".state").is_file()
     assert "state" in yaml_text(out)
+
+
+def test_a_toy_latency_device_is_one_module_and_one_line(registered, tmp_path):
+    """A latency device registered by name is a --latency-device choice; a latency run measures its table there,
+    keeps it in the run folder and prices every arch with it."""
+    registered(DEVICES, "toy", "tests.toys.toy_device:measure")
+    assert "toy" in run_flag_actions()["latency_device"].choices
+    out = tmp_path / "run"
+    flags = ["--objective", "latency", "--latency-device", "toy", "--max-macs", SMALL]
+    assert search.main(["run", "--smoke", *flags, "--out", str(out)]) == 0
+    assert "device: toy" in yaml_text(out / "latency.yaml")
+    for r in fileio.read_csv(out / "evaluations.csv"):
+        attention = sum(c != "none" for c in r["arch"].split("-"))
+        assert float(r["latency_ms"]) == 2.0 + len(r["arch"].split("-")) + 0.5 * attention
 
 
 def yaml_text(path) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from seknet.core.count import count
-from seknet.core.plugins import FORMATS, MODES
+from seknet.core.plugins import DEVICES, FORMATS, MODES
 from seknet.core.space import load_space
 
 DEFAULT_SPACE = "search_space/digits.yaml"
@@ -197,13 +197,8 @@ def _latency(args: argparse.Namespace) -> int:
     from seknet.core.fileio import write_yaml
     from seknet.engine import latency
 
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("latency --device cuda: no CUDA device here; use --device cpu")
     space = load_space(args.space)
-    table = latency.measure_table(space, args.device, args.batch, args.threads, args.runs)
+    table = DEVICES.load(args.device)(space, args.batch, args.threads, args.runs)  # seknet.engine.latency.on_cpu, ...
     print(
         f"latency table of {space.name} on {table['device_name']} ({table['threads']} threads, batch {args.batch}): "
         f"stem {table['stem_ms']:.3f} ms, head {table['head_ms']:.3f} ms"
@@ -353,7 +348,7 @@ def _add_latency(sub) -> None:
     """The ``latency`` subcommand's flags."""
     lt = sub.add_parser("latency", help="measure a latency table of the space's parts; validate it on random archs")
     lt.add_argument("--space", default=DEFAULT_SPACE, help="space YAML (default: %(default)s)")
-    lt.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    lt.add_argument("--device", choices=DEVICES, default="cpu")
     lt.add_argument("--batch", type=_count(1), default=1)
     lt.add_argument("--threads", type=_count(1), help="torch threads (default: torch's)")
     lt.add_argument("--runs", type=_count(1), default=30, help="timed runs per part; the median is kept")

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar
 
-from seknet.core.plugins import DATASETS, MODES, PROPOSERS, SAMPLERS, STRATEGIES, load_ref
+from seknet.core.plugins import DATASETS, DEVICES, MODES, PROPOSERS, SAMPLERS, STRATEGIES, load_ref
 
 OBJECTIVES = ("macs", "latency")
 INITS = ("scratch", "supernet")
@@ -112,7 +112,7 @@ class RunConfig:
         "a `search.py latency` table of the target device (default: measure one "
         "on --latency-device when the run starts)",
     )
-    latency_device: str = opt("cpu", "the device latency is for: the table's, or where it is measured", ("cpu", "cuda"))
+    latency_device: str = opt("cpu", "the device latency is for: the table's, or where it is measured", DEVICES)
     max_latency: float | None = opt(
         None,
         "latency budget, e.g. 2.5ms: archs predicted slower are never trained or scored",

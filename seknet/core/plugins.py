@@ -15,6 +15,7 @@ built-in table below); ``tests/test_plugins.py`` adds a toy one of each kind.
   class, ``smoke`` presets and whether ``--resume`` continues it (``resumable``).
 - STAGES: a module with ``run(ctx, outcome) -> Outcome``, run after a mode (``verify``).
 - COMMANDS: what runs on a finished run folder rather than as a search (``retrain``): a function of the run.
+- DEVICES: where latency is measured, ``(space, batch, threads, runs) -> latency table``; cpu, cuda.
 
 Attention kinds have their own registry, ``seknet.core.attention.KINDS``, as their entries carry more than a path.
 """
@@ -201,6 +202,11 @@ STAGES = Registry(  # stages after a mode's run: run(ctx, outcome) -> Outcome
     "stage",
     "stage",
     {"verify": "seknet.modes.verify"},
+)
+DEVICES = Registry(  # where latency tables are measured (seknet.engine.latency); --latency-device, latency --device
+    "latency device",
+    "--latency-device",
+    {"cpu": "seknet.engine.latency:on_cpu", "cuda": "seknet.engine.latency:on_cuda"},
 )
 COMMANDS = Registry(  # commands on a finished run folder (search.py retrain RUN, ...)
     "command",

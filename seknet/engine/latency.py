@@ -115,6 +115,21 @@ def measure_table(
         return _measure(space, device, batch, runs) | pins
 
 
+def on_cpu(space: Space, batch: int = 1, threads: int | None = None, runs: int = RUNS) -> dict:
+    """:func:`measure_table` on the CPU (``seknet.core.plugins.DEVICES``' ``cpu``)."""
+    return measure_table(space, "cpu", batch, threads, runs)
+
+
+def on_cuda(space: Space, batch: int = 1, threads: int | None = None, runs: int = RUNS) -> dict:
+    """:func:`measure_table` on the current CUDA device (``DEVICES``' ``cuda``); ValueError where there is none."""
+    if not torch.cuda.is_available():
+        raise ValueError(
+            "latency device cuda: no CUDA device here; measure the table on a machine with one "
+            "(search.py latency --device cuda) and pass it with --latency-table F, or use cpu"
+        )
+    return measure_table(space, "cuda", batch, threads, runs)
+
+
 def _measure(space: Space, device: str, batch: int, runs: int) -> dict:
     """:func:`measure_table`'s timings, in the current threads."""
     n = len(space.stages)

@@ -21,10 +21,10 @@ from typing import Any
 from seknet.core.config import SMOKE_LATENCY_RUNS, RunConfig
 from seknet.core.fileio import write_csv, write_yaml
 from seknet.core.latency_table import load_table
+from seknet.core.plugins import DEVICES
 from seknet.core.space import Arch, Space, load_space
 from seknet.data.load import check_data, data_summary, run_data
 from seknet.data.split import Data
-from seknet.engine import latency
 from seknet.engine.ray_session import probe
 from seknet.runs import folder as runfolder
 from seknet.runs.decisions import COLUMNS as DECISION_COLUMNS
@@ -93,16 +93,8 @@ def run_table(cfg: RunConfig, space: Space, kept: Path | None = None) -> dict | 
         return None
     path = kept if kept is not None and Path(kept).is_file() else cfg.latency_table
     if path is None:
-        if cfg.latency_device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError(
-                    "--latency-device cuda: no CUDA device here; measure a table there and pass "
-                    "--latency-table F, or use --latency-device cpu"
-                )
-        runs = SMOKE_LATENCY_RUNS if cfg.smoke else latency.RUNS
-        return latency.measure_table(space, cfg.latency_device, runs=runs)
+        measure = DEVICES.load(cfg.latency_device)  # seknet.engine.latency.on_cpu, on_cuda
+        return measure(space, runs=SMOKE_LATENCY_RUNS) if cfg.smoke else measure(space)
     return load_table(path, space, cfg.latency_device)
 
 
