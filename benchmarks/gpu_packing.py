@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 import seknet
 from seknet.data import Data, Split
 from seknet.engine import TrainConfig
-from seknet.engine.ray_session import ray_session
-from seknet.engine.ray_trials import standalone_trial
+from seknet.engine.ray_trials import standalone_trainable, train_jobs
 
 
 def synthetic(n: int) -> Data:
@@ -33,22 +32,20 @@ def synthetic(n: int) -> Data:
     return Data("synthetic-cifar10", split, val, val, num_classes=10)
 
 
-def trials_per_hour(gpus_per_trial: float, args, data: Data, space) -> float:
-    from ray import tune
-
+def trials_per_hour(gpus_per_trial: float, gpus: int, args, data: Data, space) -> float:
+    """Trials per hour of ``args.trials`` archs trained through the project's runner (``train_jobs``, as verify and
+    retrain train), each asking for ``gpus_per_trial`` of one of ``gpus`` GPUs."""
     archs = [str(a) for a in space.archs()[:: max(1, len(space.archs()) // args.trials)][: args.trials]]
-    trainable = tune.with_resources(
-        tune.with_parameters(standalone_trial, space=space, data=data, tcfg=TrainConfig(epochs=args.epochs)),
-        {"cpu": 1, "gpu": gpus_per_trial},
-    )
+    jobs = [{"arch": a, "seed": 0, "epochs": args.epochs} for a in archs]
+    trainable = standalone_trainable(space, data, TrainConfig(epochs=args.epochs), gpus_per_trial=gpus_per_trial)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        tune.Tuner(
-            trainable,
-            param_space={"arch": tune.grid_search(archs)},
-            run_config=tune.RunConfig(storage_path=tmp, verbose=0),
-        ).fit()
-        return len(archs) / (time.perf_counter() - t) * 3600
+        rows = train_jobs(jobs, trainable, Path(tmp), len(data.val), gpus=gpus)
+        seconds = time.perf_counter() - t
+    failed = [r for r in rows if r["status"] != "complete"]
+    if failed:
+        sys.exit(f"{len(failed)} of {len(rows)} trials failed, e.g. {failed[0]['arch']}: {failed[0]['error']}")
+    return len(archs) / seconds * 3600
 
 
 def main() -> None:
@@ -67,9 +64,8 @@ def main() -> None:
         sys.exit("no GPU: run on a CUDA machine, or pass --logical-gpus N to check the packing on CPU")
     space = seknet.load_space(ROOT / "search_space" / "cifar10.yaml")
     data = synthetic(args.images)
-    with ray_session(num_gpus=gpus):
-        one = trials_per_hour(1.0, args, data, space)
-        four = trials_per_hour(0.25, args, data, space)
+    one = trials_per_hour(1.0, gpus, args, data, space)
+    four = trials_per_hour(0.25, gpus, args, data, space)
     kind = "logical GPUs (CPU machine: the ratio means nothing)" if args.logical_gpus else "CUDA GPUs"
     print(
         f"{gpus} {kind}: 1 trial/GPU {one:.0f} trials/h; 4 trials/GPU {four:.0f} trials/h; "
