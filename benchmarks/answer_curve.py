@@ -227,7 +227,8 @@ def route_sequential(
     ``seknet.modes.verify.sequential``): each 3^(4-1) fraction under one seed of ``c``'s ``schedule``-epoch
     trainings, then up to ``decisions.LOOKS`` looks; each decides every budget (each arch's own mean, as verify's
     evidence, see :func:`_decide`; the max-t bound at 1 - (1 - confidence) / LOOKS) and, before the last, trains the
-    next seed of every arch in an indifference set whose epsilon is above ``epsilon``, the least-trained first, while
+    next seed of every arch in an indifference set whose epsilon is above ``epsilon``, in verify's order
+    (``decisions.training_order``), while
     ``cap`` units last (an arch with no seed left in ``c`` is not trained again). The score carries the stated
     epsilon per budget, to be held against the truth (calibration). ``departures``: see :func:`_decide`."""
     order = sorted({s for _, s, e in c.acc if e == schedule})
@@ -242,7 +243,7 @@ def route_sequential(
                 if not hinge or look == decisions.LOOKS:
                     break
                 batch = []
-                for a in sorted(hinge, key=lambda a: (len(runs.get(a, [])), a)):
+                for a in decisions.training_order(made, epsilon, {a: len(seeds) for a, seeds in runs.items()}):
                     more = [s for s in [s0, *order] if s not in runs.get(a, []) and (a, s, schedule) in c.acc]
                     if more and units + t.units([(a, schedule)]) <= cap + 1e-9:
                         batch.append((a, more[0]))

@@ -9,7 +9,16 @@ import math
 import numpy as np
 import pytest
 
-from seknet.core.decisions import Evidence, claim, decide, max_t_quantile, quantile_budgets, trainings_needed
+from seknet.core.decisions import (
+    Decision,
+    Evidence,
+    claim,
+    decide,
+    max_t_quantile,
+    quantile_budgets,
+    training_order,
+    trainings_needed,
+)
 
 TRUE = np.array([90.0, 89.8, 89.0, 88.0, 87.5, 87.0, 86.0, 85.0, 84.0, 80.0])  # pp; arch 0 is the best
 ARCHS = tuple(f"a{i}" for i in range(len(TRUE)))
@@ -124,3 +133,20 @@ def test_a_cifar_run_carries_no_digits_constant(tmp_path):
     decisions = fileio.read_csv(out / "decisions.csv")
     assert len(decisions) == 1 and decisions[0]["budget"] == "102300000"
     assert decisions[0]["epsilon_pp"] == "" and decisions[0]["pick"] in decisions[0]["indifference"].split()
+
+
+def test_training_order_measures_each_unsettled_budgets_top_challengers_before_the_long_tail():
+    """Among archs trained equally often, those nearest the top of an unsettled budget's indifference set come first
+    (not the alphabet's); a less-trained arch still comes before a more-trained one; a settled budget adds none."""
+    low = Decision(1.0, "sk2-b", 2.0, 0.9, ("sk2-b", "sk2-a", "none-z"))
+    high = Decision(2.0, "none-y", 1.5, 0.9, ("none-y", "none-x", "none-a"))
+    settled = Decision(3.0, "se-q", 0.1, 0.9, ("se-q", "se-p"))
+    trained = {"sk2-b": 1, "none-y": 1, "sk2-a": 1}
+    assert training_order([low, high, settled], 0.5, trained) == [
+        "none-x",  # untrained, 2nd of its set
+        "none-a",
+        "none-z",  # untrained, 3rd of theirs (in names' order among equals)
+        "none-y",  # trained once, a pick
+        "sk2-b",
+        "sk2-a",
+    ]

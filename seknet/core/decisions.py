@@ -27,7 +27,7 @@ Pure functions of numpy arrays; no torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,3 +184,16 @@ def contenders(decisions: Sequence[Decision], epsilon: float) -> list[str]:
         if d.epsilon_pp > epsilon:
             out |= dict.fromkeys(d.indifference)
     return list(out)
+
+
+def training_order(decisions: Sequence[Decision], epsilon: float, trained: Mapping[str, int]) -> list[str]:
+    """The archs a decision still hinges on (:func:`contenders`), in the order sequential verification trains their
+    next seed: the least-trained first (``trained``: an arch's trainings so far) and, among equals, the one nearest
+    the top of an unsettled budget's indifference set (the pick, then the others by decreasing estimate), so that
+    the untrained challengers most likely to beat a pick are measured before the long tail."""
+    rank: dict[str, int] = {}
+    for d in decisions:
+        if d.epsilon_pp > epsilon:
+            for i, a in enumerate(d.indifference):
+                rank[a] = min(rank.get(a, i), i)
+    return sorted(rank, key=lambda a: (trained.get(a, 0), rank[a], a))

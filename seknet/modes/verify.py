@@ -40,7 +40,7 @@ import numpy as np
 from seknet.core import factorial
 from seknet.core.attention import Choice, stage_names
 from seknet.core.count import count
-from seknet.core.decisions import LOOKS, Evidence, claim, contenders, decide, training_units
+from seknet.core.decisions import LOOKS, Evidence, claim, contenders, decide, training_order, training_units
 from seknet.core.fileio import read_csv, write_csv
 from seknet.core.stats import pp_per_mmac
 from seknet.data.load import run_data
@@ -154,9 +154,10 @@ def sequential(
     """``--budget-units U``: train the first design, then look at the evidence up to ``LOOKS`` times; at each look,
     decide every budget at ``1 - (1 - confidence) / LOOKS`` (Bonferroni over the looks, so the stated confidence holds
     wherever the run stops) and, before the last look, train one more seed of each arch in an indifference set whose
-    epsilon is above ``--epsilon``, the least-trained first, as long as the units last. The look the run stops at
-    gives its answer. ``before``: the sequential record of a finished run being extended (:func:`extend`): its
-    trainings count, and its looks go on from where it stopped. Returns (ledger rows, what happened)."""
+    epsilon is above ``--epsilon`` (the least-trained first, then the nearest the top of a budget's set:
+    ``training_order``), as long as the units last. The look the run stops at gives its answer. ``before``: the
+    sequential record of a finished run being extended (:func:`extend`): its trainings count, and its looks go on
+    from where it stopped. Returns (ledger rows, what happened)."""
     cfg, space = ctx.cfg, ctx.space
     cells, data = cells_in_budget(ctx, lv), verify_data(ctx)  # the data once, not at every look
     macs = {a: float(count(space.parse(a)).macs) for a in cells}
@@ -179,13 +180,14 @@ def sequential(
     for look in range(start, LOOKS + 1):
         ok = [r for r in trained if r["status"] == "complete"]
         ev, _ = _evidence(factorial.fit(ok, pairs=False), ok, cells)
-        hinge = contenders([decide(ev, macs, b, cfg.confidence, looks=LOOKS) for b in budgets], cfg.epsilon)
+        decided = [decide(ev, macs, b, cfg.confidence, looks=LOOKS) for b in budgets]
+        hinge = contenders(decided, cfg.epsilon)
         if not hinge or look == LOOKS:  # the last look answers: a training after it would need a look more
             stopped = "looks" if hinge else "epsilon"
             break
         runs = Counter(r["arch"] for r in trained)
         batch = []
-        for a in sorted(hinge, key=lambda a: (runs[a], a)):
+        for a in training_order(decided, cfg.epsilon, runs):
             if spent + unit[a] <= cfg.budget_units + 1e-9:
                 batch.append(job(cfg, a, cfg.seed + runs[a]))
                 spent += unit[a]
