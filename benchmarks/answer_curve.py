@@ -239,11 +239,11 @@ def route_sequential(
             units = t.units([(a, schedule) for a in runs])
             for look in range(1, decisions.LOOKS + 1):
                 made = _decide(t, c, runs, schedule, confidence, departures)
-                hinge = decisions.contenders(made, epsilon)
+                hinge = decisions.training_order(made, epsilon, {a: len(seeds) for a, seeds in runs.items()})
                 if not hinge or look == decisions.LOOKS:
                     break
                 batch = []
-                for a in decisions.training_order(made, epsilon, {a: len(seeds) for a, seeds in runs.items()}):
+                for a in hinge:
                     more = [s for s in [s0, *order] if s not in runs.get(a, []) and (a, s, schedule) in c.acc]
                     if more and units + t.units([(a, schedule)]) <= cap + 1e-9:
                         batch.append((a, more[0]))

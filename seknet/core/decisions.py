@@ -176,21 +176,12 @@ def training_units(epochs: int, macs: float, median_macs: float) -> float:
     return epochs / 30 * macs / median_macs
 
 
-def contenders(decisions: Sequence[Decision], epsilon: float) -> list[str]:
-    """The archs a decision still hinges on: the indifference sets of the budgets whose epsilon exceeds the target,
-    in order of first appearance."""
-    out: dict[str, None] = {}
-    for d in decisions:
-        if d.epsilon_pp > epsilon:
-            out |= dict.fromkeys(d.indifference)
-    return list(out)
-
-
 def training_order(decisions: Sequence[Decision], epsilon: float, trained: Mapping[str, int]) -> list[str]:
-    """The archs a decision still hinges on (:func:`contenders`), in the order sequential verification trains their
-    next seed: the least-trained first (``trained``: an arch's trainings so far) and, among equals, the one nearest
-    the top of an unsettled budget's indifference set (the pick, then the others by decreasing estimate), so that
-    the untrained challengers most likely to beat a pick are measured before the long tail."""
+    """The archs a decision still hinges on (the indifference sets of the budgets whose epsilon exceeds the target;
+    empty when every budget is settled), in the order sequential verification trains their next seed: the
+    least-trained first (``trained``: an arch's trainings so far) and, among equals, the one nearest the top of an
+    unsettled budget's indifference set (the pick, then the others by decreasing estimate), so that the untrained
+    challengers most likely to beat a pick are measured before the long tail."""
     rank: dict[str, int] = {}
     for d in decisions:
         if d.epsilon_pp > epsilon:

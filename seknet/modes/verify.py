@@ -40,7 +40,7 @@ import numpy as np
 from seknet.core import factorial
 from seknet.core.attention import Choice, stage_names
 from seknet.core.count import count
-from seknet.core.decisions import LOOKS, Evidence, claim, contenders, decide, training_order, training_units
+from seknet.core.decisions import LOOKS, Evidence, claim, decide, training_order, training_units
 from seknet.core.fileio import read_csv, write_csv
 from seknet.core.stats import pp_per_mmac
 from seknet.data.load import run_data
@@ -181,13 +181,13 @@ def sequential(
         ok = [r for r in trained if r["status"] == "complete"]
         ev, _ = _evidence(factorial.fit(ok, pairs=False), ok, cells)
         decided = [decide(ev, macs, b, cfg.confidence, looks=LOOKS) for b in budgets]
-        hinge = contenders(decided, cfg.epsilon)
+        runs = Counter(r["arch"] for r in trained)
+        hinge = training_order(decided, cfg.epsilon, runs)
         if not hinge or look == LOOKS:  # the last look answers: a training after it would need a look more
             stopped = "looks" if hinge else "epsilon"
             break
-        runs = Counter(r["arch"] for r in trained)
         batch = []
-        for a in training_order(decided, cfg.epsilon, runs):
+        for a in hinge:
             if spent + unit[a] <= cfg.budget_units + 1e-9:
                 batch.append(job(cfg, a, cfg.seed + runs[a]))
                 spent += unit[a]
