@@ -228,6 +228,32 @@ def test_the_sequential_replay_states_epsilons_that_hold_on_an_additive_truth():
     assert all(s.within() for s in scores)
 
 
+def test_epsilon_curve_spends_more_as_its_units_grow_and_each_point_keeps_within_its_cap():
+    """epsilon_curve.curve on curves drawn from the planted additive model (1 pp noise under seeds 2, 3, 4), judged
+    against the noise-free truth: each point replays verify's rule under each seed and fraction, spends no more than
+    its cap once the first design (the 27-arch fraction) is paid for, spends more at a larger cap, and the table row
+    counts its replays and states its calibration over three budgets per replay."""
+    import statistics
+
+    from benchmarks.answer_data import Curves, Truth, fraction
+
+    ec = _load("epsilon_curve")
+    exact = _synthetic(0.0, (0, 1))
+    exact[0]["accuracy"] += 1e-12
+    t = Truth(exact)
+    c = Curves(None)
+    c.acc = {(r["arch"], r["seed"], 16): {16: r["accuracy"]} for r in _synthetic(1.0, (2, 3, 4), seed=3)}
+    first = t.units([(a, 16) for a in fraction(0)])
+    points = ec.curve(t, c, 16, (1.0, first + 4.0, first + 12.0))
+    spent = [statistics.fmean(s.units for s in scores) for _, scores in points]
+    assert all(len(scores) == 9 for _, scores in points)
+    assert spent[0] == pytest.approx(first, rel=0.05)  # a cap below the first design buys only it
+    assert all(s.units <= max(cap, first * 1.05) + 1e-9 for cap, scores in points for s in scores)
+    assert spent[0] < spent[1] < spent[2]
+    cells = ec.row("planted", points[2][0], points[2][1])
+    assert cells[3] == "9" and cells[7].endswith("of 27")
+
+
 def test_noise_bound_charges_only_archs_that_are_not_epsilon_good_and_takes_the_hardest_budget():
     """lower_bound on a planted 4-arch truth (SD 0.5 pp, epsilon 0.5, delta 0.1): an arch within epsilon of the best
     costs nothing; one 1.5 pp below needs 2 x 0.25 x log(1 / 0.24) / 2^2 trainings; an arch in two budgets pays the

@@ -1,0 +1,99 @@
+"""Epsilon-success against compute: ``run --verify --budget-units U``'s own rule replayed at several ``U``.
+
+Issue 31 asks ``run --verify --budget-units 10`` to pick within 0.5 pp of the best arch under each of the three MAC
+budgets in >= 90 % of replays, and, if that is out of reach, the curve: epsilon-success against units. The answer
+curve (``benchmarks/answer_curve.py``) scores every route at the compute it spends; this module moves the one route
+whose compute is a flag, verify's sequential rule (``answer_curve.route_sequential``: the 3^(4-1) fraction, then
+looks that train the next seed of the archs where a budget's pick still hinges, in ``decisions.training_order``),
+along its units, for each read of a training:
+
+- the EMA at epoch 8 of the 16-epoch recipe (verify's default read), at 4 and at 12;
+- the plain weights at the end of the 16-epoch recipe;
+
+all from the same trainings (seeds 3 and 4 of ``truth/curves-s34.csv``) and judged by the truth of the seeds none
+of them was trained under (0, 1, 2). A replay can train an arch at most twice (two seeds), so past some units the
+rule runs out of trainings: the column ``units`` is what it spent. The last rows replay 16-epoch trainings of seeds
+2, 3 and 4 (up to three per arch), judged by truth.csv's seeds 0 and 1.
+
+    python -m benchmarks.epsilon_curve [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from benchmarks.answer_curve import route_sequential
+from benchmarks.answer_data import CURVES, CURVES_S34, Curves, Score, Truth, pooled
+
+CAPS = (5.0, 7.5, 10.0, 15.0, 20.0, 30.0)
+READS = (  # (label, epoch read, column): a training of the 16-epoch recipe, read there
+    ("EMA at epoch 4 of 16", 4, "ema_val_correct"),
+    ("EMA at epoch 8 of 16 (verify's default)", 8, "ema_val_correct"),
+    ("EMA at epoch 12 of 16", 12, "ema_val_correct"),
+    ("plain weights at epoch 16 of 16", 16, "val_correct"),
+)
+
+
+def curve(judge: Truth, data: Curves, schedule: int, caps: tuple[float, ...]) -> list[tuple[float, list[Score]]]:
+    """(cap, the replays of verify's rule at ``--budget-units cap``) for each cap, on ``data``'s ``schedule``-epoch
+    reads, judged by ``judge``."""
+    return [(cap, route_sequential(judge, data, schedule, cap=cap)) for cap in caps]
+
+
+def row(label: str, cap: float, scores: list[Score]) -> list[str]:
+    """One line of the table: compute asked and spent, regret, epsilon-success and the stated epsilon's calibration."""
+    regret = [statistics.fmean(s.regret[k] for s in scores) for k in range(3)]
+    held = [h for s in scores for h in s.held()]
+    return [
+        label,
+        f"{cap:g}",
+        f"{statistics.fmean(s.units for s in scores):.1f}",
+        str(len(scores)),
+        " / ".join(f"{r:.2f}" for r in regret),
+        f"{sum(s.within() for s in scores)} of {len(scores)}",
+        f"{sum(s.within(1.0) for s in scores)} of {len(scores)}",
+        f"{sum(held)} of {len(held)}",
+        f"{statistics.fmean(e for s in scores for e in s.epsilon):.2f}",
+    ]
+
+
+HEAD = [
+    "read",
+    "--budget-units",
+    "units spent (mean)",
+    "replays",
+    "regret pp 25/50/75 % (mean)",
+    "within 0.5 pp at all 3",
+    "within 1 pp at all 3",
+    "stated epsilon held (at 0.9)",
+    "mean stated epsilon (pp)",
+]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--caps", type=float, nargs="+", default=list(CAPS), help="the --budget-units values replayed")
+    p.add_argument("--markdown", action="store_true")
+    args = p.parse_args()
+    t, caps = Truth(), tuple(args.caps)
+    c16 = Curves.merged(CURVES, CURVES_S34)
+    judge = pooled(t, c16, leave_out=(3, 4))
+    seeds = sorted({int(r["seed"]) for r in judge.rows})
+    lines = []
+    for label, epoch, column in READS:
+        data = Curves.early(CURVES_S34, epoch, column)
+        found = data.seeds(epoch)
+        for cap, scores in curve(judge, data, epoch, caps):
+            lines.append(row(f"{label}, seeds {found}, vs seeds {seeds}", cap, scores))
+    for cap, scores in curve(t, c16, 16, caps):
+        lines.append(row(f"16-epoch ends, seeds {c16.seeds(16)}, vs truth.csv's seeds 0, 1", cap, scores))
+    if args.markdown:
+        print("| " + " | ".join(HEAD) + " |\n|" + "---|" * len(HEAD))
+        print("\n".join("| " + " | ".join(cells) + " |" for cells in lines))
+    else:
+        print("\n".join("  ".join(cells) for cells in [HEAD, *lines]))
+
+
+if __name__ == "__main__":
+    main()
