@@ -171,7 +171,8 @@ def test_each_fold_judges_one_complete_seed_against_all_the_others_and_skips_an_
 def test_a_real_runs_stated_epsilons_are_held_against_the_truth_at_its_own_picks(tmp_path):
     """route_runs on a run folder whose decisions.csv decides the truth's three budgets: scored by the run's own
     picks (not its best predicted arch), with its stated epsilons and confidence; a stated epsilon holds where the
-    pick's regret is within it."""
+    pick's regret is within it. verify_run.keep's copy of the folder (what benchmarks/runs/ tracks) is judged alike
+    and holds only the files the run has."""
     from benchmarks.answer_curve import route_runs
     from benchmarks.answer_data import Truth
     from seknet.core.fileio import write_csv
@@ -196,6 +197,9 @@ def test_a_real_runs_stated_epsilons_are_held_against_the_truth_at_its_own_picks
     write_csv(run / "decisions.csv", [m | {"budget": 7} for m in made], cols)
     (other,) = route_runs(t, [run], False)
     assert other.epsilon == () and other.regret == (0.0, 0.0, 0.0), "other budgets: scored by its best predicted"
+    kept = _load("verify_run").keep(run, tmp_path / "kept")
+    assert repr(route_runs(t, [kept], False)) == repr([other]), "the tracked copy is judged as the run (units nan)"
+    assert sorted(p.name for p in kept.iterdir()) == ["decisions.csv", "evaluations.csv", "placement.csv"]
 
 
 def test_the_three_fractions_partition_the_81_archs():
