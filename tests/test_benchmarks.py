@@ -258,6 +258,17 @@ def test_epsilon_curve_spends_more_as_its_units_grow_and_each_point_keeps_within
     assert cells[3] == "9" and cells[7].endswith("of 27")
 
 
+def test_the_judges_ceiling_is_the_normal_tail_of_a_tie_and_one_when_the_best_is_far_ahead():
+    """epsilon_curve.ceiling: two tied archs judged by means of 2 seeds of SD 0.5 pp differ by N(0, 0.5^2), so the
+    true best is judged within 0.5 pp with probability Phi(1) = 0.841; two such disjoint budgets at once, 0.841^2;
+    an arch 5 pp ahead is always judged the best."""
+    ec = _load("epsilon_curve")
+    tie = {"a": 90.0, "b": 90.0, "c": 85.0, "d": 85.0}
+    assert ec.ceiling(tie, [["a", "b"]], 0.5, 2) == pytest.approx(0.841, abs=0.01)
+    assert ec.ceiling(tie, [["a", "b"], ["c", "d"]], 0.5, 2) == pytest.approx(0.841**2, abs=0.01)
+    assert ec.ceiling(tie, [["a", "c"]], 0.5, 2) == 1.0
+
+
 def test_noise_bound_charges_only_archs_that_are_not_epsilon_good_and_takes_the_hardest_budget():
     """lower_bound on a planted 4-arch truth (SD 0.5 pp, epsilon 0.5, delta 0.1): an arch within epsilon of the best
     costs nothing; one 1.5 pp below needs 2 x 0.25 x log(1 / 0.24) / 2^2 trainings; an arch in two budgets pays the
