@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import random
 import statistics
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -555,6 +556,22 @@ def power_table(rows: list[tuple], schedule: int, markdown: bool) -> str:
     return "\n".join(lines)
 
 
+def judge_picks(t: Truth, picks: list[str]) -> str:
+    """The regret (pp) of a pick under each of ``t``'s three budgets against ``t``'s best there, in one line: a run
+    whose folder is gone is judged again from the picks its record names."""
+    unknown = [p for p in picks if p not in t.mean]
+    if unknown:
+        print(f"--picks: not an arch of the 81-arch space: {' '.join(unknown)}", file=sys.stderr)
+        raise SystemExit(2)
+    seeds = sorted({int(r["seed"]) for r in t.rows})
+    cells = []
+    for k, p in enumerate(picks):
+        best = max(t.in_budget(k), key=t.mean.get)
+        over = "" if t.macs[p] <= t.budgets[k] else " (over the budget)"
+        cells.append(f"<= {t.budgets[k]:,} MACs: {p} {100 * (t.mean[best] - t.mean[p]):.2f} pp below {best}{over}")
+    return f"against seeds {seeds}: " + "; ".join(cells)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=Path, nargs="*", default=[], help="run --verify folders of the 81-arch space")
@@ -569,9 +586,18 @@ def main() -> None:
         "--warm-runs", type=Path, nargs="*", default=[], help="the 81-arch one-shot runs truth/warm.csv started from"
     )
     p.add_argument("--warm-lr", type=float, default=0.05, help="the learning rate warm.csv was trained with (a label)")
+    p.add_argument(
+        "--picks",
+        nargs=3,
+        metavar=("P25", "P50", "P75"),
+        help="only judge these picks under the 25 / 50 / 75 %% MAC budgets against the truth of every complete seed",
+    )
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
     t, c = Truth(), Curves()
+    if args.picks:
+        print(judge_picks(pooled(t, Curves.merged(CURVES, CURVES_S34)), args.picks))
+        return
     print(f"truth: {len(t.effects)} significant effects; budgets (MACs) {t.budgets}")
     c16 = Curves.merged(CURVES, CURVES_S34)
     loo = folds(t, c16)

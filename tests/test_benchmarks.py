@@ -269,6 +269,23 @@ def test_the_judges_ceiling_is_the_normal_tail_of_a_tie_and_one_when_the_best_is
     assert ec.ceiling(tie, [["a", "c"]], 0.5, 2) == 1.0
 
 
+def test_recorded_picks_are_judged_by_their_gap_to_each_budgets_best_and_a_bad_name_is_exit_2(capsys):
+    """answer_curve.judge_picks: the best arch under a budget is 0.00 pp below it, another arch by its gap in pp; a
+    name outside the 81-arch space is one line on stderr and exit code 2."""
+    from benchmarks.answer_curve import judge_picks
+    from benchmarks.answer_data import Truth
+
+    t = Truth(_synthetic(0.0, (0, 1)))
+    best = [max(t.in_budget(k), key=t.mean.get) for k in range(3)]
+    worst = min(t.in_budget(1), key=t.mean.get)
+    line = judge_picks(t, [best[0], worst, best[2]])
+    assert line.count(" 0.00 pp below ") == 2
+    assert f"{worst} {100 * (t.mean[best[1]] - t.mean[worst]):.2f} pp below {best[1]}" in line
+    with pytest.raises(SystemExit) as e:
+        judge_picks(t, [best[0], "se99-none-none-none", best[2]])
+    assert e.value.code == 2 and capsys.readouterr().err.count("\n") == 1
+
+
 def test_noise_bound_charges_only_archs_that_are_not_epsilon_good_and_takes_the_hardest_budget():
     """lower_bound on a planted 4-arch truth (SD 0.5 pp, epsilon 0.5, delta 0.1): an arch within epsilon of the best
     costs nothing; one 1.5 pp below needs 2 x 0.25 x log(1 / 0.24) / 2^2 trainings; an arch in two budgets pays the
