@@ -94,26 +94,40 @@ HEAD = [
 ]
 
 
+def wide(points: dict[str, list[tuple[float, list[Score]]]]) -> str:
+    """The curve as one markdown row per read and one column per cap: within 0.5 pp at all 3 budgets (of the
+    replays), stated epsilon held (of the claims), units spent."""
+    caps = [cap for cap, _ in next(iter(points.values()))]
+    lines = ["| read | " + " | ".join(f"--budget-units {c:g}" for c in caps) + " |", "|" + "---|" * (len(caps) + 1)]
+    for label, line in points.items():
+        cells = []
+        for _, scores in line:
+            held = [h for s in scores for h in s.held()]
+            within, units = sum(s.within() for s in scores), statistics.fmean(s.units for s in scores)
+            cells.append(f"{within}/{len(scores)}, held {sum(held)}/{len(held)}, {units:.1f} u")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--caps", type=float, nargs="+", default=list(CAPS), help="the --budget-units values replayed")
-    p.add_argument("--markdown", action="store_true")
+    p.add_argument("--markdown", action="store_true", help="markdown tables, and the curve one row per read")
     args = p.parse_args()
     t, caps = Truth(), tuple(args.caps)
     c16 = Curves.merged(CURVES, CURVES_S34)
     judge = pooled(t, c16, leave_out=(3, 4))
     seeds = sorted({int(r["seed"]) for r in judge.rows})
-    lines = []
+    points = {}
     for label, epoch, column in READS:
         data = Curves.early(CURVES_S34, epoch, column)
-        found = data.seeds(epoch)
-        for cap, scores in curve(judge, data, epoch, caps):
-            lines.append(row(f"{label}, seeds {found}, vs seeds {seeds}", cap, scores))
-    for cap, scores in curve(t, c16, 16, caps):
-        lines.append(row(f"16-epoch ends, seeds {c16.seeds(16)}, vs truth.csv's seeds 0, 1", cap, scores))
+        points[f"{label}, seeds {data.seeds(epoch)}, vs seeds {seeds}"] = curve(judge, data, epoch, caps)
+    points[f"16-epoch ends, seeds {c16.seeds(16)}, vs truth.csv's seeds 0, 1"] = curve(t, c16, 16, caps)
+    lines = [row(label, cap, scores) for label, line in points.items() for cap, scores in line]
     if args.markdown:
         print("| " + " | ".join(HEAD) + " |\n|" + "---|" * len(HEAD))
         print("\n".join("| " + " | ".join(cells) + " |" for cells in lines))
+        print("\n" + wide(points))
     else:
         print("\n".join("  ".join(cells) for cells in [HEAD, *lines]))
     truth = pooled(t, c16)

@@ -256,6 +256,8 @@ def test_epsilon_curve_spends_more_as_its_units_grow_and_each_point_keeps_within
     assert spent[0] < spent[1] < spent[2]
     cells = ec.row("planted", points[2][0], points[2][1])
     assert cells[3] == "9" and cells[7].endswith("of 27")
+    table = ec.wide({"planted": points}).splitlines()
+    assert len(table) == 3 and table[2].count(", held ") == 3 and table[2].endswith(f"{spent[2]:.1f} u |")
 
 
 def test_the_judges_ceiling_is_the_normal_tail_of_a_tie_and_one_when_the_best_is_far_ahead():
