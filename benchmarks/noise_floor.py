@@ -77,8 +77,9 @@ def averaged(path: Path = HERE / "curves-s34.csv") -> dict[str, dict[str, float]
     for name, col in METRICS.items():
         acc = {(r["arch"], int(r["seed"])): 100 * int(r[col]) / int(r["test_n"]) for r in final}
         pairs = [(acc[(a, 3)], acc[(a, 4)]) for a, s in acc if s == 3 and (a, 4) in acc]
+        diffs = [x - y for x, y in pairs]
         if len(pairs) >= 3:
-            sigma, how = math.sqrt(statistics.fmean((x - y) ** 2 / 2 for x, y in pairs)), f"{len(pairs)} seed pairs"
+            sigma, how = math.sqrt(statistics.fmean(d**2 / 2 for d in diffs)), f"{len(pairs)} seed pairs"
         elif len({a for a, _ in acc}) >= 15:
             rows = [{"arch": a, "accuracy": v / 100} for (a, _), v in acc.items()]
             fit = factorial.fit(rows, pairs=False)
@@ -86,7 +87,20 @@ def averaged(path: Path = HERE / "curves-s34.csv") -> dict[str, dict[str, float]
         else:
             continue
         out[name] = {"trainings": len(acc), "sigma": sigma, "mean": statistics.fmean(acc.values()), "how": how}
+        out[name]["diffs"] = diffs if len(pairs) >= 3 else []
     return out
+
+
+def ratio_interval(ref: list[float], other: list[float], level: float = 0.9, draws: int = 5000) -> tuple[float, ...]:
+    """(ratio, low, high): the trainings ``other`` needs against ``ref`` (the ratio of their mean squares), with a
+    ``level`` bootstrap interval over archs. ``ref`` and ``other`` are the same archs' seed-pair differences under
+    two reads of the same trainings, so they move together; an interval that treats them as independent (an F
+    interval) is far too wide."""
+    a, b = np.asarray(ref), np.asarray(other)
+    i = np.random.default_rng(0).integers(0, len(a), (draws, len(a)))
+    boot = (b[i] ** 2).mean(axis=1) / (a[i] ** 2).mean(axis=1)
+    low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return float((b**2).mean() / (a**2).mean()), float(low), float(high)
 
 
 def averaging_gain(path: Path = HERE / "curves-s34.csv") -> list[tuple[str, int, int, float, float]]:
@@ -197,9 +211,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{bar}EMA / SWA: too few trainings in curves-s34.csv yet")
     for name, m in avg.items():
         ratio = (m["sigma"] / avg["plain"]["sigma"]) ** 2
+        paired = ""
+        if m["diffs"] and name != "plain":
+            _, low, high = ratio_interval(avg["plain"]["diffs"], m["diffs"])
+            paired = f" (90 % interval, paired over the seed pairs: {low:.2f}-{high:.2f})"
         print(
             f"{bar}{name}: {m['trainings']} trainings, mean {m['mean']:.2f} %, sigma {m['sigma']:.3f} pp ({m['how']});"
-            f" trainings needed vs plain x {ratio:.2f}"
+            f" trainings needed vs plain x {ratio:.2f}{paired}"
         )
     print(f"{bar}early reads against the 16-epoch truth of seeds 0, 1, 2 (errors in variables):")
     for r in early_reads():

@@ -288,6 +288,23 @@ def test_recorded_picks_are_judged_by_their_gap_to_each_budgets_best_and_a_bad_n
     assert e.value.code == 2 and capsys.readouterr().err.count("\n") == 1
 
 
+def test_a_paired_variance_ratio_excludes_one_for_a_real_cut_and_holds_it_for_none():
+    """noise_floor.ratio_interval on 70 seed-pair differences: a read that is 0.8 x the plain one plus a little
+    noise of its own needs about 0.64 x the trainings, and its 90 % interval excludes 1; the plain read plus
+    independent noise of SD 0.05 pp (as the EMA at epoch 16) keeps 1 inside."""
+    import numpy as np
+
+    nf = _load("noise_floor")
+    rng = np.random.default_rng(1)
+    plain = list(rng.normal(0, 0.7, 70))
+    cut = [0.8 * d + rng.normal(0, 0.05) for d in plain]
+    same = [d + rng.normal(0, 0.05) for d in plain]
+    ratio, low, high = nf.ratio_interval(plain, cut)
+    assert ratio == pytest.approx(0.64, abs=0.03) and high < 1.0
+    ratio, low, high = nf.ratio_interval(plain, same)
+    assert low < 1.0 < high and high - low < 0.2
+
+
 def test_noise_bound_charges_only_archs_that_are_not_epsilon_good_and_takes_the_hardest_budget():
     """lower_bound on a planted 4-arch truth (SD 0.5 pp, epsilon 0.5, delta 0.1): an arch within epsilon of the best
     costs nothing; one 1.5 pp below needs 2 x 0.25 x log(1 / 0.24) / 2^2 trainings; an arch in two budgets pays the
