@@ -563,13 +563,12 @@ def judge_picks(t: Truth, picks: list[str]) -> str:
     if unknown:
         print(f"--picks: not an arch of the 81-arch space: {' '.join(unknown)}", file=sys.stderr)
         raise SystemExit(2)
-    seeds = sorted({int(r["seed"]) for r in t.rows})
     cells = []
     for k, p in enumerate(picks):
         best = max(t.in_budget(k), key=t.mean.get)
         over = "" if t.macs[p] <= t.budgets[k] else " (over the budget)"
         cells.append(f"<= {t.budgets[k]:,} MACs: {p} {100 * (t.mean[best] - t.mean[p]):.2f} pp below {best}{over}")
-    return f"against seeds {seeds}: " + "; ".join(cells)
+    return f"against seeds {t.seeds}: " + "; ".join(cells)
 
 
 def main() -> None:
@@ -594,19 +593,17 @@ def main() -> None:
     )
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
-    t, c = Truth(), Curves()
+    t, c, c16 = Truth(), Curves(), Curves.merged(CURVES, CURVES_S34)
     if args.picks:
-        print(judge_picks(pooled(t, Curves.merged(CURVES, CURVES_S34)), args.picks))
+        print(judge_picks(pooled(t, c16), args.picks))
         return
     print(f"truth: {len(t.effects)} significant effects; budgets (MACs) {t.budgets}")
-    c16 = Curves.merged(CURVES, CURVES_S34)
     loo = folds(t, c16)
     print(f"leave-one-seed-out folds over the complete 16-epoch seeds {[s for s, _, _ in loo]}")
     print(table(routes(t, c, Curves(WARM), loo, args), args.markdown))
     if args.runs or args.default_runs:
         judge = pooled(t, c16)
-        seeds = sorted({int(r["seed"]) for r in judge.rows})
-        print(f"\nthe real runs against the truth of every complete 16-epoch seed {seeds}")
+        print(f"\nthe real runs against the truth of every complete 16-epoch seed {judge.seeds}")
         print(table(real_routes(judge, args), args.markdown))
     for schedule in (4, 8, 16):
         by_fold = schedule == 16 and bool(loo)

@@ -72,6 +72,11 @@ class Truth:
         median_arch = sorted(ARCHS, key=lambda a: (self.macs[a], a))[len(ARCHS) // 2]
         self.epoch_cost = epoch_cost or {a: per_epoch[a] / per_epoch[median_arch] for a in ARCHS}  # median-arch epochs
 
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds this truth's rows were trained with."""
+        return sorted({int(r["seed"]) for r in self.rows})
+
     def units(self, trainings: list[tuple[str, int]]) -> float:
         """Compute of (arch, epochs) trainings in 30-epoch trainings of the median-MAC arch."""
         return sum(e * self.epoch_cost[a] for a, e in trainings) / 30
@@ -212,7 +217,7 @@ def seed_rows(t: Truth, c: Curves) -> dict[int, list[dict]]:
     curves-s34.csv, each once all 81 are there). Rows have truth.csv's shape; the curves' seeds borrow seed 0's
     seconds (every fold keeps truth.csv's compute model anyway). A seed of which truth.csv holds only some archs
     (its seed 2: 3 re-trained archs) is no seed of this truth: the curves' complete seed of that number is."""
-    by_seed = {s: [r for r in t.rows if int(r["seed"]) == s] for s in sorted({int(r["seed"]) for r in t.rows})}
+    by_seed = {s: [r for r in t.rows if int(r["seed"]) == s] for s in t.seeds}
     by_seed = {s: rows for s, rows in by_seed.items() if {r["arch"] for r in rows} >= set(ARCHS)}
     base = by_seed[min(by_seed)]
     for s in sorted({s for _, s, e in c.test if e == 16} - set(by_seed)):
