@@ -38,6 +38,7 @@ READS = (  # (label, epoch read, column): a training of the 16-epoch recipe, rea
     ("EMA at epoch 8 of 16 (verify's default)", 8, "ema_val_correct"),
     ("EMA at epoch 12 of 16", 12, "ema_val_correct"),
     ("plain weights at epoch 16 of 16", 16, "val_correct"),
+    ("SWA over epochs 13-16 of 16 (verify's complete-schedule read)", 16, "swa_val_correct"),
 )
 
 
@@ -117,7 +118,7 @@ def main() -> None:
     t, caps = Truth(), tuple(args.caps)
     c16 = Curves.merged(CURVES, CURVES_S34)
     judge = pooled(t, c16, leave_out=(3, 4))
-    seeds = sorted({int(r["seed"]) for r in judge.rows})
+    seeds = judge.seeds
     points = {}
     for label, epoch, column in READS:
         data = Curves.early(CURVES_S34, epoch, column)

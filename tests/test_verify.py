@@ -176,6 +176,42 @@ def test_a_job_stopped_before_its_schedule_ends_reports_the_ema_of_its_weights(d
         job_config(tcfg, {"arch": arch, "epochs": 4, "schedule": 2})
 
 
+def test_a_job_read_with_swa_reports_the_swa_weights_and_an_early_stop_cannot_be(digits, monkeypatch):
+    """standalone_trial on {"epochs": 8, "read": "swa"}: it reports the correct count of the SWA weights (the mean of
+    the last 2 epochs' ends, BN recomputed on the training images), not the plain weights'; SWA of a training that
+    stops early, or a read that does not exist, is refused before any training."""
+    import ray
+    import torch
+    from ray import tune
+
+    from seknet.data.split import Data, Split
+    from seknet.engine.averaging import WeightAverages
+    from seknet.engine.ray_trials import job_config, job_read, standalone_trial
+    from seknet.engine.standalone import train_standalone
+    from seknet.engine.train import TrainConfig, evaluate
+
+    g = torch.Generator().manual_seed(0)
+    split = lambda n: Split(torch.randn(n, 1, 16, 16, generator=g), torch.randint(0, 10, (n,), generator=g))  # noqa: E731
+    data = Data("toy", split(64), split(400), split(8), 10)
+    reports = []
+    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [])
+    monkeypatch.setattr(tune, "report", reports.append)
+    tcfg, arch = TrainConfig(epochs=9, batch_size=16), "se4-none-sk2-none"
+    job = {"arch": arch, "seed": 3, "epochs": 8, "read": "swa"}
+    standalone_trial({"job": job}, digits, data, tcfg)
+    averages = WeightAverages(8)
+    model = train_standalone(digits.parse(arch), data.train, job_config(tcfg, job), averages=averages)
+    assert averages.swa_count == 2 and [r["epoch"] for r in reports] == [8]
+    swa, plain = evaluate(averages.swa_model(model, data.train), data.val, "cpu"), evaluate(model, data.val, "cpu")
+    assert reports[0]["correct"] == swa != plain
+    early = {"arch": arch, "epochs": 2, "schedule": 4, "read": "swa"}
+    with pytest.raises(ValueError, match="stops early"):
+        standalone_trial({"job": early}, digits, data, tcfg)
+    with pytest.raises(ValueError, match="'best' is not one of plain, ema, swa"):
+        job_read({"arch": arch, "read": "best"}, tcfg)
+    assert len(reports) == 1
+
+
 def _finished(tune_dir) -> dict[str, str]:
     """{trial folder: result.json} of the trials that reported a result."""
     return {
@@ -337,7 +373,29 @@ def test_a_run_saved_before_verify_schedule_existed_resumes_with_complete_schedu
         "seed": 0,
         "epochs": 3,
         "schedule": 3,
+        "read": "plain",
     }
     assert schedule(new) == 6 and schedule(OneShotConfig(verify=True)) == 16
     with pytest.raises(ValueError, match="--verify-schedule 2 is shorter than --verify-epochs 3"):
         OneShotConfig(verify=True, verify_epochs=3, verify_schedule=2)
+
+
+def test_verify_reads_an_early_stop_with_the_ema_and_a_complete_schedule_with_swa_unless_saved_before(tmp_path):
+    """--verify-read auto: the EMA of a training stopped early, SWA after a complete schedule (the reads that need the
+    fewest trainings), named in the job and in config.yaml's metric; a run saved before --verify-read goes on with
+    the read it had (EMA early, plain weights complete); SWA of an early stop is one line naming the fix."""
+    from seknet.core.config import OneShotConfig
+    from seknet.modes.verify import job, metric, read
+    from seknet.runs.files import config_from
+
+    complete = OneShotConfig(verify=True, verify_epochs=3, verify_schedule=3)
+    assert read(OneShotConfig(verify=True)) == "ema" and read(complete) == "swa"
+    assert job(complete, "none-none", 0)["read"] == "swa" and metric(complete)["weights"].startswith("SWA: ")
+    assert read(OneShotConfig(verify=True, verify_read="plain")) == "plain"
+    saved = {"verify": True, "verify_epochs": 3}
+    old_complete = config_from(OneShotConfig, saved | {"verify_schedule": 3}, tmp_path / "config.yaml")
+    old_early = config_from(OneShotConfig, saved | {"verify_schedule": 6}, tmp_path / "config.yaml")
+    assert read(old_complete) == "plain" and read(old_early) == "ema"
+    assert metric(old_complete)["weights"] == "final: the plain weights of a complete 3-epoch schedule"
+    with pytest.raises(ValueError, match="--verify-read swa averages the last quarter of a complete schedule"):
+        OneShotConfig(verify=True, verify_epochs=3, verify_read="swa")

@@ -18,6 +18,7 @@ from seknet.core.plugins import DATASETS, DEVICES, MODES, PROPOSERS, SAMPLERS, S
 
 OBJECTIVES = ("macs", "latency")
 INITS = ("scratch", "supernet")
+VERIFY_READS = ("auto", "ema", "swa", "plain")  # the weights a verify training is read with (--verify-read)
 
 
 def opt(
@@ -194,10 +195,17 @@ class OneShotConfig(RunConfig):
     verify_schedule: int | None = opt(
         None,
         "--verify: epochs of the cosine schedule each training follows; longer than --verify-epochs, it stops there "
-        "and is read with the EMA of its weights (the early read); equal, a complete schedule read with the plain "
-        "weights (the rule before); unset: twice --verify-epochs, the early read that needs the least compute per "
+        "and is read with the EMA of its weights (the early read); equal, a complete schedule read with SWA "
+        "(--verify-read); unset: twice --verify-epochs, the early read that needs the least compute per "
         "contrast (benchmarks/README.md, 'Noise floor')",
         low=1,
+    )
+    verify_read: str = opt(
+        "auto",
+        "--verify: the weights each training is read with: auto (the EMA where it stops early, SWA over the last "
+        "quarter of a complete schedule: the reads that need the fewest trainings, benchmarks/README.md 'Noise "
+        "floor'), ema, swa (a complete schedule only) or plain",
+        VERIFY_READS,
     )
     verify_seeds: int = opt(1, "--verify: seeds per verified arch", low=1)
     verify_archs: int | None = opt(
@@ -225,12 +233,23 @@ class OneShotConfig(RunConfig):
                 f"--verify-schedule {self.verify_schedule} is shorter than --verify-epochs {self.verify_epochs}: a "
                 "training cannot run past its schedule; raise it, or leave it unset (twice --verify-epochs)"
             )
+        if self.verify_read == "swa" and self.verify_schedule != self.verify_epochs:
+            raise ValueError(
+                "--verify-read swa averages the last quarter of a complete schedule: set --verify-schedule equal to "
+                "--verify-epochs, or read an early stop with --verify-read ema"
+            )
 
     @staticmethod
     def as_before(saved: dict) -> dict:
         """The settings a run saved before they existed, as that run had them (a resumed or extended run goes on as
-        it began): a verification saved without ``verify_schedule`` trained complete schedules."""
-        return {"verify_schedule": saved.get("verify_epochs", 8)} if "verify_schedule" not in saved else {}
+        it began): a verification saved without ``verify_schedule`` trained complete schedules; one saved without
+        ``verify_read`` read an early stop with the EMA and a complete schedule with the plain weights."""
+        epochs = saved.get("verify_epochs", 8)
+        before = {} if "verify_schedule" in saved else {"verify_schedule": epochs}
+        if "verify_read" not in saved:
+            schedule = {**saved, **before}.get("verify_schedule") or 2 * epochs
+            before["verify_read"] = "ema" if schedule > epochs else "plain"
+        return before
 
 
 SearchConfig = OneShotConfig  # the name before the config family; kept for scripts that use it

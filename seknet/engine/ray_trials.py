@@ -6,7 +6,9 @@ top level (a searcher's suggestion) or under ``job`` (a grid of jobs). The trial
 (``seknet.engine.standalone``: from ``build_model(arch)``'s seeded weights, or from a supernet's) and reports its
 correct count on ``data.val`` after the last epoch, or after every epoch for a scheduler such as ASHA. A job may
 name a longer cosine ``schedule`` than its ``epochs``: it then stops after ``epochs`` and reports the EMA of its
-weights (the early read, benchmarks/README.md "Noise floor"; mid-schedule the plain weights rank nothing). A crash or a
+weights (the early read, benchmarks/README.md "Noise floor"; mid-schedule the plain weights rank nothing). A job may
+also name its ``read`` (``READS``): the plain weights, their EMA, or SWA over the last quarter of a complete schedule
+(benchmarks/README.md "Noise floor": the SWA read of a complete schedule needs × 0.89 the trainings). A crash or a
 NaN loss fails the trial, and Tune records why (``error_line``). Ray is imported here and in the other Ray adapters
 only.
 
@@ -33,11 +35,24 @@ from seknet.engine.train import TrainConfig, evaluate
 from seknet.nn.supernet import Supernet
 
 LEDGER = ["arch", "seed", "epochs", "correct", "n_eval", "accuracy", "status", "error", "seconds"]
+READS = ("plain", "ema", "swa")  # the weights a training is read with (seknet.engine.averaging)
 
 
 def job_of(config: dict) -> dict:
     """The job a trial's config names: {"arch": ..., optionally "seed", "epochs" and "schedule"}."""
     return config.get("job", config)
+
+
+def job_read(job: dict, tcfg: TrainConfig) -> str:
+    """The weights a job's training is read with (``READS``): the job's ``read``, else the EMA where the training
+    stops early (``tcfg`` from :func:`job_config`) and the plain weights after a complete schedule. SWA averages the
+    last quarter of the schedule, so a training that stops early has none: a ValueError."""
+    read = job.get("read", "ema" if tcfg.stop_epoch else "plain")
+    if read not in READS:
+        raise ValueError(f"job {job}: read {read!r} is not one of {', '.join(READS)}")
+    if read == "swa" and tcfg.stop_epoch:
+        raise ValueError(f"job {job}: SWA averages the last quarter of a complete schedule, and this one stops early")
+    return read
 
 
 def job_config(tcfg: TrainConfig, job: dict) -> TrainConfig:
@@ -61,14 +76,16 @@ def standalone_trial(
     threads: int = 1,
 ) -> None:
     """One Tune trial: train the job's arch stand-alone by ``tcfg`` (its seed and epochs unless the job names them),
-    then report accuracy, correct, n_eval and epoch on ``data.val``; with ``every_epoch``, after every epoch."""
+    then report accuracy, correct, n_eval and epoch on ``data.val``, read with the job's weights (:func:`job_read`);
+    with ``every_epoch``, after every epoch (a SWA read: the plain weights until SWA's first epoch)."""
     import ray
     from ray import tune
 
     job = job_of(config)
     arch = space.parse(job["arch"])
     tcfg = job_config(tcfg, job)
-    averages = WeightAverages(tcfg.epochs) if tcfg.stop_epoch else None  # an early stop is read with the EMA
+    read = job_read(job, tcfg)
+    averages = None if read == "plain" else WeightAverages(tcfg.epochs)
     torch.set_num_threads(max(1, threads))
     # built before training: on_epoch evaluates it
     if init_state is None:
@@ -79,8 +96,13 @@ def standalone_trial(
 
     def on_epoch(epoch: int, loss: float) -> None:
         if every_epoch or epoch == tcfg.trained_epochs:
-            read = averages.ema_model(model) if averages is not None else model
-            correct, n = evaluate(read, data.val, device), len(data.val)
+            if read == "ema":
+                weights = averages.ema_model(model)
+            elif read == "swa" and averages.swa_count:
+                weights = averages.swa_model(model, data.train)
+            else:
+                weights = model
+            correct, n = evaluate(weights, data.val, device), len(data.val)
             tune.report(
                 {
                     "accuracy": correct / n,

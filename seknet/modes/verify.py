@@ -9,7 +9,8 @@ so the screening only narrows the question, and stand-alone trainings answer it:
 2. **Train.** Every arch of that factorial (or a fraction of it, ``--verify-archs``) stand-alone for
    ``--verify-epochs`` epochs of a cosine schedule twice as long (``--verify-schedule``), read with the EMA of its
    weights where it stops (the early read: per unit of compute the least noisy read measured, benchmarks/README.md
-   "Noise floor"), under ``--verify-seeds`` seeds: Ray Tune trials, one per CPU worker or
+   "Noise floor"; a complete schedule is read with SWA over its last quarter, ``--verify-read`` and :func:`read`),
+   under ``--verify-seeds`` seeds: Ray Tune trials, one per CPU worker or
    GPU share, or on a cluster (``--address``). Each finished (arch, seed, epochs) is kept in
    ``verify/trainings.csv``, and a resumed run trains only the rest. On digits the trainings are scored on a larger
    draw of the validation sources (24 per source), as the stand-alone noise needs.
@@ -45,6 +46,7 @@ from seknet.core.fileio import read_csv, write_csv
 from seknet.core.stats import pp_per_mmac
 from seknet.data.load import run_data
 from seknet.engine import ray_trials
+from seknet.engine.averaging import SWA_BN_IMAGES
 from seknet.engine.ray_trials import local_gpus, standalone_trainable, trial_callback
 from seknet.engine.train import TrainConfig
 from seknet.runs.decisions import budgets as decision_budgets
@@ -103,19 +105,32 @@ def schedule(cfg) -> int:
     return cfg.verify_schedule or 2 * cfg.verify_epochs
 
 
+def read(cfg) -> str:
+    """The weights a verify training is read with (``--verify-read``): ``auto`` is the EMA where the training stops
+    early and SWA after a complete schedule, the reads that need the fewest trainings (benchmarks/README.md, "Noise
+    floor")."""
+    if cfg.verify_read != "auto":
+        return cfg.verify_read
+    return "ema" if schedule(cfg) > cfg.verify_epochs else "swa"
+
+
 def job(cfg, arch: str, seed: int) -> dict:
-    """One training: ``arch`` under ``seed`` for ``--verify-epochs`` epochs of its :func:`schedule`."""
-    return {"arch": arch, "seed": seed, "epochs": cfg.verify_epochs, "schedule": schedule(cfg)}
+    """One training: ``arch`` under ``seed`` for ``--verify-epochs`` epochs of its :func:`schedule`, read by
+    :func:`read`."""
+    return {"arch": arch, "seed": seed, "epochs": cfg.verify_epochs, "schedule": schedule(cfg), "read": read(cfg)}
 
 
 def metric(cfg) -> dict:
     """What a verify training's accuracy measures (config.yaml's ``metric``)."""
     epochs, of = cfg.verify_epochs, schedule(cfg)
-    weights = (
-        f"EMA of the weights after epoch {epochs} of a {of}-epoch cosine schedule (the early read)"
-        if of > epochs
-        else f"final: the plain weights after a complete {epochs}-epoch cosine schedule"
-    )
+    early = of > epochs
+    at = f"after epoch {epochs} of a {of}-epoch cosine schedule" if early else f"of a complete {epochs}-epoch schedule"
+    weights = {
+        "ema": f"EMA of the weights {at}" + (" (the early read)" if early else ""),
+        "swa": f"SWA: the mean of the weights at the ends of the last quarter of the epochs {at}, BN statistics "
+        f"recomputed on {SWA_BN_IMAGES:,} training images",
+        "plain": ("" if early else "final: ") + f"the plain weights {at}",
+    }[read(cfg)]
     return METRIC | {"weights": weights}
 
 
