@@ -129,6 +129,8 @@ def test_verify_smoke_writes_the_verified_answer(tiny_space, tmp_path):
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["verify"]["trainings"] == 9 and cfg["verify"]["levels"] == [TINY["choices"]] * 2
     assert cfg["metric"]["weights"] == "EMA of the weights after epoch 1 of a 2-epoch cosine schedule (the early read)"
+    decided = read_csv(out / "decisions.csv")  # what an epsilon bounds: the early read, named beside it
+    assert decided and all("trainings read with the EMA after epoch 1 of 2, sigma" in d["evidence"] for d in decided)
     jobs = [json.loads(t.splitlines()[-1])["config"]["job"] for t in _finished(out / "verify" / "tune").values()]
     assert len(jobs) == 9 and all(j["epochs"] == 1 and j["schedule"] == 2 for j in jobs)  # what the trials trained
     assert not (out / "checkpoint.pt").exists() and not (out / "scored").exists()

@@ -120,6 +120,13 @@ def job(cfg, arch: str, seed: int) -> dict:
     return {"arch": arch, "seed": seed, "epochs": cfg.verify_epochs, "schedule": schedule(cfg), "read": read(cfg)}
 
 
+def read_label(cfg) -> str:
+    """The read in a few words, for the evidence a decision names (an early read's epsilon bounds the early read)."""
+    epochs, of = cfg.verify_epochs, schedule(cfg)
+    where = f"after epoch {epochs} of {of}" if of > epochs else f"after a complete {epochs}-epoch schedule"
+    return {"ema": "EMA", "swa": "SWA", "plain": "plain weights"}[read(cfg)] + " " + where
+
+
 def metric(cfg) -> dict:
     """What a verify training's accuracy measures (config.yaml's ``metric``)."""
     epochs, of = cfg.verify_epochs, schedule(cfg)
@@ -302,7 +309,8 @@ def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[l
             }
         )
     looks = LOOKS if ctx.cfg.budget_units is not None else 1
-    what = f"stand-alone factorial fit of {len(ok)} trainings, sigma {fit.sigma:.2f} pp per training, df {fit.df}, "
+    what = f"stand-alone factorial fit of {len(ok)} trainings read with the {read_label(ctx.cfg)}, "
+    what += f"sigma {fit.sigma:.2f} pp per training, df {fit.df}, "
     what += f"archs' departures from it tau {tau:.2f} pp"
     if looks > 1:
         what += f"; sequential, confidence split over {looks} looks"
