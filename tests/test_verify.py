@@ -142,26 +142,33 @@ def test_verify_smoke_writes_the_verified_answer(tiny_space, tmp_path):
     assert search.main(["export", str(out), "--max-macs", "100M", "--out", str(tmp_path / "best.yaml")]) == 0
 
 
-def test_a_job_stopped_before_its_schedule_ends_reports_the_ema_of_its_weights(digits, monkeypatch):
-    """standalone_trial on {"epochs": 2, "schedule": 4}: it trains 2 epochs of the 4-epoch schedule and reports the
-    correct count of the EMA weights there (as seknet.engine.averaging computes it beside the same training); a
-    job without a schedule reports its plain weights after a complete one."""
+def _toy_trials(monkeypatch, val: int):
+    """Random 16x16 images (64 to train on, ``val`` to read) and the list standalone_trial reports into, run in this
+    process on the CPU: (data, reports)."""
     import ray
     import torch
     from ray import tune
 
     from seknet.data.split import Data, Split
+
+    g = torch.Generator().manual_seed(0)
+    split = lambda n: Split(torch.randn(n, 1, 16, 16, generator=g), torch.randint(0, 10, (n,), generator=g))  # noqa: E731
+    reports = []
+    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [])
+    monkeypatch.setattr(tune, "report", reports.append)
+    return Data("toy", split(64), split(val), split(8), 10), reports
+
+
+def test_a_job_stopped_before_its_schedule_ends_reports_the_ema_of_its_weights(digits, monkeypatch):
+    """standalone_trial on {"epochs": 2, "schedule": 4}: it trains 2 epochs of the 4-epoch schedule and reports the
+    correct count of the EMA weights there (as seknet.engine.averaging computes it beside the same training); a
+    job without a schedule reports its plain weights after a complete one."""
     from seknet.engine.averaging import WeightAverages
     from seknet.engine.ray_trials import job_config, standalone_trial
     from seknet.engine.standalone import train_standalone
     from seknet.engine.train import TrainConfig, evaluate
 
-    g = torch.Generator().manual_seed(0)
-    split = lambda n: Split(torch.randn(n, 1, 16, 16, generator=g), torch.randint(0, 10, (n,), generator=g))  # noqa: E731
-    data = Data("toy", split(64), split(200), split(8), 10)
-    reports = []
-    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [])
-    monkeypatch.setattr(tune, "report", reports.append)
+    data, reports = _toy_trials(monkeypatch, 200)
     tcfg = TrainConfig(epochs=9, batch_size=16)
     arch = "se4-none-sk2-none"
     for job in ({"arch": arch, "seed": 3, "epochs": 2, "schedule": 4}, {"arch": arch, "seed": 3, "epochs": 2}):
@@ -182,22 +189,12 @@ def test_a_job_read_with_swa_reports_the_swa_weights_and_an_early_stop_cannot_be
     """standalone_trial on {"epochs": 8, "read": "swa"}: it reports the correct count of the SWA weights (the mean of
     the last 2 epochs' ends, BN recomputed on the training images), not the plain weights'; SWA of a training that
     stops early, or a read that does not exist, is refused before any training."""
-    import ray
-    import torch
-    from ray import tune
-
-    from seknet.data.split import Data, Split
     from seknet.engine.averaging import WeightAverages
     from seknet.engine.ray_trials import job_config, job_read, standalone_trial
     from seknet.engine.standalone import train_standalone
     from seknet.engine.train import TrainConfig, evaluate
 
-    g = torch.Generator().manual_seed(0)
-    split = lambda n: Split(torch.randn(n, 1, 16, 16, generator=g), torch.randint(0, 10, (n,), generator=g))  # noqa: E731
-    data = Data("toy", split(64), split(400), split(8), 10)
-    reports = []
-    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [])
-    monkeypatch.setattr(tune, "report", reports.append)
+    data, reports = _toy_trials(monkeypatch, 400)
     tcfg, arch = TrainConfig(epochs=9, batch_size=16), "se4-none-sk2-none"
     job = {"arch": arch, "seed": 3, "epochs": 8, "read": "swa"}
     standalone_trial({"job": job}, digits, data, tcfg)
