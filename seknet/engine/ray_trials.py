@@ -8,7 +8,7 @@ correct count on ``data.val`` after the last epoch, or after every epoch for a s
 name a longer cosine ``schedule`` than its ``epochs``: it then stops after ``epochs`` and reports the EMA of its
 weights (the early read, benchmarks/README.md "Noise floor"; mid-schedule the plain weights rank nothing). A job may
 also name its ``read`` (``READS``): the plain weights, their EMA, or SWA over the last quarter of a complete schedule
-(benchmarks/README.md "Noise floor": the SWA read of a complete schedule needs × 0.89 the trainings). A crash or a
+(benchmarks/README.md "Noise floor": the SWA read of a complete schedule needs × 0.90 the trainings). A crash or a
 NaN loss fails the trial, and Tune records why (``error_line``). Ray is imported here and in the other Ray adapters
 only.
 
