@@ -18,7 +18,8 @@ from seknet.core.plugins import DATASETS, DEVICES, MODES, PROPOSERS, SAMPLERS, S
 
 OBJECTIVES = ("macs", "latency")
 INITS = ("scratch", "supernet")
-VERIFY_READS = ("auto", "ema", "swa", "plain")  # the weights a verify training is read with (--verify-read)
+READS = ("plain", "ema", "swa")  # the weights a stand-alone training is read with (seknet.engine.averaging)
+VERIFY_READS = ("auto", *READS)  # --verify-read: auto, or one of READS
 
 
 def opt(

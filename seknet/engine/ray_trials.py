@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from seknet.core.config import READS
 from seknet.core.fileio import read_csv, write_csv
 from seknet.core.space import Space
 from seknet.data.split import Data
@@ -35,7 +36,6 @@ from seknet.engine.train import TrainConfig, evaluate
 from seknet.nn.supernet import Supernet
 
 LEDGER = ["arch", "seed", "epochs", "correct", "n_eval", "accuracy", "status", "error", "seconds"]
-READS = ("plain", "ema", "swa")  # the weights a training is read with (seknet.engine.averaging)
 
 
 def job_of(config: dict) -> dict:
