@@ -145,3 +145,38 @@ def test_a_damaged_ledger_is_one_error_naming_it(tmp_path):
         path.write_text(text)
         with pytest.raises(ValueError, match=f"{path}: damaged ledger of trainings .*; remove it"):
             Ledger(path, n_eval=10)
+
+
+def _tune_results(folder) -> list[dict]:
+    """The last result each trial of the Tune experiment in ``folder``/tune reported."""
+    import json
+
+    return [json.loads(p.read_text().splitlines()[-1]) for p in sorted(folder.glob("tune/*/result.json"))]
+
+
+def test_trials_share_a_worker_and_each_result_is_what_a_fresh_worker_gives(tmp_path):
+    """train_jobs reuses one worker process for trial after trial (no torch import and data load per training), and
+    nothing a training leaves in that process changes the next: a job trained after another reports the loss and
+    accuracy it reports alone in a new process."""
+    import yaml
+
+    import seknet
+    from seknet.core.config import SMOKE_DATA
+    from seknet.data.load import load_data
+    from seknet.engine.ray_trials import standalone_trainable, train_jobs
+    from seknet.engine.train import TrainConfig
+    from tests.test_verify import TINY
+
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    space = seknet.load_space(tmp_path / "tiny.yaml")
+    data = load_data("digits", seed=0, size=space.input_size, **SMOKE_DATA)
+    first, second = {"arch": "sk2-se16", "seed": 1, "epochs": 1}, {"arch": "se16-sk2", "seed": 2, "epochs": 1}
+    trainable = standalone_trainable(space, data, TrainConfig(epochs=1))  # one per Ray session: it holds data there
+    rows = train_jobs([first, second], trainable, tmp_path / "after", len(data.val), num_cpus=1)
+    assert [r["status"] for r in rows] == ["complete", "complete"]
+    trainable = standalone_trainable(space, data, TrainConfig(epochs=1))
+    train_jobs([second], trainable, tmp_path / "alone", len(data.val), num_cpus=1)
+    after, alone = _tune_results(tmp_path / "after"), _tune_results(tmp_path / "alone")
+    assert len({r["pid"] for r in after}) == 1, "each trial had a new worker process"
+    (late,) = [r for r in after if r["config"]["job"]["arch"] == second["arch"]]
+    assert (late["loss"], late["correct"]) == (alone[0]["loss"], alone[0]["correct"])

@@ -352,7 +352,16 @@ def train_jobs(
         grid = {"job": tune.grid_search(todo)}
         with tune_settings(), ray_session(address, num_cpus=num_cpus, num_gpus=gpus):
             callbacks = (ledger_callback(book), *callbacks)
-            tuner = experiment(trainable, folder, progress, callbacks=callbacks, param_space=grid)
+            # One worker process trains job after job (Tune's reuse_actors): a new process per trial would import
+            # torch and load the data again, seconds per training.
+            tuner = experiment(
+                trainable,
+                folder,
+                progress,
+                callbacks=callbacks,
+                param_space=grid,
+                tune_config=tune.TuneConfig(reuse_actors=True),
+            )
             for result in tuner.fit():  # what the callback may have missed: a trial that never started
                 job = job_of(result.config)
                 error = error_line(result.error) if result.error is not None else None
