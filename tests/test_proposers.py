@@ -125,3 +125,27 @@ def test_the_tune_searcher_trains_what_the_proposer_gives_and_restores_from_its_
     assert saved_counts(tmp_path) == {"repeats_answered": 1, "over_budget_answered": 0}
     again.on_trial_complete("t2", None, error=True)
     assert again.suggest("t3") == {"arch": "c"} and again.suggest("t4") == Searcher.FINISHED
+
+
+def test_one_shot_nsga2_under_a_budget_scores_only_archs_in_it_and_prices_the_others(digits):
+    """The one-shot proposer path (--exhaustive-limit below the archs in budget): NSGA-II proposes archs over the
+    budget too; each is priced (parsed, not looked up among the archs in budget) and answered unscored, and only archs
+    in budget are scored."""
+    from types import SimpleNamespace
+
+    import torch
+
+    import seknet
+    from seknet.modes.oneshot import _nsga2
+
+    cost_of = lambda a: seknet.count(a).macs  # noqa: E731
+    archs = [a for a in digits.archs() if cost_of(a) <= 6_300_000]
+    allowed, asked = {str(a) for a in archs}, []
+
+    def score(batch):
+        asked.extend(str(a) for a in batch)
+        return {str(a): torch.ones(10, dtype=torch.bool) for a in batch}
+
+    cfg = SimpleNamespace(proposer="nsga2", seed=0, evaluations=30)
+    scores, _ = _nsga2(cfg, digits, archs, score, 10, cost_of)
+    assert asked and set(asked) <= allowed and len(asked) == len(set(asked)) == len(scores)

@@ -120,23 +120,30 @@ def job(cfg, arch: str, seed: int) -> dict:
     return {"arch": arch, "seed": seed, "epochs": cfg.verify_epochs, "schedule": schedule(cfg), "read": read(cfg)}
 
 
+def at(cfg) -> str:
+    """Where in its schedule a verify training is read: "after epoch E of a S-epoch cosine schedule" (early) or "of a
+    complete E-epoch schedule"."""
+    epochs, of = cfg.verify_epochs, schedule(cfg)
+    return (
+        f"after epoch {epochs} of a {of}-epoch cosine schedule"
+        if of > epochs
+        else f"of a complete {epochs}-epoch schedule"
+    )
+
+
 def read_label(cfg) -> str:
     """The read in a few words, for the evidence a decision names (an early read's epsilon bounds the early read)."""
-    epochs, of = cfg.verify_epochs, schedule(cfg)
-    where = f"after epoch {epochs} of {of}" if of > epochs else f"after a complete {epochs}-epoch schedule"
-    return {"ema": "EMA", "swa": "SWA", "plain": "plain weights"}[read(cfg)] + " " + where
+    return {"ema": "EMA", "swa": "SWA", "plain": "plain weights"}[read(cfg)] + " " + at(cfg)
 
 
 def metric(cfg) -> dict:
     """What a verify training's accuracy measures (config.yaml's ``metric``)."""
-    epochs, of = cfg.verify_epochs, schedule(cfg)
-    early = of > epochs
-    at = f"after epoch {epochs} of a {of}-epoch cosine schedule" if early else f"of a complete {epochs}-epoch schedule"
+    early = schedule(cfg) > cfg.verify_epochs
     weights = {
-        "ema": f"EMA of the weights {at}" + (" (the early read)" if early else ""),
-        "swa": f"SWA: the mean of the weights at the ends of the last quarter of the epochs {at}, BN statistics "
+        "ema": f"EMA of the weights {at(cfg)}" + (" (the early read)" if early else ""),
+        "swa": f"SWA: the mean of the weights at the ends of the last quarter of the epochs {at(cfg)}, BN statistics "
         f"recomputed on {SWA_BN_IMAGES:,} training images",
-        "plain": ("" if early else "final: ") + f"the plain weights {at}",
+        "plain": ("" if early else "final: ") + f"the plain weights {at(cfg)}",
     }[read(cfg)]
     return METRIC | {"weights": weights}
 
