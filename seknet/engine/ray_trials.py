@@ -122,7 +122,10 @@ def experiment(
     """The Ray Tune experiment ``folder``/tune: restored (its finished trials kept, the rest run) when ``restore``,
     else a new one over ``trainable`` with ``tune_config`` (``param_space``, ``tune_config``) and Tune
     ``callbacks`` (a restored experiment keeps its own); a trial that fails is recorded and the others go on. A
-    saved state that cannot be restored is one ValueError naming ``what`` to do."""
+    saved state that cannot be restored is one ValueError naming ``what`` to do.
+
+    A new experiment reuses its worker processes (Tune's ``reuse_actors``): one process trains trial after trial,
+    where a new one per trial would import torch and load the data again, seconds per training."""
     from ray import tune
 
     store = Path(folder).resolve()
@@ -140,7 +143,8 @@ def experiment(
         failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
         callbacks=list(callbacks),
     )
-    return tune.Tuner(trainable, run_config=run_config, **tune_config)
+    settings = replace(tune_config.pop("tune_config", None) or tune.TuneConfig(), reuse_actors=True)
+    return tune.Tuner(trainable, run_config=run_config, tune_config=settings, **tune_config)
 
 
 def trial_callback(on_trial):
@@ -352,16 +356,7 @@ def train_jobs(
         grid = {"job": tune.grid_search(todo)}
         with tune_settings(), ray_session(address, num_cpus=num_cpus, num_gpus=gpus):
             callbacks = (ledger_callback(book), *callbacks)
-            # One worker process trains job after job (Tune's reuse_actors): a new process per trial would import
-            # torch and load the data again, seconds per training.
-            tuner = experiment(
-                trainable,
-                folder,
-                progress,
-                callbacks=callbacks,
-                param_space=grid,
-                tune_config=tune.TuneConfig(reuse_actors=True),
-            )
+            tuner = experiment(trainable, folder, progress, callbacks=callbacks, param_space=grid)
             for result in tuner.fit():  # what the callback may have missed: a trial that never started
                 job = job_of(result.config)
                 error = error_line(result.error) if result.error is not None else None

@@ -129,5 +129,5 @@ def _tuner(ctx: RunContext, trainable):
             time_attr="epoch", metric="accuracy", mode="max", max_t=cfg.epochs, grace_period=grace
         )
     searcher, samples = ProposerSearcher(proposer, cost), min(cfg.trials, len(allowed))
-    config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples, reuse_actors=True)
+    config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples)
     return experiment(trainable, ctx.partial, cfg.progress, callbacks=(live,), tune_config=config)

@@ -136,7 +136,7 @@ def _nsga2(
     """The ``--proposer`` (default NSGA-II: accuracy up, ``cost_of`` down) over the in-budget archs, a batch (an
     NSGA-II generation) of ``POPULATION`` archs scored at a time, ``cfg.evaluations`` archs in all."""
     by_name = {str(a): a for a in archs}
-    cost = functools.partial(_cost_of_name, space, by_name, cost_of)
+    cost = functools.partial(_cost_of_name, space, cost_of)
     proposer = proposers.make(cfg.proposer, list(by_name), space.choices, len(space.stages), cfg.seed, cost, POPULATION)
     scored: dict = {}
     while len(scored) < min(cfg.evaluations, len(archs)):
@@ -149,11 +149,9 @@ def _nsga2(
     return {a: (int(h.sum()), n_val, int(h.sum()), n_val) for a, h in scored.items()}, scored
 
 
-def _cost_of_name(space: Space, by_name: dict, cost_of: Callable[[Arch], float], arch: str) -> float:
-    """What ``arch`` costs: one in budget from ``by_name``, any other (an over-budget proposal, which the proposer
-    answers without scoring it) parsed in ``space``."""
-    known = by_name.get(arch)
-    return cost_of(known if known is not None else space.parse(arch))
+def _cost_of_name(space: Space, cost_of: Callable[[Arch], float], arch: str) -> float:
+    """What the arch named ``arch`` costs, in budget or not (the proposer answers an over-budget proposal unscored)."""
+    return cost_of(space.parse(arch))
 
 
 def score_rows(archs: list[Arch], scores: dict, table: dict | None = None) -> list[dict]:
