@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import random
 import statistics
 import sys
@@ -223,6 +224,7 @@ def route_sequential(
     epsilon: float = 0.5,
     confidence: float = 0.9,
     departures: bool = True,
+    end: Curves | None = None,
 ) -> list[Score]:
     """``run --verify --budget-units`` replayed with its own rule (``seknet.core.decisions``, as
     ``seknet.modes.verify.sequential``): each 3^(4-1) fraction under one seed of ``c``'s ``schedule``-epoch
@@ -231,35 +233,67 @@ def route_sequential(
     next seed of every arch in an indifference set whose epsilon is above ``epsilon``, in verify's order
     (``decisions.training_order``), while
     ``cap`` units last (an arch with no seed left in ``c`` is not trained again). The score carries the stated
-    epsilon per budget, to be held against the truth (calibration). ``departures``: see :func:`_decide`."""
+    epsilon per budget, to be held against the truth (calibration). ``departures``: see :func:`_decide`.
+
+    ``end``: the same trainings read at the end of their 16-epoch schedule, when ``c`` holds early reads of it
+    (``Curves.early``). Then, as verify does with ``--verify-continue``, each look first continues the trainings
+    of each unsettled budget's pick and strongest challenger to the end (``decisions.continuation_order``; it costs
+    the epochs left), and the decisions are of the end's accuracy (``decisions.final_evidence``): a budget is
+    unsettled until ``decisions.DRIFTS`` trainings are continued, and a replay that never continues that many states
+    the early read's."""
     order = sorted({s for _, s, e in c.acc if e == schedule})
     out = []
     for s0 in c.seeds(schedule):
         for k in range(3):
             runs = {a: [s0] for a in fraction(k)}
+            went_on: dict[str, list[int]] = {}  # the trainings continued to the end, by arch
             units = t.units([(a, schedule) for a in runs])
             for look in range(1, decisions.LOOKS + 1):
-                made = _decide(t, c, runs, schedule, confidence, departures)
+                made = _decide(t, c, runs, schedule, confidence, departures, _drifts(c, end, went_on, schedule))
+                if end is not None and sum(map(len, went_on.values())) < decisions.DRIFTS:  # none settled yet
+                    made = [dataclasses.replace(d, epsilon_pp=math.inf) for d in made]
                 hinge = decisions.training_order(made, epsilon, {a: len(seeds) for a, seeds in runs.items()})
                 if not hinge or look == decisions.LOOKS:
                     break
+                going = _to_continue(t, made, epsilon, runs, went_on, 16 - schedule, cap - units) if end else []
+                units += t.units([(a, 16 - schedule) for a, _ in going])
                 batch = []
                 for a in hinge:
                     more = [s for s in [s0, *order] if s not in runs.get(a, []) and (a, s, schedule) in c.acc]
                     if more and units + t.units([(a, schedule)]) <= cap + 1e-9:
                         batch.append((a, more[0]))
                         units += t.units([(a, schedule)])
-                if not batch:
+                if not batch and not going:
                     break
                 for a, s in batch:
                     runs.setdefault(a, []).append(s)
-            rows = _rows(c, runs, schedule)
-            f = factorial.fit(rows, pairs=False)
-            picks = [d.pick for d in made]
-            level = 1 - (1 - confidence) / decisions.LOOKS  # verify's claims, at its per-look level
-            place = placement_of(f, (len(rows), level, decisions.MARGIN_PP))
-            score = t.score(units, predictions(f), place, picks)
-            out.append(dataclasses.replace(score, epsilon=tuple(d.epsilon_pp for d in made), confidence=confidence))
+                for a, s in going:
+                    went_on.setdefault(a, []).append(s)
+            made = _decide(t, c, runs, schedule, confidence, departures, _drifts(c, end, went_on, schedule))
+            out.append(_scored(t, _rows(c, runs, schedule), units, made, confidence))
+    return out
+
+
+def _scored(t: Truth, rows: list[dict], units: float, made: list, confidence: float) -> Score:
+    """A replay of verify's rule scored against ``t``: its picks and stated epsilons (``made``), and the placement
+    claims of the fit to its trainings ``rows`` at verify's per-look level."""
+    f = factorial.fit(rows, pairs=False)
+    level = 1 - (1 - confidence) / decisions.LOOKS
+    place = placement_of(f, (len(rows), level, decisions.MARGIN_PP))
+    score = t.score(units, predictions(f), place, [d.pick for d in made])
+    return dataclasses.replace(score, epsilon=tuple(d.epsilon_pp for d in made), confidence=confidence)
+
+
+def _to_continue(
+    t: Truth, made: list, epsilon: float, runs: dict, went_on: dict, epochs: int, left: float
+) -> list[tuple[str, int]]:
+    """(arch, seed) of the trainings a look continues for ``epochs`` more (``decisions.continuation_order``; of each
+    arch its first training not continued yet), while ``left`` units last."""
+    count = {a: len(v) for a, v in went_on.items()}
+    out = []
+    for a in decisions.continuation_order(made, epsilon, count, {a: len(v) for a, v in runs.items()}):
+        if t.units([(b, epochs) for b, _ in out] + [(a, epochs)]) <= left + 1e-9:
+            out.append((a, next(s for s in runs[a] if s not in went_on.get(a, []))))
     return out
 
 
@@ -267,12 +301,27 @@ def _rows(c: Curves, runs: dict[str, list[int]], schedule: int) -> list[dict]:
     return [{"arch": a, "accuracy": c.at(a, s, schedule)} for a, seeds in runs.items() for s in seeds]
 
 
+def _drifts(c: Curves, end: Curves | None, went_on: dict[str, list[int]], schedule: int) -> dict | None:
+    """pp: each continued training's end read minus its early read, by arch (None: the route reads no end)."""
+    if end is None:
+        return None
+    return {a: [100 * (end.at(a, s, 16) - c.at(a, s, schedule)) for s in seeds] for a, seeds in went_on.items()}
+
+
 def _decide(
-    t: Truth, c: Curves, runs: dict[str, list[int]], schedule: int, confidence: float, departures: bool = True
+    t: Truth,
+    c: Curves,
+    runs: dict[str, list[int]],
+    schedule: int,
+    confidence: float,
+    departures: bool = True,
+    drifts: dict | None = None,
 ) -> list:
     """The decision under each of the truth's three budgets from the trainings in ``runs``: each arch's own mean
     (``factorial.arch_means``, verify's evidence), or with ``departures`` False the additive fit's predictions alone
-    (verify's evidence before the interaction variance; kept as a row of the curve)."""
+    (verify's evidence before the interaction variance; kept as a row of the curve). ``drifts``: of the continued
+    trainings (:func:`_drifts`); from two on, the decisions are of the end's accuracy (before, of the early read's,
+    as the run states them)."""
     rows = _rows(c, runs, schedule)
     f = factorial.fit(rows, pairs=False)
     if departures:
@@ -282,6 +331,7 @@ def _decide(
         mean, cov = factorial.predict(f, ARCHS)
     ev = decisions.Evidence(tuple(ARCHS), mean, cov, f.df)
     macs = {a: float(t.macs[a]) for a in ARCHS}
+    ev = (decisions.final_evidence(ev, drifts) if drifts is not None else None) or ev
     return [decisions.decide(ev, macs, b, confidence, looks=decisions.LOOKS) for b in t.budgets]
 
 
@@ -378,6 +428,7 @@ def sequential_routes(t: Truth, c: Curves) -> dict[str, list[Score]]:
             t, c16, 16, cap=20.0, departures=departures
         )
     judge = pooled(t, c16, leave_out=(3, 4))  # seeds 0-2: none of the seeds the early reads were trained under
+    end = Curves.early(CURVES_S34, 16, "swa_val_correct")  # the same trainings' SWA read at their end
     for epoch, column, what in (
         (8, "ema_val_correct", "EMA"),
         (8, "val_correct", "plain weights"),
@@ -385,7 +436,8 @@ def sequential_routes(t: Truth, c: Curves) -> dict[str, list[Score]]:
     ):
         early = Curves.early(CURVES_S34, epoch, column)
         name = f"run --verify --budget-units {CAP:g} replayed (its own rule), {what} at epoch {epoch} of 16"
-        r[name + ", seeds 3/4, vs seeds 0-2"] = route_sequential(judge, early, epoch)
+        r[name + ", contenders continued, seeds 3/4, vs seeds 0-2"] = route_sequential(judge, early, epoch, end=end)
+        r[name + ", none continued (the rule before), seeds 3/4, vs seeds 0-2"] = route_sequential(judge, early, epoch)
     return r
 
 

@@ -7,8 +7,10 @@ whose compute is a flag, verify's sequential rule (``answer_curve.route_sequenti
 looks that train the next seed of the archs where a budget's pick still hinges, in ``decisions.training_order``),
 along its units, for each read of a training:
 
-- the EMA at epoch 8 of the 16-epoch recipe (verify's default read), at 4 and at 12;
-- the plain weights at the end of the 16-epoch recipe;
+- the EMA at epoch 8 of the 16-epoch recipe (verify's default read), at 4 and at 12, each with the contenders'
+  trainings continued to the end (verify's rule, ``--verify-continue``: their SWA read there measures the early
+  read's drift) and without (the rule before);
+- the plain weights and SWA at the end of the 16-epoch recipe;
 
 all from the same trainings (seeds 3 and 4 of ``truth/curves-s34.csv``) and judged by the truth of the seeds none
 of them was trained under (0, 1, 2). A replay can train an arch at most twice (two seeds), so past some units the
@@ -42,10 +44,13 @@ READS = (  # (label, epoch read, column): a training of the 16-epoch recipe, rea
 )
 
 
-def curve(judge: Truth, data: Curves, schedule: int, caps: tuple[float, ...]) -> list[tuple[float, list[Score]]]:
+def curve(
+    judge: Truth, data: Curves, schedule: int, caps: tuple[float, ...], end: Curves | None = None
+) -> list[tuple[float, list[Score]]]:
     """(cap, the replays of verify's rule at ``--budget-units cap``) for each cap, on ``data``'s ``schedule``-epoch
-    reads, judged by ``judge``."""
-    return [(cap, route_sequential(judge, data, schedule, cap=cap)) for cap in caps]
+    reads, judged by ``judge``; ``end``: the same trainings read at their end, which verify's rule reads for the
+    contenders it continues (``route_sequential``)."""
+    return [(cap, route_sequential(judge, data, schedule, cap=cap, end=end)) for cap in caps]
 
 
 def ceiling(
@@ -119,10 +124,14 @@ def main() -> None:
     c16 = Curves.merged(CURVES, CURVES_S34)
     judge = pooled(t, c16, leave_out=(3, 4))
     seeds = judge.seeds
-    points = {}
+    points, end = {}, Curves.early(CURVES_S34, 16, "swa_val_correct")
     for label, epoch, column in READS:
         data = Curves.early(CURVES_S34, epoch, column)
-        points[f"{label}, seeds {data.seeds(epoch)}, vs seeds {seeds}"] = curve(judge, data, epoch, caps)
+        name = f"{label}, seeds {data.seeds(epoch)}, vs seeds {seeds}"
+        if epoch < 16:
+            points[name + ", contenders continued (verify's rule)"] = curve(judge, data, epoch, caps, end)
+            name += ", none continued (the rule before)"
+        points[name] = curve(judge, data, epoch, caps)
     points[f"16-epoch ends, seeds {c16.seeds(16)}, vs truth.csv's seeds 0, 1"] = curve(t, c16, 16, caps)
     lines = [row(label, cap, scores) for label, line in points.items() for cap, scores in line]
     if args.markdown:

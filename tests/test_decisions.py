@@ -13,7 +13,9 @@ from seknet.core.decisions import (
     Decision,
     Evidence,
     claim,
+    continuation_order,
     decide,
+    final_evidence,
     max_t_quantile,
     quantile_budgets,
     training_order,
@@ -151,3 +153,53 @@ def test_training_order_measures_each_unsettled_budgets_top_challengers_before_t
         "sk2-b",
         "sk2-a",
     ]
+
+
+def test_continuation_order_takes_each_unsettled_budgets_pick_and_challenger_with_a_training_left_once():
+    """Per unsettled budget, the first two archs of its indifference set that have an early training not yet
+    continued, in the budgets' order, each once; a settled budget adds none."""
+    low = Decision(1.0, "p", 2.0, 0.9, ("p", "q", "r"))
+    high = Decision(2.0, "q", 1.5, 0.9, ("q", "s", "t"))
+    settled = Decision(3.0, "u", 0.1, 0.9, ("u", "v"))
+    trained = {"p": 1, "q": 2, "r": 1, "s": 1, "t": 1, "u": 1, "v": 1}
+    assert continuation_order([low, high, settled], 0.5, {}, trained) == ["p", "q", "s"]
+    assert continuation_order([low, high, settled], 0.5, {"p": 1, "q": 1}, trained) == ["q", "r", "s"]
+    assert continuation_order([low, high], 0.5, {}, trained, top=1) == ["p", "q"]
+    assert continuation_order([settled], 0.5, {}, trained) == []
+
+
+def test_end_evidence_moves_every_arch_by_the_mean_drift_and_widens_by_the_drifts_spread():
+    """Every arch moves by the mean drift of the continued trainings (the picks stay the early read's); equal drifts
+    add no variance (the early evidence's epsilon, shifted); spread drifts widen every arch's variance by their
+    variance; fewer than three drifts are not enough to bound it: None."""
+    ev = Evidence(ARCHS, TRUE.copy(), np.eye(len(TRUE)) * 0.04, df=30)
+    same = final_evidence(ev, {"a0": [1.0], "a1": [1.0, 1.0]})
+    assert np.allclose(same.mean, TRUE + 1.0) and np.allclose(same.cov, ev.cov) and same.df == 30
+    spread = final_evidence(ev, {"a0": [0.0], "a1": [1.0], "a2": [2.0]})  # variance 1, its mean's 1/3
+    assert np.allclose(spread.mean, TRUE + 1.0) and spread.df < 30
+    assert spread.cov[0, 0] == pytest.approx(0.04 + 1.0 + 1 / 3) and spread.cov[0, 5] == pytest.approx(1 / 3)
+    early, end, wide = decide(ev, COST, 9.0), decide(same, COST, 9.0), decide(spread, COST, 9.0)
+    assert early.pick == end.pick == wide.pick and early.epsilon_pp == pytest.approx(end.epsilon_pp, abs=1e-9)
+    assert wide.epsilon_pp > end.epsilon_pp
+    assert final_evidence(ev, {"a0": [1.0], "a1": [2.0]}) is None and final_evidence(ev, {}) is None
+
+
+def test_end_evidence_holds_its_confidence_where_an_early_reads_bias_breaks_it():
+    """Planted: each arch's early read departs from its end accuracy by its own bias (SD 0.5 pp), measured with
+    noise 0.1 pp. Read as a bound on the end, the early read's epsilon holds far below 0.9; continuing only the three
+    contenders' trainings (their drifts measured with noise 0.2 pp) gives an epsilon that holds at >= 0.9."""
+    rng = np.random.default_rng(1)
+    end, archs = np.linspace(0.0, 2.0, 20), tuple(f"b{i}" for i in range(20))
+    cost = dict.fromkeys(archs, 1.0)
+    held_early = held_end = 0
+    for draw in range(200):
+        bias = rng.normal(0.0, 0.5, len(end))
+        s = 0.1 * math.sqrt(rng.chisquare(30) / 30)
+        ev = Evidence(archs, end - 1.0 - bias + rng.normal(0.0, 0.1, len(end)), np.eye(len(end)) * s**2, 30)
+        early = decide(ev, cost, 1.0, seed=draw)
+        held_early += end.max() - end[archs.index(early.pick)] <= early.epsilon_pp
+        went = [archs[i] for i in np.argsort(-ev.mean)[:3]]  # the pick and its strongest challengers
+        drifts = {a: [1.0 + bias[archs.index(a)] + rng.normal(0.0, 0.2)] for a in went}
+        d = decide(final_evidence(ev, drifts), cost, 1.0, seed=draw)
+        held_end += end.max() - end[archs.index(d.pick)] <= d.epsilon_pp
+    assert held_early / 200 < 0.7 and held_end / 200 >= 0.9

@@ -305,3 +305,43 @@ def test_a_training_stopped_early_has_the_first_epochs_of_its_whole_schedule_and
     assert any(not torch.equal(stopped[k], v) for k, v in short.items() if v.is_floating_point())
     with pytest.raises(ValueError, match="stop_epoch must be in 0..epochs"):
         TrainConfig(epochs=2, stop_epoch=3)
+
+
+def test_a_training_continued_from_its_early_stop_ends_with_the_weights_and_swa_of_one_that_never_stopped(
+    digits, tiny, tmp_path
+):
+    """A verify job that stops after epoch 2 of 4 leaves its state; the job of the same arch and seed over the whole
+    schedule continues from it and ends bit-identical (weights and SWA read) to a training that never stopped. A
+    retried continuation starts from the early state again (its own copy), and a stale state is not resumed by a
+    new early training (its EMA is not in the file)."""
+    from seknet.engine.averaging import WeightAverages
+    from seknet.engine.ray_trials import job_config, job_state
+    from seknet.engine.standalone import train_standalone
+
+    arch, state = digits.parse("se4-none-sk2-none"), tmp_path / "states" / "a.pt"
+    tcfg = TrainConfig(epochs=4, batch_size=16, seed=1)
+    early = {"arch": str(arch), "seed": 1, "epochs": 2, "schedule": 4, "state": str(state)}
+    whole = early | {"epochs": 4}
+
+    trained = []  # the epochs each training ran
+
+    def run(job, use_state=True):
+        cfg, averages, epochs = job_config(tcfg, job), WeightAverages(tcfg.epochs), []
+        checkpoint = job_state(job, cfg) if use_state else None
+        model = train_standalone(arch, tiny, cfg, "cpu", None, lambda e, _: epochs.append(e), averages, checkpoint)
+        trained.append(epochs)
+        return model.state_dict(), averages.swa_model(model, tiny).state_dict() if not cfg.stop_epoch else None
+
+    run(early)
+    assert checkpoint_epochs(state) == 2
+    continued, continued_swa = run(whole)
+    assert trained == [[1, 2], [3, 4]]  # the continuation trained only the epochs left
+    assert checkpoint_epochs(state) == 2  # the early state is kept: the continuation wrote its own copy
+    again, _ = run(whole)
+    never, never_swa = run(whole, use_state=False)
+    for got in (continued, again):
+        assert all(torch.equal(got[k], v) for k, v in never.items())
+    assert all(torch.equal(continued_swa[k], v) for k, v in never_swa.items())
+    state.write_bytes(b"stale")
+    run(early)  # an early training starts afresh over a stale file
+    assert checkpoint_epochs(state) == 2

@@ -277,9 +277,11 @@ def test_verify_resumes_after_kill_minus_9_without_training_anything_twice(tiny_
 
 
 def test_sequential_verify_spends_only_on_contenders_and_trains_nothing_twice(tiny_space, tmp_path):
-    """--budget-units: after the 9-arch first design, each look trains one more seed of the archs the picks still
-    hinge on (an unreachable --epsilon 0 keeps them hinging), never an (arch, seed, epochs) twice and never past the
-    units; decisions.csv states the picks at the run's confidence with the looks recorded in config.yaml."""
+    """--budget-units: after the 9-arch first design, each look continues the early-stopped trainings of each
+    budget's pick and strongest challenger to the end of their schedule, then trains one more seed of the archs the
+    picks still hinge on (an unreachable --epsilon 0 keeps them hinging), never an (arch, seed, epochs) twice and
+    never past the units; decisions.csv states the picks at the run's confidence, of the end of the schedule, with
+    the looks recorded in config.yaml."""
     out = tmp_path / "run"
     budget = 0.45  # the first design costs about 9 x 1/30 units: room for about 4 more trainings
     argv = ["--smoke", "--no-progress", "--space", str(tiny_space), "--verify", "--out", str(out)]
@@ -290,11 +292,17 @@ def test_sequential_verify_spends_only_on_contenders_and_trains_nothing_twice(ti
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     seq = cfg["verify"]["sequential"]
     assert seq["stopped"] in ("units", "looks") and seq["looks"] >= 1 and seq["units"] <= budget + 1e-9
-    assert cfg["verify"]["trainings"] == len(keys)
+    ends = [(a, s) for a, s, e in keys if e == "2"]  # continued from epoch 1 to the end of the 2-epoch schedule
+    assert len(ends) >= 2 and all((a, s, "1") in keys for a, s in ends)
+    assert cfg["verify"]["continued"] == len(ends) and cfg["verify"]["trainings"] == len(keys) - len(ends)
+    assert {(a, s) for a, s, e in keys if e == "1"} <= {
+        tuple(p.stem.rpartition("-s")[::2]) for p in (out / "verify" / "states").glob("*.pt")
+    }
     assert {s for _, s, _ in keys} > {"0"}  # later looks trained further seeds
     decisions = read_csv(out / "decisions.csv")
     assert decisions and all(float(d["epsilon_pp"]) >= 0 and d["confidence"] == "0.9" for d in decisions)
     assert all(d["pick"] == d["indifference"].split()[0] for d in decisions)
+    assert all(f"{len(ends)} trainings continued there, read with SWA" in d["evidence"] for d in decisions)
 
 
 @pytest.mark.slow

@@ -224,6 +224,14 @@ class OneShotConfig(RunConfig):
     epsilon: float = opt(
         0.5, "--budget-units: the target (pp) of every budget's 'pick within epsilon of the best'", low=0
     )
+    verify_continue: int = opt(
+        2,
+        "--budget-units with an early read: at each look, continue the trainings of this many archs at the top of "
+        "each unsettled budget's indifference set (the pick first) to the end of their schedule, and decide on "
+        "the end's accuracy, the early read's drift from it measured (benchmarks/README.md, 'Continued "
+        "contenders'); 0: none, the stated epsilon then bounds the early read only",
+        low=0,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -244,9 +252,12 @@ class OneShotConfig(RunConfig):
     def as_before(saved: dict) -> dict:
         """The settings a run saved before they existed, as that run had them (a resumed or extended run goes on as
         it began): a verification saved without ``verify_schedule`` trained complete schedules; one saved without
-        ``verify_read`` read an early stop with the EMA and a complete schedule with the plain weights."""
+        ``verify_read`` read an early stop with the EMA and a complete schedule with the plain weights; one saved
+        without ``verify_continue`` continued no training."""
         epochs = saved.get("verify_epochs", 8)
         before = {} if "verify_schedule" in saved else {"verify_schedule": epochs}
+        if "verify_continue" not in saved:
+            before["verify_continue"] = 0
         if "verify_read" not in saved:
             schedule = {**saved, **before}.get("verify_schedule") or 2 * epochs
             before["verify_read"] = "ema" if schedule > epochs else "plain"

@@ -36,6 +36,7 @@ CONFIDENCE = 0.9  # the stated confidence of every decision unless the run asks 
 MARGIN_PP = 0.25  # |delta| below this is negligible (pp)
 DRAWS = 20_000  # simulation draws of the max-t quantile (seeded: the same evidence gives the same decision)
 LOOKS = 8  # sequential verification: the most looks at the evidence; the confidence is split over them
+DRIFTS = 3  # the fewest continued trainings whose drifts' spread the end of a schedule is bounded with
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,40 @@ def decide(
     epsilon = max(0.0, float(upper.max()))
     tied = sorted((j for j, u in zip(others, upper, strict=True) if u >= 0), key=lambda j: -ev.mean[j])
     return Decision(budget, ev.archs[pick], epsilon, confidence, (ev.archs[pick], *(ev.archs[j] for j in tied)))
+
+
+def final_evidence(ev: Evidence, drifts: Mapping[str, Sequence[float]]) -> Evidence | None:
+    """Evidence of each arch's accuracy at the end of its schedule, from ``ev`` (evidence of an early read, e.g. the
+    EMA after epoch 8 of 16) and the ``drifts`` (pp: the end-of-schedule read minus the early read of the same
+    training) of the trainings continued to the end, by arch; None when fewer than ``DRIFTS`` were continued (their
+    spread is not measured yet: with two, the bound held 0.885 of 200 draws at a stated 0.9 in the test with a
+    planted bias, whose contenders, the top by their early read, are those with the least bias; with three, 0.97).
+
+    The end accuracy of arch ``a`` is its early read's plus a drift ``D_a``. Every arch is moved by the mean drift
+    of the ``k`` continued trainings, so the picks stay the early read's, and its variance gains ``s2``, the drifts'
+    variance over those trainings (plus ``s2 / k``, the mean's, shared by all): an arch's own drift may lie as far
+    from the mean as a training's, the conservative reading (it counts a drift's training noise as the arch's too).
+    A continued arch is not moved by its own drift: replayed on the digits truth that gave worse picks, 0.1-0.3 pp
+    more regret (benchmarks/README.md, "Continued contenders"). The early read's noise and a drift's are taken as
+    independent (on the digits truth they correlate negatively, -0.2 to -0.7, so this overstates the end's
+    variance). The degrees of freedom are Welch-Satterthwaite's for the sum of the two variances, the least over
+    the archs, from ``ev.df`` and ``k - 1``."""
+    every = np.array([d for v in drifts.values() for d in v], dtype=float)
+    k = len(every)
+    if k < DRIFTS:
+        return None
+    s2 = float(every.var(ddof=1))
+    n = len(ev.archs)
+    cov = ev.cov + np.eye(n) * s2 + np.full((n, n), s2 / k)
+    early = np.maximum(np.diag(ev.cov), 1e-12)
+    df = min(_satterthwaite((v, ev.df), (s2, k - 1)) for v in early.tolist())
+    return Evidence(ev.archs, ev.mean + float(every.mean()), cov, df)
+
+
+def _satterthwaite(*parts: tuple[float, float]) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of variance estimates ``(variance, df)``."""
+    spread = sum(v**2 / d for v, d in parts if v > 0)
+    return sum(v for v, _ in parts) ** 2 / spread if spread > 0 else math.inf
 
 
 def max_t_quantile(corr: np.ndarray, df: float, level: float, seed: int = 0, draws: int = DRAWS) -> float:
@@ -188,3 +223,23 @@ def training_order(decisions: Sequence[Decision], epsilon: float, trained: Mappi
             for i, a in enumerate(d.indifference):
                 rank[a] = min(rank.get(a, i), i)
     return sorted(rank, key=lambda a: (trained.get(a, 0), rank[a], a))
+
+
+def continuation_order(
+    decisions: Sequence[Decision],
+    epsilon: float,
+    continued: Mapping[str, int],
+    trained: Mapping[str, int],
+    top: int = 2,
+) -> list[str]:
+    """The archs whose next training sequential verification continues to the end of its schedule, when it reads
+    the trainings early: in each budget whose epsilon exceeds the target, the first ``top`` archs of its indifference
+    set (the pick and its strongest challenger) that have a training not yet continued (``trained`` and
+    ``continued``: an arch's trainings, and those of them continued), each once, in the budgets' order. Their drifts
+    measure how far the early read departs from the end (:func:`final_evidence`), where the picks hinge."""
+    out: list[str] = []
+    for d in decisions:
+        if d.epsilon_pp > epsilon:
+            free = [a for a in d.indifference if trained.get(a, 0) > continued.get(a, 0)]
+            out += [a for a in free[:top] if a not in out]
+    return out

@@ -20,6 +20,7 @@ twice, resumes included.
 from __future__ import annotations
 
 import csv
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -113,7 +114,31 @@ def standalone_trial(
                 }
             )
 
-    train_standalone(arch, data.train, tcfg, device, model=model, on_epoch=on_epoch, averages=averages)
+    checkpoint = job_state(job, tcfg)
+    train_standalone(arch, data.train, tcfg, device, model, on_epoch, averages, checkpoint)
+    if checkpoint is not None and not tcfg.stop_epoch:  # a continuation's own copy: the early state stays
+        checkpoint.unlink(missing_ok=True)
+
+
+def job_state(job: dict, tcfg: TrainConfig) -> Path | None:
+    """The checkpoint a job's training uses (its ``state``: a path), made ready for it. A training that stops early
+    starts afresh (a file left by a killed try is removed: the averages it reads are not in it) and leaves its state
+    at the epoch it stops at; a complete one whose ``state`` file exists continues from it (a continuation: it costs
+    the epochs left and, on CPU, ends with exactly the weights of a training that never stopped), through a copy of
+    its own, so that a retried continuation starts from the same epoch. None: no state (absent, or not found: the
+    training runs its whole schedule, with the same result on CPU)."""
+    if "state" not in job:
+        return None
+    state = Path(job["state"])
+    if tcfg.stop_epoch:
+        state.parent.mkdir(parents=True, exist_ok=True)
+        state.unlink(missing_ok=True)
+        return state
+    if not state.is_file():
+        return None
+    going = state.with_name(state.name + ".continued")
+    shutil.copyfile(state, going)
+    return going
 
 
 def experiment(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -35,13 +36,16 @@ def train_standalone(
     model: nn.Module | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
     averages: WeightAverages | None = None,
+    checkpoint: Path | None = None,
 ) -> nn.Module:
     """Train ``arch`` stand-alone for ``cfg.epochs``; returns the trained model.
 
     ``model``: start from these weights (e.g. a supernet's extracted sub-net) instead of
     :func:`initial_model` under ``cfg.seed``. ``on_epoch(epoch, loss)`` runs after each epoch; a NaN loss
     raises ``FloatingPointError`` naming the epoch (see :func:`seknet.engine.train.train`). ``averages``: EMA and SWA
-    weights kept along (:class:`seknet.engine.averaging.WeightAverages`), at no extra training.
+    weights kept along (:class:`seknet.engine.averaging.WeightAverages`), at no extra training. ``checkpoint``: the
+    training state is written there after every epoch, and a training whose file exists continues after its epoch
+    (:func:`seknet.engine.train.train`; the averages start empty there).
     """
     if model is None:
         model = initial_model(arch, cfg.seed)
@@ -53,7 +57,9 @@ def train_standalone(
         if on_epoch is not None:
             on_epoch(epoch, loss)
 
-    train(model, train_split, cfg, device, progress=False, on_epoch=epoch_done, averages=averages)
+    train(
+        model, train_split, cfg, device, progress=False, on_epoch=epoch_done, checkpoint=checkpoint, averages=averages
+    )
     return model
 
 

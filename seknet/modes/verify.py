@@ -34,6 +34,7 @@ import statistics
 import time
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,7 +42,17 @@ import numpy as np
 from seknet.core import factorial
 from seknet.core.attention import Choice, stage_names
 from seknet.core.count import count
-from seknet.core.decisions import LOOKS, Evidence, claim, decide, training_order, training_units
+from seknet.core.decisions import (
+    DRIFTS,
+    LOOKS,
+    Evidence,
+    claim,
+    continuation_order,
+    decide,
+    final_evidence,
+    training_order,
+    training_units,
+)
 from seknet.core.fileio import read_csv, write_csv
 from seknet.core.stats import pp_per_mmac
 from seknet.data.load import run_data
@@ -96,8 +107,13 @@ def cells_in_budget(ctx: RunContext, lv: list[list[str]]) -> list[str]:
 
 def jobs_of(ctx: RunContext, archs: list[str]) -> list[dict]:
     """Every (arch, seed, epochs) the stage trains: each arch under --verify-seeds seeds from the run's seed."""
-    cfg = ctx.cfg
-    return [job(cfg, a, s) for s in range(cfg.seed, cfg.seed + cfg.verify_seeds) for a in archs]
+    cfg, states = ctx.cfg, _states(ctx)
+    return [job(cfg, a, s, states) for s in range(cfg.seed, cfg.seed + cfg.verify_seeds) for a in archs]
+
+
+def _states(ctx: RunContext) -> Path | None:
+    """Where the trainings leave their state to be continued (``verify/states``), when the run continues any."""
+    return ctx.partial / FOLDER / "states" if continues(ctx.cfg) else None
 
 
 def schedule(cfg) -> int:
@@ -114,10 +130,31 @@ def read(cfg) -> str:
     return "ema" if schedule(cfg) > cfg.verify_epochs else "swa"
 
 
-def job(cfg, arch: str, seed: int) -> dict:
+def job(cfg, arch: str, seed: int, states: Path | None = None) -> dict:
     """One training: ``arch`` under ``seed`` for ``--verify-epochs`` epochs of its :func:`schedule`, read by
-    :func:`read`."""
-    return {"arch": arch, "seed": seed, "epochs": cfg.verify_epochs, "schedule": schedule(cfg), "read": read(cfg)}
+    :func:`read`; ``states``: the folder where it leaves its state at its stop, to be continued from there
+    (:func:`continuation`)."""
+    out = {"arch": arch, "seed": seed, "epochs": cfg.verify_epochs, "schedule": schedule(cfg), "read": read(cfg)}
+    return out | ({"state": str(states / f"{arch}-s{seed}.pt")} if states is not None else {})
+
+
+def continues(cfg) -> bool:
+    """Whether sequential verification continues its contenders' trainings to the end of their schedule
+    (``--verify-continue``): with ``--budget-units``, when the trainings stop early."""
+    return cfg.budget_units is not None and cfg.verify_continue > 0 and schedule(cfg) > cfg.verify_epochs
+
+
+def end_read(cfg) -> str:
+    """The read of a training continued to the end of its schedule: SWA over its last quarter (``auto``, ``ema``),
+    or the plain weights (``--verify-read plain``)."""
+    return "plain" if read(cfg) == "plain" else "swa"
+
+
+def continuation(cfg, arch: str, seed: int, states: Path) -> dict:
+    """The training of ``arch`` under ``seed`` over its whole :func:`schedule`, continued from the state its early
+    stop left in ``states`` (it costs the epochs left; without the file, e.g. on another node, it trains them all, to
+    the same weights on CPU), read by :func:`end_read`. Its ledger key (arch, seed, schedule) is its own."""
+    return job(cfg, arch, seed, states) | {"epochs": schedule(cfg), "read": end_read(cfg)}
 
 
 def at(cfg) -> str:
@@ -184,17 +221,23 @@ def sequential(
     decide every budget at ``1 - (1 - confidence) / LOOKS`` (Bonferroni over the looks, so the stated confidence holds
     wherever the run stops) and, before the last look, train one more seed of each arch in an indifference set whose
     epsilon is above ``--epsilon`` (the least-trained first, then the nearest the top of a budget's set:
-    ``training_order``), as long as the units last. The look the run stops at gives its answer. ``before``: the
+    ``training_order``), as long as the units last. When the trainings stop early (:func:`continues`), each look
+    first continues the trainings of each unsettled budget's top ``--verify-continue`` archs to the end of their
+    schedule (``continuation_order``), and decides on the end's accuracy (:func:`evidence`): a budget is unsettled
+    until ``DRIFTS`` (3) trainings are continued. The look the run stops at gives its answer. ``before``: the
     sequential record of a finished run being extended (:func:`extend`): its trainings count, and its looks go on
-    from where it stopped. Returns (ledger rows, what happened)."""
+    from where it stopped. Returns (ledger rows, continuations included, what happened)."""
     cfg, space = ctx.cfg, ctx.space
-    cells, data = cells_in_budget(ctx, lv), verify_data(ctx)  # the data once, not at every look
+    cells, data, states = cells_in_budget(ctx, lv), verify_data(ctx), _states(ctx)  # the data once, not every look
     macs = {a: float(count(space.parse(a)).macs) for a in cells}
     median = statistics.median(macs.values())
-    unit = {a: training_units(cfg.verify_epochs, m, median) for a, m in macs.items()}
+    cost = {
+        e: {a: training_units(e, m, median) for a, m in macs.items()}
+        for e in (cfg.verify_epochs, schedule(cfg) - cfg.verify_epochs)
+    }  # a training's units, and a continuation's (the epochs it has left)
     if before is None:
         first, start = jobs_of(ctx, archs), 1
-        spent = sum(unit[j["arch"]] for j in first)
+        spent = sum(cost[cfg.verify_epochs][j["arch"]] for j in first)
         if spent > cfg.budget_units:
             raise ValueError(
                 f"--budget-units {cfg.budget_units:g} is less than the first design's {spent:.2f} units; raise it, "
@@ -203,23 +246,28 @@ def sequential(
         trained = train_jobs(ctx, first, data=data)
     else:
         trained, start = _ledger(ctx, cells), max(int(before["looks"]), _looks_begun(ctx) + 1)
-        spent = sum(unit[r["arch"]] for r in trained)
+        spent = sum(cost[_epochs_of(cfg, r)][r["arch"]] for r in trained)
     budgets = decision_budgets(list(macs.values()), cfg.max_macs)
     stopped, look = "looks", start
     for look in range(start, LOOKS + 1):
-        ok = [r for r in trained if r["status"] == "complete"]
-        ev, _ = _evidence(factorial.fit(ok, pairs=False), ok, cells)
+        ev, _, _ = evidence(cfg, trained, cells)
         decided = [decide(ev, macs, b, cfg.confidence, looks=LOOKS) for b in budgets]
-        runs = Counter(r["arch"] for r in trained)
+        if continues(cfg) and len(_continued(cfg, trained)) < DRIFTS:  # no end evidence yet: nothing is settled
+            decided = [replace(d, epsilon_pp=math.inf) for d in decided]
+        runs = Counter(r["arch"] for r in trained if int(r["epochs"]) == cfg.verify_epochs)
         hinge = training_order(decided, cfg.epsilon, runs)
         if not hinge or look == LOOKS:  # the last look answers: a training after it would need a look more
             stopped = "looks" if hinge else "epsilon"
             break
         batch = []
+        for a, seed in _to_continue(cfg, trained, decided) if continues(cfg) else []:
+            if spent + cost[schedule(cfg) - cfg.verify_epochs][a] <= cfg.budget_units + 1e-9:
+                batch.append(continuation(cfg, a, seed, states))
+                spent += cost[schedule(cfg) - cfg.verify_epochs][a]
         for a in hinge:
-            if spent + unit[a] <= cfg.budget_units + 1e-9:
-                batch.append(job(cfg, a, cfg.seed + runs[a]))
-                spent += unit[a]
+            if spent + cost[cfg.verify_epochs][a] <= cfg.budget_units + 1e-9:
+                batch.append(job(cfg, a, cfg.seed + runs[a], states))
+                spent += cost[cfg.verify_epochs][a]
         if not batch:
             stopped = "units"
             break
@@ -228,12 +276,68 @@ def sequential(
     return trained, done | {"stopped": stopped, "max_looks": LOOKS}
 
 
+def evidence(cfg, trained: list[dict], cells: list[str]) -> tuple[Evidence, factorial.Fit, str]:
+    """(the evidence the decisions rest on, the additive fit of the early reads, what the evidence is) from the
+    ledger rows ``trained``: the early reads' fit and each arch's departure from it (:func:`_evidence`), moved to the
+    end of the schedule by the drifts of the continued trainings (``decisions.final_evidence``) once ``DRIFTS`` are."""
+    ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == cfg.verify_epochs]
+    fit = factorial.fit(ok, pairs=False)
+    ev, tau = _evidence(fit, ok, cells)
+    what = f"stand-alone factorial fit of {len(ok)} trainings read with the {read_label(cfg)}, "
+    what += f"sigma {fit.sigma:.2f} pp per training, df {fit.df}, archs' departures from it tau {tau:.2f} pp"
+    drifts = _continued(cfg, trained)
+    at_end = final_evidence(ev, {a: [d for (b, _), d in drifts.items() if b == a] for a, _ in drifts})
+    if at_end is None:
+        return ev, fit, what
+    spread = statistics.stdev(drifts.values())
+    what += f"; epsilon of the end of the {schedule(cfg)}-epoch schedule: {len(drifts)} trainings continued there, "
+    what += f"read with {end_read(cfg).upper() if end_read(cfg) == 'swa' else 'the plain weights'}, "
+    what += f"drift from the early read {statistics.fmean(drifts.values()):+.2f} pp (SD {spread:.2f})"
+    return at_end, fit, what
+
+
+def _continued(cfg, trained: list[dict]) -> dict[tuple[str, int], float]:
+    """{(arch, seed): the end read minus the early read (pp)} of every training continued to the end of its
+    schedule (both reads complete in ``trained``)."""
+    if schedule(cfg) == cfg.verify_epochs:
+        return {}
+    read_at = {
+        (r["arch"], int(r["seed"]), int(r["epochs"])): 100 * float(r["accuracy"])
+        for r in trained
+        if r["status"] == "complete"
+    }
+    return {
+        (a, s): acc - read_at[(a, s, cfg.verify_epochs)]
+        for (a, s, e), acc in read_at.items()
+        if e == schedule(cfg) and (a, s, cfg.verify_epochs) in read_at
+    }
+
+
+def _to_continue(cfg, trained: list[dict], decided: list) -> list[tuple[str, int]]:
+    """(arch, seed) of the trainings this look continues (``continuation_order``): of each arch, its first
+    complete early training not continued yet."""
+    went = _continued(cfg, trained)
+    ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == cfg.verify_epochs]
+    early = sorted(k for k in ((r["arch"], int(r["seed"])) for r in ok) if k not in went)
+    done = Counter(a for a, _ in went)
+    trainings = done + Counter(a for a, _ in early)
+    order = continuation_order(decided, cfg.epsilon, done, trainings, cfg.verify_continue)
+    return [(a, next(s for b, s in early if b == a)) for a in order]
+
+
+def _epochs_of(cfg, row: dict) -> int:
+    """The epochs a ledger row's training cost: its own, or a continuation's epochs left after the early stop."""
+    epochs = int(row["epochs"])
+    return epochs if epochs == cfg.verify_epochs else epochs - cfg.verify_epochs
+
+
 def _ledger(ctx: RunContext, cells: list[str]) -> list[dict]:
-    """Every training of the run's ledger (verify/trainings.csv) of the factorial's ``cells`` on its recipe."""
+    """Every training of the run's ledger (verify/trainings.csv) of the factorial's ``cells`` on its recipe: the
+    early reads and the continuations to the end of their schedule."""
     path = ctx.partial / FOLDER / "trainings.csv"
     rows = read_csv(path) if path.is_file() else []
-    keep = set(cells)
-    return [r for r in rows if r["arch"] in keep and int(r["epochs"]) == ctx.cfg.verify_epochs]
+    keep, epochs = set(cells), {ctx.cfg.verify_epochs, schedule(ctx.cfg)}
+    return [r for r in rows if r["arch"] in keep and int(r["epochs"]) in epochs]
 
 
 def _looks_begun(ctx: RunContext) -> int:
@@ -284,12 +388,14 @@ def _evidence(fit: factorial.Fit, ok: list[dict], cells: list[str]) -> tuple[Evi
 
 def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[list[dict], list[dict], tuple]:
     """(evaluations rows of every factorial arch, placement rows, (evidence, what it is)) from the additive fit to the
-    ``trained`` rows and each arch's departure from it: the fit's residual and the replicates are the run's own
-    measure of the training noise and of what the additive model misses."""
-    ok = [r for r in trained if r["status"] == "complete"]
-    fit = factorial.fit(ok, pairs=False)
+    ``trained`` rows' early reads and each arch's departure from it: the fit's residual and the replicates are the
+    run's own measure of the training noise and of what the additive model misses. The rows and placement are of the
+    run's read (config.yaml's ``metric``); the decisions' evidence is of the end of the schedule where trainings
+    were continued there (:func:`evidence`)."""
     cells = cells_in_budget(ctx, lv)
-    ev, tau = _evidence(fit, ok, cells)
+    decided_on, fit, what = evidence(ctx.cfg, trained, cells)
+    ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == ctx.cfg.verify_epochs]
+    ev, _ = _evidence(fit, ok, cells)
     pred, se = ev.mean, np.sqrt(np.maximum(np.diag(ev.cov), 0.0))
     half = factorial.t_quantile(fit.df) * se
     n_eval = max(int(r["n_eval"]) for r in ok)
@@ -316,12 +422,9 @@ def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[l
             }
         )
     looks = LOOKS if ctx.cfg.budget_units is not None else 1
-    what = f"stand-alone factorial fit of {len(ok)} trainings read with the {read_label(ctx.cfg)}, "
-    what += f"sigma {fit.sigma:.2f} pp per training, df {fit.df}, "
-    what += f"archs' departures from it tau {tau:.2f} pp"
     if looks > 1:
         what += f"; sequential, confidence split over {looks} looks"
-    return rows, placement_rows(ctx, fit, lv, rows, ok, looks), (ev, what, looks)
+    return rows, placement_rows(ctx, fit, lv, rows, ok, looks), (decided_on, what, looks)
 
 
 def placement_rows(
@@ -404,6 +507,34 @@ def write_screening(ctx: RunContext, screening: Outcome) -> None:
     write_csv(ctx.partial / "screening-placement.csv", screened, PLACEMENT_COLUMNS)
 
 
+def _record(
+    ctx: RunContext, lv: list[list[str]], trained: list[dict], rounds: dict, seconds: float
+) -> tuple[dict, list[str]]:
+    """(config.yaml's ``verify`` record, the report's notes) of the verification's ledger rows ``trained``."""
+    cfg = ctx.cfg
+    ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == cfg.verify_epochs]
+    failed = [r for r in trained if r["status"] != "complete"]
+    epochs = sum(_epochs_of(cfg, r) for r in trained)
+    continued = len(_continued(cfg, trained))
+    record = {
+        "levels": lv,
+        "archs_trained": len({r["arch"] for r in ok}),
+        "trainings": len(trained) - continued,
+        "continued": continued,
+        "failed": len(failed),
+        "epochs": epochs,
+        "seconds": round(seconds, 1),
+    } | ({"sequential": rounds} if rounds else {})
+    notes = [
+        f"Verified stand-alone: {len(ok)} trainings of {len({r['arch'] for r in ok})} archs, "
+        f"{cfg.verify_epochs} epochs each of a {schedule(cfg)}-epoch schedule"
+        + (f", {continued} of them continued to its end" if continued else "")
+        + f" ({epochs} epochs in all); levels per stage: "
+        + "; ".join("/".join(x) for x in lv)
+    ]
+    return record, notes + [f"  failed {r['arch']} seed {r['seed']}: {r['error']}" for r in failed]
+
+
 def run(ctx: RunContext, screening: Outcome) -> Outcome:
     """Verify the screening's answer stand-alone; the outcome holds the verified rows and placement."""
     t0 = time.time()
@@ -415,8 +546,7 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
         trained = train_jobs(ctx, jobs_of(ctx, archs))
     else:
         trained, rounds = sequential(ctx, lv, archs, earlier.get("sequential"))
-    ok = [r for r in trained if r["status"] == "complete"]
-    failed = [r for r in trained if r["status"] != "complete"]
+    ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == ctx.cfg.verify_epochs]
     if len({r["arch"] for r in ok}) <= sum(len(x) - 1 for x in lv) + 1:
         raise ValueError(
             f"--verify: {len(ok)} of {len(trained)} trainings finished, too few to fit the placement; "
@@ -425,29 +555,13 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
     rows, place, evidence = answer(ctx, lv, trained)
     if screening.hits is not None:  # a screening read back from its files (extend) keeps them as they are
         write_screening(ctx, screening)
-    epochs = sum(int(r["epochs"]) for r in trained)
-    config = screening.config | {
-        "metric": metric(ctx.cfg),
-        "verify": {
-            "levels": lv,
-            "archs_trained": len({r["arch"] for r in ok}),
-            "trainings": len(trained),
-            "failed": len(failed),
-            "epochs": epochs,
-            "seconds": round(time.time() - t0, 1),
-        }
-        | ({"sequential": rounds} if rounds else {}),
-    }
-    notes = [
-        f"Verified stand-alone: {len(ok)} trainings of {len({r['arch'] for r in ok})} archs, "
-        f"{ctx.cfg.verify_epochs} epochs each of a {schedule(ctx.cfg)}-epoch schedule ({epochs} epochs in all); "
-        "levels per stage: " + "; ".join("/".join(x) for x in lv)
-    ]
-    notes += [f"  failed {r['arch']} seed {r['seed']}: {r['error']}" for r in failed]
+    record, notes = _record(ctx, lv, trained, rounds, time.time() - t0)
+    config = screening.config | {"metric": metric(ctx.cfg), "verify": record}
     title = f"verified {len(rows)} archs ({ctx.data.name}), stand-alone additive model"
     files = (
         "evaluations.csv (verified), screening.csv, screening-placement.csv, pareto.csv/png, placement.csv/png, "
         "best.yaml, config.yaml, supernet.pt, verify/trainings.csv"
+        + (", verify/states (the trainings' states at their early stop, to be continued)" if continues(ctx.cfg) else "")
     )
     return replace(
         screening,
