@@ -281,7 +281,8 @@ def _scored(t: Truth, rows: list[dict], units: float, made: list, confidence: fl
     level = 1 - (1 - confidence) / decisions.LOOKS
     place = placement_of(f, (len(rows), level, decisions.MARGIN_PP))
     score = t.score(units, predictions(f), place, [d.pick for d in made])
-    return dataclasses.replace(score, epsilon=tuple(d.epsilon_pp for d in made), confidence=confidence)
+    eps, picks = tuple(d.epsilon_pp for d in made), tuple(d.pick for d in made)
+    return dataclasses.replace(score, epsilon=eps, confidence=confidence, picks=picks)
 
 
 def _to_continue(

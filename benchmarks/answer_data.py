@@ -44,6 +44,7 @@ class Score:
     confidence: float | None = None
     negligible: int = 0  # contrasts it claims negligible (|delta| below the margin; routes that state claims)
     negligible_wrong: int = 0  # of the truth's significant effects, those it calls negligible beyond the truth's
+    picks: tuple[str, ...] = ()  # a route that states decisions: its pick per budget
 
     def within(self, pp: float = 0.5) -> bool:
         """Epsilon-success: the pick under every budget lies within ``pp`` of the truth's best there."""
