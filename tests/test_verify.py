@@ -326,7 +326,7 @@ def test_resume_with_more_units_extends_a_finished_sequential_run_without_traini
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     seq = cfg["verify"]["sequential"]
     assert seq0["looks"] <= seq["looks"] <= LOOKS and seq0["units"] < seq["units"] <= 0.7 + 1e-9
-    assert cfg["config"]["budget_units"] == 0.7 and cfg["verify"]["trainings"] == len(keys)
+    assert cfg["config"]["budget_units"] == 0.7 and cfg["verify"]["trainings"] + cfg["verify"]["continued"] == len(keys)
     assert not (out / "reopened.yaml").exists() and not out.with_name(f".{out.name}.partial").exists()
     assert (out / "screening.csv").is_file() and read_csv(out / "decisions.csv")
 

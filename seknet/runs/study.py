@@ -255,7 +255,8 @@ def live_trial(
     run = next((p for p in (folder, *folder.parents) if (p / "config.yaml").is_file()), folder)
     path = run / STUDY_FILE
     try:
-        row = objective.with_latency([tune_row(space, epochs, job["arch"], metrics, error)], space)[0]
+        trained = int(job.get("epochs", epochs))  # a job's own (a verify continuation's: its whole schedule)
+        row = objective.with_latency([tune_row(space, trained, job["arch"], metrics, error)], space)[0]
         trial = trials_of([row], objective.column)[0]
         if curve:
             trial["intermediate"] = curve
