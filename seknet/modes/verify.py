@@ -288,7 +288,8 @@ def evidence(cfg, trained: list[dict], cells: list[str]) -> tuple[Evidence, fact
     drifts = _continued(cfg, trained)
     at_end = final_evidence(ev, {a: [d for (b, _), d in drifts.items() if b == a] for a, _ in drifts})
     if at_end is None:
-        return ev, fit, what
+        few = f"; {len(drifts)} of the {DRIFTS} trainings needed continued to the end: epsilon bounds the early read"
+        return ev, fit, what + (few if continues(cfg) else "")
     spread = statistics.stdev(drifts.values())
     what += f"; epsilon of the end of the {schedule(cfg)}-epoch schedule: {len(drifts)} trainings continued there, "
     what += f"read with {end_read(cfg).upper() if end_read(cfg) == 'swa' else 'the plain weights'}, "
@@ -315,8 +316,8 @@ def _continued(cfg, trained: list[dict]) -> dict[tuple[str, int], float]:
 
 def _to_continue(cfg, trained: list[dict], decided: list) -> list[tuple[str, int]]:
     """(arch, seed) of the trainings this look continues (``continuation_order``): of each arch, its first
-    complete early training not continued yet."""
-    went = _continued(cfg, trained)
+    complete early training not continued yet (a continuation that failed is not tried again)."""
+    went = {(r["arch"], int(r["seed"])) for r in trained if int(r["epochs"]) == schedule(cfg)}
     ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == cfg.verify_epochs]
     early = sorted(k for k in ((r["arch"], int(r["seed"])) for r in ok) if k not in went)
     done = Counter(a for a, _ in went)
