@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks.answer_curve import route_sequential
 from benchmarks.answer_data import ARCHS, CURVES, CURVES_S34, Curves, Truth, pooled, seed_rows
-from seknet.core.fileio import read_csv
+from seknet.core import read_csv
 
 EARLY = (("EMA at epoch 4", 4), ("EMA at epoch 8", 8), ("EMA at epoch 12", 12))
 ENDS = (("SWA, validation", "swa_val_correct", "val_n"), ("plain, validation", "val_correct", "val_n"))
