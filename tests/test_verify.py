@@ -276,15 +276,17 @@ def test_verify_resumes_after_kill_minus_9_without_training_anything_twice(tiny_
     assert len(trained) == 9 and len({(r["arch"], r["seed"], r["epochs"]) for r in trained}) == 9
 
 
-def test_sequential_verify_spends_only_on_contenders_and_trains_nothing_twice(tiny_space, tmp_path):
+def test_sequential_verify_spends_only_on_contenders_and_trains_nothing_twice(tiny_space, tmp_path, monkeypatch):
     """--budget-units: after the 9-arch first design, each look continues the early-stopped trainings of each
     budget's pick and strongest challenger to the end of their schedule, then trains one more seed of the archs the
     picks still hinge on (an unreachable --epsilon 0 keeps them hinging), never an (arch, seed, epochs) twice and
     never past the units; decisions.csv states the picks at the run's confidence, of the end of the schedule, with
-    the looks recorded in config.yaml."""
+    the looks recorded in config.yaml. The run folder is named relative to the working directory, as a user names it
+    (a Tune trial runs in a directory of its own: the states must still land in the run's folder)."""
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "run"
     budget = 0.45  # the first design costs about 9 x 1/30 units: room for about 4 more trainings
-    argv = ["--smoke", "--no-progress", "--space", str(tiny_space), "--verify", "--out", str(out)]
+    argv = ["--smoke", "--no-progress", "--space", str(tiny_space), "--verify", "--out", "run"]
     assert search.main([*argv, "--budget-units", str(budget), "--epsilon", "0"]) == 0
     trained = read_csv(out / "verify" / "trainings.csv")
     keys = [(r["arch"], r["seed"], r["epochs"]) for r in trained]

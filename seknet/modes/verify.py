@@ -112,8 +112,9 @@ def jobs_of(ctx: RunContext, archs: list[str]) -> list[dict]:
 
 
 def _states(ctx: RunContext) -> Path | None:
-    """Where the trainings leave their state to be continued (``verify/states``), when the run continues any."""
-    return ctx.partial / FOLDER / "states" if continues(ctx.cfg) else None
+    """Where the trainings leave their state to be continued (``verify/states``), when the run continues any: an
+    absolute path, as a Tune trial runs in a working directory of its own."""
+    return (ctx.partial / FOLDER / "states").resolve() if continues(ctx.cfg) else None
 
 
 def schedule(cfg) -> int:
