@@ -116,8 +116,9 @@ def standalone_trial(
 
     checkpoint = job_state(job, tcfg)
     train_standalone(arch, data.train, tcfg, device, model, on_epoch, averages, checkpoint)
-    if checkpoint is not None and not tcfg.stop_epoch:  # a continuation's own copy: the early state stays
+    if checkpoint is not None and not tcfg.stop_epoch:  # a continuation done: its copy and the state it continued
         checkpoint.unlink(missing_ok=True)
+        Path(job["state"]).unlink(missing_ok=True)
 
 
 def job_state(job: dict, tcfg: TrainConfig) -> Path | None:
@@ -125,8 +126,9 @@ def job_state(job: dict, tcfg: TrainConfig) -> Path | None:
     starts afresh (a file left by a killed try is removed: the averages it reads are not in it) and leaves its state
     at the epoch it stops at; a complete one whose ``state`` file exists continues from it (a continuation: it costs
     the epochs left and, on CPU, ends with exactly the weights of a training that never stopped), through a copy of
-    its own, so that a retried continuation starts from the same epoch. None: no state (absent, or not found: the
-    training runs its whole schedule, with the same result on CPU)."""
+    its own, so that a retried continuation starts from the same epoch (once it is done, :func:`standalone_trial`
+    removes both). None: no state (absent, or not found: the training runs its whole schedule, with the same result
+    on CPU)."""
     if "state" not in job:
         return None
     state = Path(job["state"])
