@@ -232,13 +232,11 @@ def sequential(
     cells, data, states = cells_in_budget(ctx, lv), verify_data(ctx), _states(ctx)  # the data once, not every look
     macs = {a: float(count(space.parse(a)).macs) for a in cells}
     median = statistics.median(macs.values())
-    cost = {
-        e: {a: training_units(e, m, median) for a, m in macs.items()}
-        for e in (cfg.verify_epochs, schedule(cfg) - cfg.verify_epochs)
-    }  # a training's units, and a continuation's (the epochs it has left)
+    epoch = {a: training_units(1, m, median) for a, m in macs.items()}  # an epoch's units, by arch
+    left = schedule(cfg) - cfg.verify_epochs  # the epochs a continuation trains
     if before is None:
         first, start = jobs_of(ctx, archs), 1
-        spent = sum(cost[cfg.verify_epochs][j["arch"]] for j in first)
+        spent = sum(epoch[j["arch"]] * cfg.verify_epochs for j in first)
         if spent > cfg.budget_units:
             raise ValueError(
                 f"--budget-units {cfg.budget_units:g} is less than the first design's {spent:.2f} units; raise it, "
@@ -247,11 +245,11 @@ def sequential(
         trained = train_jobs(ctx, first, data=data)
     else:
         trained, start = _ledger(ctx, cells), max(int(before["looks"]), _looks_begun(ctx) + 1)
-        spent = sum(cost[_epochs_of(cfg, r)][r["arch"]] for r in trained)
+        spent = sum(epoch[r["arch"]] * _epochs_of(cfg, r) for r in trained)
     budgets = decision_budgets(list(macs.values()), cfg.max_macs)
     stopped, look = "looks", start
     for look in range(start, LOOKS + 1):
-        ev, _, _ = evidence(cfg, trained, cells)
+        ev, _, _, _ = evidence(cfg, trained, cells)
         decided = [decide(ev, macs, b, cfg.confidence, looks=LOOKS) for b in budgets]
         if continues(cfg) and len(_continued(cfg, trained)) < DRIFTS:  # no end evidence yet: nothing is settled
             decided = [replace(d, epsilon_pp=math.inf) for d in decided]
@@ -262,13 +260,13 @@ def sequential(
             break
         batch = []
         for a, seed in _to_continue(cfg, trained, decided) if continues(cfg) else []:
-            if spent + cost[schedule(cfg) - cfg.verify_epochs][a] <= cfg.budget_units + 1e-9:
+            if spent + epoch[a] * left <= cfg.budget_units + 1e-9:
                 batch.append(continuation(cfg, a, seed, states))
-                spent += cost[schedule(cfg) - cfg.verify_epochs][a]
+                spent += epoch[a] * left
         for a in hinge:
-            if spent + cost[cfg.verify_epochs][a] <= cfg.budget_units + 1e-9:
+            if spent + epoch[a] * cfg.verify_epochs <= cfg.budget_units + 1e-9:
                 batch.append(job(cfg, a, cfg.seed + runs[a], states))
-                spent += cost[cfg.verify_epochs][a]
+                spent += epoch[a] * cfg.verify_epochs
         if not batch:
             stopped = "units"
             break
@@ -277,25 +275,34 @@ def sequential(
     return trained, done | {"stopped": stopped, "max_looks": LOOKS}
 
 
-def evidence(cfg, trained: list[dict], cells: list[str]) -> tuple[Evidence, factorial.Fit, str]:
-    """(the evidence the decisions rest on, the additive fit of the early reads, what the evidence is) from the
-    ledger rows ``trained``: the early reads' fit and each arch's departure from it (:func:`_evidence`), moved to the
-    end of the schedule by the drifts of the continued trainings (``decisions.final_evidence``) once ``DRIFTS`` are."""
-    ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == cfg.verify_epochs]
+def evidence(cfg, trained: list[dict], cells: list[str]) -> tuple[Evidence, Evidence, factorial.Fit, str]:
+    """(the evidence the decisions rest on, the early reads' own, their additive fit, what the decisions' evidence
+    is) from the ledger rows ``trained``: the early reads' fit and each arch's departure from it (:func:`_evidence`),
+    moved to the end of the schedule by the drifts of the continued trainings (``decisions.final_evidence``) once
+    ``DRIFTS`` are."""
+    ok = _early(cfg, trained)
     fit = factorial.fit(ok, pairs=False)
     ev, tau = _evidence(fit, ok, cells)
     what = f"stand-alone factorial fit of {len(ok)} trainings read with the {read_label(cfg)}, "
     what += f"sigma {fit.sigma:.2f} pp per training, df {fit.df}, archs' departures from it tau {tau:.2f} pp"
     drifts = _continued(cfg, trained)
-    at_end = final_evidence(ev, {a: [d for (b, _), d in drifts.items() if b == a] for a, _ in drifts})
+    by_arch: dict[str, list[float]] = {}
+    for (a, _), d in drifts.items():
+        by_arch.setdefault(a, []).append(d)
+    at_end = final_evidence(ev, by_arch)
     if at_end is None:
         few = f"; {len(drifts)} of the {DRIFTS} trainings needed continued to the end: epsilon bounds the early read"
-        return ev, fit, what + (few if continues(cfg) else "")
+        return ev, ev, fit, what + (few if continues(cfg) else "")
     spread = statistics.stdev(drifts.values())
     what += f"; epsilon of the end of the {schedule(cfg)}-epoch schedule: {len(drifts)} trainings continued there, "
     what += f"read with {end_read(cfg).upper() if end_read(cfg) == 'swa' else 'the plain weights'}, "
     what += f"drift from the early read {statistics.fmean(drifts.values()):+.2f} pp (SD {spread:.2f})"
-    return at_end, fit, what
+    return at_end, ev, fit, what
+
+
+def _early(cfg, trained: list[dict]) -> list[dict]:
+    """The complete early reads among the ledger rows ``trained`` (a continuation's row has its schedule's epochs)."""
+    return [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == cfg.verify_epochs]
 
 
 def _continued(cfg, trained: list[dict]) -> dict[tuple[str, int], float]:
@@ -319,7 +326,7 @@ def _to_continue(cfg, trained: list[dict], decided: list) -> list[tuple[str, int
     """(arch, seed) of the trainings this look continues (``continuation_order``): of each arch, its first
     complete early training not continued yet (a continuation that failed is not tried again)."""
     went = {(r["arch"], int(r["seed"])) for r in trained if int(r["epochs"]) == schedule(cfg)}
-    ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == cfg.verify_epochs]
+    ok = _early(cfg, trained)
     early = sorted(k for k in ((r["arch"], int(r["seed"])) for r in ok) if k not in went)
     done = Counter(a for a, _ in went)
     trainings = done + Counter(a for a, _ in early)
@@ -395,9 +402,8 @@ def answer(ctx: RunContext, lv: list[list[str]], trained: list[dict]) -> tuple[l
     run's read (config.yaml's ``metric``); the decisions' evidence is of the end of the schedule where trainings
     were continued there (:func:`evidence`)."""
     cells = cells_in_budget(ctx, lv)
-    decided_on, fit, what = evidence(ctx.cfg, trained, cells)
-    ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == ctx.cfg.verify_epochs]
-    ev, _ = _evidence(fit, ok, cells)
+    decided_on, ev, fit, what = evidence(ctx.cfg, trained, cells)
+    ok = _early(ctx.cfg, trained)
     pred, se = ev.mean, np.sqrt(np.maximum(np.diag(ev.cov), 0.0))
     half = factorial.t_quantile(fit.df) * se
     n_eval = max(int(r["n_eval"]) for r in ok)
@@ -514,7 +520,7 @@ def _record(
 ) -> tuple[dict, list[str]]:
     """(config.yaml's ``verify`` record, the report's notes) of the verification's ledger rows ``trained``."""
     cfg = ctx.cfg
-    ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == cfg.verify_epochs]
+    ok = _early(cfg, trained)
     failed = [r for r in trained if r["status"] != "complete"]
     epochs = sum(_epochs_of(cfg, r) for r in trained)
     continued = len(_continued(cfg, trained))
@@ -548,7 +554,7 @@ def run(ctx: RunContext, screening: Outcome) -> Outcome:
         trained = train_jobs(ctx, jobs_of(ctx, archs))
     else:
         trained, rounds = sequential(ctx, lv, archs, earlier.get("sequential"))
-    ok = [r for r in trained if r["status"] == "complete" and int(r["epochs"]) == ctx.cfg.verify_epochs]
+    ok = _early(ctx.cfg, trained)
     if len({r["arch"] for r in ok}) <= sum(len(x) - 1 for x in lv) + 1:
         raise ValueError(
             f"--verify: {len(ok)} of {len(trained)} trainings finished, too few to fit the placement; "
