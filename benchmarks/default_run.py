@@ -1,9 +1,10 @@
 """The default `python search.py` end to end, as a ratio to one stand-alone training timed right beside it.
 
-Runs the default job (with any extra flags given, e.g. ``--choice-affine``) into a temporary folder, then
-trains the space's median-MAC arch stand-alone for the same epochs as the supernet (the recipe every trial
-uses), and prints wall(run) / wall(stand-alone). Machines of the same kind differ ~3x in speed, so only the
-ratio is a goal: <= 2.5 (issue 12). Also prints the size of the front (goal >= 5).
+Runs the default job (with any extra flags given, e.g. ``--choice-affine``) into a temporary folder (or the
+``--out`` given, kept), then trains the space's median-MAC arch stand-alone for the same epochs as the supernet
+(the recipe every trial uses), and prints wall(run) / wall(stand-alone), the run's cost in units. Machines of the
+same kind differ ~3x in speed, so only the ratio is a goal: <= 1.5 units (issue 31; 2.5 in issue 12). Also prints
+the size of the front (goal >= 5).
 
     python -m benchmarks.default_run [extra run flags]
 """
@@ -23,7 +24,7 @@ from seknet.core import OneShotConfig, read_csv
 from seknet.data import run_data
 from seknet.engine import TrainConfig, train_standalone
 
-RATIO_GOAL = 2.5
+RATIO_GOAL = 1.5
 
 
 def median_mac_arch(space: seknet.Space) -> seknet.Arch:
@@ -42,7 +43,7 @@ def standalone_seconds(cfg: OneShotConfig) -> tuple[str, float]:
 
 def main(extra: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "run"
+        out = Path(extra[extra.index("--out") + 1]) if "--out" in extra else Path(tmp) / "run"
         t = time.perf_counter()
         assert search.main(["--out", str(out), "--no-progress", *extra]) == 0
         wall = time.perf_counter() - t
@@ -54,8 +55,9 @@ def main(extra: list[str]) -> None:
     full = sum(1 for r in rows if int(r["n_eval"]) == int(front[0]["n_eval"]))
     print(
         f"\nrun wall {wall:.0f} s (train {cfg['seconds']['train']} s, score {cfg['seconds']['score']} s); "
-        f"stand-alone {arch}, {cfg['config']['epochs']} epochs: {alone:.0f} s; ratio {ratio:.2f} "
-        f"(goal <= {RATIO_GOAL}: {'ok' if ratio <= RATIO_GOAL else 'MISSED'})"
+        f"stand-alone {arch}, {cfg['config']['epochs']} epochs: {alone:.0f} s; ratio {ratio:.2f} units "
+        f"(train {cfg['seconds']['train'] / alone:.2f}, score {cfg['seconds']['score'] / alone:.2f}; "
+        f"goal <= {RATIO_GOAL}: {'ok' if ratio <= RATIO_GOAL else 'MISSED'})"
     )
     print(
         f"front: {len(front)} archs (goal >= 5: {'ok' if len(front) >= 5 else 'MISSED'}); "

@@ -29,7 +29,41 @@ def shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
     return ConvBnAct(in_channels, out_channels, 1, stride, act=False)
 
 
-class BasicBlock(nn.Module):
+class ResidualBlock(nn.Module):
+    """A block as its parts, in order: ``before_slot`` -> ``conv_slot`` -> ``after_slot`` (up to the last BN) ->
+    ``attn`` -> ``join`` with ``downsample(x)`` (+ shortcut, ReLU).
+
+    Only the two slots see the choice. So the parts up to the attention slot depend on the conv slot's choice alone,
+    and the shortcut on none: scoring (``seknet.engine.score``) computes them once for the choices that share them.
+    """
+
+    attn: nn.Module
+    downsample: nn.Module
+
+    @property
+    def conv_slot(self) -> nn.Module:
+        """The slot that conv kinds (SK) fill: the block's 3x3 conv."""
+        raise NotImplementedError
+
+    def before_slot(self, x: Tensor) -> Tensor:
+        """The part of the residual branch before the conv slot."""
+        raise NotImplementedError
+
+    def after_slot(self, h: Tensor) -> Tensor:
+        """The part of the residual branch from the conv slot's output to the attention slot (its last BN)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def join(out: Tensor, shortcut: Tensor) -> Tensor:
+        """The residual sum and the block's last ReLU."""
+        return F.relu(out + shortcut)
+
+    def forward(self, x: Tensor, *choice: Choice) -> Tensor:
+        out = self.attn(self.after_slot(self.conv_slot(self.before_slot(x), *choice)), *choice)
+        return self.join(out, self.downsample(x))
+
+
+class BasicBlock(ResidualBlock):
     """conv slot (3x3, stride) -> 3x3 conv + BN -> attn slot -> + shortcut -> ReLU.
 
     As timm's SelectiveKernelBasic, SK replaces the first 3x3 conv, the one with the stride.
@@ -44,12 +78,18 @@ class BasicBlock(nn.Module):
         self.attn = attn_slot
         self.downsample = shortcut(in_channels, width, stride)
 
-    def forward(self, x: Tensor, *choice: Choice) -> Tensor:
-        out = self.attn(self.conv2(self.conv1(x, *choice)), *choice)
-        return F.relu(out + self.downsample(x))
+    @property
+    def conv_slot(self) -> nn.Module:
+        return self.conv1
+
+    def before_slot(self, x: Tensor) -> Tensor:
+        return x
+
+    def after_slot(self, h: Tensor) -> Tensor:
+        return self.conv2(h)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
     """1x1 conv + BN + ReLU -> conv slot (3x3, groups, stride) -> 1x1 conv + BN -> attn slot -> + shortcut -> ReLU.
 
     The stride sits on the 3x3 conv (torchvision's "ResNet v1.5"), as in SKNet.
@@ -73,6 +113,12 @@ class Bottleneck(nn.Module):
         self.attn = attn_slot
         self.downsample = shortcut(in_channels, width * 4, stride)
 
-    def forward(self, x: Tensor, *choice: Choice) -> Tensor:
-        out = self.attn(self.conv3(self.conv2(self.conv1(x), *choice)), *choice)
-        return F.relu(out + self.downsample(x))
+    @property
+    def conv_slot(self) -> nn.Module:
+        return self.conv2
+
+    def before_slot(self, x: Tensor) -> Tensor:
+        return self.conv1(x)
+
+    def after_slot(self, h: Tensor) -> Tensor:
+        return self.conv3(h)

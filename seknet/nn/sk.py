@@ -89,9 +89,16 @@ class SharedSelectiveKernel(SelectiveKernel):
         return super().for_slot(space, max(num_paths), shape)
 
     def forward(self, x: Tensor, num_paths: int) -> Tensor:
+        return self.finish(self.common(x, [num_paths]), num_paths)
+
+    def common(self, x: Tensor, num_paths: list[int]) -> list[Tensor]:
+        """What SK(M) for every M in ``num_paths`` shares: the outputs U_m of the first max(M) paths."""
+        return [p(x) for p in self.paths[: max(num_paths)]]
+
+    def finish(self, feats: list[Tensor], num_paths: int) -> Tensor:
+        """SK(M) from :meth:`common`'s path outputs: fuse and select over the first M."""
         c = self.select.out_features // len(self.paths)
-        feats = [p(x) for p in self.paths[:num_paths]]
-        return select_kernel(feats, self.fc, self.bn, self.select.weight[: num_paths * c])
+        return select_kernel(feats[:num_paths], self.fc, self.bn, self.select.weight[: num_paths * c])
 
     def unused(self, num_paths: list[int]) -> list[tuple[nn.Parameter, tuple]]:
         """(parameter, index) of the select rows that SK(M) for none of ``num_paths`` uses."""

@@ -8,7 +8,11 @@ module slices its widest tensors for a smaller choice (Once-for-All), as its cla
     SE fc1.weight (C/4, C): rows [:C/r] are SE(r)          SK select (4*C, d): rows [:M*C] are SK(M)
 
 (``seknet.nn.se.SharedSqueezeExcite``, ``seknet.nn.sk.SharedSelectiveKernel``; the widest is the space's smallest r
-and largest M.) ``sharing="separate"`` is the less-shared variant ("How to Train Your Super-Net", arXiv 2003.04276,
+and largest M.) A shared module whose values share the first part of their computation says so with ``common(x,
+values)`` and ``finish(common, value)`` (``forward(x, v)`` is ``finish(common(x, [v]), v)``; SK: the paths), and
+scoring computes that part once for all the values it needs.
+
+``sharing="separate"`` is the less-shared variant ("How to Train Your Super-Net", arXiv 2003.04276,
 on reducing interference): the trunk and the plain 3x3 conv stay shared, but every value of a kind keeps weights of
 its own::
 
@@ -81,7 +85,12 @@ class SuperConvSlot(nn.Module):
             self.add_module(kind, _shared(space, kind, values, shape, sharing))
 
     def forward(self, x: Tensor, choice: Choice) -> Tensor:
-        return self.get_submodule(choice.kind)(x, choice.value) if choice.slot == "conv" else self.conv(x)
+        return self.source(choice)(x, choice.value) if choice.slot == "conv" else self.conv(x)
+
+    def source(self, choice: Choice) -> nn.Module:
+        """The module that computes this slot for ``choice``: the 3x3 ``conv`` for none and the attention-slot kinds
+        (one output for all of them), else the choice's kind's module, called with the choice's value."""
+        return self.get_submodule(choice.kind) if choice.slot == "conv" else self.conv
 
 
 class ChoiceAffine(nn.Module):
