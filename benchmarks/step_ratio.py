@@ -2,6 +2,8 @@
 
 For each of N random archs, both models take the same batch (forward, backward, SGD step); the two
 are timed interleaved, many repeats each, and the ratio of medians is reported per arch, then the median.
+It also prints the mean stand-alone step of those uniformly sampled archs / the step of the median-MAC arch: what a
+supernet epoch costs in the unit of ``default_run.py`` (the supernet's floor in units, at its 30 epochs).
 
     python -m benchmarks.step_ratio [--archs N] [--repeat R] [--batch B]
 """
@@ -45,7 +47,7 @@ def main() -> None:
     net = Supernet(space).train()
     opt_net = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     x, y = torch.randn(args.batch, 1, 16, 16), torch.randint(0, 10, (args.batch,))
-    ratios = []
+    ratios, sampled = [], []
     for arch in random.Random(0).sample(space.archs(), args.archs):
         sub = net.extract(arch).train()
         opt_sub = torch.optim.SGD(sub.parameters(), lr=0.01, momentum=0.9)
@@ -56,12 +58,23 @@ def main() -> None:
             a.append(step(net, opt_net, x, y, arch))
             b.append(step(sub, opt_sub, x, y))
         ratios.append(statistics.median(a) / statistics.median(b))
+        sampled.append(statistics.median(b))
         print(
             f"{str(arch):<22} supernet {statistics.median(a) * 1e3:6.1f} ms  stand-alone "
             f"{statistics.median(b) * 1e3:6.1f} ms  ratio {ratios[-1]:.3f}"
         )
     r = statistics.median(ratios)
     print(f"median ratio over {len(ratios)} archs: {r:.3f}  (goal <= 1.05: {'ok' if r <= 1.05 else 'MISSED'})")
+    median_arch = sorted(space.archs(), key=lambda a: (seknet.count(a).macs, str(a)))[len(space.archs()) // 2]
+    med = seknet.build_model(median_arch).train()
+    opt_med = torch.optim.SGD(med.parameters(), lr=0.01, momentum=0.9)
+    for _ in range(3):
+        step(med, opt_med, x, y)
+    unit = statistics.median(step(med, opt_med, x, y) for _ in range(args.repeat))
+    print(
+        f"sampled archs' mean stand-alone step {statistics.mean(sampled) * 1e3:.1f} ms / {median_arch} (median MACs) "
+        f"{unit * 1e3:.1f} ms = {statistics.mean(sampled) / unit:.2f}: a 30-epoch supernet in units of default_run.py"
+    )
 
 
 if __name__ == "__main__":
