@@ -408,3 +408,28 @@ def test_verify_reads_an_early_stop_with_the_ema_and_a_complete_schedule_with_sw
     assert metric(old_complete)["weights"] == "final: the plain weights of a complete 3-epoch schedule"
     with pytest.raises(ValueError, match="--verify-read swa averages the last quarter of a complete schedule"):
         OneShotConfig(verify=True, verify_epochs=3, verify_read="swa")
+
+
+def test_a_failed_continuation_is_counted_as_failed_not_as_a_training():
+    """config.yaml's verify record: ``trainings`` are the early reads (complete or not), ``continued`` the complete
+    continuations; a continuation that failed is under ``failed`` only."""
+    from types import SimpleNamespace
+
+    from seknet.core import OneShotConfig
+    from seknet.modes.verify import _record
+
+    def row(arch: str, epochs: int, status: str) -> dict:
+        done = status == "complete"
+        return {
+            "arch": arch,
+            "seed": "0",
+            "epochs": str(epochs),
+            "status": status,
+            "accuracy": "0.9" if done else "",
+            "error": "" if done else "killed",
+        }
+
+    trained = [row("a", 8, "complete"), row("a", 16, "failed"), row("b", 8, "complete"), row("b", 16, "complete")]
+    record, notes = _record(SimpleNamespace(cfg=OneShotConfig(verify_epochs=8)), [], trained, {}, 1.0)
+    assert (record["trainings"], record["continued"], record["failed"]) == (2, 1, 1)
+    assert record["epochs"] == 8 + 8 + 8 + 8 and "failed a seed 0: killed" in notes[-1]

@@ -527,7 +527,7 @@ def _record(
     record = {
         "levels": lv,
         "archs_trained": len({r["arch"] for r in ok}),
-        "trainings": len(trained) - continued,
+        "trainings": sum(int(r["epochs"]) == cfg.verify_epochs for r in trained),  # the early reads, failed or not
         "continued": continued,
         "failed": len(failed),
         "epochs": epochs,
