@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 import torch.nn.functional as F
 
 import seknet
+from benchmarks.default_run import median_mac_arch
 from seknet.nn import Supernet
 
 
@@ -65,7 +66,7 @@ def main() -> None:
         )
     r = statistics.median(ratios)
     print(f"median ratio over {len(ratios)} archs: {r:.3f}  (goal <= 1.05: {'ok' if r <= 1.05 else 'MISSED'})")
-    median_arch = sorted(space.archs(), key=lambda a: (seknet.count(a).macs, str(a)))[len(space.archs()) // 2]
+    median_arch = median_mac_arch(space)
     med = seknet.build_model(median_arch).train()
     opt_med = torch.optim.SGD(med.parameters(), lr=0.01, momentum=0.9)
     for _ in range(3):
