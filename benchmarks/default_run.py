@@ -47,9 +47,10 @@ def standalone_seconds(cfg: OneShotConfig, epochs: int | None = None) -> tuple[s
 
 def main(extra: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(extra[extra.index("--out") + 1]) if "--out" in extra else Path(tmp) / "run"
+        kept = "--out" in extra
+        out = Path(extra[extra.index("--out") + 1]) if kept else Path(tmp) / "run"
         t = time.perf_counter()
-        assert search.main(["--out", str(out), "--no-progress", *extra]) == 0
+        assert search.main([*([] if kept else ["--out", str(out)]), "--no-progress", *extra]) == 0
         wall = time.perf_counter() - t
         cfg = yaml.safe_load((out / "config.yaml").read_text())
         front = read_csv(out / "pareto.csv")
