@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from seknet.core.fileio import write_atomic
 from seknet.core.space import Arch, Space
+from seknet.engine.score import CHUNK
 
 
 def _device() -> str:
@@ -63,7 +64,7 @@ def score_on_ray(
     val_y,
     workers: int,
     gpus_per_worker: float = 0.0,
-    chunk: int = 1024,
+    chunk: int = CHUNK,
     progress: bool = True,
     desc: str = "score",
     cache: Path | None = None,
