@@ -3,11 +3,13 @@ running its main, and the library parts they share do what their docstrings say.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 
 import pytest
 
+from seknet.core import fileio
 from tests.conftest import ROOT
 
 MODULES = sorted(
@@ -470,3 +472,28 @@ def test_early_reads_are_the_epochs_ema_of_complete_long_trainings_priced_as_tha
     assert ema.acc == {("none-none-none-none", 3, 8): {8: 40 / 200}}
     assert plain.at("none-none-none-none", 3, 8) == 80 / 200
     assert Curves.early(tmp_path / "c.csv", 12).acc == {}  # no EMA recorded at epoch 12
+
+
+def test_the_stop_rule_replay_stops_once_a_chunk_changes_no_decision_and_counts_what_it_rescored(tmp_path):
+    """benchmarks.stop_rule on a planted run of 64 archs: where the rescored scores equal the slice ones, no chunk
+    changes a decision, so the rule stops after its second chunk with the full run's front and picks; where one
+    late arch is far better on the full images, the rule (which never reaches it) ends with another front."""
+    from benchmarks.stop_rule import Run, replay
+
+    levels = ["none", "se4", "sk2", "sk4"]
+    archs = ["-".join((a, b, c)) for a in levels for b in levels for c in levels]
+    rng = random.Random(0)
+    rows = []
+    for i, a in enumerate(archs):
+        acc = round(0.8 + 0.1 * rng.random(), 4)
+        rows.append({"arch": a + "-none", "macs": 1000 + i, "accuracy": acc, "n_eval": 400, "slice_accuracy": acc})
+    dropped = {"arch": "sk4-sk4-sk4-sk4", "macs": 2000, "accuracy": 0.5, "n_eval": 100, "slice_accuracy": 0.5}
+    rows.append(dropped)  # dropped by halving: scored on the 100 slice images only
+    fileio.write_csv(tmp_path / "evaluations.csv", rows, list(rows[0]))
+    n, differ, same, cost = replay(Run(tmp_path), "scatter", 8)
+    assert (n, differ, same) == (16, 0, True) and 0 < cost < 1
+    worst = min(range(len(archs)), key=lambda i: rows[i]["slice_accuracy"])
+    rows[worst]["accuracy"] = 0.99
+    fileio.write_csv(tmp_path / "evaluations.csv", rows, list(rows[0]))
+    n, differ, same, _ = replay(Run(tmp_path), "scatter", 8)
+    assert n < len(rows) and (differ > 0 or not same)
