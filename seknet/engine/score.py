@@ -136,8 +136,8 @@ def score_logits(
     """Validation logits of every arch in ``archs``, each as if its sub-net were recalibrated alone.
 
     The tree is walked once on the recalibration batches, then once per ``chunk`` validation images (:class:`_Pass`):
-    memory grows with ``chunk``, not with the validation set. Recalibrates ``net``'s BN statistics in place (they end
-    as the last walked part's): score a copy to keep the trained ones.
+    memory grows with ``chunk`` and the recalibration images (``recal``), not with the validation set. Recalibrates
+    ``net``'s BN statistics in place (they end as the last walked part's): score a copy to keep the trained ones.
     """
     device = torch.device(device)
     net.to(device, memory_format=torch.channels_last)
