@@ -26,20 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.answer_data import CURVES, CURVES_S34, Curves, Truth, pooled, truth_tau
-from seknet.core import read_csv, truth
+from seknet.core import decisions, pareto_front, read_csv, truth
 
 RECAL = 512  # recalibration images per arch and round (the default run's)
 RULES = (("scatter", 128), ("scatter", 256), ("groups", 128), ("groups", 256))
 
 
 def front(acc: np.ndarray, macs: np.ndarray) -> set[int]:
-    """Indices of the MACs-accuracy front."""
-    best, out = -1.0, set()
-    for k in np.lexsort((-acc, macs)):
-        if acc[k] > best:
-            out.add(int(k))
-            best = acc[k]
-    return out
+    """Indices of the MACs-accuracy front (``seknet.core.pareto_front``)."""
+    return set(pareto_front(list(zip(macs.tolist(), acc.tolist(), strict=True))))
 
 
 def stage_evaluations(archs, images: int) -> int:
@@ -59,10 +54,12 @@ class Run:
         n = np.array([int(r["n_eval"]) for r in rows])
         self.n, self.rescored = int(n.max()), n == n.max()
         self.n_slice = int(n.min())
-        self.budgets = np.quantile(self.macs, [0.25, 0.5, 0.75])
+        self.budgets = decisions.quantile_budgets(self.macs.tolist())
 
     def picks(self, acc: np.ndarray) -> tuple[int, ...]:
-        return tuple(int(np.argmax(np.where(self.macs <= b, acc, -1))) for b in self.budgets)
+        """The pick under each budget, as decisions.csv's: the most accurate arch, the cheaper one on a tie."""
+        fits = [np.flatnonzero(self.macs <= b) for b in self.budgets]
+        return tuple(int(max(f, key=lambda i: (acc[i], -self.macs[i]))) for f in fits)
 
     def promise_order(self) -> list[int]:
         """The contenders, most promising first: slice accuracy minus the best slice accuracy of a cheaper arch."""
