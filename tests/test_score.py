@@ -67,25 +67,12 @@ def test_parts_shared_within_a_stage_are_exact(digits, layout):
             assert (twin(val_x) - logits[arch]).abs().max().item() <= 1e-4, str(arch)
 
 
-PEAK = """
-import resource, sys, torch, seknet
-from seknet.engine import score_logits
-from seknet.nn import Supernet
-torch.manual_seed(0)
-space = seknet.load_space("search_space/digits.yaml")
-net = Supernet(space).eval()
-archs = [space.parse("sk4-sk4-sk4-" + c) for c in space.choices]
-val = torch.randn(int(sys.argv[1]), 1, 16, 16)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-score_logits(net, archs, list(torch.randn(256, 1, 16, 16).split(128)), val, chunk=1024)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
-"""
-
-
 def test_scoring_memory_grows_with_the_chunk_not_with_the_validation_set():
     """8 x the validation images at the same chunk: the walk holds a node's shared parts (up to M + 3 stage tensors)
     for one chunk at a time, so its peak grows by little more than the images themselves. Held for the whole set, as
-    before the chunked passes, 8,192 digits images cost about 2 GB more than 1,024 (measured: 10 GB on CIFAR-10)."""
+    before the chunked passes, 8,192 digits images cost about 2 GB more than 1,024 (measured: 10 GB on CIFAR-10).
+    Measured as ``benchmarks.score_memory`` measures one walk: a fresh process, ru_maxrss."""
+    import json
     import subprocess
     import sys
     from pathlib import Path
@@ -93,9 +80,12 @@ def test_scoring_memory_grows_with_the_chunk_not_with_the_validation_set():
     root = Path(__file__).resolve().parents[1]
 
     def peak_mb(images: int) -> int:
-        out = subprocess.run([sys.executable, "-c", PEAK, str(images)], cwd=root, capture_output=True, text=True)
+        argv = [sys.executable, "-m", "benchmarks.score_memory", "--walk", "shipped", "--space"]
+        argv += ["search_space/digits.yaml", "--images", str(images), "--recal", "256", "--threads", "1"]
+        out = subprocess.run(argv, cwd=root, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr[-2000:]
-        return int(out.stdout.split()[-1])
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        return r["peak_mb"] - r["before_mb"]
 
     small, large = peak_mb(1024), peak_mb(8192)
     assert large - small < 300, f"peak RSS grew {large - small} MB from 1,024 to 8,192 validation images"
