@@ -23,6 +23,7 @@ import json
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -39,8 +40,6 @@ WALKS = ("whole-stage", "one chunk", "shipped")
 
 def peak_mb(walk: str, space_path: str, images: int, recal_images: int, threads: int) -> dict:
     """Score the worst-case path in this process with ``walk``; its peak RSS (MB) and seconds."""
-    import time
-
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     space = seknet.load_space(space_path)
